@@ -1,0 +1,29 @@
+# RECAP-ROS developer entry points. Every target sets itself up first (idempotent, seconds when done).
+SHELL := /bin/bash
+ENV := source scripts/env.sh &&
+PYTEST := python -m pytest
+
+.PHONY: setup build test test-slow test-all bench run clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+setup:  ## venv with ROS 2 Kilted wheels + CPU torch + pinned deps, then colcon build
+	@bash scripts/setup.sh
+
+build: setup  ## (alias) colcon build of ros2_ws
+
+test: setup  ## the default test suite (unit + real-DDS integration), under 15 minutes on 2 cores
+	@$(ENV) $(PYTEST) -m "not slow" $(ARGS)
+
+test-slow: setup  ## the slow suites (long training, soak)
+	@$(ENV) $(PYTEST) -m slow $(ARGS)
+
+test-all: setup
+	@$(ENV) $(PYTEST) $(ARGS)
+
+bench: setup  ## benchmarks in bench/: each prints the ratio to a baseline measured in the same run
+	@$(ENV) for b in bench/bench_*.py; do echo "== $$b"; python $$b || exit 1; done
+
+clean:  ## remove build outputs (keeps the venv)
+	rm -rf ros2_ws/build ros2_ws/install ros2_ws/log ros2_ws/colcon-build.log

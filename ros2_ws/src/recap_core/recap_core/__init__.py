@@ -1,0 +1,1 @@
+"""ROS-free shared definitions of RECAP-ROS: the robot joint layout and gripper conventions."""

@@ -1,0 +1,1 @@
+"""Arbitration node: policy or human command to the arms, takeover triggers, smooth handover and the safety filter."""

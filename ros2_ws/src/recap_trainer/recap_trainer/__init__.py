@@ -1,0 +1,1 @@
+"""Offline RECAP trainer: bags to datasets, value function, advantages, advantage-conditioned policy, evaluation. No ROS imports."""

@@ -1,0 +1,20 @@
+# Source me: activates the project venv and the built workspace, and keeps DDS on this machine.
+#   source scripts/env.sh
+_recap_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+_recap_venv="${RECAP_VENV:-$_recap_root/.venv}"
+if [ ! -f "$_recap_venv/bin/activate" ] || [ ! -f "$_recap_root/ros2_ws/install/local_setup.bash" ]; then
+  echo "RECAP-ROS is not set up yet: run 'make setup' (or scripts/setup.sh) first." >&2
+  return 1 2>/dev/null || exit 1
+fi
+# shellcheck disable=SC1091
+. "$_recap_venv/bin/activate"
+# local_setup (not setup.bash): the venv underlay has no setup files to chain.
+# shellcheck disable=SC1091
+. "$_recap_root/ros2_ws/install/local_setup.bash"
+export AMENT_PREFIX_PATH="${AMENT_PREFIX_PATH:+$AMENT_PREFIX_PATH:}$_recap_venv"
+export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
+# Discovery never leaves the machine (ROS 2 Iron+); override for a multi-machine setup.
+export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
+# Headless MuJoCo rendering.
+export MUJOCO_GL="${MUJOCO_GL:-egl}"
+unset _recap_root _recap_venv
