@@ -11,6 +11,13 @@ fi
 # local_setup (not setup.bash): the venv underlay has no setup files to chain.
 # shellcheck disable=SC1091
 . "$_recap_root/ros2_ws/install/local_setup.bash"
+# ament_python console scripts live in install/<pkg>/lib/<pkg> (what `ros2 run` finds); put them on
+# PATH so `recap`, `recap-bringup`, `recap-recover` work as plain commands without ros2cli.
+for _recap_bin in "$_recap_root"/ros2_ws/install/recap_*/lib/recap_*; do
+  [ -d "$_recap_bin" ] && PATH="$_recap_bin:$PATH"
+done
+unset _recap_bin
+export PATH
 export AMENT_PREFIX_PATH="${AMENT_PREFIX_PATH:+$AMENT_PREFIX_PATH:}$_recap_venv"
 export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
 # Discovery never leaves the machine (ROS 2 Iron+); override for a multi-machine setup.

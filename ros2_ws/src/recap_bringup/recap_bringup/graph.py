@@ -1,0 +1,124 @@
+"""The single description of the RECAP node graph.
+
+`describe_graph(args)` returns the nodes to start, with their parameters (from the robot's YAML,
+keyed by node name, overridden by launch arguments) and remappings. Both `launch/*.launch.py`
+(launch_ros, on ROS installs) and `recap_bringup.runner` (plain processes, where `ros2 launch` is
+absent) build their processes from it, so the two can never disagree.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROBOTS = ("aloha",)
+
+
+@dataclass(frozen=True)
+class LaunchArgs:
+    """The arguments of espresso.launch.py / transfer_cube.launch.py and the runner."""
+
+    task: str = "espresso"  # sim task (and the task prompt's key)
+    sim: bool = True  # simulated robot (recap_sim) instead of real drivers
+    robot: str = "aloha"  # selects config/<robot>.yaml or config/<robot>_sim.yaml
+    checkpoint: str = ""  # policy checkpoint dir; empty: no policy node (teleop + recording only)
+    record: bool = True  # start the episode recorder
+    bag_dir: str = "bags"  # where the recorder writes one bag per episode
+    operator: bool = True  # sim only: the simulated operator that corrects the policy
+    config_dir: str = ""  # override the config directory (default: the package's share/config)
+
+    def __post_init__(self) -> None:
+        if self.robot not in ROBOTS:
+            raise ValueError(f"unknown robot {self.robot!r}; known: {', '.join(ROBOTS)}")
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One process of the graph."""
+
+    package: str
+    executable: str  # console script name (ros2 run / launch_ros)
+    module: str  # the same entry point as `python -m <module>` (the runner)
+    name: str  # node name
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    remappings: tuple[tuple[str, str], ...] = ()
+    # Topics this node needs someone else to publish; the startup check names the silent ones.
+    required_topics: tuple[str, ...] = ()
+
+
+def config_dir() -> Path:
+    """share/recap_bringup/config when installed; the source tree's config otherwise."""
+    try:
+        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+        try:
+            path = Path(get_package_share_directory("recap_bringup")) / "config"
+            if path.is_dir():
+                return path
+        except PackageNotFoundError:
+            pass
+    except ImportError:
+        pass
+    return Path(__file__).resolve().parent.parent / "config"
+
+
+def load_robot_config(args: LaunchArgs) -> dict[str, dict[str, Any]]:
+    """Parameters per node name from config/<robot>[_sim].yaml (ros__parameters layout)."""
+    directory = Path(args.config_dir) if args.config_dir else config_dir()
+    path = directory / f"{args.robot}{'_sim' if args.sim else ''}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no graph config {path} for robot={args.robot} sim={args.sim}")
+    raw = yaml.safe_load(path.read_text()) or {}
+    out: dict[str, dict[str, Any]] = {}
+    for node, body in raw.items():
+        if not isinstance(body, dict) or "ros__parameters" not in body:
+            raise ValueError(f"{path}: entry {node!r} needs a 'ros__parameters' mapping")
+        out[node] = dict(body["ros__parameters"] or {})
+    return out
+
+
+def describe_graph(args: LaunchArgs) -> list[NodeSpec]:
+    """The nodes for `args`, in start order (robot first, recorder last)."""
+    config = load_robot_config(args)
+
+    def params(node: str, **overrides: Any) -> dict[str, Any]:
+        merged = {**config.get(node, {}), **overrides}
+        if args.sim:
+            merged["use_sim_time"] = True
+        return merged
+
+    joint_topics = ("/follower_left/joint_states", "/follower_right/joint_states")
+    nodes: list[NodeSpec] = []
+    if args.sim:
+        nodes.append(NodeSpec("recap_sim", "sim_node", "recap_sim.sim_node", "sim_node",
+                              params("sim_node", task=args.task)))
+        if args.operator:
+            nodes.append(NodeSpec("recap_sim", "operator_node", "recap_sim.operator_node", "operator_node",
+                                  params("operator_node", task=args.task),
+                                  required_topics=joint_topics))
+    if args.checkpoint:
+        policy = params("policy_node", checkpoint=args.checkpoint)
+        cameras = tuple(policy.get("camera_topics", ()))
+        nodes.append(NodeSpec("recap_policy", "policy_node", "recap_policy.policy_node", "policy_node",
+                              policy, required_topics=joint_topics + cameras))
+    nodes.append(NodeSpec("recap_teleop", "arbitration_node", "recap_teleop.arbitration_node",
+                          "arbitration_node", params("arbitration_node"), required_topics=joint_topics))
+    if args.record:
+        nodes.append(NodeSpec("recap_recorder", "recorder_node", "recap_recorder.recorder_node",
+                              "recorder_node", params("recorder_node", bag_dir=args.bag_dir)))
+    return nodes
+
+
+def ros_args(spec: NodeSpec, params_file: str) -> list[str]:
+    """`--ros-args` for a node started as a plain process from `spec`."""
+    out = ["--ros-args", "-r", f"__node:={spec.name}", "--params-file", params_file]
+    for src, dst in spec.remappings:
+        out += ["-r", f"{src}:={dst}"]
+    return out
+
+
+def params_yaml(spec: NodeSpec) -> str:
+    """The node's parameters as a ROS 2 params file."""
+    return yaml.safe_dump({spec.name: {"ros__parameters": dict(spec.parameters)}}, sort_keys=True)

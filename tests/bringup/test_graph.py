@@ -1,0 +1,91 @@
+"""The one description of the graph, read by the launch files and the runner alike."""
+import ast
+from pathlib import Path
+
+import pytest
+
+from recap_bringup.graph import LaunchArgs, describe_graph, params_yaml, ros_args
+from recap_bringup.launch_arguments import default_strings, parse
+from recap_bringup.process_group import NodeProcesses
+from recap_bringup.runner import main as runner_main
+from recap_bringup.startup_check import silent_topics
+
+LAUNCH_DIR = Path(__file__).resolve().parents[2] / "ros2_ws/src/recap_bringup/launch"
+
+
+@pytest.mark.parametrize("launch_file,task", [("espresso.launch.py", "espresso"),
+                                              ("transfer_cube.launch.py", "transfer_cube")])
+def test_launch_files_define_no_nodes_of_their_own(launch_file, task):
+    tree = ast.parse((LAUNCH_DIR / launch_file).read_text())
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    names = {getattr(c.func, "id", getattr(c.func, "attr", None)) for c in calls}
+    assert names == {"make_launch_description"}, "launch files must only build from recap_bringup.graph"
+    (call,) = calls
+    assert [kw.value.value for kw in call.keywords if kw.arg == "default_task"] == [task]
+
+
+def test_sim_graph_with_policy_and_recorder():
+    specs = describe_graph(LaunchArgs(task="espresso", checkpoint="/ckpt"))
+    assert [s.name for s in specs] == ["sim_node", "operator_node", "policy_node", "arbitration_node", "recorder_node"]
+    by_name = {s.name: s for s in specs}
+    assert by_name["sim_node"].parameters["task"] == "espresso"
+    assert by_name["policy_node"].parameters["checkpoint"] == "/ckpt"
+    assert all(s.parameters["use_sim_time"] is True for s in specs)
+    assert "/follower_left/joint_states" in by_name["arbitration_node"].required_topics
+
+
+def test_real_robot_graph_has_no_sim_and_needs_cameras():
+    specs = describe_graph(LaunchArgs(sim=False, checkpoint="/ckpt", record=False))
+    assert [s.name for s in specs] == ["policy_node", "arbitration_node"]
+    policy = specs[0]
+    assert "/cam_high/image_raw" in policy.required_topics
+    assert "use_sim_time" not in policy.parameters
+
+
+def test_no_checkpoint_means_no_policy_node():
+    assert "policy_node" not in [s.name for s in describe_graph(LaunchArgs())]
+
+
+def test_launch_argument_errors_are_clear():
+    with pytest.raises(ValueError, match="record:='yes' must be true or false"):
+        parse({"record": "yes"})
+    with pytest.raises(ValueError, match="unknown launch argument"):
+        parse({"chekpoint": "/x"})
+    with pytest.raises(ValueError, match="unknown robot 'ur5'"):
+        parse({"robot": "ur5"})
+    assert parse(default_strings()) == LaunchArgs()
+
+
+def test_runner_starts_exactly_the_described_processes(capsys):
+    assert runner_main(["transfer_cube", "--checkpoint", "/ckpt", "--dry-run"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    specs = describe_graph(LaunchArgs(task="transfer_cube", checkpoint="/ckpt"))
+    assert len(lines) == len(specs)
+    for line, spec in zip(lines, specs):
+        assert f"-m {spec.module} " in line and f"__node:={spec.name}" in line
+
+
+def test_params_file_round_trip():
+    import yaml
+    spec = describe_graph(LaunchArgs(task="espresso"))[0]
+    loaded = yaml.safe_load(params_yaml(spec))
+    assert loaded == {"sim_node": {"ros__parameters": dict(spec.parameters)}}
+    assert ros_args(spec, "/p.yaml")[:5] == ["--ros-args", "-r", "__node:=sim_node", "--params-file", "/p.yaml"]
+
+
+def test_startup_check_names_silent_topics():
+    specs = describe_graph(LaunchArgs(sim=False, checkpoint="/ckpt"))
+    published = {"/follower_left/joint_states", "/follower_right/joint_states"}
+    problems = silent_topics(specs, lambda t: int(t in published))
+    assert problems and all("/cam_" in p for p in problems)
+    assert "policy_node needs /cam_high/image_raw" in problems[0]
+
+
+def test_process_group_reports_a_crashed_node(tmp_path):
+    from recap_bringup.graph import NodeSpec
+    crash = NodeSpec("x", "x", "processes.exit_with_code", "crasher", {"code": 3})
+    group = NodeProcesses([crash], log_dir=tmp_path, echo=None)
+    group.start()
+    assert group.procs["crasher"].wait(timeout=30) == 3
+    assert group.exited() == {"crasher": 3}
+    assert "exiting with 3" in (tmp_path / "crasher.log").read_text()
