@@ -16,5 +16,5 @@ setup(
     maintainer_email="maintainers@recap-ros.org",
     description="Offline RECAP trainer: bags to datasets, value function, advantages, advantage-conditioned policy, evaluation. No ROS imports.",
     license="Apache-2.0",
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": ["recap = recap_trainer.cli:main"]},
 )

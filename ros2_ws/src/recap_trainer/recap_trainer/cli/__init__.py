@@ -1,0 +1,44 @@
+"""The `recap` command line: one sub-command per module of this package.
+
+Every module `recap_trainer.cli.<name>` that defines `register(subparsers)` is discovered here
+(pkgutil), so other parts of the trainer add commands without editing this file. `register`
+adds its parsers with `subparsers.add_parser(...)` and sets `func=<callable(args) -> int>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="recap",
+        description="RECAP offline trainer: value function, advantage labels, advantage-conditioned "
+        "policy, the Algorithm 1 loop, datasets, evaluation and reports. "
+        "Run `recap <command> --help` for each command.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="<command>")
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):  # __main__ runs the CLI; private helpers register nothing
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        register = getattr(module, "register", None)
+        if callable(register):
+            register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
