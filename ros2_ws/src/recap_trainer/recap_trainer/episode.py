@@ -1,0 +1,144 @@
+"""One recorded episode, validated: the unit the training dataset stores (INTERFACES.md).
+
+Shapes (T = steps of the episode, D = 14 action dim, S = privileged state dim):
+timestamps (T,), qpos (T, D), env_state (T, S) or None, images {cam: (T, H, W, 3) uint8},
+executed_action (T, D), proposed_action (T, D) with all-NaN rows where the policy proposed
+nothing, intervention (T,) bool.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+ACTION_DIM = 14  # recap_core.aloha_layout.ACTION_DIM; the dataset does not import the ROS-side layout
+OUTCOMES = ("success", "failure", "abort")
+SOURCES = ("demo", "rollout")
+# Episode ids become file names: keep them portable.
+_EPISODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+
+
+class EpisodeError(ValueError):
+    """An episode is malformed; the message names the episode and what is wrong."""
+
+
+@dataclass(frozen=True, eq=False)
+class EpisodeData:
+    episode_id: str  # unique in a dataset; [A-Za-z0-9._-], it names the episode's file
+    task: str  # task name, e.g. "espresso"
+    outcome: str  # "success" | "failure" | "abort" (abort: ended by the operator, no verdict)
+    source: str  # "demo" (teleoperated / scripted expert) | "rollout" (the policy acted)
+    iteration: int  # Algorithm 1 iteration that collected it (0 = demonstrations)
+    timestamps: np.ndarray  # (T,) s, non-decreasing
+    qpos: np.ndarray  # (T, D) JOINT_NAMES order, gripper normalised
+    env_state: np.ndarray | None  # (T, S) privileged object state, or None (real robot)
+    images: dict[str, np.ndarray]  # cam -> (T, H, W, 3) uint8; may be empty
+    executed_action: np.ndarray  # (T, D) the command that was actually sent
+    proposed_action: np.ndarray  # (T, D) the policy's proposal; NaN rows where none
+    intervention: np.ndarray  # (T,) bool, True where a human was in control
+    metadata: dict[str, Any] = field(default_factory=dict)  # JSON-serialisable extras
+
+    def __post_init__(self) -> None:
+        name = f"episode {self.episode_id!r}"
+        if not isinstance(self.episode_id, str) or not _EPISODE_ID.match(self.episode_id):
+            raise EpisodeError(f"{name}: episode_id must match {_EPISODE_ID.pattern} (it names a file)")
+        if not isinstance(self.task, str) or not self.task:
+            raise EpisodeError(f"{name}: task must be a non-empty string, got {self.task!r}")
+        if self.outcome is None:
+            raise EpisodeError(f"{name}: has no outcome (expected one of {OUTCOMES})")
+        if self.outcome not in OUTCOMES:
+            raise EpisodeError(f"{name}: unknown outcome {self.outcome!r} (expected one of {OUTCOMES})")
+        if self.source not in SOURCES:
+            raise EpisodeError(f"{name}: unknown source {self.source!r} (expected one of {SOURCES})")
+        if isinstance(self.iteration, bool) or not isinstance(self.iteration, (int, np.integer)) or self.iteration < 0:
+            raise EpisodeError(f"{name}: iteration must be an int >= 0, got {self.iteration!r}")
+        object.__setattr__(self, "iteration", int(self.iteration))
+
+        timestamps = _float_array(name, "timestamps", self.timestamps, ndim=1)
+        steps = len(timestamps)
+        if steps == 0:
+            raise EpisodeError(f"{name}: has no steps")
+        if not np.isfinite(timestamps).all():
+            raise EpisodeError(f"{name}: timestamps contain NaN or inf")
+        if np.any(np.diff(timestamps) < 0):
+            raise EpisodeError(f"{name}: timestamps go backwards at step {int(np.argmax(np.diff(timestamps) < 0)) + 1}")
+        object.__setattr__(self, "timestamps", timestamps)
+
+        for key in ("qpos", "executed_action", "proposed_action"):
+            array = _float_array(name, key, getattr(self, key), ndim=2)
+            _check_shape(name, key, array, (steps, ACTION_DIM))
+            object.__setattr__(self, key, array)
+        for key in ("qpos", "executed_action"):
+            _check_finite(name, key, getattr(self, key))
+        proposed = self.proposed_action
+        missing = np.isnan(proposed)
+        partial = missing.any(axis=1) & ~missing.all(axis=1)
+        if partial.any() or np.isinf(proposed).any():
+            bad = int(np.argmax(partial | np.isinf(proposed).any(axis=1)))
+            raise EpisodeError(f"{name}: proposed_action step {bad} is partly NaN or inf "
+                               "(a step has a full proposal or none: an all-NaN row)")
+
+        if self.env_state is not None:
+            env_state = _float_array(name, "env_state", self.env_state, ndim=2)
+            if env_state.shape[0] != steps:
+                raise EpisodeError(f"{name}: env_state has {env_state.shape[0]} steps, timestamps {steps}")
+            _check_finite(name, "env_state", env_state)
+            object.__setattr__(self, "env_state", env_state)
+
+        intervention = np.asarray(self.intervention)
+        if intervention.dtype != np.bool_:
+            raise EpisodeError(f"{name}: intervention must be bool, got {intervention.dtype}")
+        _check_shape(name, "intervention", intervention, (steps,))
+        object.__setattr__(self, "intervention", intervention)
+
+        if not isinstance(self.images, dict):
+            raise EpisodeError(f"{name}: images must be a dict camera -> (T, H, W, 3) uint8")
+        images = {}
+        for camera, frames in self.images.items():
+            frames = np.asarray(frames)
+            if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[3] != 3 or frames.shape[0] != steps:
+                raise EpisodeError(f"{name}: images[{camera!r}] must be ({steps}, H, W, 3) uint8, "
+                                   f"got {frames.shape} {frames.dtype}")
+            images[str(camera)] = frames
+        object.__setattr__(self, "images", images)
+
+        if not isinstance(self.metadata, dict):
+            raise EpisodeError(f"{name}: metadata must be a dict")
+        try:
+            json.dumps(self.metadata)
+        except (TypeError, ValueError) as error:
+            raise EpisodeError(f"{name}: metadata is not JSON-serialisable: {error}") from error
+
+    @property
+    def num_steps(self) -> int:
+        return len(self.timestamps)
+
+    @property
+    def state_dim(self) -> int | None:
+        return None if self.env_state is None else int(self.env_state.shape[1])
+
+
+def _float_array(name: str, key: str, value: Any, ndim: int) -> np.ndarray:
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise EpisodeError(f"{name}: {key} is not numeric: {error}") from error
+    if array.ndim != ndim:
+        raise EpisodeError(f"{name}: {key} must have {ndim} dimensions, got shape {array.shape}")
+    return array
+
+
+def _check_shape(name: str, key: str, array: np.ndarray, shape: tuple[int, ...]) -> None:
+    if array.shape != shape:
+        raise EpisodeError(f"{name}: {key} has shape {array.shape}, expected {shape} (T steps, D = {ACTION_DIM})")
+
+
+def _check_finite(name: str, key: str, array: np.ndarray) -> None:
+    bad = ~np.isfinite(array)
+    if bad.any():
+        step = int(np.argwhere(bad)[0][0])
+        raise EpisodeError(f"{name}: {key} contains NaN or inf (first at step {step})")
