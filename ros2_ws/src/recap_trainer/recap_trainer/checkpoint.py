@@ -1,0 +1,173 @@
+"""Checkpoints: safetensors weights + config.json + normalisation stats; loading never unpickles.
+
+Layout of a checkpoint directory:
+  config.json              {"format", "kind": "policy"|"value", "model_config", "metadata", "training"}
+  model.safetensors        the model's state dict
+  normalization.safetensors  NormStats as "<name>.mean" / "<name>.std"
+  optimizer.safetensors, trainer_state.json   (only to resume training)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.numpy import load_file as load_numpy, save_file as save_numpy
+from safetensors.torch import load_file as load_torch, save_file as save_torch
+
+from recap_trainer.models.config import (
+    ConfigMismatchError, PolicyConfig, ValueConfig, config_differences, config_from_dict, config_to_dict,
+)
+from recap_trainer.models.policy_model import PolicyModel
+from recap_trainer.models.value_model import ValueModel
+from recap_trainer.normalization import NormStats
+
+FORMAT = "recap-checkpoint/1"
+KINDS = {"policy": (PolicyConfig, PolicyModel), "value": (ValueConfig, ValueModel)}
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, corrupt, or from another model configuration."""
+
+
+@dataclass
+class Checkpoint:
+    kind: str
+    config: Any  # PolicyConfig | ValueConfig
+    model: torch.nn.Module
+    stats: NormStats
+    metadata: dict
+    training: dict
+    path: Path
+
+
+def save_checkpoint(
+    directory: str | Path,
+    kind: str,
+    model: torch.nn.Module,
+    stats: NormStats,
+    metadata: dict | None = None,
+    training: dict | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    trainer_state: dict | None = None,
+) -> Path:
+    """Write a checkpoint (config.json last, so a directory with it is complete)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_torch(state, str(directory / "model.safetensors"))
+    save_numpy(stats.to_tensors(), str(directory / "normalization.safetensors"))
+    if optimizer is not None:
+        tensors, groups = _flatten_optimizer(optimizer)
+        save_torch(tensors, str(directory / "optimizer.safetensors"))
+        _write_json(directory / "trainer_state.json", {"param_groups": groups, **(trainer_state or {})})
+    _write_json(directory / "config.json", {
+        "format": FORMAT,
+        "kind": kind,
+        "model_config": config_to_dict(model.config),
+        "metadata": metadata or {},
+        "training": training or {},
+    })
+    return directory
+
+
+def read_config(directory: str | Path) -> dict:
+    path = Path(directory) / "config.json"
+    if not path.is_file():
+        raise CheckpointError(f"{path}: not a checkpoint (config.json missing)")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}: corrupt config.json ({exc})") from exc
+    if data.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: format {data.get('format')!r}, expected {FORMAT!r}")
+    return data
+
+
+def load_checkpoint(directory: str | Path, kind: str, expected_config: Any = None) -> Checkpoint:
+    """Load a `kind` checkpoint; with `expected_config`, any config difference is an error."""
+    directory = Path(directory)
+    data = read_config(directory)
+    if data["kind"] != kind:
+        raise CheckpointError(f"{directory}: a {data['kind']} checkpoint, expected a {kind} checkpoint")
+    config_cls, model_cls = KINDS[kind]
+    try:
+        config = config_from_dict(config_cls, data["model_config"])
+    except (ConfigMismatchError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{directory / 'config.json'}: invalid {kind} config: {exc}") from exc
+    if expected_config is not None:
+        diffs = config_differences(expected_config, config)
+        if diffs:
+            raise CheckpointError(
+                f"{directory}: checkpoint is from another model config (expected != checkpoint): " + "; ".join(diffs)
+            )
+    model = model_cls(config)
+    weights_path = directory / "model.safetensors"
+    try:
+        state = load_torch(str(weights_path))
+    except Exception as exc:  # safetensors raises several types for missing / truncated files
+        raise CheckpointError(f"{weights_path}: cannot read weights ({exc})") from exc
+    own = model.state_dict()
+    problems = [f"missing {k}" for k in own if k not in state] + [f"unexpected {k}" for k in state if k not in own]
+    problems += [
+        f"{k}: shape {tuple(state[k].shape)} != {tuple(own[k].shape)}"
+        for k in own if k in state and state[k].shape != own[k].shape
+    ]
+    if problems:
+        raise CheckpointError(
+            f"{weights_path}: weights do not match the model config in config.json: " + "; ".join(problems[:8])
+        )
+    model.load_state_dict(state)
+    try:
+        stats = NormStats.from_tensors(load_numpy(str(directory / "normalization.safetensors")))
+    except Exception as exc:
+        raise CheckpointError(f"{directory / 'normalization.safetensors'}: cannot read stats ({exc})") from exc
+    return Checkpoint(kind, config, model, stats, data.get("metadata", {}), data.get("training", {}), directory)
+
+
+def load_optimizer_state(directory: str | Path, optimizer: torch.optim.Optimizer) -> dict:
+    """Restore optimizer state saved by `save_checkpoint`; returns trainer_state.json."""
+    directory = Path(directory)
+    path = directory / "trainer_state.json"
+    if not path.is_file():
+        raise CheckpointError(f"{directory}: cannot resume, no optimizer state (trainer_state.json missing)")
+    info = json.loads(path.read_text())
+    tensors = load_torch(str(directory / "optimizer.safetensors"))
+    state: dict[int, dict] = {}
+    for key, value in tensors.items():
+        index, name = key.split(".", 1)
+        state.setdefault(int(index), {})[name] = value
+    groups = info["param_groups"]
+    if [len(g["params"]) for g in groups] != [len(g["params"]) for g in optimizer.state_dict()["param_groups"]]:
+        raise CheckpointError(f"{directory}: optimizer state does not match the model's parameters")
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+    return info
+
+
+def _flatten_optimizer(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list]:
+    sd = optimizer.state_dict()
+    tensors = {}
+    for index, st in sd["state"].items():
+        for name, value in st.items():
+            tensors[f"{index}.{name}"] = (value if torch.is_tensor(value) else torch.tensor(value)).contiguous()
+    groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in sd["param_groups"]]
+    return tensors, groups
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=_json_default))
+    os.replace(tmp, path)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value)}")

@@ -1,0 +1,123 @@
+"""Model configurations (frozen, validated, JSON round-trippable: they are stored in checkpoints).
+
+Paper symbols: H = action horizon (chunk length), D = action dimension (14 for bimanual ALOHA),
+B = number of value bins (201 on [-1, 0]), l = task prompt.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ConfigMismatchError(ValueError):
+    """A checkpoint or a stored config does not match the model configuration asked for."""
+
+
+@dataclass(frozen=True)
+class ObservationConfig:
+    """What the model sees of o_t and how large its encoders are."""
+
+    qpos_dim: int = 14  # proprioception: joint positions, JOINT_NAMES order, gripper normalised
+    state_dim: int = 0  # S: privileged object state (state-only policies); 0 = not used
+    cameras: tuple[str, ...] = ()  # up to 3 camera names; () = state-only model
+    image_size: tuple[int, int] = (96, 128)  # (height, width) the images are given at
+    tasks: tuple[str, ...] = ("default",)  # task prompt -> id table (index = embedding row)
+    width: int = 256  # feature width of every encoder
+    image_channels: tuple[int, ...] = (32, 64, 64, 64)  # CNN channels, each stage halves H and W
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cameras", tuple(self.cameras))
+        object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
+        object.__setattr__(self, "tasks", tuple(self.tasks))
+        object.__setattr__(self, "image_channels", tuple(int(c) for c in self.image_channels))
+        if self.qpos_dim <= 0 or self.state_dim < 0 or self.width <= 0:
+            raise ValueError(f"bad dimensions: qpos_dim={self.qpos_dim}, state_dim={self.state_dim}, width={self.width}")
+        if len(self.cameras) > 3:
+            raise ValueError(f"at most 3 cameras are supported, got {self.cameras}")
+        if len(set(self.cameras)) != len(self.cameras):
+            raise ValueError(f"duplicate camera names: {self.cameras}")
+        if not self.tasks or len(set(self.tasks)) != len(self.tasks):
+            raise ValueError(f"tasks must be a non-empty list of distinct prompts, got {self.tasks}")
+        if len(self.image_size) != 2 or min(self.image_size) < 2 ** len(self.image_channels):
+            raise ValueError(f"image_size {self.image_size} is too small for {len(self.image_channels)} CNN stages")
+
+    @property
+    def uses_images(self) -> bool:
+        return bool(self.cameras)
+
+    def task_id(self, task: str) -> int:
+        try:
+            return self.tasks.index(task)
+        except ValueError:
+            raise KeyError(f"unknown task {task!r}: this model knows {list(self.tasks)}") from None
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """Advantage-conditioned flow-matching policy pi(a_{t:t+H} | o_t, l, I_t)."""
+
+    observation: ObservationConfig = field(default_factory=ObservationConfig)
+    horizon: int = 50  # H: actions per chunk (1 s at 50 Hz)
+    action_dim: int = 14  # D
+    flow_width: int = 512  # hidden width of the velocity network
+    flow_blocks: int = 3  # residual FiLM blocks of the velocity network
+    denoising_steps: int = 10  # Euler steps from noise (tau = 0) to actions (tau = 1)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.observation, dict):
+            object.__setattr__(self, "observation", ObservationConfig(**self.observation))
+        if self.horizon <= 0 or self.action_dim <= 0 or self.flow_width <= 0 or self.flow_blocks <= 0:
+            raise ValueError(f"bad policy dimensions: {self}")
+        if self.denoising_steps <= 0:
+            raise ValueError(f"denoising_steps must be positive, got {self.denoising_steps}")
+
+
+@dataclass(frozen=True)
+class ValueConfig:
+    """Distributional value function p_phi(V | o_t, l) over B bins on [v_min, v_max] (Eq. 1)."""
+
+    observation: ObservationConfig = field(default_factory=lambda: ObservationConfig(width=128, image_channels=(16, 32, 32, 32)))
+    num_bins: int = 201  # B
+    v_min: float = -1.0
+    v_max: float = 0.0
+    hidden: int = 256  # width of the MLP head
+
+    def __post_init__(self) -> None:
+        if isinstance(self.observation, dict):
+            object.__setattr__(self, "observation", ObservationConfig(**self.observation))
+        if self.num_bins < 2 or not self.v_min < self.v_max or self.hidden <= 0:
+            raise ValueError(f"bad value config: bins={self.num_bins}, range=[{self.v_min}, {self.v_max}], hidden={self.hidden}")
+
+
+def config_to_dict(config: Any) -> dict:
+    """JSON-ready dict (tuples become lists)."""
+    return dataclasses.asdict(config)
+
+
+def config_from_dict(cls: type, data: dict) -> Any:
+    """Inverse of `config_to_dict`; unknown keys are an error (a config from another version)."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigMismatchError(f"{cls.__name__} has no fields {sorted(unknown)}")
+    return cls(**data)
+
+
+def config_differences(a: Any, b: Any, prefix: str = "") -> list[str]:
+    """Human-readable list of fields where two configs (or their dicts) differ."""
+    da = a if isinstance(a, dict) else config_to_dict(a)
+    db = b if isinstance(b, dict) else config_to_dict(b)
+    out = []
+    for key in sorted(set(da) | set(db)):
+        va, vb = da.get(key), db.get(key)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += config_differences(va, vb, f"{prefix}{key}.")
+        elif _normalise(va) != _normalise(vb):
+            out.append(f"{prefix}{key}: {va!r} != {vb!r}")
+    return out
+
+
+def _normalise(v: Any) -> Any:
+    return [_normalise(x) for x in v] if isinstance(v, (list, tuple)) else v

@@ -1,0 +1,178 @@
+"""The training loop shared by the value function and the policy.
+
+Determinism and data parallelism: every step draws a *global* batch (sample indices and all random
+tensors) from generators seeded with `seed` on every process; process r of W trains on the r-th
+contiguous slice and DDP averages the gradients. The mean of the per-slice mean losses is the
+global-batch mean loss, so a 2-process `torchrun` run follows the 1-process loss curve up to
+floating-point summation order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from tqdm import tqdm
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 2000  # gradient steps (global batches)
+    batch_size: int = 64  # global batch, split over processes
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100  # linear learning-rate warm-up
+    grad_clip: float = 1.0  # max gradient norm
+    seed: int = 0
+    threads: int = 0  # torch CPU threads per process; 0 = torch's default
+
+    def __post_init__(self) -> None:
+        if self.steps <= 0 or self.batch_size <= 0 or self.lr <= 0 or self.warmup_steps < 0 or self.grad_clip <= 0:
+            raise ValueError(f"bad training config: {self}")
+
+
+@dataclass(frozen=True)
+class Distributed:
+    rank: int = 0
+    world: int = 1
+
+    @classmethod
+    def from_env(cls) -> "Distributed":
+        """torchrun sets WORLD_SIZE / RANK; gloo works on CPUs (NCCL would be used on GPUs)."""
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world > 1 and not dist.is_initialized():
+            dist.init_process_group("gloo")
+        return cls(dist.get_rank() if world > 1 else 0, world)
+
+    def shard(self, n: int) -> slice:
+        if n % self.world:
+            raise ValueError(f"batch size {n} is not divisible by the {self.world} processes")
+        per = n // self.world
+        return slice(self.rank * per, (self.rank + 1) * per)
+
+    def mean(self, value: float) -> float:
+        if self.world == 1:
+            return value
+        t = torch.tensor([value], dtype=torch.float64)
+        dist.all_reduce(t)
+        return float(t.item()) / self.world
+
+
+class BatchSource:
+    """Draws step k's global batch of `size` samples (all random numbers) and builds the slice
+    `part` this process trains on: returns the kwargs of the loss module."""
+
+    def __call__(self, rng: np.random.Generator, gen: torch.Generator, size: int, part: slice) -> dict:
+        raise NotImplementedError
+
+
+def train_step(
+    loss_module: nn.Module, optimizer: torch.optim.Optimizer, batch: dict, grad_clip: float
+) -> float:
+    """One gradient step: loss on the batch, backward (DDP averages gradients), clip, update."""
+    optimizer.zero_grad(set_to_none=True)
+    loss = loss_module(**batch)
+    loss.backward()
+    nn.utils.clip_grad_norm_(loss_module.parameters(), grad_clip)
+    optimizer.step()
+    return float(loss.detach())
+
+
+@dataclass
+class TrainerState:
+    step: int
+    losses: list[float]
+    rng: dict
+    torch_rng: list[int]
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    warm = max(config.warmup_steps, 1)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warm))
+    return optimizer, scheduler
+
+
+def run_training(
+    loss_module: nn.Module,
+    batches: BatchSource,
+    config: TrainConfig,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    state: TrainerState | None = None,
+    desc: str = "train",
+    on_checkpoint: Callable[[TrainerState], None] | None = None,
+    checkpoint_every: int = 0,
+) -> TrainerState:
+    """Train to `config.steps` (continuing from `state` when resuming). Returns the final state."""
+    ctx = Distributed.from_env()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    module = loss_module
+    if ctx.world > 1:
+        module = nn.parallel.DistributedDataParallel(loss_module)
+    rng = np.random.default_rng(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    if state is None:
+        state = TrainerState(0, [], {}, [])
+    else:
+        rng.bit_generator.state = state.rng
+        gen.set_state(torch.tensor(state.torch_rng, dtype=torch.uint8))
+    part = ctx.shard(config.batch_size)
+    bar = tqdm(total=config.steps, initial=state.step, desc=desc, disable=ctx.rank != 0, dynamic_ncols=True)
+    module.train()
+    while state.step < config.steps:
+        loss = train_step(module, optimizer, batches(rng, gen, config.batch_size, part), config.grad_clip)
+        scheduler.step()
+        state.losses.append(ctx.mean(loss))
+        state.step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{state.losses[-1]:.4f}")
+        if on_checkpoint and checkpoint_every and state.step % checkpoint_every == 0 and state.step < config.steps:
+            _snapshot(state, rng, gen)
+            on_checkpoint(state)
+    bar.close()
+    _snapshot(state, rng, gen)
+    return state
+
+
+def _snapshot(state: TrainerState, rng: np.random.Generator, gen: torch.Generator) -> None:
+    state.rng = rng.bit_generator.state
+    state.torch_rng = gen.get_state().tolist()
+
+
+def is_main_process() -> bool:
+    return not dist.is_initialized() or dist.get_rank() == 0
+
+
+def save_loss_curve(losses: list[float], path: Path, title: str) -> None:
+    """PNG of the per-step loss and its running mean (matplotlib, Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    steps = np.arange(1, len(losses) + 1)
+    ax.plot(steps, losses, alpha=0.35, label="loss")
+    if len(losses) >= 10:
+        k = max(len(losses) // 50, 5)
+        ax.plot(steps[k - 1:], np.convolve(losses, np.ones(k) / k, mode="valid"), label=f"mean of {k}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    (path.with_suffix(".json")).write_text(json.dumps({"losses": losses}))
