@@ -99,6 +99,10 @@ class DatasetWriter:
         return origin in Manifest.load(self.directory).sources
 
     @property
+    def ingested_sources(self) -> tuple[str, ...]:
+        return tuple(Manifest.load(self.directory).sources)
+
+    @property
     def episode_ids(self) -> list[str]:
         return [e.episode_id for e in Manifest.load(self.directory).episodes]
 
