@@ -1,0 +1,112 @@
+"""Recorder configuration: which topics go into an episode bag, and the safety limits.
+
+Frozen and validated at construction, so a bad config fails at startup, not mid-episode.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+
+# QoS kinds a topic is subscribed with (the node maps them to rclpy profiles).
+QOS_KINDS = ("sensor", "reliable", "latched", "events")
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One recorded topic.
+
+    rate_hz: nominal publish rate used for drop accounting from header stamps (0 = event topic,
+    no expectation). has_header: the message starts with std_msgs/Header (stamps are read from
+    the serialized bytes without deserializing).
+    """
+
+    name: str
+    msgtype: str  # ROS 2 type name, e.g. "sensor_msgs/msg/Image"
+    qos: str = "sensor"
+    rate_hz: float = 0.0
+    has_header: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.name.startswith("/"):
+            raise ValueError(f"topic {self.name!r}: name must be absolute (start with '/')")
+        if self.msgtype.count("/") != 2:
+            raise ValueError(f"topic {self.name}: msgtype {self.msgtype!r} must be 'pkg/msg/Type'")
+        if self.qos not in QOS_KINDS:
+            raise ValueError(f"topic {self.name}: qos {self.qos!r} not in {QOS_KINDS}")
+        if self.rate_hz < 0:
+            raise ValueError(f"topic {self.name}: rate_hz must be >= 0, got {self.rate_hz}")
+
+
+def aloha_topics(cameras: tuple[str, ...] = ("cam_high", "cam_left_wrist", "cam_right_wrist"),
+                 compressed: bool = False, camera_rate_hz: float = 50.0,
+                 joint_rate_hz: float = 50.0, sim: bool = True) -> tuple[TopicSpec, ...]:
+    """The default ALOHA topic set of docs/INTERFACES.md."""
+    img = ("sensor_msgs/msg/CompressedImage", "/compressed") if compressed else ("sensor_msgs/msg/Image", "")
+    topics = [TopicSpec(f"/{c}/image_raw{img[1]}", img[0], "sensor", camera_rate_hz) for c in cameras]
+    for side in ("follower_left", "follower_right", "leader_left", "leader_right"):
+        topics.append(TopicSpec(f"/{side}/joint_states", "sensor_msgs/msg/JointState", "sensor", joint_rate_hz))
+    topics += [
+        TopicSpec("/executed_command", "sensor_msgs/msg/JointState", "reliable", 50.0),
+        TopicSpec("/policy/command", "sensor_msgs/msg/JointState", "reliable", 0.0),
+        TopicSpec("/policy/action_chunk", "recap_msgs/msg/ActionChunk", "reliable", 0.0),
+        TopicSpec("/intervention_state", "recap_msgs/msg/InterventionState", "latched", 0.0),
+        TopicSpec("/episode_events", "recap_msgs/msg/EpisodeEvent", "events", 0.0),
+    ]
+    if sim:
+        topics += [
+            TopicSpec("/sim/task_state", "recap_msgs/msg/TaskState", "latched", 0.0),
+            TopicSpec("/sim/object_state", "sensor_msgs/msg/JointState", "sensor", joint_rate_hz),
+            TopicSpec("/clock", "rosgraph_msgs/msg/Clock", "reliable", 0.0, has_header=False),
+        ]
+    return tuple(topics)
+
+
+@dataclass(frozen=True)
+class RecorderConfig:
+    """out_dir: finished episodes land in <out_dir>/<episode_id>/ (bag + episode.json);
+    in-progress ones live in <out_dir>/.incomplete/<episode_id>/.
+
+    flush_interval_s: the pending MCAP chunk is closed, flushed and fsynced at least this often;
+    a SIGKILL loses at most this much (plus what is still in the queue).
+    queue_size: messages buffered between the DDS callbacks and the writer thread; when full,
+    new messages are dropped and counted (callbacks never block).
+    min_free_bytes: an episode is refused below this much free disk.
+    """
+
+    out_dir: str
+    topics: tuple[TopicSpec, ...] = field(default_factory=aloha_topics)
+    flush_interval_s: float = 1.0
+    queue_size: int = 2000
+    min_free_bytes: int = 2 * 1024**3
+    robot_id: str = "aloha"
+    iteration: int = 0
+    drop_gap_factor: float = 1.5  # a stamp gap > factor / rate counts the missing periods as drops
+
+    def __post_init__(self) -> None:
+        if not self.out_dir:
+            raise ValueError("out_dir must be set")
+        names = [t.name for t in self.topics]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate topics in recorder config: {sorted(n for n in names if names.count(n) > 1)}")
+        if not self.topics:
+            raise ValueError("recorder config has no topics")
+        if self.flush_interval_s <= 0:
+            raise ValueError(f"flush_interval_s must be > 0, got {self.flush_interval_s}")
+        if self.queue_size < 1:
+            raise ValueError(f"queue_size must be >= 1, got {self.queue_size}")
+        if self.min_free_bytes < 0:
+            raise ValueError(f"min_free_bytes must be >= 0, got {self.min_free_bytes}")
+        if self.drop_gap_factor <= 1.0:
+            raise ValueError(f"drop_gap_factor must be > 1, got {self.drop_gap_factor}")
+
+    def config_hash(self) -> str:
+        """Short stable hash of what shapes the recorded data (topics, rates), not of paths."""
+        payload = {"topics": [asdict(t) for t in self.topics], "robot_id": self.robot_id}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+
+    def topic(self, name: str) -> TopicSpec:
+        for t in self.topics:
+            if t.name == name:
+                return t
+        raise KeyError(f"topic {name} is not in the recorder config")
