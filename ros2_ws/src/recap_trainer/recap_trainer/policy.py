@@ -69,41 +69,81 @@ class Policy:
         A baseline checkpoint (method bc / filtered_bc / awr) was trained without the indicator:
         "positive" samples it unconditionally; "negative" or beta != 1 is an error.
         """
+        return self.infer_batch([obs], advantage, guidance_scale,
+                                None if frozen_prefix is None else [frozen_prefix])[0]
+
+    @torch.no_grad()
+    def infer_batch(
+        self,
+        observations: list[dict],
+        advantage: str = "positive",
+        guidance_scale: float = 1.0,
+        frozen_prefixes: list[np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """`infer` for N observations in one forward pass per denoising step: (N, H, 14).
+        frozen_prefixes, when given, must all have the same length d."""
         c = self.config
+        ind = self._indicator(advantage, guidance_scale)
+        if not observations:
+            raise ObservationError("infer_batch needs at least one observation")
+        qpos, states, task_ids = [], [], []
+        images: dict[str, list] = {cam: [] for cam in c.observation.cameras}
+        for n, obs in enumerate(observations):
+            if "task" not in obs or "qpos" not in obs:
+                raise ObservationError(f"observation {n} needs 'qpos' and 'task', got keys {sorted(obs)}")
+            try:
+                task_ids.append(c.observation.task_id(obs["task"]))
+            except KeyError as exc:
+                raise ObservationError(str(exc.args[0])) from None
+            qpos.append(np.asarray(obs["qpos"], np.float64).reshape(-1))
+            if c.observation.state_dim:
+                if obs.get("env_state") is None:
+                    raise ObservationError(f"observation {n}: env_state missing, the model uses "
+                                           f"{c.observation.state_dim} object-state features")
+                states.append(np.asarray(obs["env_state"], np.float64).reshape(-1))
+            for cam in images:
+                img = (obs.get("images") or {}).get(cam)
+                if img is None:
+                    raise ObservationError(f"observation {n}: camera {cam!r} missing")
+                images[cam].append(_resize(np.asarray(img), c.observation.image_size))
+        try:
+            batch = observation_tensors(
+                c.observation, self._ckpt.stats, _stack("qpos", qpos), _stack("env_state", states) if states else None,
+                {cam: np.stack(v) for cam, v in images.items()}, np.array(task_ids),
+            )
+        except ValueError as exc:
+            raise ObservationError(str(exc)) from None
+        prefix = None
+        if frozen_prefixes is not None:
+            fp = np.asarray(frozen_prefixes, np.float64)
+            if fp.ndim != 3 or len(fp) != len(observations) or fp.shape[2] != c.action_dim or not 0 < fp.shape[1] < c.horizon:
+                raise ValueError(f"frozen_prefix must be (d, {c.action_dim}) with 0 < d < {c.horizon}, got {fp.shape[1:]}")
+            if not np.all(np.isfinite(fp)):
+                raise ValueError("frozen_prefix contains NaN or inf")
+            prefix = torch.from_numpy(self._ckpt.stats.normalize("action", fp))
+        noise = torch.randn(len(observations), c.horizon, c.action_dim, generator=self._generator)
+        chunk = self.model.sample(batch, ind, float(guidance_scale), noise, prefix).numpy()
+        actions = self._ckpt.stats.unnormalize("action", chunk)
+        if frozen_prefixes is not None:
+            actions[:, : fp.shape[1]] = fp  # exact, not via the normalisation round trip
+        return actions
+
+    def _indicator(self, advantage: str, guidance_scale: float) -> int:
         ind = indicator_id(advantage)
-        if guidance_scale <= 0 or not np.isfinite(guidance_scale):
+        if not guidance_scale > 0 or not np.isfinite(guidance_scale):
             raise ValueError(f"guidance_scale must be a positive number, got {guidance_scale}")
         if not self.metadata["advantage_conditioned"]:
             if advantage == "negative" or guidance_scale != 1.0:
                 raise ValueError(f"{self.metadata['policy_id']}: a {self.metadata['method']} policy has no advantage "
                                  "conditioning (use advantage='positive', guidance_scale=1)")
             ind = DROPPED
-        if "task" not in obs or "qpos" not in obs:
-            raise ObservationError(f"observation needs 'qpos' and 'task', got keys {sorted(obs)}")
-        try:
-            task_id = c.observation.task_id(obs["task"])
-        except KeyError as exc:
-            raise ObservationError(str(exc.args[0])) from None
-        env_state = obs.get("env_state")
-        images = {cam: _resize(np.asarray(img), c.observation.image_size)[None] for cam, img in (obs.get("images") or {}).items()}
-        batch = observation_tensors(
-            c.observation, self._ckpt.stats, np.asarray(obs["qpos"], np.float64)[None],
-            None if env_state is None else np.asarray(env_state, np.float64)[None], images, np.array([task_id]),
-        )
-        prefix = None
-        if frozen_prefix is not None:
-            fp = np.asarray(frozen_prefix, np.float64)
-            if fp.ndim != 2 or fp.shape[1] != c.action_dim or not 0 < fp.shape[0] < c.horizon:
-                raise ValueError(f"frozen_prefix must be (d, {c.action_dim}) with 0 < d < {c.horizon}, got {fp.shape}")
-            if not np.all(np.isfinite(fp)):
-                raise ValueError("frozen_prefix contains NaN or inf")
-            prefix = torch.from_numpy(self._ckpt.stats.normalize("action", fp))[None]
-        noise = torch.randn(1, c.horizon, c.action_dim, generator=self._generator)
-        chunk = self.model.sample(batch, ind, float(guidance_scale), noise, prefix)[0].numpy()
-        actions = self._ckpt.stats.unnormalize("action", chunk)
-        if frozen_prefix is not None:
-            actions[: len(frozen_prefix)] = np.asarray(frozen_prefix, np.float32)  # exact, not via float round trip
-        return actions
+        return ind
+
+
+def _stack(name: str, rows: list[np.ndarray]) -> np.ndarray:
+    if len({r.shape for r in rows}) != 1:
+        raise ObservationError(f"{name} has different lengths across the batch: {sorted({r.shape for r in rows})}")
+    return np.stack(rows)
 
 
 def load_policy(checkpoint_dir: str | Path, seed: int = 0) -> Policy:

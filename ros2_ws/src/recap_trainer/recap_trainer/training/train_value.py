@@ -48,6 +48,21 @@ class ValueBatches(BatchSource):
         return {"batch": batch}
 
 
+def extend_rewards(base: RewardConfig, catalog: EpisodeCatalog) -> RewardConfig:
+    """Fine-tuning data (slow rollouts) may be longer than the pre-training demos: L per task
+    becomes the larger of V_pre's and the new data's; a C_fail that defaulted to L follows it."""
+    fresh = RewardConfig.from_episodes(catalog, takeover_split=base.takeover_split)
+    tasks = dict(base.tasks)
+    for task, new in fresh.tasks.items():
+        old = tasks.get(task)
+        if old is None:
+            tasks[task] = new
+        elif new.max_episode_length > old.max_episode_length:
+            c_fail = new.max_episode_length if old.c_fail == old.max_episode_length else old.c_fail
+            tasks[task] = type(old)(new.max_episode_length, float(c_fail))
+    return RewardConfig(tasks=tasks, takeover_split=base.takeover_split)
+
+
 def episode_return_targets(catalog: EpisodeCatalog, rewards: RewardConfig) -> dict[int, np.ndarray]:
     """Normalised R_t (T,) per catalog index; aborted episodes are left out."""
     targets = {}
@@ -81,7 +96,7 @@ def train_value(
     if init_from is not None:
         base = load_checkpoint(init_from, "value")
         model, stats, config = base.model, base.stats, base.config
-        rewards = RewardConfig.from_dict(base.training["rewards"])
+        rewards = extend_rewards(RewardConfig.from_dict(base.training["rewards"]), catalog)
         check_fits(catalog, config.observation)
     else:
         obs = observation_config_for(catalog, cameras, **(model_sizes or {"width": 128, "image_channels": (16, 32, 32, 32)}))

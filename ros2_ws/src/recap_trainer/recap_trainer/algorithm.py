@@ -1,0 +1,108 @@
+"""Algorithm 1 of RECAP: pre-train, then iterate (collect -> V^k -> labels -> pi^k).
+
+  V_pre  <- train value on D_demo;  pi_pre <- train policy on D_demo with V_pre   ("pretrain")
+  V^0 <- fine-tune V_pre on D;       pi^0 <- fine-tune pi_pre on D with V^0       ("sft", k = 0)
+  for k = 1..K: collect rollouts with pi^{k-1} into D;
+      V^k  <- fine-tune from V_pre  on all of D    (from the PRE-TRAINED weights, not V^{k-1})
+      pi^k <- fine-tune from pi_pre on all of D with V^k labels ("finetune")
+
+Work directory layout: pretrained/{value,labels,policy}, iter_<k>/{value,labels,policy}.
+Collecting rollouts (the sim, or a real robot with the recorder + converter) is outside this module:
+`run_algorithm` takes a `collect(policy_dir, k) -> dataset_dir` callable.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+from recap_trainer.checkpoint import load_checkpoint
+from recap_trainer.labels import LabelConfig, Labels, compute_labels
+from recap_trainer.rewards import RewardConfig
+from recap_trainer.training.episodes import EpisodeCatalog, open_datasets
+from recap_trainer.training.loop import TrainConfig
+from recap_trainer.training.train_policy import PolicyTrainConfig, train_policy
+from recap_trainer.training.train_value import predict_values, train_value
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AlgorithmConfig:
+    pretrain_value: TrainConfig = TrainConfig(steps=2000)
+    pretrain_policy: TrainConfig = TrainConfig(steps=3000)
+    finetune_value: TrainConfig = TrainConfig(steps=1000)
+    finetune_policy: TrainConfig = TrainConfig(steps=1500)
+    policy: PolicyTrainConfig = PolicyTrainConfig()
+    n_step: int = 50  # N of the fine-tuning advantages
+    pretrain_positive_fraction: float = 0.3
+    finetune_positive_fraction: float = 0.4
+    task_positive_fraction: Mapping[str, float] = field(default_factory=dict)  # fine-tuning, per task
+    max_episode_length: Mapping[str, int] = field(default_factory=dict)
+    c_fail: Mapping[str, float] = field(default_factory=dict)
+    takeover_split: str = "first"
+    cameras: tuple[str, ...] = ()
+    model_sizes: Mapping | None = None  # ObservationConfig size overrides of the policy
+    policy_sizes: Mapping | None = None  # PolicyConfig overrides (horizon, flow_width, ...)
+
+
+def label_with_value(catalog: EpisodeCatalog, value_dir: str | Path, config: LabelConfig) -> Labels:
+    """Labels from the value checkpoint's V and its reward config (so both use the same L, C_fail)."""
+    ckpt = load_checkpoint(value_dir, "value")
+    rewards = RewardConfig.from_dict(ckpt.training["rewards"])
+    labels = compute_labels(catalog, lambda ep: predict_values(ckpt.model, ckpt.stats, ep), rewards, config)
+    labels.info["value_checkpoint"] = str(value_dir)
+    return labels
+
+
+def pretrain(demos: EpisodeCatalog, work_dir: str | Path, cfg: AlgorithmConfig) -> Path:
+    """V_pre and pi_pre on demonstrations (Monte Carlo advantages, ~30% positive)."""
+    out = Path(work_dir) / "pretrained"
+    rewards = RewardConfig.from_episodes(demos, cfg.max_episode_length, cfg.c_fail, cfg.takeover_split)
+    train_value(demos, out / "value", cfg.pretrain_value, rewards, cameras=cfg.cameras)
+    labels = None
+    if cfg.policy.needs_labels:
+        labels = label_with_value(demos, out / "value", LabelConfig(
+            stage="pretrain", n_step=None, positive_fraction=cfg.pretrain_positive_fraction))
+        labels.save(out / "labels")
+    train_policy(demos, out / "policy", cfg.pretrain_policy, cfg.policy, labels, cameras=cfg.cameras,
+                 model_sizes=dict(cfg.model_sizes or {}), policy_sizes=dict(cfg.policy_sizes or {}))
+    return out
+
+
+def iterate(data: EpisodeCatalog, work_dir: str | Path, k: int, cfg: AlgorithmConfig) -> Path:
+    """V^k and pi^k fine-tuned FROM THE PRE-TRAINED checkpoints on all data so far."""
+    work_dir = Path(work_dir)
+    pre, out = work_dir / "pretrained", work_dir / f"iter_{k}"
+    if not (pre / "policy" / "config.json").is_file():
+        raise FileNotFoundError(f"{pre}: no pre-trained checkpoints; run the pre-training first")
+    train_value(data, out / "value", cfg.finetune_value, init_from=pre / "value")
+    labels = None
+    if cfg.policy.needs_labels:
+        labels = label_with_value(data, out / "value", LabelConfig(
+            stage="sft" if k == 0 else "finetune", n_step=cfg.n_step,
+            positive_fraction=cfg.finetune_positive_fraction, task_positive_fraction=dict(cfg.task_positive_fraction)))
+        labels.save(out / "labels")
+    train_policy(data, out / "policy", cfg.finetune_policy, cfg.policy, labels, init_from=pre / "policy")
+    return out / "policy"
+
+
+def run_algorithm(
+    demo_paths: Sequence[str | Path],
+    work_dir: str | Path,
+    cfg: AlgorithmConfig,
+    iterations: int,
+    collect: Callable[[Path, int], Path] | None = None,
+) -> list[Path]:
+    """The whole loop: pretrain, pi^0, then K iterations of collect + fine-tune. Returns pi^0..pi^K."""
+    if iterations > 0 and collect is None:
+        raise ValueError("iterations > 0 need a `collect(policy_dir, k) -> dataset_dir` to gather rollouts")
+    paths = [Path(p) for p in demo_paths]
+    pretrain(open_datasets(paths), work_dir, cfg)
+    policies = [iterate(open_datasets(paths), work_dir, 0, cfg)]
+    for k in range(1, iterations + 1):
+        paths.append(Path(collect(policies[-1], k)))
+        policies.append(iterate(open_datasets(paths), work_dir, k, cfg))
+    return policies

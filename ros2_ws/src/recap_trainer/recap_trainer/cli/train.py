@@ -1,0 +1,188 @@
+"""`recap train-value | label | train-policy | iterate`: the RECAP learning core on the command line.
+
+Multi-process training: `torchrun --nproc_per_node 2 -m recap_trainer.cli train-policy ...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from recap_trainer.training.loop import TrainConfig
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+
+    p = subparsers.add_parser(
+        "train-value", formatter_class=fmt,
+        help="train the distributional value function V (201 bins on [-1, 0], Eq. 1)",
+        description="Train V(o_t, l) with cross-entropy to the normalised empirical return (Eq. 5 rewards: "
+        "-1 per step, 0 at success, -C_fail at failure; returns split at the first human takeover; "
+        "normalised per task by L + C_fail). With --init-from, fine-tune a pre-trained V (Algorithm 1).")
+    _data_args(p)
+    _train_args(p, steps=2000)
+    p.add_argument("--init-from", type=Path, help="value checkpoint to fine-tune from (V_pre)")
+    p.add_argument("--max-episode-length", action="append", default=[], metavar="TASK=STEPS",
+                   help="per-task L (default: the episodes' recorded time limit, else the longest episode)")
+    p.add_argument("--c-fail", action="append", default=[], metavar="TASK=STEPS",
+                   help="per-task failure cost C_fail in steps (default: L)")
+    p.add_argument("--takeover-split", choices=("first", "every", "none"), default="first",
+                   help="where returns are cut at human takeovers")
+    p.set_defaults(func=_train_value)
+
+    p = subparsers.add_parser(
+        "label", formatter_class=fmt, help="advantages A_t, per-task thresholds eps_l and indicators I_t",
+        description="Label every step with the n-step advantage under a trained V, set eps_l per task as a "
+        "percentile (positive fraction), force human-intervention steps positive (and demos, in the sft stage). "
+        "Writes labels.safetensors + labels.json.")
+    _data_args(p, cameras=False)
+    p.add_argument("--value", type=Path, required=True, help="value checkpoint V^k")
+    p.add_argument("--out", type=Path, required=True, help="labels directory to write")
+    p.add_argument("--stage", choices=("pretrain", "sft", "finetune"), default="finetune",
+                   help="pretrain: Monte Carlo A, 30%% of demo steps positive; sft: demos forced positive; "
+                   "finetune: N = 50, 40%% of rollout steps positive")
+    p.add_argument("--n-step", type=int, help="N of the n-step advantage (default: the stage's)")
+    p.add_argument("--monte-carlo", action="store_true", help="N = T: A_t = R_t - V(o_t)")
+    p.add_argument("--positive-fraction", type=float, help="fraction of steps above eps_l (default: the stage's)")
+    p.add_argument("--task-positive-fraction", action="append", default=[], metavar="TASK=FRACTION",
+                   help="per-task override, e.g. 0.1 for a slow but reliable task")
+    p.set_defaults(func=_label)
+
+    p = subparsers.add_parser(
+        "train-policy", formatter_class=fmt,
+        help="train the advantage-conditioned flow-matching policy (or a baseline)",
+        description="RECAP: flow-matching loss on H x 14 action chunks conditioned on I_t, dropped 30%% of the "
+        "time. Baselines on the same data/model/budget: bc, filtered_bc (successes only), awr (weights "
+        "exp(A/tau) clipped). With --init-from, fine-tune a pre-trained policy (Algorithm 1).")
+    _data_args(p)
+    _train_args(p, steps=3000)
+    p.add_argument("--method", choices=("recap", "bc", "filtered_bc", "awr"), default="recap")
+    p.add_argument("--labels", type=Path, help="labels directory from `recap label` (recap, awr)")
+    p.add_argument("--init-from", type=Path, help="policy checkpoint to fine-tune from (pi_pre)")
+    p.add_argument("--horizon", type=int, default=50, help="H, actions per chunk")
+    p.add_argument("--denoising-steps", type=int, default=10, help="flow-matching Euler steps at inference")
+    p.add_argument("--indicator-dropout", type=float, default=0.3, help="P(indicator dropped) in RECAP training")
+    p.add_argument("--awr-temperature", type=float, default=1.0, help="AWR tau in units of std(A)")
+    p.add_argument("--awr-max-weight", type=float, default=20.0, help="AWR weight clip")
+    p.set_defaults(func=_train_policy)
+
+    p = subparsers.add_parser(
+        "iterate", formatter_class=fmt, help="Algorithm 1: pre-train (if needed), then fine-tune V^k and pi^k",
+        description="Runs the RECAP loop's training side in WORK_DIR: if WORK_DIR/pretrained is missing, trains "
+        "V_pre and pi_pre on --demos; then fine-tunes V^k and pi^k FROM THE PRE-TRAINED checkpoints on "
+        "--demos plus --data (all rollouts so far) into WORK_DIR/iter_<k>. Collect rollouts with pi^(k-1) "
+        "(`recap generate`/the robot) between calls.")
+    p.add_argument("--work-dir", type=Path, required=True)
+    p.add_argument("--demos", type=Path, nargs="+", required=True, help="demonstration dataset directories")
+    p.add_argument("--data", type=Path, nargs="*", default=[], help="rollout dataset directories collected so far")
+    p.add_argument("--iteration", type=int, required=True, help="k (0 = SFT on the demos)")
+    p.add_argument("--method", choices=("recap", "bc", "filtered_bc", "awr"), default="recap")
+    p.add_argument("--cameras", nargs="*", default=[], help="camera names for an image policy (default: state-only)")
+    p.add_argument("--pretrain-steps", type=int, default=3000, help="gradient steps of V_pre and pi_pre")
+    p.add_argument("--finetune-steps", type=int, default=1500, help="gradient steps of V^k and pi^k")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--positive-fraction", type=float, default=0.4, help="fine-tuning positive fraction")
+    p.add_argument("--n-step", type=int, default=50, help="N of the fine-tuning advantages")
+    p.set_defaults(func=_iterate)
+
+
+def _data_args(p: argparse.ArgumentParser, cameras: bool = True) -> None:
+    p.add_argument("--data", type=Path, nargs="+", required=True, help="dataset directories (all are used)")
+    if cameras:
+        p.add_argument("--cameras", nargs="*", default=[], help="camera names for an image model (default: state-only)")
+
+
+def _train_args(p: argparse.ArgumentParser, steps: int) -> None:
+    p.add_argument("--out", type=Path, required=True, help="checkpoint directory to write")
+    p.add_argument("--steps", type=int, default=steps, help="gradient steps")
+    p.add_argument("--batch-size", type=int, default=64, help="global batch (split over torchrun processes)")
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (0 = default)")
+    p.add_argument("--resume", action="store_true", help="continue from --out's saved optimizer state")
+
+
+def _train_config(a: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, seed=a.seed, threads=a.threads)
+
+
+def _pairs(items: list[str], cast) -> dict:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"expected TASK=VALUE, got {item!r}")
+        out[key] = cast(value)
+    return out
+
+
+def _train_value(a: argparse.Namespace) -> int:
+    from recap_trainer.rewards import RewardConfig
+    from recap_trainer.training.episodes import open_datasets
+    from recap_trainer.training.train_value import train_value
+
+    catalog = open_datasets(a.data)
+    rewards = None if a.init_from else RewardConfig.from_episodes(
+        catalog, _pairs(a.max_episode_length, int), _pairs(a.c_fail, float), a.takeover_split)
+    out = train_value(catalog, a.out, _train_config(a), rewards, init_from=a.init_from, resume=a.resume,
+                      cameras=tuple(a.cameras))
+    _say(f"value checkpoint: {out}")
+    return 0
+
+
+def _label(a: argparse.Namespace) -> int:
+    from recap_trainer.algorithm import label_with_value
+    from recap_trainer.labels import LabelConfig
+    from recap_trainer.training.episodes import open_datasets
+
+    n_step = None if a.monte_carlo else (a.n_step if a.n_step is not None else -1)
+    config = LabelConfig(stage=a.stage, n_step=n_step, positive_fraction=a.positive_fraction,
+                         task_positive_fraction=_pairs(a.task_positive_fraction, float))
+    labels = label_with_value(open_datasets(a.data), a.value, config)
+    labels.save(a.out)
+    print(json.dumps({"labels": str(a.out), "thresholds": labels.thresholds,
+                      "positive_fraction": round(labels.positive_fraction(), 4)}, indent=2))
+    return 0
+
+
+def _train_policy(a: argparse.Namespace) -> int:
+    from recap_trainer.labels import Labels
+    from recap_trainer.training.episodes import open_datasets
+    from recap_trainer.training.train_policy import PolicyTrainConfig, train_policy
+
+    method = PolicyTrainConfig(a.method, a.indicator_dropout, a.awr_temperature, a.awr_max_weight)
+    labels = Labels.load(a.labels) if a.labels else None
+    out = train_policy(open_datasets(a.data), a.out, _train_config(a), method, labels, init_from=a.init_from,
+                       resume=a.resume, cameras=tuple(a.cameras),
+                       policy_sizes={"horizon": a.horizon, "denoising_steps": a.denoising_steps})
+    _say(f"policy checkpoint: {out}")
+    return 0
+
+
+def _iterate(a: argparse.Namespace) -> int:
+    from recap_trainer.algorithm import AlgorithmConfig, iterate, pretrain
+    from recap_trainer.training.episodes import open_datasets
+    from recap_trainer.training.train_policy import PolicyTrainConfig
+
+    pre = TrainConfig(steps=a.pretrain_steps, batch_size=a.batch_size, seed=a.seed)
+    fine = TrainConfig(steps=a.finetune_steps, batch_size=a.batch_size, seed=a.seed)
+    cfg = AlgorithmConfig(pretrain_value=pre, pretrain_policy=pre, finetune_value=fine, finetune_policy=fine,
+                          policy=PolicyTrainConfig(a.method), n_step=a.n_step,
+                          finetune_positive_fraction=a.positive_fraction, cameras=tuple(a.cameras))
+    if not (a.work_dir / "pretrained" / "policy" / "config.json").is_file():
+        pretrain(open_datasets(a.demos), a.work_dir, cfg)
+    policy = iterate(open_datasets([*a.demos, *a.data]), a.work_dir, a.iteration, cfg)
+    _say(f"policy checkpoint: {policy}")
+    return 0
+
+
+
+def _say(message: str) -> None:
+    from recap_trainer.training.loop import is_main_process
+
+    if is_main_process():  # under torchrun every process runs the command
+        print(message)
