@@ -1,0 +1,20 @@
+"""Task registry: `make_task(name)` builds a fresh Task (one per SimEnv)."""
+from __future__ import annotations
+
+import difflib
+
+from recap_sim.tasks.base import Task, TaskStatus
+from recap_sim.tasks.transfer_cube import TransferCube
+
+TASKS: dict[str, type[Task]] = {TransferCube.name: TransferCube}
+
+
+def make_task(name: str) -> Task:
+    if name not in TASKS:
+        close = difflib.get_close_matches(name, TASKS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown task {name!r}: known tasks are {sorted(TASKS)}{hint}")
+    return TASKS[name]()
+
+
+__all__ = ["TASKS", "Task", "TaskStatus", "make_task"]
