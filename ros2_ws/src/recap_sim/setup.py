@@ -16,5 +16,8 @@ setup(
     maintainer_email="maintainers@recap-ros.org",
     description="Simulated ALOHA-style bimanual robot (MuJoCo) with tasks, a scripted expert and a simulated operator.",
     license="Apache-2.0",
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": [
+        "sim_node = recap_sim.sim_node:main",
+        "operator_node = recap_sim.operator_node:main",
+    ]},
 )

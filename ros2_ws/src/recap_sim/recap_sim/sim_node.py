@@ -1,0 +1,262 @@
+"""The simulated ALOHA as a ROS 2 node: the same topics as the real drivers, plus sim-only ones.
+
+    python -m recap_sim.sim_node --ros-args -p task:=espresso
+    ros2 run recap_sim sim_node --ros-args -p task:=espresso -p real_time_factor:=0.0
+
+Threads: physics runs in its own thread (it owns the MuJoCo env and its GL context) and publishes
+what each step produced; subscription callbacks only validate a command and swap the held vector;
+the reset service hands its request to the physics thread and waits for the reply in its own
+callback group (a second executor thread), so commands keep flowing meanwhile.
+Stamps are sim time (`/clock`), monotonic across episodes. Topics and QoS: docs/SIM_NODE.md.
+"""
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+import time
+
+import numpy as np
+import rclpy
+from builtin_interfaces.msg import Duration, Time
+from rcl_interfaces.msg import ParameterDescriptor, ParameterType
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import Image, JointState
+
+from recap_core.aloha_layout import ARMS, GripperCalibration
+from recap_msgs.msg import TaskState
+from recap_msgs.srv import GetTaskState, ResetSim
+from recap_sim.command_validation import CommandLimits, CommandRejected, validate_arm_command
+from recap_sim.env import SIM_GRIPPER
+from recap_sim.pacing import RealTimePacer
+from recap_sim.scene import CAMERA_NAMES
+from recap_sim.sim_loop import SimLoop, SimLoopConfig, Tick, TaskSnapshot
+
+# Commands: every one matters and only the latest is executed.
+COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+# Task state is latched: a late subscriber (episode driver, recorder) gets the current state.
+LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+RESET_TIMEOUT_S = 60.0  # building a new task's model + renderer takes a few seconds at most
+_OUTCOMES = {None: TaskState.OUTCOME_NONE, "success": TaskState.OUTCOME_SUCCESS, "failure": TaskState.OUTCOME_FAILURE}
+
+
+def stamp(ns: int) -> Time:
+    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+
+def duration(seconds: float) -> Duration:
+    ns = int(round(seconds * 1e9))
+    return Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+
+def task_state_msg(s: TaskSnapshot, clock_ns: int) -> TaskState:
+    msg = TaskState(task=s.task, episode_id=s.episode_id, seed=s.seed, stage=s.stage, num_stages=s.num_stages,
+                    stage_name=s.stage_name, elapsed=duration(s.elapsed_s), time_limit=duration(s.time_limit_s),
+                    done=s.done, outcome=_OUTCOMES[s.outcome], failure_reason=s.failure_reason)
+    msg.header.stamp = stamp(clock_ns)
+    return msg
+
+
+class SimNode(Node):
+    def __init__(self) -> None:
+        super().__init__("sim_node")
+        p = self._declare_parameters()
+        self.loop_config = SimLoopConfig(
+            task=p["task"], seed=p["seed"], image_size=(p["image_height"], p["image_width"]),
+            cameras=tuple(c for c in p["cameras"] if c.strip().lower() not in ("", "none")),
+            camera_rate_hz=p["camera_rate_hz"], joint_state_rate_hz=p["publish_rate_hz"],
+            task_state_rate_hz=p["task_state_rate_hz"])
+        self.pacer = RealTimePacer(p["real_time_factor"], period_s=0.02)
+        self.limits = CommandLimits(gripper=SIM_GRIPPER, joint_margin=p["joint_margin_rad"],
+                                    gripper_margin=p["gripper_margin"])
+        self.gripper: GripperCalibration = SIM_GRIPPER
+        self._rejected = dict.fromkeys(ARMS, 0)
+        self._reject_log_period = p["reject_log_period_s"]
+
+        sensor = qos_profile_sensor_data  # best effort: a late sample is worthless, the next one is coming
+        self.clock_pub = self.create_publisher(Clock, "/clock", 10)
+        self.joint_pubs = {arm: self.create_publisher(JointState, f"/follower_{arm}/joint_states", sensor)
+                           for arm in ARMS}
+        self.object_pub = self.create_publisher(JointState, "/sim/object_state", sensor)
+        self.image_pubs = {cam: self.create_publisher(Image, f"/{cam}/image_raw", sensor)
+                           for cam in self.loop_config.cameras}
+        self.task_pub = self.create_publisher(TaskState, "/sim/task_state", LATCHED_QOS)
+        for arm in ARMS:
+            self.create_subscription(JointState, f"/follower_{arm}/command",
+                                     lambda msg, arm=arm: self._on_command(arm, msg), COMMAND_QOS)
+        self.create_service(ResetSim, "/sim/reset", self._on_reset,
+                            callback_group=MutuallyExclusiveCallbackGroup())
+        self.create_service(GetTaskState, "/sim/get_task_state", self._on_get_task_state)
+
+        self.loop: SimLoop | None = None
+        self._resets: queue.SimpleQueue = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="sim-physics", daemon=True)
+
+    def _declare_parameters(self) -> dict:
+        d = SimLoopConfig()
+
+        def declare(name, default, description, kind=None):
+            desc = ParameterDescriptor(description=description, type=kind or ParameterType.PARAMETER_NOT_SET)
+            return self.declare_parameter(name, default, desc).value
+
+        return {
+            "task": declare("task", d.task, "task of the first episode (transfer_cube, espresso)"),
+            "seed": declare("seed", d.seed, "seed of the first episode, 0..2**63-1"),
+            "real_time_factor": declare("real_time_factor", 1.0,
+                                        "sim seconds per wall second: 1.0 = wall clock, 0 = as fast as possible"),
+            "camera_rate_hz": declare("camera_rate_hz", d.camera_rate_hz, "image rate in sim time; rendering happens only then"),
+            "image_width": declare("image_width", d.image_size[1], "width of every camera image (px)"),
+            "image_height": declare("image_height", d.image_size[0], "height of every camera image (px)"),
+            "cameras": declare("cameras", list(d.cameras), f"cameras to render, of {list(CAMERA_NAMES)}; ['none'] = no images",
+                               ParameterType.PARAMETER_STRING_ARRAY),
+            "publish_rate_hz": declare("publish_rate_hz", d.joint_state_rate_hz,
+                                       "follower joint states and /sim/object_state rate in sim time"),
+            "task_state_rate_hz": declare("task_state_rate_hz", d.task_state_rate_hz,
+                                          "/sim/task_state rate (also published on every change)"),
+            "joint_margin_rad": declare("joint_margin_rad", 0.2, "commands beyond a joint limit by more than this are rejected"),
+            "gripper_margin": declare("gripper_margin", 0.2, "same for the gripper, in normalised units"),
+            "reject_log_period_s": declare("reject_log_period_s", 1.0,
+                                           "log at most one rejected command per this many seconds (0 = all)"),
+        }
+
+    # --- executor callbacks (never block on physics) ----------------------------------
+    def _on_command(self, arm: str, msg: JointState) -> None:
+        if self.loop is None:
+            return
+        try:
+            vector = validate_arm_command(msg.name, msg.position, arm, self.limits)
+        except CommandRejected as exc:
+            self._rejected[arm] += 1
+            text = (f"/follower_{arm}/command rejected, the arm holds its last valid command: {exc} "
+                    f"({self._rejected[arm]} rejected so far)")
+            if self._reject_log_period > 0:
+                self.get_logger().warning(text, throttle_duration_sec=self._reject_log_period)
+            else:
+                self.get_logger().warning(text)
+            return
+        self.loop.hold_command(arm, vector)
+
+    def _on_reset(self, request: ResetSim.Request, response: ResetSim.Response) -> ResetSim.Response:
+        reply: queue.SimpleQueue = queue.SimpleQueue()
+        self._resets.put((request.task, request.seed, reply))
+        try:
+            ok, message, snapshot, clock_ns = reply.get(timeout=RESET_TIMEOUT_S)
+        except queue.Empty:
+            ok, message, snapshot, clock_ns = False, f"the physics thread did not reset within {RESET_TIMEOUT_S:.0f} s", None, 0
+        response.success, response.message = ok, message
+        if snapshot is not None:
+            response.state = task_state_msg(snapshot, clock_ns)
+        return response
+
+    def _on_get_task_state(self, request: GetTaskState.Request, response: GetTaskState.Response) -> GetTaskState.Response:
+        if self.loop is not None:
+            response.state = task_state_msg(self.loop.task_state, self.loop.clock_ns)
+        return response
+
+    # --- physics thread -----------------------------------------------------------------
+    def start(self) -> None:
+        """Start the physics thread; raises the startup error (unknown task, no GL backend)."""
+        self._thread.start()
+        self._ready.wait()
+        if self._startup_error is not None:
+            raise self._startup_error
+        c = self.loop_config
+        self.get_logger().info(f"simulating {c.task} (seed {c.seed}) at real-time factor {self.pacer.real_time_factor:g}, "
+                               f"cameras {list(c.cameras)} {c.image_size[1]}x{c.image_size[0]} at {c.camera_rate_hz:g} Hz")
+
+    def _run(self) -> None:
+        try:
+            self.loop = SimLoop(self.loop_config)
+        except Exception as exc:  # reported by start() in the main thread
+            self._startup_error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        while not self._stop.is_set():
+            self._serve_resets()
+            self._publish(self.loop.step())
+            if self.pacer.wall_period:
+                self._stop.wait(self.pacer.delay(time.monotonic()))
+        self.loop.close()
+
+    def _serve_resets(self) -> None:
+        while True:
+            try:
+                task, seed, reply = self._resets.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                snapshot = self.loop.reset(task, seed)
+            except ValueError as exc:
+                self.get_logger().error(f"/sim/reset(task={task!r}, seed={seed}) refused: {exc}")
+                reply.put((False, str(exc), self.loop.task_state, self.loop.clock_ns))
+                continue
+            self.pacer.restart(time.monotonic())
+            self.get_logger().info(f"reset: episode {snapshot.episode_id}")
+            reply.put((True, f"episode {snapshot.episode_id}", snapshot, self.loop.clock_ns))
+
+    def _publish(self, tick: Tick) -> None:
+        if not self.context.ok():
+            return
+        now = stamp(tick.clock_ns)
+        self.clock_pub.publish(Clock(clock=now))
+        if tick.joint_states:
+            for arm, pub in self.joint_pubs.items():
+                names, positions = self.loop.env.raw_arm_positions(arm)
+                msg = JointState(name=names, position=positions, velocity=self.loop.env.raw_arm_velocities(arm))
+                msg.header.stamp = now
+                pub.publish(msg)
+            obj = JointState(name=list(self.loop.env.state_names), position=tick.observation.env_state.tolist())
+            obj.header.stamp = now
+            self.object_pub.publish(obj)
+        for cam, frame in (tick.images or {}).items():
+            h, w, _ = frame.shape
+            img = Image(height=h, width=w, encoding="rgb8", is_bigendian=0, step=w * 3,
+                        data=np.ascontiguousarray(frame).tobytes())
+            img.header.stamp, img.header.frame_id = now, cam
+            self.image_pubs[cam].publish(img)
+        if tick.task_state is not None:
+            self.task_pub.publish(task_state_msg(tick.task_state, tick.clock_ns))
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10.0)
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = SimNode()
+        node.start()
+    except Exception as exc:  # a bad parameter or a missing GL backend: say so and exit non-zero
+        print(f"sim_node: cannot start: {exc}", file=sys.stderr)
+        if node is not None:
+            node.shutdown()
+            node.destroy_node()
+        rclpy.try_shutdown()
+        return 2
+    executor = MultiThreadedExecutor(num_threads=2)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.shutdown()
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
