@@ -16,5 +16,5 @@ setup(
     maintainer_email="maintainers@recap-ros.org",
     description="Policy node: action chunks from camera and joint observations, chunk scheduling and a control-rate command stream.",
     license="Apache-2.0",
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": ["policy_node = recap_policy.policy_node:main"]},
 )

@@ -16,5 +16,5 @@ setup(
     maintainer_email="maintainers@recap-ros.org",
     description="Arbitration node: policy or human command to the arms, takeover triggers, smooth handover and the safety filter.",
     license="Apache-2.0",
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": ["arbitration_node = recap_teleop.arbitration_node:main"]},
 )

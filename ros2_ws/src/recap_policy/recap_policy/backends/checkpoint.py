@@ -1,0 +1,38 @@
+"""The built-in backend: a recap_trainer checkpoint (advantage-conditioned flow-matching policy)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from recap_policy.backends.base import BackendMetadata, Conditioning, PolicyBackend
+from recap_policy.observation import Observation
+
+
+class CheckpointBackend(PolicyBackend):
+    """Wraps `recap_trainer.policy.load_policy(dir)`; fails loudly on a missing/mismatched checkpoint."""
+
+    def __init__(self, checkpoint_dir: str | Path, conditioning: Conditioning, num_threads: int = 1) -> None:
+        import torch
+
+        from recap_trainer.policy import load_policy
+
+        path = Path(checkpoint_dir)
+        if not path.is_dir():
+            raise FileNotFoundError(f"policy checkpoint directory {path} does not exist")
+        # Inference shares the machine with the control-rate timer: cap its threads.
+        if num_threads > 0:
+            torch.set_num_threads(num_threads)
+        self._policy = load_policy(path)
+        self._conditioning = conditioning
+        m = self._policy.metadata
+        self.metadata = BackendMetadata(
+            policy_id=str(m.policy_id), joint_names=tuple(m.joint_names), horizon=int(m.horizon),
+            control_period=float(m.control_period), cameras=tuple(m.cameras),
+            image_size=tuple(m.image_size) if m.cameras else None,
+            state_names=tuple(m.state_names or ()), supports_frozen_prefix=True)
+
+    def infer(self, obs: Observation, frozen_prefix: np.ndarray | None = None) -> np.ndarray:
+        return np.asarray(self._policy.infer(
+            obs.as_policy_dict(), advantage=self._conditioning.advantage,
+            guidance_scale=self._conditioning.guidance_scale, frozen_prefix=frozen_prefix))

@@ -1,0 +1,67 @@
+"""Runs inference on its own thread so the control-rate timer never waits for the model."""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from recap_core.aloha_layout import JOINT_NAMES
+from recap_policy.backends.base import PolicyBackend, check_chunk
+from recap_policy.control_loop import InferenceRequest, InferenceResult
+from recap_policy.observation_builder import ObservationBuilder
+
+
+def column_order(joint_names: tuple[str, ...]) -> list[int]:
+    """Indices taking a backend's columns to JOINT_NAMES order; every JOINT_NAME must be present."""
+    missing = [j for j in JOINT_NAMES if j not in joint_names]
+    if missing:
+        raise ValueError(f"policy joint_names lack {missing}; got {list(joint_names)}")
+    return [joint_names.index(j) for j in JOINT_NAMES]
+
+
+class InferenceWorker:
+    """One request at a time: build o_t (decoding images), infer, validate, hand the chunk back."""
+
+    def __init__(self, backend: PolicyBackend, builder: ObservationBuilder,
+                 on_result: Callable[[InferenceResult], None],
+                 on_error: Callable[[InferenceRequest, Exception], None]) -> None:
+        self._backend = backend
+        self._builder = builder
+        self._columns = column_order(backend.metadata.joint_names)
+        self._on_result = on_result
+        self._on_error = on_error
+        self._requests: queue.Queue[tuple[InferenceRequest, float] | None] = queue.Queue(maxsize=1)
+        self._thread = threading.Thread(target=self._run, name="policy-inference", daemon=True)
+        self._thread.start()
+
+    def submit(self, request: InferenceRequest, now: float) -> None:
+        """`now`: the node clock at submission (the observation must be fresh at that time)."""
+        self._requests.put_nowait((request, now))
+
+    def close(self, timeout: float = 5.0) -> None:
+        try:
+            self._requests.put_nowait(None)
+        except queue.Full:
+            pass
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            item = self._requests.get()
+            if item is None:
+                return
+            request, now = item
+            started = time.monotonic()
+            try:
+                obs = self._builder.build(now)
+                raw = self._backend.infer(obs, request.frozen_prefix)
+                actions = check_chunk(raw, self._backend.metadata.joint_names, self._backend.metadata.policy_id)
+                result = InferenceResult(request, np.ascontiguousarray(actions[:, self._columns]),
+                                         time.monotonic() - started, obs.stamp)
+            except Exception as exc:  # reported by the node (logged, nothing executed); the loop goes on
+                self._on_error(request, exc)
+                continue
+            self._on_result(result)

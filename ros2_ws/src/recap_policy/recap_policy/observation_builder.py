@@ -1,0 +1,116 @@
+"""Latest sensor samples -> one Observation, by joint NAME, refusing stale or missing inputs.
+
+Subscription callbacks only hand samples in (cheap: the joint vector is built by name at once so a
+malformed message is reported at its topic); images are decoded when an observation is built, on
+the inference worker, never in a callback.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from recap_core.aloha_layout import ARMS, GripperCalibration, arm_vector, join_arms
+from recap_policy.image_decoding import RawImage, decode_rgb
+from recap_policy.observation import Observation
+
+
+class StaleObservation(RuntimeError):
+    """Some input is missing or older than max_observation_age_s; the message names it."""
+
+
+@dataclass(frozen=True)
+class ObservationSpec:
+    """Which inputs make up o_t and how fresh they must be."""
+
+    joint_topics: tuple[str, str]  # follower joint states of (left, right)
+    gripper: GripperCalibration  # raw follower gripper units -> [0, 1]
+    cameras: dict[str, str] = field(default_factory=dict)  # camera name the policy knows -> topic
+    image_size: tuple[int, int] | None = None  # (H, W) the policy expects; None: as received
+    state_names: tuple[str, ...] = ()  # object-state features of a state-only policy (in this order)
+    object_state_topic: str = "/sim/object_state"
+    max_age_s: float = 0.5  # an input older than this (by header stamp) makes o_t stale
+    task: str = "default"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "joint_topics", tuple(self.joint_topics))
+        object.__setattr__(self, "cameras", dict(self.cameras))
+        object.__setattr__(self, "state_names", tuple(self.state_names))
+        if len(self.joint_topics) != len(ARMS):
+            raise ValueError(f"need one joint-state topic per arm {ARMS}, got {self.joint_topics}")
+        if not self.max_age_s > 0:
+            raise ValueError(f"max_observation_age_s must be positive, got {self.max_age_s}")
+
+
+@dataclass
+class _Sample:
+    value: object
+    stamp: float
+
+
+class ObservationBuilder:
+    """Thread-safe store of the latest sample per input; `build` assembles o_t."""
+
+    def __init__(self, spec: ObservationSpec) -> None:
+        self.spec = spec
+        self._lock = threading.Lock()
+        self._arms: dict[str, _Sample] = {}
+        self._images: dict[str, _Sample] = {}
+        self._object_state: _Sample | None = None
+
+    def update_joints(self, arm_index: int, names, positions, stamp: float) -> None:
+        """One arm's JointState (unprefixed names, raw gripper). Raises JointNameError naming the topic."""
+        vec = arm_vector(names, positions, self.spec.gripper, source=self.spec.joint_topics[arm_index])
+        with self._lock:
+            self._arms[ARMS[arm_index]] = _Sample(vec, stamp)
+
+    def update_image(self, camera: str, image: RawImage, stamp: float) -> None:
+        with self._lock:
+            self._images[camera] = _Sample(image, stamp)
+
+    def update_object_state(self, names, values, stamp: float) -> None:
+        """Privileged object state; reordered to `state_names`, missing names are an error."""
+        index = {n: i for i, n in enumerate(names)}
+        missing = [n for n in self.spec.state_names if n not in index]
+        if missing or len(names) != len(values):
+            raise ValueError(f"{self.spec.object_state_topic}: missing state feature(s) {missing} "
+                             f"(got {list(names)} with {len(values)} values)")
+        vec = np.array([values[index[n]] for n in self.spec.state_names], dtype=np.float64)
+        with self._lock:
+            self._object_state = _Sample(vec, stamp)
+
+    def staleness(self, now: float) -> str | None:
+        """None when every input is present and fresh at `now`; otherwise why not (naming topics)."""
+        with self._lock:
+            problems = []
+            for arm, topic in zip(ARMS, self.spec.joint_topics):
+                problems.append(self._check(self._arms.get(arm), topic, now))
+            for camera, topic in self.spec.cameras.items():
+                problems.append(self._check(self._images.get(camera), topic, now))
+            if self.spec.state_names:
+                problems.append(self._check(self._object_state, self.spec.object_state_topic, now))
+        problems = [p for p in problems if p]
+        return "; ".join(problems) if problems else None
+
+    def _check(self, sample: _Sample | None, topic: str, now: float) -> str | None:
+        if sample is None:
+            return f"no message yet on {topic}"
+        age = now - sample.stamp
+        if age > self.spec.max_age_s:
+            return f"{topic} is {age:.3f} s old (max {self.spec.max_age_s:.3f} s)"
+        return None
+
+    def build(self, now: float) -> Observation:
+        """o_t from the latest samples; raises StaleObservation when any is missing or too old."""
+        reason = self.staleness(now)
+        if reason:
+            raise StaleObservation(reason)
+        with self._lock:
+            arms = [self._arms[a] for a in ARMS]
+            images = {c: self._images[c] for c in self.spec.cameras}
+            state = self._object_state if self.spec.state_names else None
+        stamps = [s.stamp for s in arms] + [s.stamp for s in images.values()] + ([state.stamp] if state else [])
+        decoded = {c: decode_rgb(s.value, self.spec.image_size, source=self.spec.cameras[c]) for c, s in images.items()}
+        return Observation(qpos=join_arms(arms[0].value, arms[1].value), stamp=min(stamps), task=self.spec.task,
+                           env_state=None if state is None else state.value.copy(), images=decoded)

@@ -1,0 +1,177 @@
+"""Policy node: cameras + follower joint states -> ActionChunks and a 50 Hz /policy/command stream.
+
+Thin by design: messages <-> arrays, parameters, timers and QoS here; observation assembly
+(observation_builder), scheduling (control_loop, chunk_scheduling) and inference (inference_worker,
+backends) are ROS-free modules.
+"""
+from __future__ import annotations
+
+import sys
+
+import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import CompressedImage, Image, JointState
+
+from recap_core.aloha_layout import JOINT_NAMES
+from recap_msgs.msg import ActionChunk
+from recap_policy.backends.base import BackendMetadata, PolicyBackend
+from recap_policy.chunk_message import chunk_to_msg, seconds_to_time
+from recap_policy.config import PARAMETERS, PolicyNodeConfig, camera_name
+from recap_policy.control_loop import ControlLoop, InferenceRequest, InferenceResult
+from recap_policy.image_decoding import RawImage
+from recap_policy.inference_worker import InferenceWorker
+from recap_policy.observation_builder import ObservationBuilder, ObservationSpec, StaleObservation
+
+
+def stamp_seconds(msg) -> float:
+    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+
+
+def make_backend(config: PolicyNodeConfig) -> PolicyBackend:
+    if config.backend == "checkpoint":
+        from recap_policy.backends.checkpoint import CheckpointBackend
+        return CheckpointBackend(config.checkpoint, config.conditioning, config.inference_threads)
+    from recap_policy.backends.remote import RemoteBackend
+    defaults = BackendMetadata(policy_id=f"remote/{config.remote_host}:{config.remote_port}",
+                               control_period=config.loop.control_period,
+                               cameras=tuple(camera_name(t) for t in config.camera_topics),
+                               image_size=config.image_size)
+    return RemoteBackend(config.remote_host, config.remote_port, config.conditioning, defaults,
+                         config.remote_api_key)
+
+
+class PolicyNode(Node):
+    def __init__(self) -> None:
+        super().__init__("policy_node")
+        for name, (default, description) in PARAMETERS.items():
+            self.declare_parameter(name, default, ParameterDescriptor(description=description))
+        self.config = PolicyNodeConfig.from_parameters(
+            {name: self.get_parameter(name).value for name in PARAMETERS})
+        self.backend = make_backend(self.config)
+        meta = self.backend.metadata
+        cameras = self.config.camera_topic_map(meta.cameras)
+        self.builder = ObservationBuilder(ObservationSpec(
+            joint_topics=self.config.joint_state_topics, gripper=self.config.follower_gripper, cameras=cameras,
+            image_size=meta.image_size, state_names=meta.state_names,
+            object_state_topic=self.config.object_state_topic,
+            max_age_s=self.config.max_observation_age_s, task=self.config.task))
+        if self.config.loop.scheduler.kind == "rtc" and not meta.supports_frozen_prefix:
+            self.get_logger().warn(f"{meta.policy_id} cannot inpaint a frozen prefix: real-time chunking "
+                                   "degrades to cross-faded chunk switches")
+        self.loop = ControlLoop(self.config.loop, meta.horizon)
+        self._chunk_id = 0
+        self.rejected_chunks = 0
+
+        # Commands and chunks are reliable: a lost command is a missed control tick.
+        self.command_pub = self.create_publisher(JointState, "/policy/command",
+                                                 QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
+        self.chunk_pub = self.create_publisher(ActionChunk, "/policy/action_chunk", 10)
+        # Sensor streams: best effort, only the latest sample matters.
+        for index, topic in enumerate(self.config.joint_state_topics):
+            self.create_subscription(JointState, topic, lambda m, i=index, t=topic: self._on_joints(i, t, m),
+                                     qos_profile_sensor_data)
+        for camera, topic in cameras.items():
+            compressed = topic.rstrip("/").endswith("/compressed")
+            self.create_subscription(CompressedImage if compressed else Image, topic,
+                                     lambda m, c=camera, z=compressed: self._on_image(c, z, m),
+                                     qos_profile_sensor_data)
+        if meta.state_names:
+            self.create_subscription(JointState, self.config.object_state_topic, self._on_object_state,
+                                     qos_profile_sensor_data)
+
+        self.worker = InferenceWorker(self.backend, self.builder, self.loop.chunk_ready, self._on_inference_error)
+        self.timer = self.create_timer(self.config.loop.control_period, self._on_tick)
+        self.get_logger().info(
+            f"policy {meta.policy_id}: scheduler={self.config.loop.scheduler.kind} "
+            f"advantage={self.config.conditioning.advantage} beta={self.config.conditioning.guidance_scale} "
+            f"cameras={cameras} state={list(meta.state_names)} at {1 / self.config.loop.control_period:.0f} Hz")
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_joints(self, index: int, topic: str, msg: JointState) -> None:
+        try:
+            self.builder.update_joints(index, msg.name, msg.position, stamp_seconds(msg))
+        except ValueError as exc:
+            self.get_logger().error(f"ignored joint state: {exc}", throttle_duration_sec=self.config.warn_period_s)
+
+    def _on_image(self, camera: str, compressed: bool, msg) -> None:
+        if compressed:
+            raw = RawImage(data=msg.data, encoding=msg.format, compressed=True)
+        else:
+            raw = RawImage(data=msg.data, encoding=msg.encoding, height=msg.height, width=msg.width, step=msg.step)
+        self.builder.update_image(camera, raw, stamp_seconds(msg))
+
+    def _on_object_state(self, msg: JointState) -> None:
+        try:
+            self.builder.update_object_state(msg.name, msg.position, stamp_seconds(msg))
+        except ValueError as exc:
+            self.get_logger().error(f"ignored object state: {exc}", throttle_duration_sec=self.config.warn_period_s)
+
+    def _on_tick(self) -> None:
+        now = self._now()
+        stale = self.builder.staleness(now)
+        command, adopted, request = self.loop.tick(stale)
+        if command is not None:
+            msg = JointState(name=list(JOINT_NAMES), position=command.tolist())
+            msg.header.stamp = seconds_to_time(now)
+            self.command_pub.publish(msg)
+        for result in adopted:
+            self._publish_chunk(result)
+        if stale:
+            self.get_logger().warn(f"observation unusable, holding the last command, no new chunks: {stale}",
+                                   throttle_duration_sec=self.config.warn_period_s)
+        if request is not None:
+            self.worker.submit(request, now)
+
+    def _publish_chunk(self, result: InferenceResult) -> None:
+        meta = self.backend.metadata
+        self.chunk_pub.publish(chunk_to_msg(
+            result.actions, chunk_id=self._chunk_id, observation_stamp=result.observation_stamp,
+            control_period=self.config.loop.control_period, advantage=self.config.conditioning.advantage,
+            guidance_scale=self.config.conditioning.guidance_scale, policy_id=meta.policy_id,
+            inference_latency=result.latency_s))
+        self._chunk_id += 1
+
+    def _on_inference_error(self, request: InferenceRequest, exc: Exception) -> None:
+        """Inference thread: nothing of this request is executed."""
+        self.loop.inference_failed()
+        if isinstance(exc, StaleObservation):
+            return  # the timer warns about stale inputs
+        self.rejected_chunks += 1
+        self.get_logger().error(f"chunk for tick {request.obs_tick} rejected, not executed "
+                                f"({self.rejected_chunks} so far): {exc}",
+                                throttle_duration_sec=self.config.warn_period_s)
+
+    def close(self) -> None:
+        self.worker.close()
+        self.backend.close()
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args)
+    node = None
+    try:
+        try:
+            node = PolicyNode()
+        except (ValueError, KeyError, FileNotFoundError, ConnectionError) as exc:
+            # Configuration problems: one clear line, not a traceback.
+            print(f"policy_node: cannot start: {exc}", file=sys.stderr)
+            return 2
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.close()
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""Arbitration state machine and one arbitration tick (ROS-free)."""
+import numpy as np
+import pytest
+
+from recap_core.aloha_layout import ACTION_DIM, split_arms
+from recap_msgs.msg import InterventionState
+from recap_teleop.arbitration import ArbitrationConfig, Arbitrator, Source
+from recap_teleop.arbitration_core import ArbitrationCore
+from recap_teleop.safety_filter import SafetyConfig
+
+POSE = np.linspace(-0.3, 0.3, ACTION_DIM)
+POSE[[6, 13]] = 0.5  # grippers (normalised) mid-way
+SAFETY = SafetyConfig(control_period=0.02, max_step=0.05, watchdog_timeout_s=0.2)
+
+
+def test_sources_mirror_the_message_constants():
+    for source in Source:
+        assert getattr(InterventionState, f"SOURCE_{source.name}") == source.value
+
+
+def test_takeover_accepted_when_leader_matches_and_counted():
+    arb = Arbitrator(ArbitrationConfig())
+    d = arb.request(True, Source.PEDAL, 1.0, POSE + 0.5, POSE)
+    assert d.accepted
+    assert arb.state.human_in_control and arb.state.source == Source.PEDAL
+    assert arb.state.since == 1.0 and arb.state.intervention_count == 1
+
+
+def test_takeover_refused_beyond_threshold_names_the_joint_and_gap():
+    arb = Arbitrator(ArbitrationConfig(takeover_threshold_rad=0.8))
+    leader = POSE.copy()
+    leader[9] += 0.93
+    d = arb.request(True, Source.TOPIC, 1.0, leader, POSE)
+    assert not d.accepted
+    assert "0.93 rad" in d.message and "right_elbow" in d.message and "0.80" in d.message
+    assert not arb.state.human_in_control and arb.state.detail == d.message
+
+
+def test_takeover_refused_without_leader_states():
+    d = Arbitrator(ArbitrationConfig()).request(True, Source.SERVICE, 0.0, None, POSE)
+    assert not d.accepted and "no leader joint states" in d.message
+
+
+def test_hand_back_and_repeated_requests():
+    arb = Arbitrator(ArbitrationConfig())
+    assert arb.request(False, Source.TOPIC, 0.0, POSE, POSE).message == "policy already in control"
+    arb.request(True, Source.KEYBOARD, 1.0, POSE, POSE)
+    assert arb.request(True, Source.KEYBOARD, 1.5, POSE, POSE).message == "human already in control"
+    d = arb.request(False, Source.KEYBOARD, 2.0, POSE, POSE)
+    assert d.accepted and not arb.state.human_in_control and arb.state.since == 2.0
+    arb.request(True, Source.PEDAL, 3.0, POSE, POSE)
+    assert arb.state.intervention_count == 2
+    arb.new_episode()
+    assert arb.state.intervention_count == 0
+
+
+def test_leader_motion_triggers_takeover_only_beyond_threshold():
+    arb = Arbitrator(ArbitrationConfig(leader_motion_threshold_rad=0.1))
+    assert arb.observe_leader(0.0, POSE, POSE) is None  # first sight: the rest pose
+    assert arb.observe_leader(0.1, POSE + 0.09, POSE) is None
+    d = arb.observe_leader(0.2, POSE + 0.11, POSE)
+    assert d.accepted and arb.state.source == Source.LEADER_MOTION
+
+
+def test_leader_motion_far_from_follower_is_refused_not_taken():
+    arb = Arbitrator(ArbitrationConfig(leader_motion_threshold_rad=0.1))
+    arb.observe_leader(0.0, POSE + 1.0, POSE)
+    d = arb.observe_leader(0.1, POSE + 1.2, POSE)
+    assert not d.accepted and not arb.state.human_in_control
+
+
+def test_leader_motion_disabled():
+    arb = Arbitrator(ArbitrationConfig(auto_takeover=False))
+    arb.observe_leader(0.0, POSE, POSE)
+    assert arb.observe_leader(0.1, POSE + 0.5, POSE) is None
+
+
+def _core() -> ArbitrationCore:
+    core = ArbitrationCore(ArbitrationConfig(), SAFETY)
+    for i, arm in enumerate(split_arms(POSE)):
+        core.follower(i, arm, 0.0)
+        core.leader(i, arm, 0.0)
+    return core
+
+
+def test_tick_forwards_policy_then_switches_to_leader_within_one_tick_with_bounded_step():
+    core = _core()
+    core.policy_command(POSE + 0.01, 0.0)
+    first = core.tick(0.0)
+    np.testing.assert_allclose(first.output.command, POSE + 0.01)
+    np.testing.assert_allclose(first.proposed, POSE + 0.01)
+    leader = POSE + 0.3
+    for i, arm in enumerate(split_arms(leader)):
+        core.leader(i, arm, 0.02)
+    assert core.request(True, Source.PEDAL, 0.02).accepted
+    second = core.tick(0.02)
+    step = second.output.command - first.output.command
+    assert (step > 0).all() and np.abs(step).max() <= SAFETY.max_step + 1e-12  # heading to the leader, bounded
+    assert second.state.human_in_control and second.state.source == Source.PEDAL
+
+
+def test_policy_silence_makes_the_tick_hold_and_report_safety():
+    core = _core()
+    core.policy_command(POSE, 0.0)
+    core.tick(0.0)
+    out = core.tick(0.5)
+    assert out.output.holding and out.state.source == Source.SAFETY and "watchdog" in out.state.detail
+    np.testing.assert_allclose(out.output.command, POSE)
+
+
+def test_nan_policy_command_is_not_executed():
+    core = _core()
+    bad = POSE.copy()
+    bad[3] = np.nan
+    core.policy_command(bad, 0.0)
+    out = core.tick(0.0)
+    assert out.output.holding and "non-finite" in out.state.detail and "left_forearm_roll" in out.state.detail
+    np.testing.assert_allclose(out.output.command, POSE)
+
+
+def test_hand_back_resumes_policy_from_current_pose_without_jump():
+    core = _core()
+    core.request(True, Source.TOPIC, 0.0)
+    core.leader(0, split_arms(POSE)[0], 0.0)
+    held = core.tick(0.0).output.command
+    core.request(False, Source.TOPIC, 0.02)
+    core.policy_command(POSE - 0.6, 0.02)  # the policy's plan is far from where the human left the arms
+    out = core.tick(0.02)
+    assert np.abs(out.output.command - held).max() <= SAFETY.max_step + 1e-12
+    assert not out.state.human_in_control
+
+
+def test_episode_start_reinitialises_from_the_follower():
+    core = _core()
+    moved = POSE + 0.2
+    for i, arm in enumerate(split_arms(moved)):
+        core.follower(i, arm, 1.0)
+    assert core.reinitialise_from_follower()
+    np.testing.assert_allclose(core.filter.pose, moved)
+
+
+@pytest.mark.parametrize("kw", [{"takeover_threshold_rad": 0}, {"leader_motion_threshold_rad": -1}])
+def test_config_validation(kw):
+    with pytest.raises(ValueError):
+        ArbitrationConfig(**kw)
