@@ -23,7 +23,10 @@ from recap_sim.plans import PLANS, ArmGoal, WorldView
 class ExpertConfig:
     speed: float = 1.0  # scales every motion (Cartesian, rotation, gripper speed); 1 = clean expert
     hesitation: float = 0.0  # expected pauses per second of episode (each 0.2-0.8 s / speed)
-    noise: float = 0.0  # std of Gaussian noise on the arm joint commands, rad (gripper: noise / 2)
+    noise: float = 0.0  # std (rad) of a slowly drifting offset on the arm joint commands while moving
+    # between places (faded out within 10 cm of a goal and in fine approaches: the operator is sloppy
+    # in transit but looks when grasping; 0.05 still mostly succeeds)
+    noise_time_constant: float = 0.3  # s, correlation time of that offset
     mistake_prob: float = 0.0  # probability that an episode contains the task's characteristic mistake
     linear_speed: float = 0.35  # m/s of the pinch point at speed 1
     angular_speed: float = 2.0  # rad/s of the gripper orientation at speed 1
@@ -36,7 +39,7 @@ class ExpertConfig:
             raise ValueError("ExpertConfig.hesitation and noise must be >= 0")
         if not 0.0 <= self.mistake_prob <= 1.0:
             raise ValueError(f"ExpertConfig.mistake_prob must be in [0, 1], got {self.mistake_prob}")
-        if min(self.linear_speed, self.angular_speed, self.gripper_speed) <= 0:
+        if min(self.linear_speed, self.angular_speed, self.gripper_speed, self.noise_time_constant) <= 0:
             raise ValueError("ExpertConfig speeds must be positive")
 
 
@@ -87,13 +90,14 @@ class ScriptedExpert:
             return self._command.copy()
         if cfg.hesitation > 0 and self.rng.random() < cfg.hesitation * dt:
             self._pause_until = obs.time + self.rng.uniform(0.2, 0.8) / cfg.speed
-        parts = []
+        parts, transit = [], {}
         for arm in ARMS:
             goal = goals[arm]
             scale = cfg.speed * goal.speed
             delta = goal.pos - self._ref_pos[arm]
             step = cfg.linear_speed * scale * dt
             dist = np.linalg.norm(delta)
+            transit[arm] = 0.0 if goal.speed < 1.0 else float(np.clip(dist / 0.1, 0.0, 1.0))
             self._ref_pos[arm] = goal.pos.copy() if dist <= step else self._ref_pos[arm] + delta * (step / dist)
             self._ref_rot[arm] = _slerp_rot(self._ref_rot[arm], goal.rot, cfg.angular_speed * scale * dt)
             self._q[arm], _ = self.ik[arm].solve(self._q[arm], self._ref_pos[arm], self._ref_rot[arm])
@@ -102,9 +106,12 @@ class ScriptedExpert:
             parts.append(np.concatenate([self._q[arm], [self._gripper[arm]]]))
         command = np.concatenate(parts)
         if cfg.noise > 0:
-            noise = self.rng.normal(0.0, cfg.noise, size=14)
-            noise[[6, 13]] *= 0.5
-            command = command + noise
+            # Ornstein-Uhlenbeck offset: stationary std = noise, correlated over noise_time_constant.
+            decay = np.exp(-dt / cfg.noise_time_constant)
+            self._drift = decay * self._drift + np.sqrt(1 - decay**2) * self.rng.normal(0.0, cfg.noise, size=14)
+            self._drift[[6, 13]] = 0.0  # the gripper opening itself stays clean
+            fade = np.repeat([transit["left"], transit["right"]], 7)
+            command = command + fade * self._drift
         self._command = command
         return command.copy()
 
@@ -117,6 +124,7 @@ class ScriptedExpert:
             self.mistake = plan_cls.mistakes[self.rng.integers(len(plan_cls.mistakes))]
         self.plan = plan_cls(self.world, self.home, self.rng, self.mistake)
         self._pause_until = -1.0
+        self._drift = np.zeros(14)
 
     def _anchor(self, obs: Observation) -> None:
         self._q, self._ref_pos, self._ref_rot, self._gripper = {}, {}, {}, {}

@@ -14,6 +14,7 @@ from recap_sim.plans.base import ArmGoal, TaskPlan
 
 MEET = np.array([0.0, 0.5, 0.25])  # cube centre at the hand-over (ACT's meet point)
 RIGHT_BASE = np.array([0.469, 0.5])
+LIFT_CLEAR = 0.07  # m, cube height the right arm lifts to before carrying it to the meet point
 ABOVE = 0.10  # m, pre-grasp height above the cube centre
 GRASP_DZ = 0.005  # m, pinch point above the cube centre (fingertips stay off the table)
 LEFT_INSET = 0.01  # m, left pinch stops this far short of the cube centre (clear of the right fingers)
@@ -88,6 +89,10 @@ class TransferCubePlan(TaskPlan):
         return gripper_frame(np.pi, PITCH_SIGN * turn)
 
     def _hand_over(self, cube, quat, lpos, rpos, held_left, commanded_gripper) -> dict[str, ArmGoal]:
+        if cube[2] < LIFT_CLEAR and np.linalg.norm(rpos[:2] - MEET[:2]) > 0.05:
+            # Lift straight up first, gently, so the fresh grasp settles before the fast carry.
+            _, rrot = self.world.pinch("right")
+            return {"left": self._left_ready(), "right": ArmGoal(rpos + [0.0, 0.0, 0.05], rrot, 0.0, 0.5)}
         right = ArmGoal(MEET, self._right_meet_rot(quat), 0.0)
         right_ready = np.linalg.norm(rpos - MEET) < 0.02 and np.linalg.norm(cube - rpos) < 0.03
         if not right_ready:

@@ -3,7 +3,7 @@
 Stages follow ACT's reward: 0 nothing, 1 right gripper touches the cube, 2 cube lifted (right only,
 off the table), 3 attempted transfer (left gripper touches it), 4 transferred (left only, off the
 table). Success once stage 4 holds for `hold_s`. Failures: the cube is dropped after it was lifted
-(it lands on the table with no gripper touching it) or leaves the table.
+(held >= 2 cm high, it lands on the table with no gripper touching it) or leaves the table.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from recap_sim.tasks.base import Task, TaskStatus, free_joint_pose, set_free_joi
 CUBE_HALF = 0.02  # m, ACT's 4 cm cube
 CUBE_X_RANGE = (0.0, 0.2)  # ACT's sampling box for the cube centre
 CUBE_Y_RANGE = (0.4, 0.6)
+DROP_HEIGHT = 0.02  # m; a cube that was held this high and lands on the table alone was dropped
 TABLE_X, TABLE_Y = (-0.6, 0.6), (0.1, 1.1)  # outside this the cube has left the table
 
 
@@ -59,8 +60,8 @@ class TransferCube(Task):
             stage = 2 if not table else 1
         if left:
             stage = 4 if (not table and not right) else 3
-        self._lifted |= stage >= 2
         pos, _ = free_joint_pose(self.model, data, "cube_joint")
+        self._lifted |= stage >= 2 and pos[2] > CUBE_HALF + DROP_HEIGHT
         if not (TABLE_X[0] < pos[0] < TABLE_X[1] and TABLE_Y[0] < pos[1] < TABLE_Y[1]) or pos[2] < -0.05:
             return TaskStatus(stage, "failure", "cube fell off the table")
         if self._lifted and table and not left and not right:
