@@ -1,0 +1,97 @@
+"""The policy node's control loop: trigger, adoption, hold on stale inputs, RTC prefixes, ActionChunk conversion."""
+import numpy as np
+import pytest
+
+from recap_core.aloha_layout import JOINT_NAMES
+from recap_policy.chunk_message import chunk_to_msg, msg_to_chunk
+from recap_policy.chunk_scheduling import DelayEstimatorConfig, SchedulerConfig
+from recap_policy.config import PARAMETERS, PolicyNodeConfig
+from recap_policy.control_loop import ControlLoop, ControlLoopConfig, InferenceResult
+
+
+def loop(kind="rtc", every=5) -> ControlLoop:
+    return ControlLoop(ControlLoopConfig(
+        control_period=0.02, inference_every=every, scheduler=SchedulerConfig(kind=kind, max_step=10.0, blend_steps=0),
+        delay=DelayEstimatorConfig(discard_first=0, initial_delay_s=0.04, margin_ticks=0)), horizon_hint=10)
+
+
+def chunk(value: float, h: int = 10) -> np.ndarray:
+    return np.full((h, 14), value)
+
+
+def test_first_tick_requests_inference_and_commands_nothing_yet():
+    lp = loop()
+    command, adopted, request = lp.tick(None)
+    assert command is None and adopted == [] and request.obs_tick == 2
+    assert request.frozen_prefix is None
+    # Nothing new while one is in flight, even when due.
+    for _ in range(10):
+        assert lp.tick(None)[2] is None
+
+
+def test_a_result_is_adopted_at_the_next_tick_and_the_trigger_rearms_every_k():
+    lp = loop(every=5)
+    _, _, request = lp.tick(None)  # tick 1
+    lp.chunk_ready(InferenceResult(request, chunk(1.0), 0.03))
+    command, adopted, new_request = lp.tick(None)  # tick 2
+    assert len(adopted) == 1 and command[0] == 1.0
+    assert new_request is None  # 1 tick since the last start, k = 5
+    requests = [lp.tick(None)[2] for _ in range(4)]  # ticks 3..6
+    assert requests[:3] == [None] * 3 and requests[3].obs_tick == 7
+    # RTC: the prefix covers the estimated delay (0.03 s -> 2 ticks) of the current plan.
+    np.testing.assert_allclose(requests[3].frozen_prefix, chunk(1.0, 2))
+
+
+def test_stale_inputs_hold_the_last_command_and_start_nothing():
+    lp = loop()
+    _, _, request = lp.tick(None)
+    lp.chunk_ready(InferenceResult(request, np.linspace(0, 1, 10)[:, None].repeat(14, 1), 0.03))
+    held = lp.tick(None)[0]
+    for _ in range(20):
+        command, _, request = lp.tick("camera stopped")
+        np.testing.assert_allclose(command, held)
+        assert request is None
+    assert lp.holding_reason == "camera stopped"
+    # Fresh again: the old plan was dropped, a new inference starts, the command keeps holding.
+    command, _, request = lp.tick(None)
+    assert request is not None
+    np.testing.assert_allclose(command, held)
+
+
+def test_a_failed_inference_rearms_the_trigger():
+    lp = loop(every=1)
+    _, _, request = lp.tick(None)
+    lp.inference_failed()
+    assert lp.tick(None)[2] is not None
+
+
+def test_action_chunk_message_round_trip():
+    actions = np.random.default_rng(1).normal(size=(7, 14))
+    msg = chunk_to_msg(actions, chunk_id=3, observation_stamp=12.5, control_period=0.02, advantage="negative",
+                       guidance_scale=2.0, policy_id="p@1", inference_latency=0.042)
+    assert (msg.header.stamp.sec, msg.header.stamp.nanosec) == (12, 500_000_000)
+    assert (msg.horizon, msg.action_dim, msg.advantage_conditioning) == (7, 14, 1)
+    assert msg.inference_latency.nanosec == 42_000_000 and list(msg.joint_names) == list(JOINT_NAMES)
+    np.testing.assert_allclose(msg_to_chunk(msg), actions, atol=1e-6)
+    msg.joint_names = list(reversed(JOINT_NAMES))
+    np.testing.assert_allclose(msg_to_chunk(msg), actions[:, ::-1], atol=1e-6)
+    msg.actions = msg.actions[:-1]
+    with pytest.raises(ValueError, match="/policy/action_chunk: chunk 3 says H=7, D=14"):
+        msg_to_chunk(msg)
+
+
+def params(**kw):
+    return {**{k: v for k, (v, _) in PARAMETERS.items()}, **kw}
+
+
+def test_node_config_validation_is_explicit():
+    with pytest.raises(ValueError, match="needs the 'checkpoint' parameter"):
+        PolicyNodeConfig.from_parameters(params())
+    with pytest.raises(ValueError, match="unknown chunk scheduler 'smooth'"):
+        PolicyNodeConfig.from_parameters(params(checkpoint="/x", scheduler="smooth"))
+    cfg = PolicyNodeConfig.from_parameters(params(backend="remote", camera_topics=["/cam_high/image_raw/compressed"]))
+    assert cfg.camera_topic_map(("cam_high",)) == {"cam_high": "/cam_high/image_raw/compressed"}
+    with pytest.raises(ValueError, match=r"needs camera\(s\) \['cam_left_wrist'\]"):
+        cfg.camera_topic_map(("cam_high", "cam_left_wrist"))
+    default = PolicyNodeConfig.from_parameters(params(backend="remote"))
+    assert default.camera_topic_map(("cam_high",)) == {"cam_high": "/cam_high/image_raw"}
