@@ -3,7 +3,7 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 PYTEST := python -m pytest
 
-.PHONY: setup build test test-slow test-all bench run clean help
+.PHONY: setup build test test-slow test-all bench run run-quick clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -24,6 +24,12 @@ test-all: setup
 
 bench: setup  ## benchmarks in bench/: each prints the ratio to a baseline measured in the same run
 	@$(ENV) for b in bench/bench_*.py; do echo "== $$b"; python $$b || exit 1; done
+
+run: setup  ## the main job: the RECAP loop on the simulated espresso task through the ROS graph (<= 30 min)
+	@$(ENV) python -m recap_bringup.runner loop --task espresso $(ARGS)
+
+run-quick: setup  ## the same loop at smoke-test size (minutes)
+	@$(ENV) python -m recap_bringup.runner loop --task espresso --quick $(ARGS)
 
 clean:  ## remove build outputs (keeps the venv)
 	rm -rf ros2_ws/build ros2_ws/install ros2_ws/log ros2_ws/colcon-build.log

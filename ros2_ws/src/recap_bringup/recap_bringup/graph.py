@@ -79,9 +79,14 @@ def load_robot_config(args: LaunchArgs) -> dict[str, dict[str, Any]]:
     return out
 
 
-def describe_graph(args: LaunchArgs) -> list[NodeSpec]:
-    """The nodes for `args`, in start order (robot first, recorder last)."""
+def describe_graph(args: LaunchArgs, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> list[NodeSpec]:
+    """The nodes for `args`, in start order (robot first, recorder last).
+
+    `overrides` (node name -> parameters) is applied on top of the YAML, for programmatic users
+    such as the loop (e.g. the sim's real-time factor)."""
     config = load_robot_config(args)
+    for node, extra in (overrides or {}).items():
+        config[node] = {**config.get(node, {}), **extra}
 
     def params(node: str, **overrides: Any) -> dict[str, Any]:
         merged = {**config.get(node, {}), **overrides}
@@ -106,7 +111,7 @@ def describe_graph(args: LaunchArgs) -> list[NodeSpec]:
     nodes.append(NodeSpec("recap_teleop", "arbitration_node", "recap_teleop.arbitration_node",
                           "arbitration_node", params("arbitration_node"), required_topics=joint_topics))
     if args.record:
-        nodes.append(NodeSpec("recap_recorder", "recorder_node", "recap_recorder.recorder_node",
+        nodes.append(NodeSpec("recap_recorder", "recorder", "recap_recorder.recorder_node",
                               "recorder_node", params("recorder_node", bag_dir=args.bag_dir)))
     return nodes
 

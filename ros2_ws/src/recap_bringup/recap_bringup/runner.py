@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="recap-bringup",
         description="Start the RECAP-ROS graph (sim or real robot, policy, arbitration, recorder) "
                     "as processes, from the same description as the launch files.",
-        epilog="example: recap-bringup espresso --sim true --checkpoint runs/espresso/iter1/policy")
+        epilog="examples: recap-bringup espresso --checkpoint runs/loop/train/iter_1/policy\n"
+               "          recap-bringup loop --task espresso   (the RECAP loop; see recap-bringup loop --help)",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("launch", choices=sorted(LAUNCH_FILES),
                         help="which launch file to mirror (sets the default task)")
     for name, default in default_strings().items():
@@ -42,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["loop"]:
+        from recap_bringup.loop.cli import main as loop_main
+        return loop_main(argv[1:])
     opts = build_parser().parse_args(argv)
     values = default_strings(task=LAUNCH_FILES[opts.launch])
     values.update({k: v for k, v in vars(opts).items() if k in values and v is not None})

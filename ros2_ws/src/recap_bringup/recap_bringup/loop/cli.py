@@ -1,0 +1,62 @@
+"""recap-bringup loop: Algorithm 1 of RECAP on a simulated task, through the ROS graph."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+import time
+from pathlib import Path
+
+from recap_bringup.loop.config import PRESETS
+from recap_bringup.loop.deployment import DeploymentStopped
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="recap-bringup loop",
+        description="Run the RECAP self-improvement loop in simulation: mixed-quality scripted demos -> "
+                    "V_pre, pi_pre -> deploy pi^k through the ROS graph (sim, simulated operator, policy, "
+                    "arbitration, recorder) -> bags -> dataset -> V^k+1, pi^k+1 (from the pre-trained "
+                    "checkpoints) -> ... Evaluates every iteration and writes <workdir>/REPORT.md. "
+                    "Interrupted runs resume from the last finished step.")
+    parser.add_argument("--task", default="espresso", help="sim task: espresso | transfer_cube")
+    parser.add_argument("--size", choices=sorted(PRESETS), default="default",
+                        help="preset sizes: quick (smoke test, ~minutes) or default (<= 30 min on 2 cores)")
+    parser.add_argument("--quick", action="store_const", const="quick", dest="size", help="same as --size quick")
+    parser.add_argument("--workdir", type=Path, default=None, help="default: runs/loop_<task>_<size>")
+    parser.add_argument("--iterations", type=int, default=None, help="override K")
+    parser.add_argument("--rollouts", type=int, default=None, help="override deployments per iteration")
+    parser.add_argument("--eval-episodes", type=int, default=None, help="override evaluation episodes per policy")
+    parser.add_argument("--no-baselines", action="store_true", help="skip BC / filtered BC / AWR")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s %(name)s] %(message)s", datefmt="%H:%M:%S")
+    overrides = {"task": opts.task}
+    for name, value in (("iterations", opts.iterations), ("rollouts_per_iteration", opts.rollouts),
+                        ("eval_episodes", opts.eval_episodes)):
+        if value is not None:
+            overrides[name] = value
+    if opts.no_baselines:
+        overrides["baselines"] = False
+    try:
+        cfg = dataclasses.replace(PRESETS[opts.size], **overrides)
+    except ValueError as error:
+        print(f"recap-bringup loop: {error}", file=sys.stderr)
+        return 2
+    workdir = opts.workdir or Path("runs") / f"loop_{opts.task}_{opts.size}"
+    from recap_bringup.loop.run import run_loop
+
+    started = time.monotonic()
+    try:
+        report = run_loop(cfg, workdir)
+    except (DeploymentStopped, FileNotFoundError, ValueError) as error:
+        print(f"recap-bringup loop: stopped: {error}\nFinished steps are kept; run the same command to resume.",
+              file=sys.stderr)
+        return 1
+    print(Path(report).read_text())
+    print(f"\nreport: {report} (wall time {(time.monotonic() - started) / 60:.1f} min)")
+    return 0

@@ -1,0 +1,33 @@
+"""The loop's resumable ledger and its configuration presets."""
+import json
+
+import pytest
+
+from recap_bringup.loop.config import PRESETS, LoopConfig
+from recap_bringup.loop.ledger import Ledger
+
+
+def test_ledger_resumes_finished_steps(tmp_path):
+    path = tmp_path / "ledger.json"
+    ledger = Ledger(path, "abc")
+    ledger.finish("demos", 6)
+    ledger.finish("iter_1/deploy/episode_0", {"interventions": 2})
+    ledger.finish("iter_1/deploy/episode_1", {"interventions": 0})
+    again = Ledger(path, "abc")
+    assert again.done("demos") and again.result("demos") == 6
+    assert not again.done("pretrain")
+    assert [r["interventions"] for r in again.results_under("iter_1/deploy/")] == [2, 0]
+    assert json.loads(path.read_text())["config_hash"] == "abc"
+
+
+def test_ledger_refuses_another_configuration(tmp_path):
+    Ledger(tmp_path / "l.json", "abc").finish("demos", 1)
+    with pytest.raises(ValueError, match="another configuration"):
+        Ledger(tmp_path / "l.json", "xyz")
+
+
+def test_config_hash_identifies_sizes():
+    assert PRESETS["quick"].hash() != PRESETS["default"].hash()
+    assert LoopConfig().hash() == LoopConfig().hash()
+    with pytest.raises(ValueError, match="positive"):
+        LoopConfig(demos=0)
