@@ -104,7 +104,7 @@ def describe_graph(args: LaunchArgs, overrides: Mapping[str, Mapping[str, Any]] 
                                   params("operator_node", task=args.task),
                                   required_topics=joint_topics))
     if args.checkpoint:
-        policy = params("policy_node", checkpoint=args.checkpoint)
+        policy = params("policy_node", checkpoint=args.checkpoint, task=args.task)
         cameras = tuple(policy.get("camera_topics", ()))
         nodes.append(NodeSpec("recap_policy", "policy_node", "recap_policy.policy_node", "policy_node",
                               policy, required_topics=joint_topics + cameras))
