@@ -79,8 +79,11 @@ def plot_method_comparison(methods: Sequence[str], success: Sequence[Estimate],
         low = np.array([e.low for e in estimates], dtype=float)
         high = np.array([e.high for e in estimates], dtype=float)
         errors = np.nan_to_num(np.vstack([values - low, high - values]), nan=0.0)
-        axis.bar(range(len(methods)), np.nan_to_num(values), yerr=errors, capsize=4,
-                 color=[f"C{i}" for i in range(len(methods))])
+        x = np.arange(len(methods))
+        axis.bar(x, np.nan_to_num(values), color=[f"C{i}" for i in range(len(methods))])
+        # errorbar with lists: bar(yerr=<2 x N array>) trips a numpy deprecation inside matplotlib
+        axis.errorbar(x, np.nan_to_num(values), yerr=[errors[0].tolist(), errors[1].tolist()], fmt="none",
+                      ecolor="black", capsize=4)
         axis.set_xticks(range(len(methods)), methods, rotation=25, ha="right", fontsize=8)
         axis.set_ylabel(label)
     if title:

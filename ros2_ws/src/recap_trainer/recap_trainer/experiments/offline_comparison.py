@@ -1,0 +1,249 @@
+"""Offline comparison of policy-extraction methods on the same mixed-quality data (docs/RESULTS.md).
+
+    python -m recap_trainer.experiments.offline_comparison --task transfer_cube --work-dir runs/offline
+
+Per task: generate mixed-quality scripted-expert demonstrations -> train one value function V on
+them -> label advantages (Monte Carlo, ~30 % positive: RECAP's pre-training stage; this data is all
+demonstrations) -> train plain BC, filtered BC (successes only), AWR and RECAP with the same model,
+data, steps, batch size and seed -> evaluate each for the same seeded episodes (RECAP at
+beta = 1, 1.5, 2.5) -> figures + `results_<task>.json`. Every stage is skipped when its output
+exists, so an interrupted run resumes. `--write-doc` regenerates docs/RESULTS.md from all tasks'
+results found in the work dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from recap_trainer.datagen import DatagenConfig, generate_dataset
+from recap_trainer.evaluation import EvaluationConfig, evaluate_policy
+from recap_trainer.labels import LabelConfig, Labels
+from recap_trainer.plots import plot_method_comparison
+from recap_trainer.report import advantage_figures, load_report, results_table, sample_episodes, value_figure
+from recap_trainer.rewards import RewardConfig
+
+# (label, training method, guidance scale beta)
+VARIANTS = (("bc", "bc", 1.0), ("filtered_bc", "filtered_bc", 1.0), ("awr", "awr", 1.0),
+            ("recap", "recap", 1.0), ("recap", "recap", 1.5), ("recap", "recap", 2.5))
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    task: str
+    train_episodes: int = 200  # demonstrations generated (seeds 0 ..)
+    value_steps: int = 1500
+    policy_steps: int = 3000  # the same for every method
+    batch_size: int = 64
+    eval_episodes: int = 200
+    eval_seed: int = 1_000_000
+    execute_steps: int = 25  # actions executed per chunk (0.5 s at 50 Hz)
+    positive_fraction: float = 0.3
+    seed: int = 0  # training seed, the same for every method
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        if min(self.train_episodes, self.value_steps, self.policy_steps, self.batch_size, self.eval_episodes) < 1:
+            raise ValueError(f"experiment sizes must be >= 1: {self}")
+
+
+def variant_name(label: str, beta: float) -> str:
+    return label if label != "recap" else f"recap_beta{beta:g}"
+
+
+def run_task(config: ExperimentConfig, work_dir: Path, figures_dir: Path) -> dict:
+    from recap_trainer.algorithm import label_with_value
+    from recap_trainer.policy import load_policy
+    from recap_trainer.training.episodes import open_datasets
+    from recap_trainer.training.loop import TrainConfig
+    from recap_trainer.training.train_policy import PolicyTrainConfig, train_policy
+    from recap_trainer.training.train_value import train_value
+
+    torch.set_num_threads(config.threads)
+    root = work_dir / config.task
+    wall: dict[str, float] = {}
+
+    def timed(stage: str, done: bool, work) -> None:
+        if done:
+            print(f"[{config.task}] {stage}: already done, skipped", flush=True)
+            return
+        started = time.perf_counter()
+        work()
+        wall[stage] = round(time.perf_counter() - started, 1)
+        print(f"[{config.task}] {stage}: {wall[stage]} s", flush=True)
+
+    data_dir = root / "data"
+    timed("generate", (data_dir / "manifest.json").exists() and _episodes(data_dir) >= config.train_episodes,
+          lambda: generate_dataset(data_dir, DatagenConfig(task=config.task, episodes=config.train_episodes)))
+    catalog = open_datasets([data_dir])
+    train = TrainConfig(steps=config.policy_steps, batch_size=config.batch_size, seed=config.seed,
+                        threads=config.threads)
+    value_dir, labels_dir = root / "value", root / "labels"
+    timed("train value", (value_dir / "config.json").exists(), lambda: train_value(
+        catalog, value_dir, TrainConfig(steps=config.value_steps, batch_size=config.batch_size, seed=config.seed,
+                                        threads=config.threads), RewardConfig.from_episodes(catalog)))
+
+    def label() -> None:
+        label_with_value(catalog, value_dir, LabelConfig(stage="pretrain", n_step=None,
+                                                         positive_fraction=config.positive_fraction)).save(labels_dir)
+    timed("label", (labels_dir / "labels.json").exists(), label)
+    labels = Labels.load(labels_dir)
+    for method in ("bc", "filtered_bc", "awr", "recap"):
+        out = root / "policies" / method
+        timed(f"train {method}", (out / "config.json").exists() and _steps_done(out) >= config.policy_steps,
+              lambda out=out, method=method: train_policy(
+                  catalog, out, train, PolicyTrainConfig(method=method),
+                  labels if method in ("recap", "awr") else None, resume=True))
+
+    reports = []
+    for label_, method, beta in VARIANTS:
+        name = variant_name(label_, beta)
+        path = root / "evaluations" / f"{name}.json"
+        evaluation = EvaluationConfig(task=config.task, episodes=config.eval_episodes, seed=config.eval_seed,
+                                      execute_steps=config.execute_steps, guidance_scale=beta)
+        timed(f"evaluate {name}", path.exists(), lambda path=path, method=method, evaluation=evaluation, name=name:
+              evaluate_policy(load_policy(root / "policies" / method), evaluation, label=name).save(path))
+        reports.append(load_report(path))
+
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    figures = {
+        "value": value_figure(catalog, labels, sample_episodes(catalog, 3), figures_dir / f"value_{config.task}.png",
+                              title=f"{config.task}: V(o_t) on sample demonstrations"),
+        "advantages": advantage_figures(catalog, labels, figures_dir)[config.task],
+        "comparison": plot_method_comparison([r.label for r in reports], [r.success_rate for r in reports],
+                                             [r.throughput_per_hour for r in reports],
+                                             figures_dir / f"comparison_{config.task}.png",
+                                             title=f"{config.task}: {config.eval_episodes} episodes per method"),
+    }
+    summary = {"config": asdict(config), "wall_time_s": wall, "data": _data_summary(catalog),
+               "labels": {"threshold": labels.thresholds[config.task], "positive_fraction": labels.positive_fraction()},
+               "evaluations": {r.label: r.to_dict() | {"results": None} for r in reports},
+               "figures": {k: str(v) for k, v in figures.items()}, "machine": machine_info()}
+    previous = root / "summary.json"
+    if previous.exists():  # keep the wall time of stages done in an earlier (resumed) run
+        summary["wall_time_s"] = json.loads(previous.read_text())["wall_time_s"] | wall
+    previous.write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def claims(summary: dict) -> list[str]:
+    """The issue's claims, checked on point estimates (the CIs are in the table)."""
+    ev = summary["evaluations"]
+    bc, recap = ev["bc"], ev["recap_beta1"]
+
+    def ratio(a: float, b: float) -> str:
+        return "n/a (baseline is 0)" if b == 0 else f"{a / b:.2f}x"
+    recap_thr = recap["throughput_per_hour"]["value"]
+    fail = ratio(recap["failure_rate"]["value"], bc["failure_rate"]["value"])
+    thr = ratio(recap["throughput_per_hour"]["value"], bc["throughput_per_hour"]["value"])
+    out = [f"RECAP (beta = 1) vs plain BC, failure rate: {fail} (claim <= 0.5x: "
+           f"{_holds(recap['failure_rate']['value'] <= 0.5 * bc['failure_rate']['value'])})",
+           f"RECAP (beta = 1) vs plain BC, throughput: {thr} (claim >= 1.5x: "
+           f"{_holds(recap_thr > 0 and recap_thr >= 1.5 * bc['throughput_per_hour']['value'])})"]
+    for other in ("filtered_bc", "awr"):
+        a, b = recap["throughput_per_hour"], ev[other]["throughput_per_hour"]
+        separated = a["low"] > b["high"]
+        out.append(f"RECAP vs {other}, throughput: {a['value']:.0f} vs {b['value']:.0f} successes/h "
+                   f"(claim RECAP higher: {_holds(a['value'] > b['value'])}"
+                   f"{', CIs separated' if separated else ', CIs overlap'})")
+    return out
+
+
+def _holds(value: bool) -> str:
+    return "holds" if value else "does NOT hold"
+
+
+def write_results_doc(work_dir: Path, doc: Path, command: str) -> None:
+    """docs/RESULTS.md from every `<work_dir>/<task>/summary.json`."""
+    sections = []
+    for path in sorted(work_dir.glob("*/summary.json")):
+        summary = json.loads(path.read_text())
+        config, task = summary["config"], summary["config"]["task"]
+        reports = [load_report(work_dir / task / "evaluations" / f"{name}.json")
+                   for name in summary["evaluations"]]
+        data = summary["data"]
+        wall = summary["wall_time_s"]
+        figures = {k: Path(v) for k, v in summary["figures"].items()}
+        rel = lambda p: Path(p).relative_to(doc.parent) if Path(p).is_relative_to(doc.parent) else p  # noqa: E731
+        sections.append("\n".join([
+            f"## {task}", "",
+            f"Data: {data['episodes']} scripted-expert demonstrations ({data['steps']} steps), outcomes "
+            f"{data['outcomes']}, profiles {data['profiles']}. Value: {config['value_steps']} steps; every "
+            f"policy: {config['policy_steps']} steps x batch {config['batch_size']}, seed {config['seed']}, "
+            f"state-only. Labels: Monte Carlo advantages, eps = {summary['labels']['threshold']:.4f} "
+            f"({summary['labels']['positive_fraction']:.0%} of steps positive). Evaluation: "
+            f"{config['eval_episodes']} episodes per row, seeds {config['eval_seed']}.., chunks of H = 50 with "
+            f"{config['execute_steps']} actions executed per query.", "",
+            results_table(reports), "",
+            *[f"- {line}" for line in claims(summary)], "",
+            f"Wall time per stage (s): {', '.join(f'{k} {v}' for k, v in wall.items())}; total "
+            f"{sum(wall.values()) / 60:.1f} min on {summary['machine']['summary']}.", "",
+            f"![comparison]({rel(figures['comparison'])})", f"![value over time]({rel(figures['value'])})",
+            f"![advantages]({rel(figures['advantages'])})", ""]))
+    if not sections:
+        raise FileNotFoundError(f"{work_dir}: no <task>/summary.json yet; run the experiment first")
+    header = doc.read_text().split("<!-- results -->")[0] if doc.exists() else "# Results\n\n"
+    doc.write_text(header.rstrip() + "\n\n<!-- results -->\n" + f"Generated by `{command}`.\n\n" + "\n".join(sections))
+
+
+def machine_info() -> dict:
+    import os
+    cores = os.cpu_count()
+    return {"summary": f"{platform.processor() or platform.machine()}, {cores} cores, torch {torch.__version__}, "
+                       f"Python {platform.python_version()}", "cores": cores}
+
+
+def _episodes(data_dir: Path) -> int:
+    return len(json.loads((data_dir / "manifest.json").read_text())["episodes"])
+
+
+def _steps_done(checkpoint: Path) -> int:
+    """Gradient steps a (possibly intermediate) checkpoint was saved at."""
+    config = checkpoint / "config.json"
+    return int(json.loads(config.read_text())["training"].get("steps_done", 0)) if config.exists() else 0
+
+
+def _data_summary(catalog) -> dict:
+    outcomes: dict[str, int] = {}
+    profiles: dict[str, int] = {}
+    for k, s in enumerate(catalog.summaries):
+        outcomes[s.outcome] = outcomes.get(s.outcome, 0) + 1
+        name = catalog.episode(k).metadata.get("profile", {}).get("name", "?")
+        profiles[name] = profiles.get(name, 0) + 1
+    return {"episodes": len(catalog), "steps": int(sum(s.length for s in catalog.summaries)),
+            "outcomes": outcomes, "profiles": profiles}
+
+
+def main(argv: list[str] | None = None) -> int:
+    defaults = ExperimentConfig(task="?")
+    parser = argparse.ArgumentParser(
+        prog="python -m recap_trainer.experiments.offline_comparison", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", action="append", required=True, help="sim task (repeatable)")
+    parser.add_argument("--work-dir", type=Path, default=Path("runs/offline_comparison"))
+    parser.add_argument("--figures-dir", type=Path, default=Path("docs/results"))
+    parser.add_argument("--doc", type=Path, default=Path("docs/RESULTS.md"))
+    parser.add_argument("--write-doc", action="store_true", help="regenerate --doc from the work dir's results")
+    for field, value in asdict(defaults).items():
+        if field != "task":
+            parser.add_argument(f"--{field.replace('_', '-')}", type=type(value), default=value)
+    args = parser.parse_args(argv)
+    sizes = {k: getattr(args, k) for k in asdict(defaults) if k != "task"}
+    command = "python -m recap_trainer.experiments.offline_comparison " + " ".join(argv or sys.argv[1:])
+    for task in args.task:
+        summary = run_task(ExperimentConfig(task=task, **sizes), args.work_dir, args.figures_dir)
+        print("\n".join(claims(summary)), flush=True)
+    if args.write_doc:
+        write_results_doc(args.work_dir, args.doc, command)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Report building blocks: sample-episode value traces, advantage histograms per task, result tables."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from recap_trainer.evaluation import EpisodeResult, EvaluationConfig, EvaluationReport
+from recap_trainer.plots import ValueTrace, plot_advantage_histogram, plot_value_over_time
+
+
+def load_report(path: str | Path) -> EvaluationReport:
+    """An evaluation JSON written by `EvaluationReport.save` (metrics are recomputed, seeded)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+        return EvaluationReport(label=data["label"], config=EvaluationConfig(**data["config"]),
+                                results=tuple(EpisodeResult(**r) for r in data["results"]),
+                                wall_time_s=float(data["wall_time_s"]))
+    except (OSError, KeyError, TypeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: not an evaluation report: {error!r}") from error
+
+
+def sample_episodes(catalog, count: int = 4) -> list[str]:
+    """Episodes worth looking at: the fastest and the slowest success, a failure, and the first
+    one with a human intervention when there is one (ids, at most `count`)."""
+    summaries = [s for s in catalog.summaries if s.outcome != "abort"]
+    successes = sorted((s for s in summaries if s.outcome == "success"), key=lambda s: s.length)
+    picks = [successes[0], successes[-1]] if successes else []
+    picks += [s for s in summaries if s.outcome == "failure"][:1]
+    index = {s.episode_id: k for k, s in enumerate(catalog.summaries)}
+    picks += [s for s in summaries if np.any(catalog.episode(index[s.episode_id]).intervention)][:1]
+    return list(dict.fromkeys(s.episode_id for s in picks))[:count]
+
+
+def value_figure(catalog, labels, episode_ids: Sequence[str], path: str | Path, title: str = "") -> Path:
+    """V(o_t) and R_t over time for `episode_ids` (intervention steps shaded)."""
+    index = {s.episode_id: k for k, s in enumerate(catalog.summaries)}
+    traces = []
+    for episode_id in episode_ids:
+        if episode_id not in labels.value:
+            raise KeyError(f"episode {episode_id}: not in the labels (aborted, or labels of other data)")
+        episode = catalog.episode(index[episode_id])
+        traces.append(ValueTrace(label=f"{episode_id} ({episode.outcome}, {len(episode.timestamps)} steps)",
+                                 timestamps=np.asarray(episode.timestamps), value=labels.value[episode_id],
+                                 intervention=np.asarray(episode.intervention), returns=labels.returns[episode_id]))
+    return plot_value_over_time(traces, path, title=title)
+
+
+def advantage_figures(catalog, labels, out_dir: str | Path) -> dict[str, Path]:
+    """One advantage histogram per task with its eps_l marked: task -> PNG path."""
+    tasks = {s.episode_id: s.task for s in catalog.summaries}
+    paths = {}
+    for task, epsilon in sorted(labels.thresholds.items()):
+        advantages = np.concatenate([a for e, a in labels.advantage.items() if tasks.get(e) == task])
+        paths[task] = plot_advantage_histogram(
+            advantages, epsilon, Path(out_dir) / f"advantages_{task}.png",
+            title=f"{task}: advantages ({labels.info.get('stage', '?')} stage, N = {labels.info.get('n_step') or 'T'})")
+    return paths
+
+
+def results_table(reports: Sequence[EvaluationReport]) -> str:
+    """Markdown table: one row per evaluated policy."""
+    lines = ["| method | β | episodes | success rate [95% CI] | failure rate [95% CI] | "
+             "mean time to success s [95% CI] | throughput successes/h [95% CI] | failures by reason |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in reports:
+        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(r.failure_reasons.items())) or "-"
+        lines.append(f"| {r.label} | {r.config.guidance_scale:g} | {len(r.results)} | {r.success_rate.format()} | "
+                     f"{r.failure_rate.format()} | {r.mean_time_to_success_s.format(digits=1)} | "
+                     f"{r.throughput_per_hour.format(digits=0)} | {reasons} |")
+    return "\n".join(lines)

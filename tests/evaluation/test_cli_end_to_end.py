@@ -1,0 +1,62 @@
+"""`recap generate | evaluate | report` end to end on a tiny budget (with B1's train commands)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from recap_trainer.cli import main
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    data, policy, value, labels = root / "data", root / "policy", root / "value", root / "labels"
+    # seeds 0..3 hold successes and failures (labels need a success per task)
+    assert main(["generate", "--task", "transfer_cube", "--episodes", "4", "--out", str(data)]) == 0
+    assert main(["train-value", "--data", str(data), "--out", str(value), "--steps", "2", "--batch-size", "8"]) == 0
+    assert main(["label", "--data", str(data), "--value", str(value), "--out", str(labels),
+                 "--stage", "pretrain", "--monte-carlo"]) == 0
+    assert main(["train-policy", "--data", str(data), "--out", str(policy), "--steps", "2", "--batch-size", "8",
+                 "--method", "recap", "--labels", str(labels), "--horizon", "10"]) == 0
+    return root
+
+
+def test_evaluate_writes_a_report_with_every_seed(tiny_run, capsys):
+    out = tiny_run / "eval_b15.json"
+    assert main(["evaluate", "--policy", str(tiny_run / "policy"), "--task", "transfer_cube", "--episodes", "3",
+                 "--execute-steps", "5", "--beta", "1.5", "--time-limit", "0.4", "--out", str(out),
+                 "--label", "recap_b15"]) == 0
+    report = json.loads(out.read_text())
+    assert [r["seed"] for r in report["results"]] == [1_000_000, 1_000_001, 1_000_002]
+    assert report["config"]["guidance_scale"] == 1.5 and report["label"] == "recap_b15"
+    assert "| recap_b15 | 1.5 | 3 |" in capsys.readouterr().out
+
+
+def test_report_draws_value_advantages_and_comparison(tiny_run):
+    evaluation = tiny_run / "eval.json"
+    main(["evaluate", "--policy", str(tiny_run / "policy"), "--task", "transfer_cube", "--episodes", "2",
+          "--time-limit", "0.2", "--execute-steps", "5", "--out", str(evaluation)])
+    out = tiny_run / "report"
+    assert main(["report", "--out", str(out), "--data", str(tiny_run / "data"), "--labels", str(tiny_run / "labels"),
+                 "--evaluations", str(evaluation)]) == 0
+    for name in ("value_over_time.png", "advantages_transfer_cube.png", "comparison.png"):
+        assert (out / name).read_bytes().startswith(b"\x89PNG")
+    assert "| policy | 1 | 2 |" in (out / "report.md").read_text()
+
+
+def test_report_rejects_missing_inputs(tiny_run, tmp_path):
+    with pytest.raises(SystemExit, match="nothing to do"):
+        main(["report", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="go together"):
+        main(["report", "--out", str(tmp_path), "--labels", str(tiny_run / "labels")])
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    with pytest.raises(ValueError, match="bad.json: not an evaluation report"):
+        main(["report", "--out", str(tmp_path), "--evaluations", str(bad)])
+
+
+def test_generate_on_an_unknown_task_fails_clearly(tmp_path):
+    with pytest.raises(Exception, match="laundry"):
+        main(["generate", "--task", "laundry", "--episodes", "1", "--out", str(tmp_path / "d")])
