@@ -1,0 +1,116 @@
+"""`recap dataset build | export-lerobot | import-hdf5`: bags and HDF5 files to RECAP datasets, and out."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("dataset", help="build datasets from bags / HDF5, export to LeRobot",
+                                   description="Datasets are derived from bags: build, import, export.")
+    sub = parser.add_subparsers(dest="dataset_command", metavar="<action>")
+
+    b = sub.add_parser("build", help="convert rosbag2 bags (MCAP / sqlite3) into a RECAP dataset",
+                       description="Convert rosbag2 bags (ours or plain `ros2 bag record` ones, MCAP or sqlite3) "
+                       "into a RECAP dataset. Every stream is aligned to the control rate by header stamps; "
+                       "steps whose required streams are older than their tolerance are dropped (or flagged). "
+                       "Incremental: bags already in the dataset are skipped. A bad bag is reported by name "
+                       "and the others still convert (exit code 1 when any failed).")
+    b.add_argument("bags", nargs="+", type=Path, help="bag directories / .mcap / .db3 files, or directories of bags")
+    b.add_argument("--out", type=Path, required=True, help="dataset directory (created or appended to)")
+    b.add_argument("--cameras", default="cam_high,cam_left_wrist,cam_right_wrist",
+                   help="comma-separated camera names (topics /<cam>/image_raw[/compressed]); '' for state-only")
+    b.add_argument("--image-size", type=int, nargs=2, default=(224, 224), metavar=("H", "W"))
+    b.add_argument("--control-period", type=float, default=0.02, help="s between steps (default 0.02 = 50 Hz)")
+    b.add_argument("--joint-tolerance", type=float, default=0.05, help="max age (s) of joint samples at a step")
+    b.add_argument("--image-tolerance", type=float, default=0.1, help="max age (s) of a camera frame at a step")
+    b.add_argument("--stale", choices=("drop", "flag"), default="drop", help="what to do with stale steps")
+    b.add_argument("--missing-outcome", choices=("skip", "failure", "abort"), default="skip",
+                   help="episodes without any recorded outcome: skip them (default) or assume one")
+    b.add_argument("--follower-gripper", type=float, nargs=2, default=(0.021, 0.057), metavar=("CLOSED", "OPEN"),
+                   help="raw follower gripper readings (default: the simulator's)")
+    b.add_argument("--leader-gripper", type=float, nargs=2, default=(0.021, 0.057), metavar=("CLOSED", "OPEN"))
+    b.add_argument("--task", help="task for bags that do not record one (plain ros2 bag record)")
+    b.add_argument("--source", choices=("demo", "rollout"), help="override demo/rollout detection")
+    b.add_argument("--iteration", type=int, help="override the RECAP iteration")
+    b.add_argument("--include-incomplete", action="store_true",
+                   help="also convert crashed / unfinished episodes under <out>/.incomplete/")
+    b.set_defaults(func=_build)
+
+    e = sub.add_parser("export-lerobot", help="export a RECAP dataset as LeRobotDataset v3.0",
+                       description="Write a LeRobotDataset v3.0 (parquet + mp4 + meta/) with next.reward, "
+                       "complementary_info.is_intervention and, given advantage labels, the task text suffixed "
+                       "'Advantage: positive/negative' (for openpi / LeRobot VLA fine-tuning).")
+    e.add_argument("dataset", type=Path)
+    e.add_argument("--out", type=Path, required=True)
+    e.add_argument("--labels", type=Path, help="JSON {episode_id: [bool per step]} (true = positive advantage)")
+    e.add_argument("--repo-id", default="recap/aloha")
+    e.add_argument("--fps", type=int, help="default: 1 / control_period")
+    e.set_defaults(func=_export)
+
+    h = sub.add_parser("import-hdf5", help="import ALOHA/ACT HDF5 episodes as demonstrations",
+                       description="Import ALOHA / ACT episode_*.hdf5 files (/observations/qpos, "
+                       "/observations/images/<cam> raw or JPEG-compressed, /action) as demonstrations.")
+    h.add_argument("files", nargs="+", type=Path, help="HDF5 files or directories of them")
+    h.add_argument("--out", type=Path, required=True)
+    h.add_argument("--task", required=True)
+    h.add_argument("--cameras", default="cam_high,cam_left_wrist,cam_right_wrist")
+    h.add_argument("--image-size", type=int, nargs=2, default=(224, 224), metavar=("H", "W"))
+    h.add_argument("--control-period", type=float, default=0.02)
+    h.add_argument("--outcome", choices=("success", "failure", "abort"), default="success",
+                   help="ALOHA demos carry no outcome; recorded demos are successes by convention")
+    h.add_argument("--gripper-normalised", action="store_true",
+                   help="grippers already in [0, 1] (ACT's sim datasets); otherwise raw, see --gripper")
+    h.add_argument("--gripper", type=float, nargs=2, default=(0.021, 0.057), metavar=("CLOSED", "OPEN"))
+    h.set_defaults(func=_import_hdf5)
+    parser.set_defaults(func=lambda a: parser.print_help() or 2)
+
+
+def _print_report(report) -> int:
+    for origin, warnings in report.warnings.items():
+        for w in warnings:
+            print(f"warning: {w}", file=sys.stderr)
+    for origin, err in report.failed.items():
+        print(f"FAILED {origin}: {err}", file=sys.stderr)
+    print(json.dumps({"converted": len(report.converted), "skipped_already_in_dataset": len(report.skipped),
+                      "failed": len(report.failed)}))
+    return 1 if report.failed else 0
+
+
+def _build(args) -> int:
+    from recap_trainer.bags.build import build_dataset, find_bags
+    from recap_trainer.bags.config import ConverterConfig
+    logging.basicConfig(level=logging.ERROR)
+    cams = tuple(c for c in args.cameras.split(",") if c)
+    cfg = ConverterConfig(cameras=cams, image_size=tuple(args.image_size) if cams else None,
+                          control_period=args.control_period, joint_tolerance_s=args.joint_tolerance,
+                          image_tolerance_s=args.image_tolerance, stale_policy=args.stale,
+                          missing_outcome=args.missing_outcome, follower_gripper=tuple(args.follower_gripper),
+                          leader_gripper=tuple(args.leader_gripper))
+    bags = find_bags(args.bags, include_incomplete=args.include_incomplete)
+    if not bags:
+        print(f"no bags found in {[str(b) for b in args.bags]}", file=sys.stderr)
+        return 1
+    report = build_dataset(bags, args.out, cfg, task=args.task, source_kind=args.source, iteration=args.iteration)
+    return _print_report(report)
+
+
+def _export(args) -> int:
+    from recap_trainer.lerobot_export import export_lerobot
+    labels = json.loads(args.labels.read_text()) if args.labels else None
+    info = export_lerobot(args.dataset, args.out, labels=labels, repo_id=args.repo_id, fps=args.fps)
+    print(json.dumps({"episodes": info["total_episodes"], "frames": info["total_frames"], "out": str(args.out)}))
+    return 0
+
+
+def _import_hdf5(args) -> int:
+    from recap_trainer.aloha_hdf5 import HDF5ImportConfig, import_hdf5
+    cams = tuple(c for c in args.cameras.split(",") if c)
+    cfg = HDF5ImportConfig(cameras=cams, image_size=tuple(args.image_size) if cams else None,
+                           control_period=args.control_period, outcome=args.outcome,
+                           gripper=None if args.gripper_normalised else tuple(args.gripper))
+    report = import_hdf5(args.files, args.out, args.task, cfg)
+    return _print_report(report)

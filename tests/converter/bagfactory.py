@@ -1,0 +1,157 @@
+"""Realistic ALOHA bags written by independent writers (rosbags directly; mcap + mcap-ros2-support).
+
+Layout as a real ALOHA rig records it (`ros2 bag record`): per-arm follower/leader JointState
+with unprefixed names + finger joints and raw gripper, cameras as Image or CompressedImage,
+optionally our policy/intervention/event topics.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from rosbags.rosbag2 import StoragePlugin, Writer
+
+from recap_recorder.msg_types import recap_typestore
+
+TS = recap_typestore()
+T = TS.types
+ARM = ["waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate", "gripper", "left_finger", "right_finger"]
+PREFIXED = [f"{s}_{j}" for s in ("left", "right") for j in ARM[:7]]
+PERIOD_NS = 20_000_000
+T0 = 1_700_000_000 * 10**9
+
+
+@dataclass
+class BagSpec:
+    steps: int = 20
+    cameras: tuple[str, ...] = ("cam_high",)
+    compressed: bool = False
+    hw: tuple[int, int] = (48, 64)
+    executed: bool = True  # /executed_command; False = teleop bag (leader arms only)
+    policy: bool = True
+    intervention_steps: tuple[int, int] | None = (5, 9)  # human in control for steps [a, b)
+    outcome_event: int | None = 1  # EpisodeEvent kind recorded at the end (None: no outcome)
+    task: str = "transfer the cube"
+    zero_stamps: tuple[str, ...] = ()
+    backwards_stamps: tuple[str, ...] = ()
+    follower_names: list[str] = field(default_factory=lambda: list(ARM))
+    unknown_type_topic: bool = False
+
+
+def stamp(ns: int):
+    return T["builtin_interfaces/msg/Time"](sec=ns // 10**9, nanosec=ns % 10**9)
+
+
+def header(ns: int):
+    return T["std_msgs/msg/Header"](stamp=stamp(ns), frame_id="")
+
+
+def qpos_value(k: int, side: int, j: int) -> float:
+    return 0.01 * k + 0.1 * j + side
+
+
+def frame(k: int, hw) -> np.ndarray:
+    img = np.zeros((*hw, 3), np.uint8)
+    img[..., 0] = (k * 10) % 256
+    img[..., 1] = 100
+    return img
+
+
+def messages(spec: BagSpec):
+    """Yield (topic, msgtype, log_ns, message) in time order."""
+    js = "sensor_msgs/msg/JointState"
+    if spec.outcome_event is not None or spec.task:
+        yield "/episode_events", "recap_msgs/msg/EpisodeEvent", T0 - 1, T["recap_msgs/msg/EpisodeEvent"](
+            header=header(T0 - 1), episode_id="", kind=0, new_outcome=0, task_prompt=spec.task, note="")
+    for k in range(spec.steps):
+        ns = T0 + k * PERIOD_NS
+        for side, arm in enumerate(("left", "right")):
+            for role in ("follower", "leader"):
+                names = spec.follower_names if role == "follower" else ARM
+                pos = np.array([qpos_value(k, side, j) for j in range(len(ARM))])
+                pos[6] = 0.021 + 0.036 * (k % 2)  # raw gripper, alternately closed/open
+                topic = f"/{role}_{arm}/joint_states"
+                s = 0 if topic in spec.zero_stamps else ns
+                if topic in spec.backwards_stamps and k == 3:
+                    s = ns - 3 * PERIOD_NS
+                yield topic, js, ns + 1000, T[js](header=header(s), name=names[:len(pos)], position=pos,
+                                                   velocity=np.zeros(0), effort=np.zeros(0))
+        for cam in spec.cameras:
+            img = frame(k, spec.hw)
+            if spec.compressed:
+                ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+                yield f"/{cam}/image_raw/compressed", "sensor_msgs/msg/CompressedImage", ns + 2000, \
+                    T["sensor_msgs/msg/CompressedImage"](header=header(ns), format="jpeg", data=buf.ravel())
+            else:
+                yield f"/{cam}/image_raw", "sensor_msgs/msg/Image", ns + 2000, T["sensor_msgs/msg/Image"](
+                    header=header(ns), height=spec.hw[0], width=spec.hw[1], encoding="rgb8", is_bigendian=0,
+                    step=spec.hw[1] * 3, data=img.ravel())
+        if spec.executed:
+            yield "/executed_command", js, ns + 3000, T[js](header=header(ns), name=PREFIXED,
+                                                            position=np.full(14, float(k)), velocity=np.zeros(0),
+                                                            effort=np.zeros(0))
+        if spec.policy and k % 2 == 0:
+            yield "/policy/command", js, ns + 3000, T[js](header=header(ns), name=PREFIXED,
+                                                          position=np.full(14, k + 0.5), velocity=np.zeros(0),
+                                                          effort=np.zeros(0))
+        if spec.intervention_steps and k in spec.intervention_steps or (spec.intervention_steps and k == 0):
+            human = spec.intervention_steps is not None and k == spec.intervention_steps[0]
+            yield "/intervention_state", "recap_msgs/msg/InterventionState", ns + 4000, \
+                T["recap_msgs/msg/InterventionState"](header=header(ns), human_in_control=human, source=1, detail="",
+                                                      since=stamp(ns), episode_id="", intervention_count=int(human))
+    if spec.unknown_type_topic:
+        yield "/vendor/blob", "vendor_msgs/msg/Blob", T0, None
+    if spec.outcome_event is not None:
+        end = T0 + spec.steps * PERIOD_NS
+        yield "/episode_events", "recap_msgs/msg/EpisodeEvent", end, T["recap_msgs/msg/EpisodeEvent"](
+            header=header(end), episode_id="", kind=spec.outcome_event, new_outcome=0, task_prompt=spec.task, note="")
+
+
+def write_rosbags(path: Path, spec: BagSpec, storage: str = "mcap", version: int = 9) -> Path:
+    plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+    conns = {}
+    with Writer(path, version=version, storage_plugin=plugin) as w:
+        for topic, msgtype, log_ns, msg in messages(spec):
+            if topic not in conns:
+                if msg is None:  # a type no reader knows: definition deliberately absent
+                    conns[topic] = w.add_connection(topic, msgtype, msgdef="", rihs01="RIHS01_" + "0" * 64)
+                    conns[topic] = conns[topic]
+                else:
+                    conns[topic] = w.add_connection(topic, msgtype, typestore=TS)
+            data = b"\x00\x01\x00\x00\x07" if msg is None else TS.serialize_cdr(msg, msgtype)
+            w.write(conns[topic], log_ns, data)
+    return path
+
+
+def _to_dict(msg):
+    if hasattr(msg, "__dataclass_fields__"):
+        return {k: _to_dict(getattr(msg, k)) for k in msg.__dataclass_fields__ if k != "__msgtype__"}
+    if isinstance(msg, np.ndarray):
+        return msg.tolist() if msg.dtype != np.uint8 else bytes(msg)
+    if isinstance(msg, list):
+        return [_to_dict(m) for m in msg]
+    return msg
+
+
+def write_mcap_ros2(path: Path, spec: BagSpec) -> Path:
+    """A bare .mcap written with mcap + mcap-ros2-support (no metadata.yaml: a different writer)."""
+    from mcap_ros2.writer import Writer as McapRos2Writer
+    path.mkdir(parents=True)
+    schemas = {}
+    with open(path / f"{path.name}.mcap", "wb") as f:
+        w = McapRos2Writer(f)
+        for topic, msgtype, log_ns, msg in messages(spec):
+            if msg is None:
+                continue
+            if msgtype not in schemas:
+                schemas[msgtype] = w.register_msgdef(msgtype, TS.generate_msgdef(msgtype, ros_version=2)[0])
+            w.write_message(topic, schemas[msgtype], _to_dict(msg), log_time=log_ns, publish_time=log_ns)
+        w.finish()
+    return path
+
+
+def write_sidecar(bag: Path, **fields) -> None:
+    (bag / "episode.json").write_text(json.dumps(fields))
