@@ -2,7 +2,8 @@
 
 Same wire format as openpi's WebsocketPolicyServer: metadata dict on connect, then one msgpack-numpy
 observation in, one dict with `actions` (H, D) out. The "policy" is deterministic: every row holds
-the observed state plus `offset` (so a test can tell its commands apart), or NaN when `emit_nan` is set.
+the observed state plus `offset` (so a test can tell its commands apart) or a fixed `target` pose,
+with a NaN in it when `emit_nan` is set.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class OpenpiTestServer:
         self.offset = offset
         self.delay_s = delay_s
         self.emit_nan = False
+        self.target: np.ndarray | None = None  # when set, every row is this (14,) pose instead
         self.metadata = {"policy_id": "test/openpi-server", "horizon": horizon, **(metadata or {})}
         self.requests: list[dict] = []
         self._server = serve(self._handle, "127.0.0.1", 0, compression=None, max_size=None)
@@ -30,7 +32,8 @@ class OpenpiTestServer:
 
     def actions_for(self, obs: dict) -> np.ndarray:
         state = np.asarray(obs["state"], dtype=np.float32)
-        actions = np.repeat((state + self.offset)[None, :], self.horizon, axis=0)
+        row = state + self.offset if self.target is None else np.asarray(self.target, dtype=np.float32)
+        actions = np.repeat(row[None, :], self.horizon, axis=0)
         if self.emit_nan:
             actions[self.horizon // 2, 3] = np.nan
         return actions

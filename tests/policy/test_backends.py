@@ -38,7 +38,7 @@ def test_remote_backend_round_trip_with_a_local_openpi_server():
                                 BackendMetadata(policy_id="fallback", cameras=("cam_high",)))
         assert backend.metadata.policy_id == "test/openpi-server"  # the server's metadata wins
         assert backend.metadata.horizon == 8 and backend.metadata.cameras == ("cam_high",)
-        obs = Observation(qpos=QPOS, stamp=1.0, task="transfer cube", images={"cam_high": IMAGE})
+        obs = Observation(qpos=QPOS, stamp_ns=1, task="transfer cube", images={"cam_high": IMAGE})
         prefix = np.ones((2, 14))
         actions = backend.infer(obs, frozen_prefix=prefix)
         backend.close()
@@ -53,7 +53,7 @@ def test_remote_backend_round_trip_with_a_local_openpi_server():
 def test_remote_backend_without_prefix_support_does_not_send_one():
     with OpenpiTestServer() as server:
         backend = RemoteBackend("127.0.0.1", server.port, Conditioning(), BackendMetadata(policy_id="x"))
-        backend.infer(Observation(qpos=QPOS, stamp=0.0), frozen_prefix=np.ones((2, 14)))
+        backend.infer(Observation(qpos=QPOS, stamp_ns=0), frozen_prefix=np.ones((2, 14)))
         backend.close()
     assert "frozen_prefix" not in server.requests[0]
 

@@ -67,7 +67,7 @@ def test_a_failed_inference_rearms_the_trigger():
 
 def test_action_chunk_message_round_trip():
     actions = np.random.default_rng(1).normal(size=(7, 14))
-    msg = chunk_to_msg(actions, chunk_id=3, observation_stamp=12.5, control_period=0.02, advantage="negative",
+    msg = chunk_to_msg(actions, chunk_id=3, observation_stamp_ns=12_500_000_000, control_period=0.02, advantage="negative",
                        guidance_scale=2.0, policy_id="p@1", inference_latency=0.042)
     assert (msg.header.stamp.sec, msg.header.stamp.nanosec) == (12, 500_000_000)
     assert (msg.horizon, msg.action_dim, msg.advantage_conditioning) == (7, 14, 1)

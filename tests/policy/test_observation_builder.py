@@ -13,61 +13,65 @@ NAMES = [*ARM_JOINTS, GRIPPER_JOINT]
 RGB = np.random.default_rng(0).integers(0, 255, size=(6, 8, 3), dtype=np.uint8)
 
 
+def ns(seconds: float) -> int:
+    return int(round(seconds * 1e9))
+
+
 def spec(**kw) -> ObservationSpec:
     return ObservationSpec(joint_topics=TOPICS, gripper=GRIP, max_age_s=0.5, **kw)
 
 
-def feed_arms(b: ObservationBuilder, stamp: float) -> None:
+def feed_arms(b: ObservationBuilder, stamp_s: float) -> None:
     # Shuffled order plus ALOHA's extra finger joints: vectors must be built by name.
     names = ["left_finger", *reversed(NAMES), "right_finger"]
     for arm in (0, 1):
         values = {n: 0.1 * (i + 1) + arm for i, n in enumerate(ARM_JOINTS)} | {GRIPPER_JOINT: 0.057}
-        b.update_joints(arm, names, [values.get(n, 9.9) for n in names], stamp)
+        b.update_joints(arm, names, [values.get(n, 9.9) for n in names], ns(stamp_s))
 
 
 def test_qpos_is_built_by_name_with_normalised_grippers():
     b = ObservationBuilder(spec())
     feed_arms(b, 10.0)
-    obs = b.build(10.1)
+    obs = b.build(ns(10.1))
     np.testing.assert_allclose(obs.qpos[:6], [0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
     np.testing.assert_allclose(obs.qpos[7:13], [1.1, 1.2, 1.3, 1.4, 1.5, 1.6])
     assert obs.qpos[6] == pytest.approx(1.0) and obs.qpos[13] == pytest.approx(1.0)
-    assert obs.stamp == 10.0
+    assert obs.stamp_ns == ns(10.0)
 
 
 def test_missing_joint_is_an_error_naming_the_topic():
     b = ObservationBuilder(spec())
     with pytest.raises(JointNameError, match="/follower_right/joint_states.*elbow"):
-        b.update_joints(1, [n for n in NAMES if n != "elbow"], [0.0] * 6, 0.0)
+        b.update_joints(1, [n for n in NAMES if n != "elbow"], [0.0] * 6, 0)
 
 
 def test_missing_and_stale_inputs_are_named():
     b = ObservationBuilder(spec(cameras={"cam_high": "/cam_high/image_raw"}))
-    assert "no message yet on /follower_left/joint_states" in b.staleness(0.0)
+    assert "no message yet on /follower_left/joint_states" in b.staleness(ns(0.0))
     feed_arms(b, 0.0)
-    assert b.staleness(0.1) == "no message yet on /cam_high/image_raw"
-    b.update_image("cam_high", RawImage(RGB.tobytes(), "rgb8", 6, 8, 24), 0.0)
-    assert b.staleness(0.4) is None
+    assert b.staleness(ns(0.1)) == "no message yet on /cam_high/image_raw"
+    b.update_image("cam_high", RawImage(RGB.tobytes(), "rgb8", 6, 8, 24), 0)
+    assert b.staleness(ns(0.4)) is None
     with pytest.raises(StaleObservation, match=r"/cam_high/image_raw is 0.700 s old \(max 0.500 s\)"):
         feed_arms(b, 0.6)
-        b.build(0.7)
+        b.build(ns(0.7))
 
 
 def test_images_are_decoded_and_resized_for_the_policy():
     b = ObservationBuilder(spec(cameras={"cam_high": "/cam_high/image_raw"}, image_size=(3, 4)))
     feed_arms(b, 0.0)
-    b.update_image("cam_high", RawImage(RGB.tobytes(), "rgb8", 6, 8, 24), 0.0)
-    assert b.build(0.0).images["cam_high"].shape == (3, 4, 3)
+    b.update_image("cam_high", RawImage(RGB.tobytes(), "rgb8", 6, 8, 24), 0)
+    assert b.build(ns(0.0)).images["cam_high"].shape == (3, 4, 3)
 
 
 def test_object_state_is_reordered_by_name_and_required_for_state_policies():
     b = ObservationBuilder(spec(state_names=("cube_x", "cube_y")))
     feed_arms(b, 0.0)
-    assert "/sim/object_state" in b.staleness(0.0)
-    b.update_object_state(["cube_y", "cube_z", "cube_x"], [2.0, 3.0, 1.0], 0.0)
-    np.testing.assert_allclose(b.build(0.0).env_state, [1.0, 2.0])
+    assert "/sim/object_state" in b.staleness(ns(0.0))
+    b.update_object_state(["cube_y", "cube_z", "cube_x"], [2.0, 3.0, 1.0], 0)
+    np.testing.assert_allclose(b.build(ns(0.0)).env_state, [1.0, 2.0])
     with pytest.raises(ValueError, match="missing state feature.*cube_y"):
-        b.update_object_state(["cube_x"], [1.0], 0.0)
+        b.update_object_state(["cube_x"], [1.0], 0)
 
 
 @pytest.mark.parametrize("encoding,pixels", [

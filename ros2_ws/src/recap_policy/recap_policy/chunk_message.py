@@ -13,8 +13,7 @@ ADVANTAGE_CODES = {"positive": ActionChunk.ADVANTAGE_POSITIVE, "negative": Actio
                    "unconditioned": ActionChunk.ADVANTAGE_UNCONDITIONED}
 
 
-def seconds_to_time(t: float) -> Time:
-    ns = int(round(t * 1e9))
+def ns_to_time(ns: int) -> Time:
     return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
@@ -27,7 +26,7 @@ def duration_to_seconds(d: Duration) -> float:
     return d.sec + d.nanosec * 1e-9
 
 
-def chunk_to_msg(actions: np.ndarray, *, chunk_id: int, observation_stamp: float, control_period: float,
+def chunk_to_msg(actions: np.ndarray, *, chunk_id: int, observation_stamp_ns: int, control_period: float,
                  advantage: str, guidance_scale: float, policy_id: str, inference_latency: float,
                  joint_names: tuple[str, ...] = JOINT_NAMES, frame_id: str = "") -> ActionChunk:
     """actions (H, D) in `joint_names` order -> ActionChunk stamped with the observation time."""
@@ -35,7 +34,7 @@ def chunk_to_msg(actions: np.ndarray, *, chunk_id: int, observation_stamp: float
     if arr.ndim != 2 or arr.shape[1] != len(joint_names):
         raise ValueError(f"chunk shape {arr.shape} does not match {len(joint_names)} joint names")
     msg = ActionChunk()
-    msg.header.stamp = seconds_to_time(observation_stamp)
+    msg.header.stamp = ns_to_time(observation_stamp_ns)
     msg.header.frame_id = frame_id
     msg.chunk_id = chunk_id
     msg.joint_names = list(joint_names)

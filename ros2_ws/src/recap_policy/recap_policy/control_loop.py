@@ -41,7 +41,7 @@ class InferenceResult:
     request: InferenceRequest
     actions: np.ndarray  # (H, 14) JOINT_NAMES order, finite
     latency_s: float  # observation snapshot -> chunk ready (wall time)
-    observation_stamp: float = 0.0  # sensor time of o_t (s), the ActionChunk's header stamp
+    observation_stamp_ns: int = 0  # sensor time of o_t, the ActionChunk's header stamp
 
 
 class ControlLoop:

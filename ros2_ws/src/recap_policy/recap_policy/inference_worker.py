@@ -33,13 +33,13 @@ class InferenceWorker:
         self._columns = column_order(backend.metadata.joint_names)
         self._on_result = on_result
         self._on_error = on_error
-        self._requests: queue.Queue[tuple[InferenceRequest, float] | None] = queue.Queue(maxsize=1)
+        self._requests: queue.Queue[tuple[InferenceRequest, int] | None] = queue.Queue(maxsize=1)
         self._thread = threading.Thread(target=self._run, name="policy-inference", daemon=True)
         self._thread.start()
 
-    def submit(self, request: InferenceRequest, now: float) -> None:
-        """`now`: the node clock at submission (the observation must be fresh at that time)."""
-        self._requests.put_nowait((request, now))
+    def submit(self, request: InferenceRequest, now_ns: int) -> None:
+        """`now_ns`: the node clock at submission (the observation must be fresh at that time)."""
+        self._requests.put_nowait((request, now_ns))
 
     def close(self, timeout: float = 5.0) -> None:
         try:
@@ -53,14 +53,14 @@ class InferenceWorker:
             item = self._requests.get()
             if item is None:
                 return
-            request, now = item
+            request, now_ns = item
             started = time.monotonic()
             try:
-                obs = self._builder.build(now)
+                obs = self._builder.build(now_ns)
                 raw = self._backend.infer(obs, request.frozen_prefix)
                 actions = check_chunk(raw, self._backend.metadata.joint_names, self._backend.metadata.policy_id)
                 result = InferenceResult(request, np.ascontiguousarray(actions[:, self._columns]),
-                                         time.monotonic() - started, obs.stamp)
+                                         time.monotonic() - started, obs.stamp_ns)
             except Exception as exc:  # reported by the node (logged, nothing executed); the loop goes on
                 self._on_error(request, exc)
                 continue

@@ -13,11 +13,11 @@ class Observation:
     qpos: (14,) JOINT_NAMES order, arm joints in rad, grippers normalised to [0, 1].
     env_state: (S,) privileged object state in the checkpoint's `state_names` order, or None.
     images: camera name -> (H, W, 3) uint8 RGB at the size the policy expects.
-    stamp: sensor time of the observation in s (the oldest of its sources' header stamps).
+    stamp_ns: sensor time of the observation in ns (the oldest of its sources' header stamps).
     """
 
     qpos: np.ndarray
-    stamp: float
+    stamp_ns: int
     task: str = "default"
     env_state: np.ndarray | None = None
     images: dict[str, np.ndarray] = field(default_factory=dict)

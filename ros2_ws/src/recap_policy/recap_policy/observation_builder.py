@@ -46,7 +46,7 @@ class ObservationSpec:
 @dataclass
 class _Sample:
     value: object
-    stamp: float
+    stamp_ns: int  # header stamp, integer ns: exact, so a chunk can name its observation
 
 
 class ObservationBuilder:
@@ -59,17 +59,17 @@ class ObservationBuilder:
         self._images: dict[str, _Sample] = {}
         self._object_state: _Sample | None = None
 
-    def update_joints(self, arm_index: int, names, positions, stamp: float) -> None:
+    def update_joints(self, arm_index: int, names, positions, stamp_ns: int) -> None:
         """One arm's JointState (unprefixed names, raw gripper). Raises JointNameError naming the topic."""
         vec = arm_vector(names, positions, self.spec.gripper, source=self.spec.joint_topics[arm_index])
         with self._lock:
-            self._arms[ARMS[arm_index]] = _Sample(vec, stamp)
+            self._arms[ARMS[arm_index]] = _Sample(vec, stamp_ns)
 
-    def update_image(self, camera: str, image: RawImage, stamp: float) -> None:
+    def update_image(self, camera: str, image: RawImage, stamp_ns: int) -> None:
         with self._lock:
-            self._images[camera] = _Sample(image, stamp)
+            self._images[camera] = _Sample(image, stamp_ns)
 
-    def update_object_state(self, names, values, stamp: float) -> None:
+    def update_object_state(self, names, values, stamp_ns: int) -> None:
         """Privileged object state; reordered to `state_names`, missing names are an error."""
         index = {n: i for i, n in enumerate(names)}
         missing = [n for n in self.spec.state_names if n not in index]
@@ -78,39 +78,39 @@ class ObservationBuilder:
                              f"(got {list(names)} with {len(values)} values)")
         vec = np.array([values[index[n]] for n in self.spec.state_names], dtype=np.float64)
         with self._lock:
-            self._object_state = _Sample(vec, stamp)
+            self._object_state = _Sample(vec, stamp_ns)
 
-    def staleness(self, now: float) -> str | None:
-        """None when every input is present and fresh at `now`; otherwise why not (naming topics)."""
+    def staleness(self, now_ns: int) -> str | None:
+        """None when every input is present and fresh at `now_ns`; otherwise why not (naming topics)."""
         with self._lock:
             problems = []
             for arm, topic in zip(ARMS, self.spec.joint_topics):
-                problems.append(self._check(self._arms.get(arm), topic, now))
+                problems.append(self._check(self._arms.get(arm), topic, now_ns))
             for camera, topic in self.spec.cameras.items():
-                problems.append(self._check(self._images.get(camera), topic, now))
+                problems.append(self._check(self._images.get(camera), topic, now_ns))
             if self.spec.state_names:
-                problems.append(self._check(self._object_state, self.spec.object_state_topic, now))
+                problems.append(self._check(self._object_state, self.spec.object_state_topic, now_ns))
         problems = [p for p in problems if p]
         return "; ".join(problems) if problems else None
 
-    def _check(self, sample: _Sample | None, topic: str, now: float) -> str | None:
+    def _check(self, sample: _Sample | None, topic: str, now_ns: int) -> str | None:
         if sample is None:
             return f"no message yet on {topic}"
-        age = now - sample.stamp
+        age = (now_ns - sample.stamp_ns) * 1e-9
         if age > self.spec.max_age_s:
             return f"{topic} is {age:.3f} s old (max {self.spec.max_age_s:.3f} s)"
         return None
 
-    def build(self, now: float) -> Observation:
+    def build(self, now_ns: int) -> Observation:
         """o_t from the latest samples; raises StaleObservation when any is missing or too old."""
-        reason = self.staleness(now)
+        reason = self.staleness(now_ns)
         if reason:
             raise StaleObservation(reason)
         with self._lock:
             arms = [self._arms[a] for a in ARMS]
             images = {c: self._images[c] for c in self.spec.cameras}
             state = self._object_state if self.spec.state_names else None
-        stamps = [s.stamp for s in arms] + [s.stamp for s in images.values()] + ([state.stamp] if state else [])
+        stamps = [s.stamp_ns for s in arms] + [s.stamp_ns for s in images.values()] + ([state.stamp_ns] if state else [])
         decoded = {c: decode_rgb(s.value, self.spec.image_size, source=self.spec.cameras[c]) for c, s in images.items()}
-        return Observation(qpos=join_arms(arms[0].value, arms[1].value), stamp=min(stamps), task=self.spec.task,
+        return Observation(qpos=join_arms(arms[0].value, arms[1].value), stamp_ns=min(stamps), task=self.spec.task,
                            env_state=None if state is None else state.value.copy(), images=decoded)

@@ -18,7 +18,7 @@ from sensor_msgs.msg import CompressedImage, Image, JointState
 from recap_core.aloha_layout import JOINT_NAMES
 from recap_msgs.msg import ActionChunk
 from recap_policy.backends.base import BackendMetadata, PolicyBackend
-from recap_policy.chunk_message import chunk_to_msg, seconds_to_time
+from recap_policy.chunk_message import chunk_to_msg, ns_to_time
 from recap_policy.config import PARAMETERS, PolicyNodeConfig, camera_name
 from recap_policy.control_loop import ControlLoop, InferenceRequest, InferenceResult
 from recap_policy.image_decoding import RawImage
@@ -26,8 +26,8 @@ from recap_policy.inference_worker import InferenceWorker
 from recap_policy.observation_builder import ObservationBuilder, ObservationSpec, StaleObservation
 
 
-def stamp_seconds(msg) -> float:
-    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+def stamp_ns(msg) -> int:
+    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
 
 
 def make_backend(config: PolicyNodeConfig) -> PolicyBackend:
@@ -59,7 +59,7 @@ class PolicyNode(Node):
             object_state_topic=self.config.object_state_topic,
             max_age_s=self.config.max_observation_age_s, task=self.config.task))
         if self.config.loop.scheduler.kind == "rtc" and not meta.supports_frozen_prefix:
-            self.get_logger().warn(f"{meta.policy_id} cannot inpaint a frozen prefix: real-time chunking "
+            self.get_logger().warning(f"{meta.policy_id} cannot inpaint a frozen prefix: real-time chunking "
                                    "degrades to cross-faded chunk switches")
         self.loop = ControlLoop(self.config.loop, meta.horizon)
         self._chunk_id = 0
@@ -89,12 +89,12 @@ class PolicyNode(Node):
             f"advantage={self.config.conditioning.advantage} beta={self.config.conditioning.guidance_scale} "
             f"cameras={cameras} state={list(meta.state_names)} at {1 / self.config.loop.control_period:.0f} Hz")
 
-    def _now(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
+    def _now_ns(self) -> int:
+        return self.get_clock().now().nanoseconds
 
     def _on_joints(self, index: int, topic: str, msg: JointState) -> None:
         try:
-            self.builder.update_joints(index, msg.name, msg.position, stamp_seconds(msg))
+            self.builder.update_joints(index, msg.name, msg.position, stamp_ns(msg))
         except ValueError as exc:
             self.get_logger().error(f"ignored joint state: {exc}", throttle_duration_sec=self.config.warn_period_s)
 
@@ -103,26 +103,26 @@ class PolicyNode(Node):
             raw = RawImage(data=msg.data, encoding=msg.format, compressed=True)
         else:
             raw = RawImage(data=msg.data, encoding=msg.encoding, height=msg.height, width=msg.width, step=msg.step)
-        self.builder.update_image(camera, raw, stamp_seconds(msg))
+        self.builder.update_image(camera, raw, stamp_ns(msg))
 
     def _on_object_state(self, msg: JointState) -> None:
         try:
-            self.builder.update_object_state(msg.name, msg.position, stamp_seconds(msg))
+            self.builder.update_object_state(msg.name, msg.position, stamp_ns(msg))
         except ValueError as exc:
             self.get_logger().error(f"ignored object state: {exc}", throttle_duration_sec=self.config.warn_period_s)
 
     def _on_tick(self) -> None:
-        now = self._now()
+        now = self._now_ns()
         stale = self.builder.staleness(now)
         command, adopted, request = self.loop.tick(stale)
         if command is not None:
             msg = JointState(name=list(JOINT_NAMES), position=command.tolist())
-            msg.header.stamp = seconds_to_time(now)
+            msg.header.stamp = ns_to_time(now)
             self.command_pub.publish(msg)
         for result in adopted:
             self._publish_chunk(result)
         if stale:
-            self.get_logger().warn(f"observation unusable, holding the last command, no new chunks: {stale}",
+            self.get_logger().warning(f"observation unusable, holding the last command, no new chunks: {stale}",
                                    throttle_duration_sec=self.config.warn_period_s)
         if request is not None:
             self.worker.submit(request, now)
@@ -130,7 +130,7 @@ class PolicyNode(Node):
     def _publish_chunk(self, result: InferenceResult) -> None:
         meta = self.backend.metadata
         self.chunk_pub.publish(chunk_to_msg(
-            result.actions, chunk_id=self._chunk_id, observation_stamp=result.observation_stamp,
+            result.actions, chunk_id=self._chunk_id, observation_stamp_ns=result.observation_stamp_ns,
             control_period=self.config.loop.control_period, advantage=self.config.conditioning.advantage,
             guidance_scale=self.config.conditioning.guidance_scale, policy_id=meta.policy_id,
             inference_latency=result.latency_s))
