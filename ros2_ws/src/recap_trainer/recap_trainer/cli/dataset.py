@@ -46,7 +46,9 @@ def register(subparsers) -> None:
                        "'Advantage: positive/negative' (for openpi / LeRobot VLA fine-tuning).")
     e.add_argument("dataset", type=Path)
     e.add_argument("--out", type=Path, required=True)
-    e.add_argument("--labels", type=Path, help="JSON {episode_id: [bool per step]} (true = positive advantage)")
+    e.add_argument("--labels", type=Path,
+                   help="advantage labels: a `recap label` output directory, or a JSON file "
+                   "{episode_id: [bool per step]} (true = positive)")
     e.add_argument("--repo-id", default="recap/aloha")
     e.add_argument("--fps", type=int, help="default: 1 / control_period")
     e.set_defaults(func=_export)
@@ -62,9 +64,10 @@ def register(subparsers) -> None:
     h.add_argument("--control-period", type=float, default=0.02)
     h.add_argument("--outcome", choices=("success", "failure", "abort"), default="success",
                    help="ALOHA demos carry no outcome; recorded demos are successes by convention")
-    h.add_argument("--gripper-normalised", action="store_true",
-                   help="grippers already in [0, 1] (ACT's sim datasets); otherwise raw, see --gripper")
-    h.add_argument("--gripper", type=float, nargs=2, default=(0.021, 0.057), metavar=("CLOSED", "OPEN"))
+    h.add_argument("--gripper-raw", type=float, nargs=2, metavar=("CLOSED", "OPEN"),
+                   help="grippers stored as raw readings with these closed/open values "
+                   "(default: already normalised to [0, 1], as ACT records them)")
+    h.add_argument("--bgr", action="store_true", help="frames are stored BGR (OpenCV order) instead of RGB")
     h.set_defaults(func=_import_hdf5)
     parser.set_defaults(func=lambda a: parser.print_help() or 2)
 
@@ -100,7 +103,9 @@ def _build(args) -> int:
 
 def _export(args) -> int:
     from recap_trainer.lerobot_export import export_lerobot
-    labels = json.loads(args.labels.read_text()) if args.labels else None
+    labels = None
+    if args.labels:
+        labels = json.loads(args.labels.read_text()) if args.labels.is_file() else args.labels
     info = export_lerobot(args.dataset, args.out, labels=labels, repo_id=args.repo_id, fps=args.fps)
     print(json.dumps({"episodes": info["total_episodes"], "frames": info["total_frames"], "out": str(args.out)}))
     return 0
@@ -111,6 +116,6 @@ def _import_hdf5(args) -> int:
     cams = tuple(c for c in args.cameras.split(",") if c)
     cfg = HDF5ImportConfig(cameras=cams, image_size=tuple(args.image_size) if cams else None,
                            control_period=args.control_period, outcome=args.outcome,
-                           gripper=None if args.gripper_normalised else tuple(args.gripper))
+                           gripper=tuple(args.gripper_raw) if args.gripper_raw else None, bgr=args.bgr)
     report = import_hdf5(args.files, args.out, args.task, cfg)
     return _print_report(report)
