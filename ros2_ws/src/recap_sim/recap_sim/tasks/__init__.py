@@ -4,9 +4,10 @@ from __future__ import annotations
 import difflib
 
 from recap_sim.tasks.base import Task, TaskStatus
+from recap_sim.tasks.espresso import Espresso
 from recap_sim.tasks.transfer_cube import TransferCube
 
-TASKS: dict[str, type[Task]] = {TransferCube.name: TransferCube}
+TASKS: dict[str, type[Task]] = {TransferCube.name: TransferCube, Espresso.name: Espresso}
 
 
 def make_task(name: str) -> Task:

@@ -1,0 +1,140 @@
+"""Scripted plan for espresso: the right arm side-grasps the cup, carries it under the spout and
+keeps holding it while the left arm presses the button from above; then the right arm carries the
+cup to the serving spot, lets go and backs off.
+
+Every step the plan re-reads where the cup is, who holds it and whether coffee was brewed, so it
+resumes from any reachable state (cup anywhere upright, held or not, before or after brewing).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from recap_sim.ik import gripper_frame
+from recap_sim.plans.base import ArmGoal, TaskPlan
+from recap_sim.tasks.espresso import BUTTON_HALF, BUTTON_XY, CUP_HALF_HEIGHT, MACHINE_HALF, PLACE_TOL, SPOUT_XY
+
+RIGHT_BASE = np.array([0.469, 0.5])
+LEFT_BASE = np.array([-0.469, 0.5])
+GRASP_PITCH = 0.6  # rad below horizontal for the side grasp (reaches cups close to the arm)
+GRASP_DZ = 0.01  # m, pinch above the cup centre
+STANDOFF = 0.07  # m, pre-grasp distance back along the approach
+CARRY_LIFT = 0.03  # m, cup bottom above the table while carrying (clears the spout's 14 cm)
+HELD_OPENING = 0.9
+ALIGN_TOL = 0.012
+FINGERTIP = 0.024  # m from the pinch site to the fingertips
+BUTTON_TOP = 2 * MACHINE_HALF[2] + 2 * BUTTON_HALF
+PRESS_DEPTH = 0.011  # m pushed below the button's rest height
+PRESS_PITCH = 1.1  # rad below horizontal of the pressing fingers
+DROP_HEIGHT = 0.08  # m the "drop_cup" mistake lifts the cup before letting go
+MISS_OFFSET = np.array([0.07, -0.02])  # where the "miss_spout" mistake puts the cup instead
+
+
+def _heading(base: np.ndarray, xy: np.ndarray) -> float:
+    return float(np.arctan2(xy[1] - base[1], xy[0] - base[0]))
+
+
+class EspressoPlan(TaskPlan):
+    mistakes = ("miss_spout", "drop_cup")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.task = self.world.env.task
+        self.spout_target = SPOUT_XY + (MISS_OFFSET if self.mistake == "miss_spout" else 0.0)
+        self._drop_pending = self.mistake == "drop_cup"
+        self._retry_until = -1.0
+        self._hold: ArmGoal | None = None
+        self._dropping = False
+
+    def goals(self, time_s: float, commanded_gripper: dict[str, float]) -> dict[str, ArmGoal]:
+        data = self.world.data
+        cup, _, _ = self.task.cup_pose(data)
+        _, touch_right, _ = self.task.touches(data)
+        rpos, rrot = self.world.pinch("right")
+        held = (touch_right and self.world.gripper_opening("right") < HELD_OPENING
+                and np.linalg.norm(cup - rpos) < 0.05)
+        brewed = self.task.brewed
+        target = self.task.serve_xy if brewed else self.spout_target
+        placed = self._resting_at(cup, target)
+        return {"left": self._left(brewed, placed), "right": self._right(time_s, cup, rpos, rrot, held, brewed,
+                                                                        target, placed)}
+
+    def _resting_at(self, cup: np.ndarray, xy: np.ndarray) -> bool:
+        return cup[2] < CUP_HALF_HEIGHT + 0.004 and np.linalg.norm(cup[:2] - xy) < PLACE_TOL
+
+    # --- right arm: the cup ---------------------------------------------------------------------
+    def _right(self, time_s, cup, rpos, rrot, held, brewed, target, placed) -> ArmGoal:
+        if not (held and placed and not brewed):
+            self._hold = None
+        if not held:
+            self._dropping = False
+        if held:
+            if placed and not brewed:
+                if self._hold is None:
+                    self._hold = ArmGoal(rpos, rrot, 0.0, 0.5)
+                return self._hold  # hold it under the spout while the left presses
+            if placed:
+                return ArmGoal(rpos, rrot, 1.0, 0.5)  # served: let go
+            return self._carry(cup, rpos, rrot, target)
+        if placed:  # cup stands where it should and is free: back off, then home
+            if np.linalg.norm(rpos[:2] - cup[:2]) < 0.08:
+                back = rpos - 0.1 * np.array([*(rrot[:2, 0]), 0.0])
+                return ArmGoal(back, rrot, 1.0)
+            return self.home["right"]
+        return self._pick(time_s, cup, rpos)
+
+    def _carry(self, cup, rpos, rrot, target) -> ArmGoal:
+        offset = cup - rpos  # the cup sits where it was grasped; aim the cup, not the pinch point
+        rot = gripper_frame(_heading(RIGHT_BASE, target - offset[:2]), GRASP_PITCH)
+        carry_z = CUP_HALF_HEIGHT + CARRY_LIFT - offset[2]
+        far = np.linalg.norm(cup[:2] - target) > 0.01
+        if far and cup[2] < CUP_HALF_HEIGHT + CARRY_LIFT - 0.01 and np.linalg.norm(cup[:2] - target) > 0.03:
+            return ArmGoal(np.array([rpos[0], rpos[1], carry_z]), rrot, 0.0, 0.5)  # lift first
+        if self._drop_pending and np.linalg.norm(cup[:2] - target) < 0.12:
+            self._drop_pending, self._dropping = False, True
+        if self._dropping:  # the "drop_cup" mistake: lifts the cup high and lets go of it
+            if cup[2] < CUP_HALF_HEIGHT + DROP_HEIGHT:
+                return ArmGoal(np.array([rpos[0], rpos[1], carry_z + DROP_HEIGHT]), rrot, 0.0)
+            return ArmGoal(rpos, rrot, 1.0)
+        if far:
+            return ArmGoal(np.array([*(target - offset[:2]), carry_z]), rot, 0.0)
+        place_z = CUP_HALF_HEIGHT - offset[2] - 0.003
+        return ArmGoal(np.array([*(target - offset[:2]), place_z]), rot, 0.0, 0.5)
+
+    def _pick(self, time_s, cup, rpos) -> ArmGoal:
+        heading = _heading(RIGHT_BASE, cup[:2])
+        rot = gripper_frame(heading, GRASP_PITCH)
+        along = np.array([np.cos(heading), np.sin(heading), 0.0])
+        grasp = cup + np.array([0.0, 0.0, GRASP_DZ])
+        pre = grasp - STANDOFF * along
+        rel = rpos - pre
+        progress = float(rel @ along)
+        on_line = np.linalg.norm(rel - progress * along) < ALIGN_TOL and progress > -0.01
+        opening = self.world.gripper_opening("right")
+        if time_s < self._retry_until:
+            return ArmGoal(pre, rot, 1.0)
+        if opening < 0.2:  # closed on nothing: back off and try again
+            self._retry_until = time_s + 0.5
+            return ArmGoal(pre, rot, 1.0)
+        if on_line and (opening > 0.9 or np.linalg.norm(rpos - grasp) < 0.02):
+            closing = np.linalg.norm(rpos - grasp) < 0.01 or opening < 0.9
+            return ArmGoal(grasp, rot, 0.0 if closing else 1.0, 0.5)
+        return ArmGoal(pre, rot, 1.0)
+
+    # --- left arm: the button -------------------------------------------------------------------
+    def _left(self, brewed: bool, placed: bool) -> ArmGoal:
+        # Closed fingertips press the button, pitched down (straight down is out of reach there).
+        rot = gripper_frame(_heading(LEFT_BASE, BUTTON_XY), PRESS_PITCH)
+        tip_offset = FINGERTIP * rot[:, 0]
+        above = np.array([*BUTTON_XY, BUTTON_TOP + 0.05]) - tip_offset
+        press = np.array([*BUTTON_XY, BUTTON_TOP - PRESS_DEPTH]) - tip_offset
+        lpos, _ = self.world.pinch("left")
+        tip = lpos + tip_offset
+        if brewed:
+            if tip[2] < BUTTON_TOP + 0.04 and np.linalg.norm(tip[:2] - BUTTON_XY) < 0.05:
+                return ArmGoal(above, rot, 0.0)  # straight up off the button first
+            return self.home["left"]
+        if not placed:
+            return ArmGoal(above, rot, 0.0)  # wait above the button
+        if np.linalg.norm(tip[:2] - BUTTON_XY) < 0.008:
+            return ArmGoal(press, rot, 0.0, 0.5)
+        return ArmGoal(above, rot, 0.0)
