@@ -125,3 +125,14 @@ def test_no_shadow_expert_when_the_deviation_trigger_is_disabled(env):
     op = SimulatedOperator(rule(stall_timeout_s=math.inf))
     out, _ = run_episode(env, op, 5, frozen_policy, 30)
     assert all(o.deviation is None for o in out)
+
+
+def test_a_reset_during_a_correction_hands_back_first(env):
+    op = SimulatedOperator(rule())
+    out, _ = run_episode(env, op, 7, frozen_policy, 40, arbitration=False)
+    assert op.rule.mode is not Mode.WATCH  # correcting when the episode is reset
+    obs = env.reset(8)
+    op.new_episode(env, 8)
+    first = op.step(obs, 0, False, obs.qpos)
+    assert (first.request, first.reason, first.mode) == (False, "new episode", Mode.WATCH)
+    assert op.step(obs, 0, False, obs.qpos).request is None

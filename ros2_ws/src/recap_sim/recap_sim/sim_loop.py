@@ -5,6 +5,9 @@ context belongs to the thread that renders). Command callbacks call `hold_comman
 threads; it only swaps the held vector under a lock. Each `step()` advances one control period
 and returns a `Tick` saying what is due for publishing at the new sim time.
 
+With a `SimulatedOperator`, the operator is stepped right after the physics, on the same state
+(see recap_sim.sim_operator for why it lives in the sim process).
+
 Sim time (`clock_ns`) is monotonic across resets (stamps never go backwards for the rest of the
 graph); the task's own elapsed time restarts at 0 with every episode.
 """
@@ -20,6 +23,7 @@ from recap_core.aloha_layout import ARMS, JOINTS_PER_ARM
 from recap_sim.env import Observation, SimConfig, SimEnv
 from recap_sim.pacing import Periodic
 from recap_sim.scene import CAMERA_NAMES
+from recap_sim.sim_operator import OperatorStep, SimulatedOperator
 
 MAX_SEED = 2**63 - 1  # SimEnv seeds numpy from [0, 2**63); larger uint64 seeds are refused
 
@@ -87,13 +91,16 @@ class Tick:
     joint_states: bool  # follower joint states + object state due
     images: dict[str, np.ndarray] | None  # fresh frames, only at camera rate
     task_state: TaskSnapshot | None  # on change or at task_state_rate_hz
+    operator: OperatorStep | None = None  # the simulated operator's leader pose and request, if any
 
 
 class SimLoop:
     """One simulated robot episode after another; see the module docstring for threading."""
 
-    def __init__(self, config: SimLoopConfig, env_factory: Callable[[SimConfig], SimEnv] = SimEnv) -> None:
+    def __init__(self, config: SimLoopConfig, env_factory: Callable[[SimConfig], SimEnv] = SimEnv,
+                 operator: SimulatedOperator | None = None) -> None:
         self.config = config
+        self.operator = operator
         self._env_factory = env_factory
         self._lock = threading.Lock()
         self._held = np.zeros(len(ARMS) * JOINTS_PER_ARM)
@@ -141,6 +148,8 @@ class SimLoop:
                                       False, None, "")
         for timer in (self._joint_timer, self._camera_timer, self._task_timer):
             timer.restart()
+        if self.operator is not None:
+            self.operator.new_episode(env, seed, obs.time)
         self._published: TaskSnapshot | None = None
         return self._snapshot
 
@@ -148,7 +157,8 @@ class SimLoop:
         env = self.env
         self.clock_ns += int(round(env.control_period * 1e9))
         render = bool(self.config.cameras) and self._camera_timer.due(self.clock_ns)
-        res = env.step(self.held_command(), render=render)
+        held = self.held_command()
+        res = env.step(held, render=render)
         self.observation = res.observation
         s = self._snapshot
         # The env counts stage names including the start ("start", ..., "transferred"): the index
@@ -160,9 +170,10 @@ class SimLoop:
         task_due = self._task_timer.due(self.clock_ns)
         if changed or task_due:
             self._published = self._snapshot
+        operator = None if self.operator is None else self.operator.step(res.observation, res.stage, res.done, held)
         return Tick(self.clock_ns, res.observation, self._joint_timer.due(self.clock_ns),
                     dict(res.observation.images) if render else None,
-                    self._snapshot if (changed or task_due) else None)
+                    self._snapshot if (changed or task_due) else None, operator)
 
     @property
     def task_state(self) -> TaskSnapshot:

@@ -54,6 +54,8 @@ class SimulatedOperator:
             self.env = env
             self.expert = ScriptedExpert(env, self.expert_config, seed=self.rule.rule.seed)
         self.expert.reset()
+        # A reset in the middle of a correction: hand back at the first step of the new episode.
+        self._handback_pending = self.rule.mode is not Mode.WATCH
         self.rule.new_episode(time_s, seed)
         self._deviation: float | None = None
         self._shadow_command: np.ndarray | None = None
@@ -76,6 +78,10 @@ class SimulatedOperator:
         if decision.request is True:
             self.expert.reset()  # start correcting from the follower's target, not the shadow's path
             self._deviation = None
+        if self._handback_pending:
+            self._handback_pending = False
+            if decision.request is None:
+                decision = replace(decision, request=False, reason="new episode")
         if decision.mode is Mode.CORRECT:
             leader = self.expert.act(expert_obs)
         else:
