@@ -87,10 +87,12 @@ def compute_stats(episodes: Iterable) -> NormStats:
     """Stats over every step of `episodes` (EpisodeData-like: qpos, env_state, executed_action)."""
     moments = {"qpos": _Moments(), "env_state": _Moments(), "action": _Moments()}
     for ep in episodes:
-        moments["qpos"].add(ep.qpos)
-        moments["action"].add(ep.executed_action)
-        if ep.env_state is not None:
-            moments["env_state"].add(ep.env_state)
+        for name, values in (("qpos", ep.qpos), ("action", ep.executed_action), ("env_state", ep.env_state)):
+            if values is None:
+                continue
+            if not np.all(np.isfinite(values)):
+                raise ValueError(f"episode {ep.episode_id}: {name} contains NaN or inf")
+            moments[name].add(values)
     if moments["qpos"].n == 0:
         raise ValueError("cannot compute normalisation stats: the dataset has no steps")
     results = {k: m.result() for k, m in moments.items() if m.n}

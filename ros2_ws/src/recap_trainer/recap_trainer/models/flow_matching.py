@@ -75,7 +75,9 @@ def flow_matching_loss(
 ) -> torch.Tensor:
     """Conditional flow-matching loss || v(x_tau, tau) - (a - eps) ||^2, the policy's -log pi.
 
-    actions, noise: (B, H, D); tau: (B,); weights: (B,) per-sample weights (AWR) or None.
+    actions, noise: (B, H, D); tau: (B,); weights: (B,) per-sample weights (AWR) or None, already
+    normalised by the caller to mean 1 over the *global* batch, so that the mean over a process's
+    slice, averaged over processes, is the global weighted mean.
     `velocity(x, tau)` closes over the condition. Noise and tau are inputs so that a multi-process
     run can draw them exactly like a single-process run.
     """
@@ -84,7 +86,7 @@ def flow_matching_loss(
     per_sample = (velocity(x_tau, tau) - (actions - noise)).pow(2).mean(dim=(1, 2))
     if weights is None:
         return per_sample.mean()
-    return (per_sample * weights).sum() / weights.sum().clamp_min(1e-8)
+    return (per_sample * weights).mean()
 
 
 @torch.no_grad()

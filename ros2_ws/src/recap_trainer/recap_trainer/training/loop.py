@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -101,6 +102,14 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> tuple[torch.optim.O
     warm = max(config.warmup_steps, 1)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warm))
     return optimizer, scheduler
+
+
+def fast_forward(scheduler: torch.optim.lr_scheduler.LRScheduler, steps: int) -> None:
+    """Put a fresh learning-rate schedule at `steps` when resuming."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "scheduler.step() before optimizer.step()"
+        for _ in range(steps):
+            scheduler.step()
 
 
 def run_training(

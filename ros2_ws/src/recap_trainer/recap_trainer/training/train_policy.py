@@ -28,7 +28,7 @@ from recap_trainer.normalization import NormStats, compute_stats
 from recap_trainer.training.common import check_fits, gather_observations, observation_config_for, trainer_files_exist
 from recap_trainer.training.episodes import EpisodeCatalog, StepSampler, action_window
 from recap_trainer.training.loop import (
-    BatchSource, TrainConfig, TrainerState, is_main_process, make_optimizer, run_training, save_loss_curve,
+    BatchSource, TrainConfig, TrainerState, fast_forward, is_main_process, make_optimizer, run_training, save_loss_curve,
 )
 
 METHODS = ("recap", "bc", "filtered_bc", "awr")
@@ -156,8 +156,7 @@ def train_policy(
         optimizer, scheduler = make_optimizer(model, train)
         info = load_optimizer_state(out_dir, optimizer)
         state = TrainerState(info["step"], info["losses"], info["rng"], info["torch_rng"])
-        for _ in range(state.step):
-            scheduler.step()
+        fast_forward(scheduler, state.step)
     meta = policy_metadata(catalog, config, method, metadata)
     training_info = {"train_config": asdict(train), "method": asdict(method),
                      "init_from": str(init_from) if init_from else None, "episodes": int(len(episodes)),

@@ -18,7 +18,7 @@ from recap_trainer.rewards import RewardConfig, episode_returns
 from recap_trainer.training.common import check_fits, gather_observations, observation_config_for, trainer_files_exist
 from recap_trainer.training.episodes import EpisodeCatalog, StepSampler
 from recap_trainer.training.loop import (
-    BatchSource, TrainConfig, TrainerState, is_main_process, make_optimizer, run_training, save_loss_curve,
+    BatchSource, TrainConfig, TrainerState, fast_forward, is_main_process, make_optimizer, run_training, save_loss_curve,
 )
 
 log = logging.getLogger(__name__)
@@ -112,8 +112,7 @@ def train_value(
         optimizer, scheduler = make_optimizer(model, train)
         info = load_optimizer_state(out_dir, optimizer)
         state = TrainerState(info["step"], info["losses"], info["rng"], info["torch_rng"])
-        for _ in range(state.step):
-            scheduler.step()
+        fast_forward(scheduler, state.step)
     training_info = {"train_config": asdict(train), "rewards": rewards.to_dict(),
                      "init_from": str(init_from) if init_from else None,
                      "episodes": len(targets)}

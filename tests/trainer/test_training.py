@@ -1,0 +1,157 @@
+"""Training: smoke + resume, baselines' data selection, inference from the checkpoint, bad input."""
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from conftest import TINY_MODEL, TINY_POLICY, make_episode, mixed_episodes
+from recap_trainer.algorithm import label_with_value
+from recap_trainer.features import ObservationError
+from recap_trainer.labels import LabelConfig
+from recap_trainer.policy import load_policy
+from recap_trainer.training.episodes import EpisodeCatalog, StepSampler, action_window
+from recap_trainer.training.loop import TrainConfig
+from recap_trainer.training.train_policy import PolicyTrainConfig, train_policy, training_episodes
+from recap_trainer.training.train_value import train_value
+
+TWO_STEPS = TrainConfig(steps=2, batch_size=4, warmup_steps=1)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """V, labels and a RECAP policy trained for a few steps on tiny data."""
+    root = tmp_path_factory.mktemp("trained")
+    catalog = EpisodeCatalog([mixed_episodes(6)])
+    train_value(catalog, root / "value", TrainConfig(steps=4, batch_size=8, warmup_steps=1), model_sizes=TINY_MODEL)
+    labels = label_with_value(catalog, root / "value", LabelConfig(stage="pretrain"))
+    train_policy(catalog, root / "policy", TrainConfig(steps=4, batch_size=8, warmup_steps=1),
+                 labels=labels, model_sizes=TINY_MODEL, policy_sizes=TINY_POLICY)
+    return SimpleNamespace(root=root, catalog=catalog, labels=labels)
+
+
+def test_two_steps_train_save_and_resume_equals_an_uninterrupted_run(tmp_path, trained):
+    kw = dict(labels=trained.labels, model_sizes=TINY_MODEL, policy_sizes=TINY_POLICY)
+    cat = trained.catalog
+    train_policy(cat, tmp_path / "full", TrainConfig(steps=4, batch_size=4, warmup_steps=2), **kw)
+    train_policy(cat, tmp_path / "part", TrainConfig(steps=2, batch_size=4, warmup_steps=2), **kw)
+    train_policy(cat, tmp_path / "part", TrainConfig(steps=4, batch_size=4, warmup_steps=2), resume=True, **kw)
+    full = json.loads((tmp_path / "full" / "loss.json").read_text())["losses"]
+    resumed = json.loads((tmp_path / "part" / "loss.json").read_text())["losses"]
+    assert len(resumed) == 4
+    assert np.allclose(full, resumed, rtol=1e-5)
+    assert (tmp_path / "part" / "loss.png").stat().st_size > 1000
+
+
+def test_training_is_deterministic_with_a_seed(tmp_path, trained):
+    kw = dict(labels=trained.labels, model_sizes=TINY_MODEL, policy_sizes=TINY_POLICY)
+    for name in ("a", "b"):
+        train_policy(trained.catalog, tmp_path / name, TWO_STEPS, **kw)
+    a, b = (json.loads((tmp_path / n / "loss.json").read_text())["losses"] for n in ("a", "b"))
+    assert a == b
+
+
+def test_value_training_lowers_the_loss(tmp_path):
+    catalog = EpisodeCatalog([mixed_episodes(4)])
+    train_value(catalog, tmp_path / "v", TrainConfig(steps=60, batch_size=32, warmup_steps=5, lr=3e-3), model_sizes=TINY_MODEL)
+    losses = json.loads((tmp_path / "v" / "loss.json").read_text())["losses"]
+    assert np.mean(losses[-10:]) < 0.85 * np.mean(losses[:5])  # from ln(201) = 5.3 towards the returns' entropy
+
+
+def test_policy_infers_chunks_per_interface(trained):
+    policy = load_policy(trained.root / "policy")
+    meta = policy.metadata
+    assert meta["horizon"] == 8 and meta["uses_images"] is False and len(meta["joint_names"]) == 14
+    assert meta["state_names"] == ["state_0", "state_1", "state_2", "state_3"] and meta["advantage_conditioned"]
+    ep = trained.catalog.episode(0)
+    obs = {"qpos": ep.qpos[3], "env_state": ep.env_state[3], "task": "transfer_cube"}
+    chunk = policy.infer(obs)
+    assert chunk.shape == (8, 14) and chunk.dtype == np.float32 and np.isfinite(chunk).all()
+    prefix = ep.executed_action[:3]
+    guided = policy.infer(obs, advantage="positive", guidance_scale=2.5, frozen_prefix=prefix)
+    assert np.array_equal(guided[:3], prefix.astype(np.float32))
+    assert policy.infer_batch([obs, obs]).shape == (2, 8, 14)
+
+
+def test_inference_bad_input_is_a_clear_error(trained):
+    policy = load_policy(trained.root / "policy")
+    ep = trained.catalog.episode(0)
+    obs = {"qpos": ep.qpos[0], "env_state": ep.env_state[0], "task": "transfer_cube"}
+    with pytest.raises(ObservationError, match="qpos contains NaN"):
+        policy.infer({**obs, "qpos": np.full(14, np.nan)})
+    with pytest.raises(ObservationError, match="qpos has shape \\(7,\\)"):
+        policy.infer({**obs, "qpos": np.zeros(7)})
+    with pytest.raises(ObservationError, match="env_state missing"):
+        policy.infer({"qpos": ep.qpos[0], "task": "transfer_cube"})
+    with pytest.raises(ObservationError, match="unknown task 'espresso'"):
+        policy.infer({**obs, "task": "espresso"})
+    with pytest.raises(ValueError, match="frozen_prefix must be"):
+        policy.infer(obs, frozen_prefix=np.zeros((3, 7)))
+
+
+def test_baselines_select_their_data(trained):
+    cat = trained.catalog
+    ids = lambda idx: {cat.summaries[k].episode_id for k in idx}  # noqa: E731
+    assert ids(training_episodes(cat, PolicyTrainConfig("filtered_bc"), None)) == {
+        s.episode_id for s in cat.summaries if s.outcome == "success"}
+    assert len(training_episodes(cat, PolicyTrainConfig("bc"), None)) == len(cat)
+    with pytest.raises(ValueError, match="needs advantage labels"):
+        training_episodes(cat, PolicyTrainConfig("awr"), None)
+
+
+@pytest.mark.parametrize("method", ["bc", "filtered_bc", "awr"])
+def test_baselines_train_and_refuse_guidance(tmp_path, trained, method):
+    labels = trained.labels if method == "awr" else None
+    train_policy(trained.catalog, tmp_path / method, TWO_STEPS, PolicyTrainConfig(method), labels,
+                 model_sizes=TINY_MODEL, policy_sizes=TINY_POLICY)
+    policy = load_policy(tmp_path / method)
+    ep = trained.catalog.episode(0)
+    obs = {"qpos": ep.qpos[0], "env_state": ep.env_state[0], "task": "transfer_cube"}
+    assert policy.infer(obs).shape == (8, 14)
+    with pytest.raises(ValueError, match="no advantage conditioning"):
+        policy.infer(obs, guidance_scale=1.5)
+
+
+def test_image_policy_trains_and_infers(tmp_path):
+    cams = ("cam_high", "cam_left_wrist")
+    eps = [make_episode(f"i{i}", outcome="success", cameras=cams, seed=i, state_dim=0) for i in range(2)]
+    train_policy(EpisodeCatalog([eps]), tmp_path / "img", TWO_STEPS, PolicyTrainConfig("bc"),
+                 model_sizes=TINY_MODEL, policy_sizes=TINY_POLICY, cameras=cams)
+    policy = load_policy(tmp_path / "img")
+    assert policy.metadata["uses_images"] and policy.metadata["image_size"] == [16, 16]
+    big = np.zeros((32, 32, 3), np.uint8)  # resized to the model's 16 x 16
+    chunk = policy.infer({"qpos": eps[0].qpos[0], "images": {c: big for c in cams}, "task": "transfer_cube"})
+    assert chunk.shape == (8, 14)
+    with pytest.raises(ObservationError, match="camera 'cam_left_wrist' missing"):
+        policy.infer({"qpos": eps[0].qpos[0], "images": {"cam_high": big}, "task": "transfer_cube"})
+
+
+def test_empty_dataset_is_an_error():
+    with pytest.raises(ValueError, match="dataset is empty"):
+        EpisodeCatalog([[]])
+
+
+def test_bad_episodes_are_named(tmp_path):
+    nan_ep = SimpleNamespace(**{**vars(make_episode("nanny")), "qpos": np.full((30, 14), np.nan)})
+    with pytest.raises(ValueError, match="episode nanny: qpos contains NaN"):
+        train_policy(EpisodeCatalog([[nan_ep]]), tmp_path / "n", TWO_STEPS, PolicyTrainConfig("bc"),
+                     model_sizes=TINY_MODEL, policy_sizes=TINY_POLICY)
+    base = make_episode("narrow")
+    narrow = SimpleNamespace(**{**vars(base), "executed_action": base.executed_action[:, :7]})
+    with pytest.raises(ValueError, match="episode narrow: actions have 7 dimensions"):
+        train_policy(EpisodeCatalog([[narrow]]), tmp_path / "m", TWO_STEPS, PolicyTrainConfig("bc"),
+                     model_sizes=TINY_MODEL, policy_sizes=TINY_POLICY)
+    other_state = make_episode("wide", state_dim=9)
+    with pytest.raises(ValueError, match="episode wide: env_state has 9 dimensions"):
+        train_policy(EpisodeCatalog([[make_episode("ok"), other_state]]), tmp_path / "w", TWO_STEPS,
+                     PolicyTrainConfig("bc"), model_sizes=TINY_MODEL, policy_sizes=TINY_POLICY)
+
+
+def test_sampler_and_action_window():
+    cat = EpisodeCatalog([[make_episode("a", steps=5), make_episode("b", steps=15)]])
+    episodes, steps = StepSampler(cat, np.array([0, 1])).sample(np.random.default_rng(0), 4000)
+    assert abs((episodes == 0).mean() - 0.25) < 0.03  # uniform over steps
+    assert all(t < cat.summaries[k].length for k, t in zip(episodes, steps))
+    window = action_window(np.arange(10.0)[:, None], 8, 4)
+    assert window[:, 0].tolist() == [8, 9, 9, 9]
