@@ -122,20 +122,26 @@ class ArbitrationNode(Node):
 
     def _on_estop(self, msg: Bool) -> None:
         self.core.set_estop(bool(msg.data), f"{self.config.estop_topic} is true")
-        log = self.get_logger().error if msg.data else self.get_logger().info
-        log(f"e-stop {'ENGAGED: holding the arms' if msg.data else 'released'}")
+        if msg.data:
+            self.get_logger().error(f"e-stop ENGAGED on {self.config.estop_topic}: holding the arms")
+        else:
+            self.get_logger().info(f"e-stop released on {self.config.estop_topic}")
 
     def _on_episode_event(self, msg: EpisodeEvent) -> None:
         if msg.kind == EpisodeEvent.START:
             self._episode_id = msg.episode_id
             if not self.core.reinitialise_from_follower():
-                self.get_logger().warn("episode start before any follower joint state")
+                self.get_logger().warning("episode start before any follower joint state")
         elif msg.kind in (EpisodeEvent.SUCCESS, EpisodeEvent.FAILURE, EpisodeEvent.ABORT):
             self._episode_id = ""
 
     def _request(self, human: bool, source: Source):
         decision = self.core.request(human, source, self._now())
-        (self.get_logger().info if decision.accepted else self.get_logger().warn)(decision.message)
+        # Separate call sites: rclpy refuses one call site logging at two severities.
+        if decision.accepted:
+            self.get_logger().info(decision.message)
+        else:
+            self.get_logger().warning(decision.message)
         self._publish_state(self.core.arbitrator.state, force=True)
         return decision
 

@@ -26,13 +26,23 @@ class CheckpointBackend(PolicyBackend):
         self._policy = load_policy(path)
         self._conditioning = conditioning
         m = self._policy.metadata
+        if not isinstance(m, dict):
+            m = vars(m)
+        missing = [k for k in ("policy_id", "joint_names", "horizon", "control_period", "cameras") if k not in m]
+        if missing:
+            raise ValueError(f"{path}: policy metadata lacks {missing}")
         self.metadata = BackendMetadata(
-            policy_id=str(m.policy_id), joint_names=tuple(m.joint_names), horizon=int(m.horizon),
-            control_period=float(m.control_period), cameras=tuple(m.cameras),
-            image_size=tuple(m.image_size) if m.cameras else None,
-            state_names=tuple(m.state_names or ()), supports_frozen_prefix=True)
+            policy_id=str(m["policy_id"]), joint_names=tuple(m["joint_names"]), horizon=int(m["horizon"]),
+            control_period=float(m["control_period"]), cameras=tuple(m["cameras"]),
+            image_size=tuple(m["image_size"]) if m["cameras"] else None,
+            state_names=tuple(m.get("state_names") or ()), supports_frozen_prefix=True)
 
     def infer(self, obs: Observation, frozen_prefix: np.ndarray | None = None) -> np.ndarray:
+        if frozen_prefix is not None and len(frozen_prefix) >= self.metadata.horizon:
+            frozen_prefix = frozen_prefix[: self.metadata.horizon - 1]  # the model needs d < H
         return np.asarray(self._policy.infer(
             obs.as_policy_dict(), advantage=self._conditioning.advantage,
             guidance_scale=self._conditioning.guidance_scale, frozen_prefix=frozen_prefix))
+
+    def reset(self) -> None:
+        self._policy.reset()
