@@ -26,7 +26,7 @@ def test_operator_takes_over_a_stalled_follower_and_hands_back(ros_node, sim_pro
     # Nobody commands the follower (no policy, no arbitration): it stalls at its start pose.
     sim = sim_process(cameras="['none']", real_time_factor=4.0, **{
         "operator.enabled": "true", "operator.stall_timeout_s": 0.5, "operator.stage_time_limit_s": 0.0,
-        "operator.max_correction_s": 1.5})
+        "operator.max_correction_s": 1.5, "use_sim_time": "true"})
 
     first = leader.wait_for(1, timeout=30.0)[0]
     assert list(first.name) == [*ARM_JOINTS, "gripper"]

@@ -18,6 +18,5 @@ setup(
     license="Apache-2.0",
     entry_points={"console_scripts": [
         "sim_node = recap_sim.sim_node:main",
-        "operator_node = recap_sim.operator_node:main",
     ]},
 )
