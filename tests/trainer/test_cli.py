@@ -1,0 +1,48 @@
+"""`recap` commands: help texts and the Algorithm 1 loop on tiny data."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import make_episode, mixed_episodes
+from recap_trainer.cli import build_parser, main
+from recap_trainer.dataset import DatasetWriter
+from recap_trainer.labels import Labels
+
+
+def test_help_lists_the_training_commands(capsys):
+    for command in ("train-value", "label", "train-policy", "iterate"):
+        with pytest.raises(SystemExit) as exit_info:
+            main([command, "--help"])
+        assert exit_info.value.code == 0
+        assert "usage: recap " + command in capsys.readouterr().out
+    assert {"train-value", "label", "train-policy", "iterate"} <= set(build_parser()._subparsers._group_actions[0].choices)
+
+
+def test_iterate_fine_tunes_from_the_pretrained_checkpoints(tmp_path):
+    demos, rollouts, work = tmp_path / "demos", tmp_path / "rollouts", tmp_path / "work"
+    writer = DatasetWriter(demos)
+    for ep in mixed_episodes(4):
+        writer.append(ep)
+    flags = np.zeros(40, bool)
+    flags[15:30] = True
+    writer = DatasetWriter(rollouts)
+    writer.append(make_episode("r0", steps=40, source="rollout", intervention=flags, seed=7))
+    writer.append(make_episode("r1", steps=35, source="rollout", outcome="failure", seed=8))
+    common = ["--work-dir", str(work), "--demos", str(demos), "--pretrain-steps", "2", "--finetune-steps", "2",
+              "--batch-size", "8"]
+    assert main(["iterate", *common, "--iteration", "0"]) == 0
+    assert main(["iterate", *common, "--data", str(rollouts), "--iteration", "1"]) == 0
+
+    pre = Labels.load(work / "pretrained" / "labels")
+    assert pre.info["stage"] == "pretrain" and pre.info["n_step"] is None
+    sft = Labels.load(work / "iter_0" / "labels")
+    assert sft.info["stage"] == "sft" and all(sft.indicator[f"transfer_cube-{i}"].all() for i in range(4))
+    fine = Labels.load(work / "iter_1" / "labels")
+    assert fine.info["stage"] == "finetune" and fine.info["n_step"] == 50
+    assert fine.indicator["r0"][15:30].all()  # human steps forced positive
+    for k in (0, 1):
+        for kind in ("value", "policy"):
+            cfg = json.loads((work / f"iter_{k}" / kind / "config.json").read_text())
+            assert cfg["training"]["init_from"] == str(work / "pretrained" / kind)
