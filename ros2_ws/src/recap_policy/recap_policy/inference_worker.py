@@ -49,6 +49,8 @@ class InferenceWorker:
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        # No lower priority for this thread on purpose: it holds the GIL the timer needs, and a
+        # de-prioritised GIL holder on a busy machine stalls the timer (priority inversion).
         while True:
             item = self._requests.get()
             if item is None:

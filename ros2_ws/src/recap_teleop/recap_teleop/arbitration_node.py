@@ -84,7 +84,10 @@ class ArbitrationNode(Node):
     def _on_policy_command(self, msg: JointState) -> None:
         now = self._now()
         try:
-            command = reorder_by_name(msg.name, msg.position, source=self.config.policy_command_topic)
+            if tuple(msg.name) == JOINT_NAMES:  # fast path: the policy node sends JOINT_NAMES order
+                command = np.asarray(msg.position, dtype=np.float64)
+            else:
+                command = reorder_by_name(msg.name, msg.position, source=self.config.policy_command_topic)
         except ValueError as exc:
             self.get_logger().error(f"ignored policy command: {exc}", throttle_duration_sec=2.0)
             return
