@@ -9,6 +9,8 @@ last outcome on /episode_events or /sim/task_state.
 from __future__ import annotations
 
 import re
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,12 +21,18 @@ from recap_core.aloha_layout import GripperCalibration, JointNameError, arm_vect
 from recap_trainer.bags.alignment import clean_stamps, hold, step_grid
 from recap_trainer.bags.config import ConverterConfig
 from recap_trainer.bags.errors import BagError
-from recap_trainer.bags.images import decode_resize
+from recap_trainer.bags.images import decode_resize, raw_image_view, resize
 from recap_trainer.bags.source import BagSource
 from recap_trainer.episode import EpisodeData, EpisodeError
 
 EVENT_OUTCOMES = {1: "success", 2: "failure", 3: "abort"}  # EpisodeEvent kinds / new_outcome
 TASK_OUTCOMES = {1: "success", 2: "failure"}  # TaskState.outcome
+_RESIZE_THREADS = 2
+_MAX_PENDING = 32  # raw camera frames in flight to the resize threads
+
+
+def _resize_copy(img: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    return np.ascontiguousarray(img if size is None else resize(img, size))
 
 
 @dataclass
@@ -80,8 +88,40 @@ class EpisodeBuilder:
         samples: dict[str, _Samples] = {t: _Samples() for t in wanted}
         events: list[tuple[int, Any]] = []
         policy_ids: list[str] = []
+        pool = ThreadPoolExecutor(max_workers=_RESIZE_THREADS, thread_name_prefix="resize")
+        pending: deque[Future] = deque()
+        try:
+            state_names = self._read(src, wanted, samples, events, policy_ids, cam_of_topic, use_leader,
+                                     pool, pending)
+        finally:
+            pool.shutdown(wait=True)
+        for s in samples.values():
+            s.values = [v.result() if isinstance(v, Future) else v for v in s.values]
+        return self._assemble(src, path, wanted, samples, events, policy_ids, cam_of_topic, cams,
+                              use_leader, action_topics, state_names, task, source_kind, iteration)
+
+    def _read(self, src, wanted, samples, events, policy_ids, cam_of_topic, use_leader, pool,
+              pending) -> list[str] | None:
+        """One pass over the bag filling `samples` (per topic), `events`, `policy_ids`.
+
+        Returns the object-state feature names (None without /sim/object_state).
+        """
+        cfg = self.config
+        name = src.name
         state_names: list[str] | None = None
         for topic, log_ns, raw in src.messages(wanted):
+            if topic in cam_of_topic and src.topics[topic] == "sensor_msgs/msg/Image":
+                fast = raw_image_view(raw)  # the bulk of a bag: skip the generic deserializer
+                if fast is not None:
+                    s = samples[topic]
+                    s.stamps.append(fast[0])
+                    s.log.append(log_ns)
+                    # resizing releases the GIL: it overlaps with reading the next messages
+                    s.values.append(pool.submit(_resize_copy, fast[1], cfg.image_size))
+                    pending.append(s.values[-1])
+                    if len(pending) > _MAX_PENDING:  # bounded: at most this many raw frames held
+                        pending.popleft().result()
+                    continue
             try:
                 msg = src.deserialize(raw, topic)
             except Exception as exc:
@@ -125,7 +165,12 @@ class EpisodeBuilder:
             s.stamps.append(_stamp(msg))
             s.log.append(log_ns)
             s.values.append(value)
+        return state_names
 
+    def _assemble(self, src, path, wanted, samples, events, policy_ids, cam_of_topic, cams, use_leader,
+                  action_topics, state_names, task, source_kind, iteration) -> tuple[EpisodeData, list[str]]:
+        cfg = self.config
+        name = src.name
         streams = {}
         for topic, s in samples.items():
             stamps, order = clean_stamps(topic, s.stamps, s.log, lambda m, t: src.warn(m, t))
