@@ -69,6 +69,15 @@ def test_leader_motion_far_from_follower_is_refused_not_taken():
     assert not d.accepted and not arb.state.human_in_control
 
 
+def test_leader_motion_relative_to_the_commanded_pose_for_driven_leaders():
+    arb = Arbitrator(ArbitrationConfig(leader_motion_threshold_rad=0.1, leader_motion_reference="command"))
+    # The leader tracks the commanded pose as it moves: no trigger, however far the arms travel.
+    for k in range(5):
+        assert arb.observe_leader(0.02 * k, POSE + 0.3 * k, POSE, commanded=POSE + 0.3 * k + 0.05) is None
+    d = arb.observe_leader(0.2, POSE + 0.15, POSE, commanded=POSE)  # pulled away from the command
+    assert d.accepted and arb.state.source == Source.LEADER_MOTION
+
+
 def test_leader_motion_disabled():
     arb = Arbitrator(ArbitrationConfig(auto_takeover=False))
     arb.observe_leader(0.0, POSE, POSE)
@@ -139,7 +148,8 @@ def test_episode_start_reinitialises_from_the_follower():
     np.testing.assert_allclose(core.filter.pose, moved)
 
 
-@pytest.mark.parametrize("kw", [{"takeover_threshold_rad": 0}, {"leader_motion_threshold_rad": -1}])
+@pytest.mark.parametrize("kw", [{"takeover_threshold_rad": 0}, {"leader_motion_threshold_rad": -1},
+                                {"leader_motion_reference": "magic"}])
 def test_config_validation(kw):
     with pytest.raises(ValueError):
         ArbitrationConfig(**kw)

@@ -4,8 +4,11 @@ Takeover (human in control) is accepted only when the leader arms are within
 `takeover_threshold_rad` of the followers on every joint: the follower then ramps to the leader at
 the safety filter's bounded step, never jumps. Otherwise it is refused with a message naming the
 worst joint. Hand-back is always accepted; the policy resumes from the commanded pose (the safety
-filter bounds the step). Automatic takeover: in policy mode the leader arms rest; when they move
-more than `leader_motion_threshold_rad` from their resting pose, a human has grabbed them.
+filter bounds the step). Automatic takeover (leader motion), by `leader_motion_reference`:
+- "rest" (passive leader arms, e.g. ALOHA's torque-off WidowX): in policy mode the leaders rest;
+  moving them more than `leader_motion_threshold_rad` from their resting pose means a human grabbed them.
+- "command" (leader arms driven to follow the followers' commanded pose): the human pulls the
+  leader away from that pose by more than the threshold.
 """
 from __future__ import annotations
 
@@ -34,10 +37,13 @@ class ArbitrationConfig:
     takeover_threshold_rad: float = 0.8  # leader and follower must agree this well on every joint
     leader_motion_threshold_rad: float = 0.1  # leader moved this far from rest -> automatic takeover
     auto_takeover: bool = True  # enable the leader-motion trigger
+    leader_motion_reference: str = "rest"  # rest | command (see the module docstring)
 
     def __post_init__(self) -> None:
         if not self.takeover_threshold_rad > 0 or not self.leader_motion_threshold_rad > 0:
             raise ValueError(f"thresholds must be positive: {self}")
+        if self.leader_motion_reference not in ("rest", "command"):
+            raise ValueError(f"leader_motion_reference must be rest or command, got {self.leader_motion_reference!r}")
 
 
 @dataclass(frozen=True)
@@ -98,14 +104,20 @@ class Arbitrator:
                                   now, self.state.intervention_count + 1)
         return Decision(True, self.state.detail)
 
-    def observe_leader(self, now: float, leader: np.ndarray, follower: np.ndarray | None) -> Decision | None:
-        """Automatic takeover when the resting leader starts to move; None when nothing was triggered."""
+    def observe_leader(self, now: float, leader: np.ndarray, follower: np.ndarray | None,
+                       commanded: np.ndarray | None = None) -> Decision | None:
+        """Automatic takeover when a human moves the leader; None when nothing was triggered."""
         if self.state.human_in_control or not self.config.auto_takeover:
             return None
-        if self._leader_rest is None:
-            self._leader_rest = np.array(leader, dtype=np.float64)
+        if self.config.leader_motion_reference == "command":
+            reference = commanded
+        else:
+            if self._leader_rest is None:
+                self._leader_rest = np.array(leader, dtype=np.float64)
+            reference = self._leader_rest
+        if reference is None:
             return None
-        moved, _ = worst_difference(leader, self._leader_rest)
+        moved, _ = worst_difference(leader, reference)
         if not moved > self.config.leader_motion_threshold_rad:
             return None
         return self.request(True, Source.LEADER_MOTION, now, leader, follower)

@@ -101,7 +101,7 @@ class ArbitrationCore:
         with self._lock:
             leader, leader_time = self._leader.joined()
             if leader is not None:
-                decision = self.arbitrator.observe_leader(now, leader, self._measured_follower())
+                decision = self.arbitrator.observe_leader(now, leader, self._measured_follower(), self.filter.pose)
                 if decision is not None:
                     self.last_decision = decision
             if self.arbitrator.state.human_in_control:

@@ -30,6 +30,8 @@ PARAMETERS: dict[str, tuple[object, str]] = {
     "takeover_threshold_rad": (0.8, "takeover refused when leader and follower differ more on any joint"),
     "leader_motion_threshold_rad": (0.1, "automatic takeover when the resting leader moves this far"),
     "auto_takeover": (True, "enable automatic takeover on leader motion"),
+    "leader_motion_reference": ("rest", "rest: passive leaders, motion from their resting pose; command: leaders "
+                                        "driven to the followers' commanded pose, motion away from it"),
     "joy_topic": ("/takeover/joy", "sensor_msgs/Joy pedal / gamepad"),
     "joy_button": (0, "Joy button index; a press toggles between policy and human"),
     "takeover_topic": ("/takeover/request", "std_msgs/Bool: true = human takes over, false = hand back"),
@@ -88,7 +90,7 @@ class ArbitrationNodeConfig:
                 trajectory_joint_prefixes=tuple(p["trajectory_joint_prefixes"]),
                 interbotix_namespaces=tuple(p["interbotix_namespaces"])),
             arbitration=ArbitrationConfig(float(p["takeover_threshold_rad"]), float(p["leader_motion_threshold_rad"]),
-                                          bool(p["auto_takeover"])),
+                                          bool(p["auto_takeover"]), str(p["leader_motion_reference"])),
             safety=SafetyConfig(limits, period, float(p["max_step"]), float(p["watchdog_timeout_s"])),
             leader_gripper=GripperCalibration(float(p["leader_gripper_closed"]), float(p["leader_gripper_open"])),
             policy_command_topic=str(p["policy_command_topic"]),
