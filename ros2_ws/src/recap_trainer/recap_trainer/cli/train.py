@@ -103,11 +103,14 @@ def _train_args(p: argparse.ArgumentParser, steps: int) -> None:
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (0 = default)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="cuda: each torchrun process uses GPU LOCAL_RANK with NCCL")
     p.add_argument("--resume", action="store_true", help="continue from --out's saved optimizer state")
 
 
 def _train_config(a: argparse.Namespace) -> TrainConfig:
-    return TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, seed=a.seed, threads=a.threads)
+    return TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, seed=a.seed, threads=a.threads,
+                       device=a.device)
 
 
 def _pairs(items: list[str], cast) -> dict:

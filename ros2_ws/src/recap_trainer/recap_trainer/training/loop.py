@@ -33,8 +33,11 @@ class TrainConfig:
     grad_clip: float = 1.0  # max gradient norm
     seed: int = 0
     threads: int = 0  # torch CPU threads per process; 0 = torch's default
+    device: str = "cpu"  # "cuda": process r uses GPU LOCAL_RANK and NCCL (not tested here: no GPU)
 
     def __post_init__(self) -> None:
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
         if self.steps <= 0 or self.batch_size <= 0 or self.lr <= 0 or self.warmup_steps < 0 or self.grad_clip <= 0:
             raise ValueError(f"bad training config: {self}")
 
@@ -44,13 +47,18 @@ class Distributed:
     rank: int = 0
     world: int = 1
 
+    device: str = "cpu"
+
     @classmethod
-    def from_env(cls) -> "Distributed":
-        """torchrun sets WORLD_SIZE / RANK; gloo works on CPUs (NCCL would be used on GPUs)."""
+    def from_env(cls, device: str = "cpu") -> "Distributed":
+        """torchrun sets WORLD_SIZE / RANK / LOCAL_RANK; gloo on CPUs, NCCL on GPUs."""
         world = int(os.environ.get("WORLD_SIZE", "1"))
+        if device == "cuda":
+            device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+            torch.cuda.set_device(device)
         if world > 1 and not dist.is_initialized():
-            dist.init_process_group("gloo")
-        return cls(dist.get_rank() if world > 1 else 0, world)
+            dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+        return cls(dist.get_rank() if world > 1 else 0, world, device)
 
     def shard(self, n: int) -> slice:
         if n % self.world:
@@ -61,7 +69,7 @@ class Distributed:
     def mean(self, value: float) -> float:
         if self.world == 1:
             return value
-        t = torch.tensor([value], dtype=torch.float64)
+        t = torch.tensor([value], dtype=torch.float64, device=self.device)
         dist.all_reduce(t)
         return float(t.item()) / self.world
 
@@ -124,12 +132,17 @@ def run_training(
     checkpoint_every: int = 0,
 ) -> TrainerState:
     """Train to `config.steps` (continuing from `state` when resuming). Returns the final state."""
-    ctx = Distributed.from_env()
+    ctx = Distributed.from_env(config.device)
     if config.threads:
         torch.set_num_threads(config.threads)
-    module = loss_module
+    module = loss_module.to(ctx.device)
+    for per_param in optimizer.state.values():  # resumed optimizer state follows the parameters
+        for key, value in per_param.items():
+            if torch.is_tensor(value) and key != "step":
+                per_param[key] = value.to(ctx.device)
     if ctx.world > 1:
-        module = nn.parallel.DistributedDataParallel(loss_module)
+        module = nn.parallel.DistributedDataParallel(
+            loss_module, device_ids=[ctx.device] if ctx.device.startswith("cuda") else None)
     rng = np.random.default_rng(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     if state is None:
@@ -141,7 +154,8 @@ def run_training(
     bar = tqdm(total=config.steps, initial=state.step, desc=desc, disable=ctx.rank != 0, dynamic_ncols=True)
     module.train()
     while state.step < config.steps:
-        loss = train_step(module, optimizer, batches(rng, gen, config.batch_size, part), config.grad_clip)
+        batch = to_device(batches(rng, gen, config.batch_size, part), ctx.device)
+        loss = train_step(module, optimizer, batch, config.grad_clip)
         scheduler.step()
         state.losses.append(ctx.mean(loss))
         state.step += 1
@@ -153,6 +167,15 @@ def run_training(
     bar.close()
     _snapshot(state, rng, gen)
     return state
+
+
+def to_device(value, device: str):
+    """Tensors in (nested dicts of) a batch -> device; batches are built on the CPU."""
+    if torch.is_tensor(value):
+        return value.to(device, non_blocking=True)
+    if isinstance(value, dict):
+        return {k: to_device(v, device) for k, v in value.items()}
+    return value
 
 
 def _snapshot(state: TrainerState, rng: np.random.Generator, gen: torch.Generator) -> None:

@@ -171,6 +171,7 @@ def train_policy(
     state = run_training(PolicyLoss(model), batches, train, optimizer, scheduler, state=state,
                          desc=f"policy ({method.method})", on_checkpoint=save, checkpoint_every=max(train.steps // 5, 1))
     save(state)
+    model.cpu()  # callers (labelling, inference) use the model on the CPU
     if is_main_process():
         save_loss_curve(state.losses, out_dir / "loss.png", f"policy ({method.method}): flow-matching loss")
     return out_dir

@@ -126,6 +126,7 @@ def train_value(
     state = run_training(ValueLoss(model), ValueBatches(catalog, config, stats, targets), train, optimizer, scheduler,
                          state=state, desc="value", on_checkpoint=save, checkpoint_every=max(train.steps // 5, 1))
     save(state)
+    model.cpu()  # callers (labelling, inference) use the model on the CPU
     if is_main_process():
         save_loss_curve(state.losses, out_dir / "loss.png", "value function: cross-entropy to return bins")
     return out_dir
