@@ -16,7 +16,7 @@ class RealTimePacer:
     from now instead of bursting to catch up, and `resyncs` counts how often that happened.
     """
 
-    def __init__(self, real_time_factor: float, period_s: float, max_lag_s: float = 0.25) -> None:
+    def __init__(self, real_time_factor: float, period_s: float, max_lag_s: float = 1.0) -> None:
         if not (math.isfinite(real_time_factor) and real_time_factor >= 0):
             raise ValueError(f"real_time_factor must be >= 0 (0 = as fast as possible), got {real_time_factor}")
         if not period_s > 0:

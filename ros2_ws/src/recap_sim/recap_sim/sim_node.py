@@ -218,11 +218,17 @@ class SimNode(Node):
             self._ready.set()
             return
         self._ready.set()
+        start_wall, start_ns = time.monotonic(), self.loop.clock_ns
         while not self._stop.is_set():
             self._serve_resets()
             self._publish(self.loop.step())
             if self.pacer.wall_period:
                 self._stop.wait(self.pacer.delay(time.monotonic()))
+        wall, sim = time.monotonic() - start_wall, (self.loop.clock_ns - start_ns) * 1e-9
+        # The context is usually shut down by now (SIGINT): log to the console only, not /rosout.
+        rclpy.logging.get_logger("recap_sim.sim_node").info(f"stopped after {sim:.1f} s of sim time in {wall:.1f} s "
+                               f"(real-time factor {sim / max(wall, 1e-9):.2f}; fell behind by more than "
+                               f"{self.pacer.max_lag_s:g} s {self.pacer.resyncs} times)")
         self.loop.close()
 
     def _serve_resets(self) -> None:
