@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from recap_trainer.cli import main
@@ -60,3 +61,17 @@ def test_report_rejects_missing_inputs(tiny_run, tmp_path):
 def test_generate_on_an_unknown_task_fails_clearly(tmp_path):
     with pytest.raises(Exception, match="laundry"):
         main(["generate", "--task", "laundry", "--episodes", "1", "--out", str(tmp_path / "d")])
+
+
+def test_generate_collects_policy_rollouts(tiny_run):
+    out = tiny_run / "rollouts"
+    assert main(["generate", "--task", "transfer_cube", "--episodes", "2", "--out", str(out), "--policy",
+                 str(tiny_run / "policy"), "--iteration", "1", "--execute-steps", "5", "--time-limit", "0.3"]) == 0
+    from recap_trainer.dataset import RecapDataset
+
+    episodes = list(RecapDataset(out))
+    assert [e.episode_id for e in episodes] == ["transfer_cube-rollout-it1-0500000", "transfer_cube-rollout-it1-0500001"]
+    assert all(e.source == "rollout" and not np.isnan(e.proposed_action).any() for e in episodes)
+    with pytest.raises(ValueError, match="exceeds the policy's horizon"):
+        main(["generate", "--task", "transfer_cube", "--episodes", "1", "--out", str(out), "--policy",
+              str(tiny_run / "policy"), "--time-limit", "0.3"])

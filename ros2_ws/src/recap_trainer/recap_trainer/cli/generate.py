@@ -20,12 +20,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--task", required=True, help="sim task, e.g. transfer_cube or espresso")
     p.add_argument("--episodes", type=int, required=True, help="number of episodes (seeds)")
     p.add_argument("--out", type=Path, required=True, help="dataset directory (created, or appended to)")
-    p.add_argument("--seed", type=int, default=0, help="first seed")
+    p.add_argument("--seed", type=int, help="first seed (default: 0 for demonstrations, 500000 for rollouts)")
     p.add_argument("--mixture", choices=sorted(MIXTURES), default="mixed", help="operator profile mixture")
     p.add_argument("--cameras", nargs="*", default=[], help="cameras to record (default: state-only, fastest)")
     p.add_argument("--image-size", type=int, nargs=2, default=(96, 128), metavar=("H", "W"),
                    help="image size when cameras are recorded")
     p.add_argument("--time-limit", type=float, help="episode time limit in s (default: the task's)")
+    rollouts = p.add_argument_group(
+        "policy rollouts", "with --policy: collect rollouts of that checkpoint instead of expert demonstrations "
+        "(source=rollout; a simulated operator corrects stalls and stuck stages with the scripted expert, "
+        "recorded as interventions; state-only)")
+    rollouts.add_argument("--policy", type=Path, help="policy checkpoint pi^(k-1) to roll out")
+    rollouts.add_argument("--iteration", type=int, default=1, help="k the rollouts belong to")
+    rollouts.add_argument("--beta", type=float, default=1.0, help="guidance scale of the rollouts")
+    rollouts.add_argument("--execute-steps", type=int, default=25, help="actions executed per chunk")
+    rollouts.add_argument("--no-operator", action="store_true", help="autonomous rollouts, no corrections")
+    rollouts.add_argument("--stage-time-limit", type=float, default=12.0,
+                          help="operator takes over after this long in one stage (s)")
     p.set_defaults(func=_generate)
 
 
@@ -33,9 +44,12 @@ def _generate(a: argparse.Namespace) -> int:
     from recap_trainer.datagen import MIXTURES, DatagenConfig, generate_dataset
     from recap_trainer.dataset import RecapDataset
 
-    config = DatagenConfig(task=a.task, episodes=a.episodes, seed=a.seed, mixture=MIXTURES[a.mixture],
-                           cameras=tuple(a.cameras), image_size=tuple(a.image_size), time_limit_s=a.time_limit)
-    written = generate_dataset(a.out, config)
+    if a.policy is not None:
+        written = _rollouts(a)
+    else:
+        config = DatagenConfig(task=a.task, episodes=a.episodes, seed=a.seed or 0, mixture=MIXTURES[a.mixture],
+                               cameras=tuple(a.cameras), image_size=tuple(a.image_size), time_limit_s=a.time_limit)
+        written = generate_dataset(a.out, config)
     dataset = RecapDataset(a.out, tasks=[a.task])
     outcomes: dict[str, int] = {}
     for summary in dataset.summaries:
@@ -43,3 +57,19 @@ def _generate(a: argparse.Namespace) -> int:
     print(json.dumps({"dataset": str(a.out), "written_now": len(written), "episodes": len(dataset),
                       "steps": dataset.num_steps, "outcomes": outcomes}, indent=2))
     return 0
+
+
+def _rollouts(a: argparse.Namespace) -> list[str]:
+    from recap_sim.operator_policy import TakeoverRule
+
+    from recap_trainer.policy import load_policy
+    from recap_trainer.rollouts import RolloutConfig, collect_rollouts
+
+    if a.cameras:
+        raise SystemExit("recap generate --policy: rollouts are recorded state-only; drop --cameras")
+    seed = 500_000 if a.seed is None else a.seed
+    takeover = None if a.no_operator else TakeoverRule(stage_time_limit_s=a.stage_time_limit, seed=seed)
+    config = RolloutConfig(task=a.task, episodes=a.episodes, iteration=a.iteration, seed=seed,
+                           execute_steps=a.execute_steps, guidance_scale=a.beta, takeover=takeover,
+                           time_limit_s=a.time_limit)
+    return collect_rollouts(load_policy(a.policy), a.out, config)
