@@ -154,3 +154,21 @@ def test_truncated_partial_bag_is_salvaged(tmp_path):
         stamps = [struct.unpack_from("<iI", raw, 4) for _c, _t, raw in reader.messages()]
     assert stamps == [(5, i * 20_000_000) for i in range(len(stamps))]  # an intact prefix
     assert json.loads((final / "episode.json").read_text())["complete"] is False
+
+
+def test_recap_recover_salvages_a_finished_episode_left_without_metadata(tmp_path):
+    from recap_recorder.recovery import main as recover_main
+    rec = recorder(tmp_path)
+    rec.start("t", episode_id="unclosed")
+    for i in range(40):
+        rec.submit("/executed_command", joint_state(i), i + 1)
+    bag = Path(rec.end("failure").bag_path)
+    (bag / "metadata.yaml").unlink()  # as after ENOSPC while closing: chunks only, no summary
+    mcap = next(bag.glob("*.mcap"))
+    mcap.write_bytes(mcap.read_bytes()[:-200])
+    assert recover_main([str(tmp_path / "out")]) == 0
+    with Reader(bag) as reader:
+        assert reader.message_count == 40
+    meta = json.loads((bag / "episode.json").read_text())
+    assert meta["complete"] is False and meta["outcome"] == "failure"
+    assert recover_main([str(tmp_path / "out")]) == 0  # idempotent: nothing left to recover

@@ -89,8 +89,13 @@ class EpisodeRecorder:
             except OSError as exc:
                 shutil.rmtree(partial, ignore_errors=True)
                 return Result(False, f"cannot open the bag at {partial}: {exc}")
-            # The sidecar exists from the start: a salvaged bag still knows its task.
+            # The sidecar exists from the start, saying "incomplete" until the end overwrites it: a
+            # salvaged bag still knows its task, and a sidecar that could not be finalised (full
+            # disk) never claims a complete episode.
+            meta.complete = False
+            meta.incomplete_reason = "recording (not ended: crashed, or the final metadata could not be written)"
             write_sidecar(partial, meta)
+            meta.complete, meta.incomplete_reason = True, ""
             for topic, (data, recv_ns) in self._last_latched.items():
                 self.session.submit(topic, data, recv_ns)
             return Result(True, f"recording to {partial}", episode_id, str(partial))
@@ -123,7 +128,14 @@ class EpisodeRecorder:
             self.session = None  # callbacks stop feeding it; the queue is drained in finish()
             meta = session.finish()
             final = self.out_dir / meta.episode_id
-            write_sidecar(session.bag_path, meta)
+            try:
+                write_sidecar(session.bag_path, meta)
+            except OSError as exc:  # full disk: the start-time sidecar (marked incomplete) stays
+                meta.complete = False
+                meta.incomplete_reason = meta.incomplete_reason or f"sidecar not written: {exc}"
+                self._log(f"episode {meta.episode_id}: cannot write {session.bag_path}/episode.json: {exc}")
+                for tmp in session.bag_path.glob("*.tmp"):
+                    tmp.unlink(missing_ok=True)
             os.replace(session.bag_path, final)  # atomic: the episode appears complete or not at all
             fsync_dir(self.out_dir)
             fsync_dir(self.out_dir / INCOMPLETE)

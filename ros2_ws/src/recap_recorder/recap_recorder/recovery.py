@@ -111,6 +111,13 @@ def recover_episode(partial_dir: Path, out_dir: Path) -> tuple[Path, SalvageRepo
     write_sidecar(staging, meta)
     update_bag_custom_data(staging, meta)
     final = out_dir / episode_id
+    if partial_dir.resolve() == final.resolve():  # a finished dir without metadata.yaml (full disk)
+        old = out_dir / INCOMPLETE / f"{episode_id}.unsalvaged"
+        partial_dir.rename(old)
+        staging.rename(final)
+        fsync_dir(out_dir)
+        shutil.rmtree(old)
+        return final, report
     if final.exists():
         raise FileExistsError(f"{final} exists already; not overwriting it with the salvaged {partial_dir}")
     staging.rename(final)
@@ -119,22 +126,36 @@ def recover_episode(partial_dir: Path, out_dir: Path) -> tuple[Path, SalvageRepo
     return final, report
 
 
+def partial_episodes(out_dir: Path) -> list[Path]:
+    """Crashed episodes (<out>/.incomplete/<id>/) and finished ones whose bag could not be closed
+    (<out>/<id>/ with an .mcap but no metadata.yaml, after a full disk)."""
+    found = []
+    root = out_dir / INCOMPLETE
+    if root.is_dir():
+        found += [p for p in sorted(root.iterdir()) if p.is_dir() and not p.name.endswith((".salvage", ".unsalvaged"))]
+    found += [p for p in sorted(out_dir.iterdir()) if p.is_dir() and p.name != INCOMPLETE
+              and any(p.glob("*.mcap")) and not (p / "metadata.yaml").exists()]
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="recap-recover",
-        description="Salvage episodes a crashed recorder left in OUT/.incomplete/ into valid rosbag2 "
-                    "bags under OUT/<episode_id>/, marked incomplete (episode.json: complete=false, "
-                    "outcome empty). Messages after the last flush (recorder flush_interval_s, 1 s by "
-                    "default) are lost.")
+        description="Salvage episodes a crashed recorder left in OUT/.incomplete/ (and finished ones whose "
+                    "bag could not be closed on a full disk) into valid rosbag2 bags under OUT/<episode_id>/, "
+                    "marked incomplete (episode.json: complete=false; outcome kept if it was recorded). "
+                    "Messages after the last flush (recorder flush_interval_s, 1 s by default) are lost.")
     parser.add_argument("out_dir", type=Path, help="the recorder's output directory")
     parser.add_argument("--episode", action="append", default=[], help="only these episode ids (repeatable)")
     args = parser.parse_args(argv)
-    root = args.out_dir / INCOMPLETE
-    if not root.is_dir():
-        print(f"{args.out_dir}: nothing to recover (no {INCOMPLETE}/ directory)")
-        return 0
+    if not args.out_dir.is_dir():
+        print(f"{args.out_dir}: no such directory", file=sys.stderr)
+        return 1
     failures = 0
-    for partial in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.endswith(".salvage")):
+    candidates = partial_episodes(args.out_dir)
+    if not candidates:
+        print(f"{args.out_dir}: nothing to recover")
+    for partial in candidates:
         if args.episode and partial.name not in args.episode:
             continue
         try:
