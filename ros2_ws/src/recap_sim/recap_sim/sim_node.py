@@ -110,6 +110,7 @@ class SimNode(Node):
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
+        self.failure = ""  # set when the physics thread died
         self._thread = threading.Thread(target=self._run, name="sim-physics", daemon=True)
 
     def _declare_parameters(self) -> dict:
@@ -219,11 +220,17 @@ class SimNode(Node):
             return
         self._ready.set()
         start_wall, start_ns = time.monotonic(), self.loop.clock_ns
-        while not self._stop.is_set():
-            self._serve_resets()
-            self._publish(self.loop.step())
-            if self.pacer.wall_period:
-                self._stop.wait(self.pacer.delay(time.monotonic()))
+        try:
+            while not self._stop.is_set():
+                self._serve_resets()
+                self._publish(self.loop.step())
+                if self.pacer.wall_period:
+                    self._stop.wait(self.pacer.delay(time.monotonic()))
+        except Exception as exc:
+            if self.context.ok():  # not a publish racing the shutdown: a real failure, end the process
+                self.failure = f"the physics thread failed: {type(exc).__name__}: {exc}"
+                self.get_logger().fatal(self.failure)
+                rclpy.try_shutdown(context=self.context)
         wall, sim = time.monotonic() - start_wall, (self.loop.clock_ns - start_ns) * 1e-9
         # The context is usually shut down by now (SIGINT): log to the console only, not /rosout.
         rclpy.logging.get_logger("recap_sim.sim_node").info(f"stopped after {sim:.1f} s of sim time in {wall:.1f} s "
@@ -239,9 +246,10 @@ class SimNode(Node):
                 return
             try:
                 snapshot = self.loop.reset(task, seed)
-            except ValueError as exc:
-                self.get_logger().error(f"/sim/reset(task={task!r}, seed={seed}) refused: {exc}")
-                reply.put((False, str(exc), self.loop.task_state, self.loop.clock_ns))
+            except Exception as exc:  # invalid request (ValueError) or a model/renderer that failed to build
+                message = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+                self.get_logger().error(f"/sim/reset(task={task!r}, seed={seed}) refused: {message}")
+                reply.put((False, message, self.loop.task_state, self.loop.clock_ns))
                 continue
             self.pacer.restart(time.monotonic())
             self.get_logger().info(f"reset: episode {snapshot.episode_id}")
@@ -330,7 +338,7 @@ def main(args: list[str] | None = None) -> int:
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
-    return 0
+    return 1 if node.failure else 0
 
 
 if __name__ == "__main__":
