@@ -72,6 +72,7 @@ def test_policy_infers_chunks_per_interface(trained):
     guided = policy.infer(obs, advantage="positive", guidance_scale=2.5, frozen_prefix=prefix)
     assert np.array_equal(guided[:3], prefix.astype(np.float32))
     assert policy.infer_batch([obs, obs]).shape == (2, 8, 14)
+    assert policy.infer(obs, frozen_prefix=np.zeros((0, 14))).shape == (8, 14)  # nothing committed yet
 
 
 def test_inference_bad_input_is_a_clear_error(trained):

@@ -114,6 +114,8 @@ class Policy:
         except ValueError as exc:
             raise ObservationError(str(exc)) from None
         prefix = None
+        if frozen_prefixes is not None and all(len(p) == 0 for p in frozen_prefixes):
+            frozen_prefixes = None  # nothing committed yet: a free chunk
         if frozen_prefixes is not None:
             fp = np.asarray(frozen_prefixes, np.float64)
             if fp.ndim != 3 or len(fp) != len(observations) or fp.shape[2] != c.action_dim or not 0 < fp.shape[1] < c.horizon:
