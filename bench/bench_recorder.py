@@ -167,9 +167,9 @@ def main() -> int:
         tmp = Path(tmp)
         me = [sys.executable, "-u", __file__, "--cameras", str(args.cameras), "--duration", str(args.duration)]
         rec = subprocess.Popen([sys.executable, "-u", "-m", "recap_recorder.recorder_node", "--ros-args",
-                                "-p", f"out_dir:={tmp / 'episodes'}", "-p", f"cameras:=[{','.join(cams)}]",
+                                "-p", f"bag_dir:={tmp / 'episodes'}", "-p", f"cameras:=[{','.join(cams)}]",
                                 "-p", "sim:=false", "-p", "camera_rate_hz:=50.0", "-p", "joint_rate_hz:=100.0",
-                                "-p", "min_free_gb:=1.0"],
+                                "-p", "min_free_disk_gb:=1.0"],
                                stdout=open(tmp / "recorder.log", "w"), stderr=subprocess.STDOUT)
         null = subprocess.Popen([*me, "--role", "null", "--counts-out", str(tmp / "null.json")],
                                 stdout=open(tmp / "null.log", "w"), stderr=subprocess.STDOUT)

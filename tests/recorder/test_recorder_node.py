@@ -29,9 +29,9 @@ LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability
 
 
 def start_recorder(start_process, out: Path, *extra: str):
-    return start_process("recap_recorder.recorder_node", "--ros-args", "-p", f"out_dir:={out}",
+    return start_process("recap_recorder.recorder_node", "--ros-args", "-p", f"bag_dir:={out}",
                          "-p", "cameras:=[cam_high]", "-p", "sim:=false", "-p", "flush_interval_s:=0.2",
-                         "-p", "min_free_gb:=0.0", *extra)
+                         "-p", "min_free_disk_gb:=0.0", *extra)
 
 
 def publish_episode(ros_node, make_image, n_cmd: int = 30, n_img: int = 10):
@@ -116,7 +116,7 @@ def test_episode_recorded_labelled_and_relabelled(ros_node, start_process, tmp_p
 
 def test_start_refused_below_free_disk_threshold(ros_node, start_process, tmp_path):
     out = tmp_path / "episodes"
-    start_recorder(start_process, out, "-p", "min_free_gb:=1000000.0")
+    start_recorder(start_process, out, "-p", "min_free_disk_gb:=1000000.0")
     res = call_service(ros_node, StartEpisode, "/recorder/start_episode", StartEpisode.Request(task_prompt="t"))
     assert not res.accepted and "free disk" in res.message
     assert list((out / ".incomplete").iterdir()) == [] and [p.name for p in out.iterdir()] == [".incomplete"]

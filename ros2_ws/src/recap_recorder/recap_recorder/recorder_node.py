@@ -50,7 +50,8 @@ class RecorderNode(Node):
     def __init__(self) -> None:
         super().__init__("episode_recorder")
         p = self.declare_parameter
-        out_dir = p("out_dir", "episodes", descriptor=_desc("where episodes go: <out_dir>/<episode_id>/")).value
+        out_dir = p("bag_dir", "bags", descriptor=_desc(
+            "where episodes go: <bag_dir>/<episode_id>/ (in progress: <bag_dir>/.incomplete/)")).value
         cameras = p("cameras", ["cam_high", "cam_left_wrist", "cam_right_wrist"],
                     descriptor=_desc("camera names; topics /<cam>/image_raw[/compressed]")).value
         compressed = p("compressed_images", False, descriptor=_desc("record .../compressed CompressedImage")).value
@@ -62,7 +63,8 @@ class RecorderNode(Node):
             topics=aloha_topics(tuple(cameras), compressed, cam_rate, joint_rate, sim),
             flush_interval_s=p("flush_interval_s", 1.0, descriptor=_desc("fsync period; crash loss bound")).value,
             queue_size=p("queue_size", 2000, descriptor=_desc("writer queue length; overflow is counted as drops")).value,
-            min_free_bytes=int(p("min_free_gb", 2.0, descriptor=_desc("refuse episodes below this free disk")).value * 1e9),
+            min_free_bytes=int(p("min_free_disk_gb", 2.0, descriptor=_desc(
+                "refuse to start an episode below this much free disk (GB)")).value * 1e9),
             robot_id=p("robot_id", "aloha", descriptor=_desc("robot id stored in the metadata")).value,
             iteration=p("iteration", 0, descriptor=_desc("RECAP iteration stored in the metadata")).value,
         )
@@ -114,6 +116,8 @@ class RecorderNode(Node):
         return resp
 
     def _on_end(self, req, resp):
+        # Runs on its own callback group of the multi-threaded executor: draining the writer queue
+        # and fsyncing here holds only this thread, the raw subscriptions keep being served.
         outcome = OUTCOME_NAMES.get(req.outcome, f"<invalid {req.outcome}>")
         session = self.recorder.session
         if session is not None and outcome in EVENT_KIND and req.episode_id in ("", session.meta.episode_id):
