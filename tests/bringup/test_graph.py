@@ -26,9 +26,10 @@ def test_launch_files_define_no_nodes_of_their_own(launch_file, task):
 
 def test_sim_graph_with_policy_and_recorder():
     specs = describe_graph(LaunchArgs(task="espresso", checkpoint="/ckpt"))
-    assert [s.name for s in specs] == ["sim_node", "operator_node", "policy_node", "arbitration_node", "recorder_node"]
+    assert [s.name for s in specs] == ["sim_node", "policy_node", "arbitration_node", "recorder_node"]
     by_name = {s.name: s for s in specs}
     assert by_name["sim_node"].parameters["task"] == "espresso"
+    assert by_name["sim_node"].parameters["operator.enabled"] is True
     assert by_name["policy_node"].parameters["checkpoint"] == "/ckpt"
     assert all(s.parameters["use_sim_time"] is True for s in specs)
     assert "/follower_left/joint_states" in by_name["arbitration_node"].required_topics
@@ -89,3 +90,24 @@ def test_process_group_reports_a_crashed_node(tmp_path):
     assert group.procs["crasher"].wait(timeout=30) == 3
     assert group.exited() == {"crasher": 3}
     assert "exiting with 3" in (tmp_path / "crasher.log").read_text()
+
+
+NODE_SOURCES = {
+    "sim_node": ["recap_sim/recap_sim/sim_node.py", "recap_sim/recap_sim/operator_parameters.py"],
+    "policy_node": ["recap_policy/recap_policy/config.py"],
+    "arbitration_node": ["recap_teleop/recap_teleop/config.py"],
+    "recorder_node": ["recap_recorder/recap_recorder/recorder_node.py"],
+}
+
+
+@pytest.mark.parametrize("robot_file", ["aloha.yaml", "aloha_sim.yaml"])
+def test_config_names_only_parameters_the_nodes_declare(robot_file):
+    """A misspelt parameter in the YAML would be silently ignored by the node: catch it here."""
+    import yaml
+    src = Path(__file__).resolve().parents[2] / "ros2_ws/src"
+    config = yaml.safe_load((LAUNCH_DIR.parent / "config" / robot_file).read_text())
+    for node, body in config.items():
+        declared = "\n".join((src / f).read_text() for f in NODE_SOURCES[node])
+        for name in body["ros__parameters"]:
+            leaf = name.split(".")[-1]
+            assert f'"{leaf}"' in declared, f"{robot_file}: {node} declares no parameter {name!r}"

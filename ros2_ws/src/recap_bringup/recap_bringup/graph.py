@@ -97,12 +97,10 @@ def describe_graph(args: LaunchArgs, overrides: Mapping[str, Mapping[str, Any]] 
     joint_topics = ("/follower_left/joint_states", "/follower_right/joint_states")
     nodes: list[NodeSpec] = []
     if args.sim:
+        # The simulated operator runs inside the sim process (it needs the simulator's state to plan
+        # its corrections) and acts only through the human interfaces: leader arms + /takeover/request.
         nodes.append(NodeSpec("recap_sim", "sim_node", "recap_sim.sim_node", "sim_node",
-                              params("sim_node", task=args.task)))
-        if args.operator:
-            nodes.append(NodeSpec("recap_sim", "operator_node", "recap_sim.operator_node", "operator_node",
-                                  params("operator_node", task=args.task),
-                                  required_topics=joint_topics))
+                              params("sim_node", task=args.task, **{"operator.enabled": args.operator})))
     if args.checkpoint:
         policy = params("policy_node", checkpoint=args.checkpoint, task=args.task)
         cameras = tuple(policy.get("camera_topics", ()))

@@ -78,10 +78,10 @@ def run_loop(cfg: LoopConfig, workdir: Path) -> Path:
                DeploymentConfig(task=cfg.task, prompt=PROMPTS.get(cfg.task, cfg.task), episodes=cfg.rollouts_per_iteration,
                                 first_seed=ROLLOUT_SEED_BASE + 1000 * k,
                                 wall_timeout_s=task_limit_s / max(cfg.real_time_factor, 1e-3) + 60.0,
-                                real_time_factor=cfg.real_time_factor),
+                                iteration=k, real_time_factor=cfg.real_time_factor),
                ledger, f"iter_{k}/deploy")
         rollouts = workdir / "data" / f"rollouts_{k}"
-        step(f"iter_{k}/convert", lambda: _convert(bags, rollouts, k))
+        step(f"iter_{k}/convert", lambda: _convert(bags, rollouts, cfg.task, k))
         data.append(rollouts)
         policies.append(Path(step(f"iter_{k}/train", lambda: str(iterate(open_datasets(data), train_dir, k, alg)))))
         step(f"iter_{k}/evaluate", lambda: _evaluate(policies[k], cfg, workdir / "eval" / f"iter_{k}.json",
@@ -105,12 +105,18 @@ def _evaluate(policy_dir: Path, cfg: LoopConfig, out: Path, label: str) -> str:
     return str(report.save(out))
 
 
-def _convert(bags: Path, out: Path, iteration: int) -> int:
-    from recap_trainer.bags import build_dataset
+def _convert(bags: Path, out: Path, task: str, iteration: int) -> int:
+    """The iteration's episode bags -> a rollout dataset (state-only: no camera streams)."""
+    from recap_trainer.bags.build import build_dataset, find_bags
+    from recap_trainer.bags.config import ConverterConfig
 
-    result = build_dataset(sorted(p for p in bags.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                           out, source="rollout", iteration=iteration)
-    return len(result.converted)
+    report = build_dataset(find_bags([bags]), out, ConverterConfig(cameras=(), image_size=None), task=task,
+                           source_kind="rollout", iteration=iteration)
+    for bag, error in report.failed.items():
+        log.warning("bag %s not converted: %s", bag, error)
+    if not report.converted and not report.skipped:
+        raise ValueError(f"none of the bags in {bags} converted; see the warnings above")
+    return len(report.converted)
 
 
 def _train_baseline(method: str, data: list[Path], out: Path, cfg: LoopConfig, alg, train_dir: Path) -> str:
