@@ -165,3 +165,33 @@ def test_probability_zero_never_takes_over():
 def test_invalid_rules_are_refused(kwargs):
     with pytest.raises(ValueError, match="TakeoverRule"):
         TakeoverRule(**kwargs)
+
+
+def operator_values(**overrides):
+    from recap_sim.operator_parameters import OPERATOR_PARAMETERS
+    return {**{k: default for k, (default, _) in OPERATOR_PARAMETERS.items()}, **overrides}
+
+
+def test_operator_parameters_defaults_build_the_default_rule_with_deviation_off():
+    from recap_sim.operator_parameters import operator_settings
+    settings = operator_settings(operator_values())
+    assert not settings.enabled
+    assert settings.rule == TakeoverRule(deviation_threshold=math.inf)
+
+
+def test_operator_parameters_zero_disables_a_trigger():
+    from recap_sim.operator_parameters import operator_settings
+    rule = operator_settings(operator_values(stall_timeout_s=0.0, stage_time_limit_s=0.0,
+                                             deviation_threshold=0.4)).rule
+    assert (rule.stall_timeout_s, rule.stage_time_limit_s, rule.deviation_threshold) == (math.inf, math.inf, 0.4)
+
+
+@pytest.mark.parametrize("overrides, match", [
+    ({"takeover_probability": 2.0}, "takeover_probability"),
+    ({"leader_gripper_closed": 0.05, "leader_gripper_open": 0.05}, "gripper calibration"),
+    ({"expert_speed": 0.0}, "speed"),
+])
+def test_bad_operator_parameters_are_refused(overrides, match):
+    from recap_sim.operator_parameters import operator_settings
+    with pytest.raises(ValueError, match=match):
+        operator_settings(operator_values(**overrides))

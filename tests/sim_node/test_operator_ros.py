@@ -28,19 +28,25 @@ def test_operator_takes_over_a_stalled_follower_and_hands_back(ros_node, sim_pro
         "operator.enabled": "true", "operator.stall_timeout_s": 0.5, "operator.stage_time_limit_s": 0.0,
         "operator.max_correction_s": 1.5, "use_sim_time": "true"})
 
-    first = leader.wait_for(1, timeout=30.0)[0]
-    assert list(first.name) == [*ARM_JOINTS, "gripper"]
+    leader.wait_for(1, timeout=30.0)
     home = np.array(follower.wait_for(1, timeout=10.0)[0].position)
-    # Watching: the leader shows the follower's pose (raw sim gripper units).
-    np.testing.assert_allclose(first.position, home, atol=0.02)
-    assert first.position[-1] == pytest.approx(SIM_GRIPPER.open, abs=2e-3)
 
     # The operator may have acted before this test node was discovered: start a new episode now
     # that the request topic is matched, and look for a takeover followed by a hand-back.
     ros_node.wait_for_publishers("/takeover/request")
-    assert call(ros_node.node.create_client(ResetSim, "/sim/reset"), ResetSim.Request(task="", seed=1)).success
+    reply = call(ros_node.node.create_client(ResetSim, "/sim/reset"), ResetSim.Request(task="", seed=1))
+    assert reply.success
     with requests._cond:
         requests.messages.clear()
+    reset_ns = ns(reply.state)
+
+    # Watching (the first 0.5 s of the episode): the leader shows the follower's pose, raw gripper.
+    leader.wait_for(1, timeout=20.0, predicate=lambda m: ns(m) > reset_ns + 400_000_000)
+    watching = [m for m in leader.messages if reset_ns < ns(m) <= reset_ns + 400_000_000]
+    assert watching and list(watching[0].name) == [*ARM_JOINTS, "gripper"]
+    for m in watching:
+        np.testing.assert_allclose(m.position, home, atol=0.02)
+    assert watching[0].position[-1] == pytest.approx(SIM_GRIPPER.open, abs=2e-3)
 
     def took_over_and_handed_back():
         data = [m.data for m in requests.messages]
@@ -50,7 +56,7 @@ def test_operator_takes_over_a_stalled_follower_and_hands_back(ros_node, sim_pro
     assert "operator takes over: stall" in log and "operator hands back: corrected for 1.5 s" in log
 
     # While correcting, the expert moved the leader away from the (unmoved) follower.
-    moved = max(np.max(np.abs(np.array(m.position[:6]) - home[:6])) for m in leader.messages)
+    moved = max(np.max(np.abs(np.array(m.position[:6]) - home[:6])) for m in leader.messages if ns(m) > reset_ns)
     assert moved > 0.05
     still = max(np.max(np.abs(np.array(m.position[:6]) - home[:6])) for m in follower.messages)
     assert still < 0.02

@@ -29,13 +29,12 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool
 
-from recap_core.aloha_layout import ARMS, JOINTS_PER_ARM, GripperCalibration, arm_command
+from recap_core.aloha_layout import ARMS, JOINTS_PER_ARM, arm_command
 from recap_msgs.msg import TaskState
 from recap_msgs.srv import GetTaskState, ResetSim
 from recap_sim.command_validation import CommandLimits, CommandRejected, validate_arm_command
 from recap_sim.env import SIM_GRIPPER
-from recap_sim.expert import ExpertConfig
-from recap_sim.operator_policy import TakeoverRule
+from recap_sim.operator_parameters import OPERATOR_PARAMETERS, operator_settings
 from recap_sim.pacing import RealTimePacer
 from recap_sim.scene import CAMERA_NAMES
 from recap_sim.sim_loop import SimLoop, SimLoopConfig, Tick, TaskSnapshot
@@ -78,10 +77,7 @@ class SimNode(Node):
         self.pacer = RealTimePacer(p["real_time_factor"], period_s=0.02)
         self.limits = CommandLimits(gripper=SIM_GRIPPER, joint_margin=p["joint_margin_rad"],
                                     gripper_margin=p["gripper_margin"])
-        self.operator_enabled = p["operator.enabled"]
-        self.operator_rule = operator_rule(p)  # validated even when disabled: a typo fails at start
-        self.expert_config = ExpertConfig(speed=p["operator.expert_speed"])
-        self.leader_gripper = GripperCalibration(p["operator.leader_gripper_closed"], p["operator.leader_gripper_open"])
+        self.operator = operator_settings({k[len("operator."):]: v for k, v in p.items() if k.startswith("operator.")})
         self._rejected = dict.fromkeys(ARMS, 0)
         self._reject_log_period = p["reject_log_period_s"]
 
@@ -93,7 +89,7 @@ class SimNode(Node):
         self.image_pubs = {cam: self.create_publisher(Image, f"/{cam}/image_raw", sensor)
                            for cam in self.loop_config.cameras}
         self.task_pub = self.create_publisher(TaskState, "/sim/task_state", LATCHED_QOS)
-        if self.operator_enabled:
+        if self.operator.enabled:
             self.leader_pubs = {arm: self.create_publisher(JointState, f"/leader_{arm}/joint_states", sensor)
                                 for arm in ARMS}
             # Takeover requests are rare events that must arrive: reliable.
@@ -138,32 +134,9 @@ class SimNode(Node):
             "gripper_margin": declare("gripper_margin", 0.2, "same for the gripper, in normalised units"),
             "reject_log_period_s": declare("reject_log_period_s", 1.0,
                                            "log at most one rejected command per this many seconds (0 = all)"),
-            **self._declare_operator_parameters(declare),
+            **{f"operator.{k}": declare(f"operator.{k}", default, desc)
+               for k, (default, desc) in OPERATOR_PARAMETERS.items()},
         }
-
-    @staticmethod
-    def _declare_operator_parameters(declare) -> dict:
-        r = TakeoverRule()
-        off = " (0 disables)"
-        specs = {
-            "enabled": (False, "run the simulated operator (leader arms + /takeover/request)"),
-            "stall_timeout_s": (r.stall_timeout_s, "take over after no motion and no stage progress for this long" + off),
-            "stall_motion_rad": (r.stall_motion_rad, "follower motion that counts as moving"),
-            "stage_time_limit_s": (r.stage_time_limit_s, "take over after this long in one stage" + off),
-            "deviation_threshold": (0.0, "take over when the executed command differs from the shadow expert's "
-                                         "by more than this (rad)" + off),
-            "deviation_duration_s": (r.deviation_duration_s, "for this long"),
-            "engage_s": (r.engage_s, "leader holds the follower pose this long after the request"),
-            "min_correction_s": (r.min_correction_s, "correct at least this long"),
-            "max_correction_s": (r.max_correction_s, "hand back after this long without stage progress"),
-            "max_takeovers_per_episode": (r.max_takeovers_per_episode, "takeovers allowed per episode"),
-            "takeover_probability": (r.takeover_probability, "chance that a trigger leads to a takeover"),
-            "seed": (r.seed, "seed of the takeover randomness and the expert"),
-            "expert_speed": (ExpertConfig().speed, "speed of the correcting scripted expert (1 = clean)"),
-            "leader_gripper_closed": (SIM_GRIPPER.closed, "raw leader gripper reading when closed"),
-            "leader_gripper_open": (SIM_GRIPPER.open, "raw leader gripper reading when open"),
-        }
-        return {f"operator.{k}": declare(f"operator.{k}", default, desc) for k, (default, desc) in specs.items()}
 
     # --- executor callbacks (never block on physics) ----------------------------------
     def _on_command(self, arm: str, msg: JointState) -> None:
@@ -212,7 +185,7 @@ class SimNode(Node):
 
     def _run(self) -> None:
         try:
-            operator = SimulatedOperator(self.operator_rule, self.expert_config) if self.operator_enabled else None
+            operator = SimulatedOperator(self.operator.rule, self.operator.expert) if self.operator.enabled else None
             self.loop = SimLoop(self.loop_config, operator=operator)
         except Exception as exc:  # reported by start() in the main thread
             self._startup_error = exc
@@ -287,7 +260,7 @@ class SimNode(Node):
             self.get_logger().info(f"operator {'takes over' if op.request else 'hands back'}: {op.reason}")
         if tick.joint_states:
             for i, (arm, pub) in enumerate(self.leader_pubs.items()):
-                names, positions = arm_command(op.leader[i * JOINTS_PER_ARM:(i + 1) * JOINTS_PER_ARM], self.leader_gripper)
+                names, positions = arm_command(op.leader[i * JOINTS_PER_ARM:(i + 1) * JOINTS_PER_ARM], self.operator.leader_gripper)
                 msg = JointState(name=names, position=positions)
                 msg.header.stamp = now
                 pub.publish(msg)
@@ -296,19 +269,6 @@ class SimNode(Node):
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10.0)
-
-
-def operator_rule(p: dict) -> TakeoverRule:
-    """The takeover rule from `operator.*` parameters (0 disables a trigger: inf in the rule)."""
-    def off(v: float) -> float:
-        return float("inf") if v <= 0 else float(v)
-    return TakeoverRule(
-        stall_timeout_s=off(p["operator.stall_timeout_s"]), stall_motion_rad=p["operator.stall_motion_rad"],
-        stage_time_limit_s=off(p["operator.stage_time_limit_s"]), deviation_threshold=off(p["operator.deviation_threshold"]),
-        deviation_duration_s=p["operator.deviation_duration_s"], engage_s=p["operator.engage_s"],
-        min_correction_s=p["operator.min_correction_s"], max_correction_s=p["operator.max_correction_s"],
-        max_takeovers_per_episode=p["operator.max_takeovers_per_episode"],
-        takeover_probability=p["operator.takeover_probability"], seed=p["operator.seed"])
 
 
 def main(args: list[str] | None = None) -> int:
