@@ -1,0 +1,38 @@
+"""End to end over real DDS: sim node + simulated operator + the arbitration node (recap_teleop),
+no policy. The operator takes over the stalled arms through /takeover/request and the leader arm
+joint states, the arbitration forwards the leader to the follower, and the task gets done."""
+import pytest
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+from recap_msgs.msg import InterventionState, TaskState
+from recap_msgs.srv import ResetSim
+from recap_sim.env import SIM_GRIPPER
+from sim_node_helpers import call, ros_args
+
+pytestmark = pytest.mark.integration
+
+# Transient local to get the latched state; a deep queue so no intermediate state is lost here.
+LATCHED = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def test_operator_completes_transfer_cube_through_the_arbitration_node(ros_node, sim_process, start_process):
+    states = ros_node.collect(TaskState, "/sim/task_state", LATCHED)
+    interventions = ros_node.collect(InterventionState, "/intervention_state", LATCHED)
+    start_process("recap_teleop.arbitration_node", *ros_args({}, {
+        "use_sim_time": "true", "keyboard": "false",
+        # The simulated leader follows the follower while watching: only explicit requests count.
+        "auto_takeover": "false",
+        "follower_gripper_closed": SIM_GRIPPER.closed, "follower_gripper_open": SIM_GRIPPER.open,
+        "leader_gripper_closed": SIM_GRIPPER.closed, "leader_gripper_open": SIM_GRIPPER.open}))
+    sim_process(cameras="['none']", real_time_factor=2.0, use_sim_time="true", **{
+        "operator.enabled": "true", "operator.stall_timeout_s": 0.5, "operator.max_takeovers_per_episode": 10})
+
+    # Start the episode once the arbitration node runs and sees the follower.
+    interventions.wait_for(1, timeout=60.0, predicate=lambda m: "waiting" not in m.detail)
+    reply = call(ros_node.node.create_client(ResetSim, "/sim/reset"), ResetSim.Request(task="", seed=2))
+    assert reply.success, reply.message
+    episode = reply.state.episode_id
+    done = states.wait_for(1, timeout=90.0, predicate=lambda s: s.episode_id == episode and s.done)[0]
+    assert done.outcome == TaskState.OUTCOME_SUCCESS, done.failure_reason
+    humans = [m for m in interventions.messages if m.human_in_control]
+    assert humans and all(m.source == InterventionState.SOURCE_TOPIC for m in humans)
