@@ -49,3 +49,15 @@ def mixed_episodes(n: int = 6, task: str = "transfer_cube", **kw) -> list[Episod
 @pytest.fixture
 def episodes() -> list[EpisodeData]:
     return mixed_episodes()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """Tiny models gain nothing from threads, and on a shared 2-core machine two threads per
+    process contend badly."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
