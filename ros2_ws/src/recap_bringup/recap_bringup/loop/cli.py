@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--iterations", type=int, default=None, help="override K")
     parser.add_argument("--rollouts", type=int, default=None, help="override deployments per iteration")
     parser.add_argument("--eval-episodes", type=int, default=None, help="override evaluation episodes per policy")
+    parser.add_argument("--render-cameras", action="store_true",
+                        help="render and record the three cameras during deployments (slower; the loop's "
+                             "state-only policies do not use them)")
     parser.add_argument("--no-baselines", action="store_true", help="skip BC / filtered BC / AWR")
     return parser
 
@@ -40,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
                         ("eval_episodes", opts.eval_episodes)):
         if value is not None:
             overrides[name] = value
+    if opts.render_cameras:
+        overrides["render_cameras"] = True
     if opts.no_baselines:
         overrides["baselines"] = False
     try:

@@ -18,6 +18,9 @@ class LoopConfig:
     policy_steps: int = 3000  # gradient steps for pi
     baselines: bool = True  # plain BC, filtered BC and AWR on the final data
     real_time_factor: float = 1.0  # the sim node's pace during deployment
+    # The loop trains state-only policies, which never read images: rendering three cameras costs
+    # ~45 ms a frame on this CPU and slows the sim below real time, so deployments skip it unless asked.
+    render_cameras: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -30,6 +30,7 @@ class DeploymentConfig:
     wall_timeout_s: float  # per episode, then it is aborted
     iteration: int = 0  # stored in each bag's metadata
     real_time_factor: float = 1.0
+    render_cameras: bool = False
     startup_timeout_s: float = 60.0
     max_restarts: int = 3  # per deployment, over all nodes
 
@@ -42,7 +43,8 @@ def deploy(policy_dir: Path, bag_dir: Path, log_dir: Path, cfg: DeploymentConfig
         if not (policy_dir / "config.json").is_file():
             raise FileNotFoundError(f"no policy checkpoint at {policy_dir} (config.json missing)")
         specs = describe_graph(LaunchArgs(task=cfg.task, checkpoint=str(policy_dir), bag_dir=str(bag_dir)),
-                               overrides={"sim_node": {"real_time_factor": cfg.real_time_factor},
+                               overrides={"sim_node": {"real_time_factor": cfg.real_time_factor,
+                                                       **({} if cfg.render_cameras else {"cameras": ["none"]})},
                                           "recorder_node": {"iteration": cfg.iteration}})
         log_dir.mkdir(parents=True, exist_ok=True)
         with NodeProcesses(specs, log_dir=log_dir, echo=None) as group:

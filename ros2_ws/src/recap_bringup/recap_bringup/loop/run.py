@@ -78,7 +78,8 @@ def run_loop(cfg: LoopConfig, workdir: Path) -> Path:
                DeploymentConfig(task=cfg.task, prompt=PROMPTS.get(cfg.task, cfg.task), episodes=cfg.rollouts_per_iteration,
                                 first_seed=ROLLOUT_SEED_BASE + 1000 * k,
                                 wall_timeout_s=task_limit_s / max(cfg.real_time_factor, 1e-3) + 60.0,
-                                iteration=k, real_time_factor=cfg.real_time_factor),
+                                iteration=k, real_time_factor=cfg.real_time_factor,
+                                render_cameras=cfg.render_cameras),
                ledger, f"iter_{k}/deploy")
         rollouts = workdir / "data" / f"rollouts_{k}"
         step(f"iter_{k}/convert", lambda: _convert(bags, rollouts, cfg.task, k))
@@ -106,7 +107,7 @@ def _evaluate(policy_dir: Path, cfg: LoopConfig, out: Path, label: str) -> str:
 
 
 def _convert(bags: Path, out: Path, task: str, iteration: int) -> int:
-    """The iteration's episode bags -> a rollout dataset (state-only: no camera streams)."""
+    """The iteration's episode bags -> a rollout dataset (state-only: camera streams are not used)."""
     from recap_trainer.bags.build import build_dataset, find_bags
     from recap_trainer.bags.config import ConverterConfig
 
