@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bagfactory import TS, BagSpec, messages, write_mcap_ros2, write_rosbags, write_sidecar
+from converter.bagfactory import TS, BagSpec, messages, write_mcap_ros2, write_rosbags, write_sidecar
 
 from recap_recorder.config import RecorderConfig, TopicSpec
 from recap_recorder.lifecycle import EpisodeRecorder

@@ -1,7 +1,7 @@
 """Image decoding: the zero-copy Image path agrees with rosbags.image; resizing keeps colours."""
 import numpy as np
 import pytest
-from bagfactory import TS, T, stamp
+from converter.bagfactory import TS, T, stamp
 from rosbags.image import message_to_cvimage
 
 from recap_trainer.bags.images import raw_image_view, resize

@@ -7,7 +7,7 @@ import cv2
 import h5py
 import numpy as np
 import pyarrow.parquet as pq
-from bagfactory import BagSpec, write_rosbags
+from converter.bagfactory import BagSpec, write_rosbags
 
 from recap_trainer.aloha_hdf5 import HDF5ImportConfig, import_hdf5
 from recap_trainer.bags.build import build_dataset

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from bagfactory import BagSpec, write_rosbags
+from converter.bagfactory import BagSpec, write_rosbags
 
 from recap_trainer.algorithm import label_with_value
 from recap_trainer.bags.config import ConverterConfig

@@ -1,9 +1,6 @@
 """The small bag player: a recorded episode goes back onto the graph with /clock, faster than 1x."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from rclpy.qos import qos_profile_sensor_data
 from rosgraph_msgs.msg import Clock
@@ -11,8 +8,7 @@ from sensor_msgs.msg import Image, JointState
 
 pytestmark = pytest.mark.integration
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "converter"))
-from bagfactory import BagSpec, write_rosbags  # noqa: E402
+from converter.bagfactory import BagSpec, write_rosbags
 
 
 def test_player_publishes_recorded_bytes_and_clock(ros_node, start_process, tmp_path):

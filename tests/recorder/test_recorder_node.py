@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import call_service, count_partial_messages
+from recorder.recorder_helpers import call_service, count_partial_messages, make_image
 from mcap_ros2.reader import read_ros2_messages
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosbags.rosbag2 import Reader
@@ -34,7 +34,7 @@ def start_recorder(start_process, out: Path, *extra: str):
                          "-p", "min_free_disk_gb:=0.0", *extra)
 
 
-def publish_episode(ros_node, make_image, n_cmd: int = 30, n_img: int = 10):
+def publish_episode(ros_node, n_cmd: int = 30, n_img: int = 10):
     node = ros_node.node
     img_pub = node.create_publisher(Image, "/cam_high/image_raw", 50)
     cmd_pub = node.create_publisher(JointState, "/executed_command", 50)
@@ -60,7 +60,7 @@ def publish_episode(ros_node, make_image, n_cmd: int = 30, n_img: int = 10):
     return n_cmd, n_img
 
 
-def test_episode_recorded_labelled_and_relabelled(ros_node, start_process, tmp_path, make_image):
+def test_episode_recorded_labelled_and_relabelled(ros_node, start_process, tmp_path):
     out = tmp_path / "episodes"
     start_recorder(start_process, out)
     events = ros_node.collect(EpisodeEvent, "/episode_events", 100)
@@ -68,7 +68,7 @@ def test_episode_recorded_labelled_and_relabelled(ros_node, start_process, tmp_p
     started = call_service(ros_node, StartEpisode, "/recorder/start_episode",
                            StartEpisode.Request(task_prompt="transfer the cube", episode_id="ep-1"))
     assert started.accepted, started.message
-    n_cmd, n_img = publish_episode(ros_node, make_image)
+    n_cmd, n_img = publish_episode(ros_node)
     partial = out / ".incomplete" / "ep-1"
     wait_until(lambda: count_partial_messages(partial).get("/executed_command", 0) == n_cmd
                and count_partial_messages(partial).get("/intervention_state", 0) == 2, 30.0,
@@ -122,13 +122,13 @@ def test_start_refused_below_free_disk_threshold(ros_node, start_process, tmp_pa
     assert list((out / ".incomplete").iterdir()) == [] and [p.name for p in out.iterdir()] == [".incomplete"]
 
 
-def test_sigkill_mid_episode_is_salvaged_by_recap_recover(ros_node, start_process, tmp_path, make_image):
+def test_sigkill_mid_episode_is_salvaged_by_recap_recover(ros_node, start_process, tmp_path):
     out = tmp_path / "episodes"
     proc = start_recorder(start_process, out)
     started = call_service(ros_node, StartEpisode, "/recorder/start_episode",
                            StartEpisode.Request(task_prompt="pour", episode_id="crash-1"))
     assert started.accepted
-    n_cmd, _ = publish_episode(ros_node, make_image)
+    n_cmd, _ = publish_episode(ros_node)
     partial = out / ".incomplete" / "crash-1"
     wait_until(lambda: count_partial_messages(partial).get("/executed_command", 0) == n_cmd, 30.0,
                "the commands to be flushed")
