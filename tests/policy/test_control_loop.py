@@ -58,6 +58,21 @@ def test_stale_inputs_hold_the_last_command_and_start_nothing():
     np.testing.assert_allclose(command, held)
 
 
+def test_new_episode_forgets_the_plan_and_drops_results_from_before():
+    lp = loop(every=1)
+    _, _, request = lp.tick(None)
+    lp.chunk_ready(InferenceResult(request, chunk(1.0), 0.03))
+    _, _, in_flight = lp.tick(None)
+    assert lp.tick(None)[0] is not None
+    lp.new_episode()
+    lp.chunk_ready(InferenceResult(in_flight, chunk(2.0), 0.03))  # computed before the reset
+    command, adopted, request = lp.tick(None)
+    assert command is None and adopted == []  # nothing from the old episode is executed
+    assert request is not None
+    lp.chunk_ready(InferenceResult(request, chunk(3.0), 0.03))
+    assert lp.tick(None)[0][0] == 3.0
+
+
 def test_a_failed_inference_rearms_the_trigger():
     lp = loop(every=1)
     _, _, request = lp.tick(None)

@@ -95,14 +95,15 @@ def test_stale_observations_hold_the_command_and_stop_chunks(ros_node, start_pro
         proc = start_policy(start_process, server.port)
         chunks.wait_for(2, timeout=30.0)
         robot.running = False  # the driver dies: joint states go stale after 0.3 s
-        wait_until(lambda: "observation unusable" in proc.log(), 10.0, "a stale-observation warning")
+        wait_until(lambda: "old (max 0.300 s)" in proc.log(), 10.0, "a stale-observation warning")
         commands.wait_for(len(commands.messages) + 10, timeout=10.0)  # let in-flight chunks land
         n_chunks, n_cmds = len(chunks.messages), len(commands.messages)
         commands.wait_for(n_cmds + 25, timeout=10.0)  # the stream goes on (holding) ...
         assert len(chunks.messages) == n_chunks  # ... but no new chunk
         tail = [reorder_by_name(m.name, m.position) for m in commands.messages[n_cmds:]]
     assert all(np.array_equal(t, tail[0]) for t in tail)
-    assert "/follower_left/joint_states is" in proc.log() and "old (max 0.300 s)" in proc.log()
+    assert "observation unusable, holding the last command" in proc.log()
+    assert "/follower_left/joint_states is" in proc.log()
 
 
 def test_nan_chunks_are_rejected_and_never_executed(ros_node, start_process):

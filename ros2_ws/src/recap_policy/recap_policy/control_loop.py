@@ -56,11 +56,19 @@ class ControlLoop:
         self._ready: deque[InferenceResult] = deque()
         self._lock = threading.Lock()
         self.holding_reason: str | None = None
+        self._reset_requested = False
+        self._discard_up_to = 0  # results for observations at or before this tick predate a reset
 
     def chunk_ready(self, result: InferenceResult) -> None:
         """From the inference thread."""
         with self._lock:
             self._ready.append(result)
+
+    def new_episode(self) -> None:
+        """Any thread: the robot was reset. The plan and the last command are forgotten at the next
+        tick (commanding nothing until a chunk from the new episode arrives), in-flight results dropped."""
+        with self._lock:
+            self._reset_requested = True
 
     def inference_failed(self) -> None:
         """From the inference thread: the request produced nothing to execute."""
@@ -77,10 +85,14 @@ class ControlLoop:
         """
         self.tick_count += 1
         with self._lock:
-            adopted = list(self._ready)
-            self._ready.clear()
-            if adopted:
+            if self._reset_requested:
+                self._reset_requested = False
+                self._discard_up_to = self.tick_count
+                self.scheduler.reset()
+            adopted = [r for r in self._ready if r.request.obs_tick > self._discard_up_to]
+            if self._ready:
                 self._in_flight = False
+            self._ready.clear()
         for result in adopted:
             self.delay.add(result.latency_s)
             self._horizon = result.actions.shape[0]

@@ -16,7 +16,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image, JointState
 
 from recap_core.aloha_layout import JOINT_NAMES
-from recap_msgs.msg import ActionChunk
+from recap_msgs.msg import ActionChunk, EpisodeEvent
 from recap_policy.backends.base import BackendMetadata, PolicyBackend
 from recap_policy.chunk_message import chunk_to_msg, ns_to_time
 from recap_policy.config import PARAMETERS, PolicyNodeConfig, camera_name
@@ -82,6 +82,9 @@ class PolicyNode(Node):
             self.create_subscription(JointState, self.config.object_state_topic, self._on_object_state,
                                      qos_profile_sensor_data)
 
+        # A new episode (the robot was reset): start from a fresh plan, not the last episode's.
+        self.create_subscription(EpisodeEvent, "/episode_events", self._on_episode_event, 100)
+
         self.worker = InferenceWorker(self.backend, self.builder, self.loop.chunk_ready, self._on_inference_error)
         self.timer = self.create_timer(self.config.loop.control_period, self._on_tick)
         self.get_logger().info(
@@ -110,6 +113,10 @@ class PolicyNode(Node):
             self.builder.update_object_state(msg.name, msg.position, stamp_ns(msg))
         except ValueError as exc:
             self.get_logger().error(f"ignored object state: {exc}", throttle_duration_sec=self.config.warn_period_s)
+
+    def _on_episode_event(self, msg: EpisodeEvent) -> None:
+        if msg.kind == EpisodeEvent.START:
+            self.loop.new_episode()
 
     def _on_tick(self) -> None:
         now = self._now_ns()
