@@ -64,7 +64,7 @@ class ScriptedExpert:
             raise ValueError(f"no scripted expert for task {env.config.task!r}; have {sorted(PLANS)}")
         self.env, self.config, self.seed = env, config, int(seed)
         self.world = WorldView(env)
-        self.ik = {arm: ArmIK(env.model, arm) for arm in ARMS}
+        self.ik = {arm: ArmIK(env.model, arm, PLANS[env.config.task].ik_config) for arm in ARMS}
         self.home = {}
         for arm in ARMS:
             pos, rot = self.ik[arm].forward(np.array(HOME_ARM))

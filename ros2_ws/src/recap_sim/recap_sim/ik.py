@@ -14,13 +14,20 @@ import numpy as np
 from recap_core.aloha_layout import ARM_JOINTS
 
 
+_ROLL_JOINTS = [ARM_JOINTS.index("forearm_roll"), ARM_JOINTS.index("wrist_rotate")]
+
+
 @dataclass(frozen=True)
 class IKConfig:
     iterations: int = 30  # DLS iterations per solve (warm-started from the previous solution)
     damping: float = 0.05  # lambda of (J J^T + lambda^2 I)
     orientation_weight: float = 0.3  # m per rad: trades orientation error against position error
     max_step: float = 0.25  # rad, per-iteration joint step limit
-    tolerance: float = 1e-4  # stop once the weighted error norm is below this
+    tolerance: float = 5e-4  # stop once the weighted pose error norm is below this (m)
+    # Soft pull of forearm_roll and wrist_rotate toward 0 (m per rad): among the equivalent wrist
+    # solutions it keeps the un-flipped one, so the arm never swings through a +-pi roll mid-task.
+    # It trades a little pose accuracy, so plans working near the workspace edge turn it off.
+    roll_regularisation: float = 0.0
 
     def __post_init__(self) -> None:
         if self.iterations < 1 or self.damping <= 0 or self.orientation_weight <= 0 or self.max_step <= 0:
@@ -94,6 +101,9 @@ class ArmIK:
                 jac = np.vstack([jacp[:, self._dofadr], cfg.orientation_weight * jacr[:, self._dofadr]])
             if np.linalg.norm(err) < cfg.tolerance:
                 break
+            if cfg.roll_regularisation > 0:
+                err = np.concatenate([err, cfg.roll_regularisation * -q[_ROLL_JOINTS]])
+                jac = np.vstack([jac, cfg.roll_regularisation * np.eye(6)[_ROLL_JOINTS]])
             dq = jac.T @ np.linalg.solve(jac @ jac.T + cfg.damping**2 * np.eye(len(err)), err)
             dq *= min(1.0, cfg.max_step / max(np.abs(dq).max(), 1e-12))
             q = np.clip(q + dq, self._lower, self._upper)

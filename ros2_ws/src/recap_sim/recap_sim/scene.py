@@ -13,7 +13,13 @@ from pathlib import Path
 
 # Headless machines render through EGL (Mesa llvmpipe without a GPU); MuJoCo reads this at import.
 os.environ.setdefault("MUJOCO_GL", "egl")
-import mujoco  # noqa: E402
+try:
+    import mujoco  # noqa: E402
+except (ImportError, AttributeError, RuntimeError) as _exc:  # MuJoCo loads the GL backend at import
+    raise ImportError(
+        f"importing mujoco failed with MUJOCO_GL={os.environ.get('MUJOCO_GL')!r} ({type(_exc).__name__}: {_exc}). "
+        "On a headless machine set MUJOCO_GL=egl (needs libEGL, e.g. Mesa llvmpipe); scripts/env.sh does this."
+    ) from _exc
 
 ROBOT_MJCF = "bimanual_viperx_transfer_cube.xml"
 PHYSICS_TIMESTEP = 0.002  # s; gym-aloha / ACT use MuJoCo's default 2 ms step (10 substeps per 20 ms control period)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recap_sim.ik import IKConfig
+
 
 @dataclass(frozen=True)
 class ArmGoal:
@@ -42,6 +44,7 @@ class TaskPlan(abc.ABC):
     once in this episode (None = clean)."""
 
     mistakes: tuple[str, ...] = ()
+    ik_config: IKConfig = IKConfig()  # how the expert solves IK for this plan's goals
 
     def __init__(self, world: WorldView, home: dict[str, ArmGoal], rng: np.random.Generator,
                  mistake: str | None) -> None:

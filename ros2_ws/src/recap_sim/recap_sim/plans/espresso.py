@@ -65,8 +65,10 @@ class EspressoPlan(TaskPlan):
     def _right(self, time_s, cup, rpos, rrot, held, brewed, target, placed) -> ArmGoal:
         if not (held and placed and not brewed):
             self._hold = None
-        if not held:
-            self._dropping = False
+        if not held and cup[2] < CUP_HALF_HEIGHT + 0.005:
+            self._dropping = False  # the dropped cup has landed
+        if self._dropping:
+            return ArmGoal(rpos, rrot, 1.0)
         if held:
             if placed and not brewed:
                 if self._hold is None:

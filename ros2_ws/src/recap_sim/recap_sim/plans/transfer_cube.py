@@ -9,7 +9,7 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from recap_sim.ik import gripper_frame
+from recap_sim.ik import IKConfig, gripper_frame
 from recap_sim.plans.base import ArmGoal, TaskPlan
 
 MEET = np.array([0.0, 0.5, 0.25])  # cube centre at the hand-over (ACT's meet point)
@@ -33,6 +33,8 @@ def _yaw(quat: np.ndarray) -> float:
 
 class TransferCubePlan(TaskPlan):
     mistakes = ("early_release", "sloppy_grasp")
+    # Top-down grasps admit a flipped wrist solution; keep the un-flipped one (see IKConfig).
+    ik_config = IKConfig(roll_regularisation=0.02)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -40,6 +42,7 @@ class TransferCubePlan(TaskPlan):
         self._left_held_since: float | None = None
         self._left_hold_pos: np.ndarray | None = None
         self._retry_until = -1.0
+        self._meet_rot: np.ndarray | None = None
         self._sloppy_pending = self.mistake == "sloppy_grasp"
 
     def _cube(self) -> tuple[np.ndarray, np.ndarray]:
@@ -48,13 +51,16 @@ class TransferCubePlan(TaskPlan):
 
     def goals(self, time_s: float, commanded_gripper: dict[str, float]) -> dict[str, ArmGoal]:
         cube, quat = self._cube()
-        touch_left, touch_right, _ = self.task.touches(self.world.data)
+        touch_left, touch_right, touch_table = self.task.touches(self.world.data)
+        on_table = touch_table or cube[2] < 0.03
         lpos, _ = self.world.pinch("left")
         rpos, _ = self.world.pinch("right")
+        # Held = touched between nearly closed fingers. For the carrying right arm a contact that
+        # flickers while the cube hangs in its grasp (e.g. by an edge) does not count as a release.
         held_left = (touch_left and self.world.gripper_opening("left") < HELD_OPENING
                      and np.linalg.norm(cube - lpos) < 0.04)
-        held_right = (touch_right and self.world.gripper_opening("right") < HELD_OPENING
-                      and np.linalg.norm(cube - rpos) < 0.04)
+        held_right = (self.world.gripper_opening("right") < HELD_OPENING and np.linalg.norm(cube - rpos) < 0.04
+                      and (touch_right or not on_table))
         if held_left:
             if self._left_held_since is None:
                 self._left_held_since, self._left_hold_pos = time_s, lpos.copy()
@@ -68,6 +74,8 @@ class TransferCubePlan(TaskPlan):
                 _, rrot = self.world.pinch("right")
                 return {"left": left_hold, "right": ArmGoal(rpos, rrot, 1.0, 0.5)}
             return {"left": left_hold, "right": self.home["right"]}
+        if not held_right:
+            self._meet_rot = None
         if held_right:
             self._sloppy_pending = False
             return self._hand_over(cube, quat, lpos, rpos, held_left, commanded_gripper)
@@ -93,7 +101,9 @@ class TransferCubePlan(TaskPlan):
             # Lift straight up first, gently, so the fresh grasp settles before the fast carry.
             _, rrot = self.world.pinch("right")
             return {"left": self._left_ready(), "right": ArmGoal(rpos + [0.0, 0.0, 0.05], rrot, 0.0, 0.5)}
-        right = ArmGoal(MEET, self._right_meet_rot(quat), 0.0)
+        if self._meet_rot is None:  # decided once per carry: re-deciding chases a cube turning in the grasp
+            self._meet_rot = self._right_meet_rot(quat)
+        right = ArmGoal(MEET, self._meet_rot, 0.0)
         right_ready = np.linalg.norm(rpos - MEET) < 0.02 and np.linalg.norm(cube - rpos) < 0.03
         if not right_ready:
             return {"left": self._left_ready(), "right": right}
