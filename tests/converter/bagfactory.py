@@ -39,6 +39,7 @@ class BagSpec:
     backwards_stamps: tuple[str, ...] = ()
     follower_names: list[str] = field(default_factory=lambda: list(ARM))
     unknown_type_topic: bool = False
+    camera_gap: tuple[int, int] | None = None  # no camera frames for steps [a, b) (a stalled driver)
 
 
 def stamp(ns: int):
@@ -80,6 +81,8 @@ def messages(spec: BagSpec):
                 yield topic, js, ns + 1000, T[js](header=header(s), name=names[:len(pos)], position=pos,
                                                    velocity=np.zeros(0), effort=np.zeros(0))
         for cam in spec.cameras:
+            if spec.camera_gap and spec.camera_gap[0] <= k < spec.camera_gap[1]:
+                continue
             img = frame(k, spec.hw)
             if spec.compressed:
                 ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))

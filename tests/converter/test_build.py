@@ -167,3 +167,20 @@ def test_cli_build_reports_and_exits_nonzero_on_failure(tmp_path, capsys):
     assert json.loads(out.strip().splitlines()[-1]) == {"converted": 1, "skipped_already_in_dataset": 0, "failed": 1}
     assert "no_cam" in err and "/cam_high/image_raw" in err
     assert RecapDataset(tmp_path / "ds")[0].episode_id == good.name
+
+
+def test_steps_with_stale_images_are_dropped_or_flagged(tmp_path):
+    bag = write_rosbags(tmp_path / "stall", BagSpec(steps=40, camera_gap=(10, 25)))
+    # frames stop after step 9: with a 0.1 s tolerance steps 15..24 (age > 0.1 s) are stale
+    dropped = build_dataset([bag], tmp_path / "drop", CFG, progress=False)
+    assert dropped.converted and any("10 of 40 steps have a stale" in w for w in dropped.warnings[str(bag.resolve())])
+    ep = RecapDataset(tmp_path / "drop")[0]
+    assert ep.num_steps == 30 and ep.metadata["stale_steps"] == 10
+    kept_steps = np.round(ep.timestamps / 0.02).astype(int).tolist()
+    assert kept_steps == [*range(15), *range(25, 40)]
+    # the frame of step 14 is the held frame of step 9 (within tolerance), step 25 its own again
+    assert ep.images["cam_high"][14, 0, 0, 0] == 90 and ep.images["cam_high"][15, 0, 0, 0] == 250
+    flag_cfg = ConverterConfig(cameras=("cam_high",), image_size=(24, 32), stale_policy="flag")
+    build_dataset([bag], tmp_path / "flag", flag_cfg, progress=False)
+    flagged = RecapDataset(tmp_path / "flag")[0]
+    assert flagged.num_steps == 40 and flagged.metadata["stale_steps"] == 10
