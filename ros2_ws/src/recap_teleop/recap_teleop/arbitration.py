@@ -1,7 +1,7 @@
 """Who commands the arms, the policy or the human (ROS-free state machine).
 
 Takeover (human in control) is accepted only when the leader arms are within
-`takeover_threshold_rad` of the followers on every joint: the follower then ramps to the leader at
+`takeover_threshold_rad` of the followers' commanded pose on every joint: the follower then ramps to the leader at
 the safety filter's bounded step, never jumps. Otherwise it is refused with a message naming the
 worst joint. Hand-back is always accepted; the policy resumes from the commanded pose (the safety
 filter bounds the step). Automatic takeover (leader motion), by `leader_motion_reference`:

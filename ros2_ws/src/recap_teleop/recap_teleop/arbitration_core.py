@@ -79,7 +79,7 @@ class ArbitrationCore:
     def request(self, human: bool, source: Source, now: float) -> Decision:
         with self._lock:
             leader, _ = self._leader.joined()
-            follower = self._measured_follower()
+            follower = self._match_pose()
             self.last_decision = self.arbitrator.request(human, source, now, leader, follower)
             return self.last_decision
 
@@ -87,10 +87,14 @@ class ArbitrationCore:
         with self._lock:
             self.filter.set_estop(engaged, reason)
 
-    def _measured_follower(self) -> np.ndarray | None:
-        """The arms' measured pose (the commanded pose until both arms have reported)."""
+    def _match_pose(self) -> np.ndarray | None:
+        """What the leader must match for a takeover: the commanded pose, from which the follower
+        ramps to the leader (the measured pose before anything was commanded). Not the measured
+        pose: a gripper squeezing an object measures wider than it is commanded."""
+        if self.filter.pose is not None:
+            return self.filter.pose
         pose, _ = self._follower.joined()
-        return pose if pose is not None else self.filter.pose
+        return pose
 
     @property
     def human_in_control(self) -> bool:
@@ -101,7 +105,7 @@ class ArbitrationCore:
         with self._lock:
             leader, leader_time = self._leader.joined()
             if leader is not None:
-                decision = self.arbitrator.observe_leader(now, leader, self._measured_follower(), self.filter.pose)
+                decision = self.arbitrator.observe_leader(now, leader, self._match_pose(), self.filter.pose)
                 if decision is not None:
                     self.last_decision = decision
             if self.arbitrator.state.human_in_control:
