@@ -172,3 +172,27 @@ def test_recap_recover_salvages_a_finished_episode_left_without_metadata(tmp_pat
     meta = json.loads((bag / "episode.json").read_text())
     assert meta["complete"] is False and meta["outcome"] == "failure"
     assert recover_main([str(tmp_path / "out")]) == 0  # idempotent: nothing left to recover
+
+
+def test_queue_overflow_is_counted_never_blocks_and_is_logged(tmp_path):
+    import threading
+    gate = threading.Event()
+
+    class SlowWriter(Writer):  # the disk stalls until the gate opens
+        def write(self, connection, timestamp, data):
+            gate.wait(30)
+            super().write(connection, timestamp, data)
+
+    logs = []
+    rec = EpisodeRecorder(RecorderConfig(out_dir=str(tmp_path / "out"), topics=TOPICS, min_free_bytes=0, queue_size=5),
+                          log=logs.append,
+                          writer_factory=lambda p: SlowWriter(p, version=BAG_VERSION, storage_plugin=StoragePlugin.MCAP))
+    rec.start("t", episode_id="slow")
+    for i in range(50):  # returns at once although nothing can be written
+        rec.submit("/executed_command", joint_state(i), i + 1)
+    gate.set()
+    meta = json.loads((Path(rec.end("success").bag_path) / "episode.json").read_text())
+    d = meta["drops"]["/executed_command"]
+    assert d["received"] == 50 and d["written"] + d["queue_dropped"] == 50 and d["queue_dropped"] >= 44
+    assert meta["detected_drops"] == max(d["queue_dropped"], d["stamp_gaps_missing"])  # one loss counted once
+    assert any("/executed_command: written" in line and "queue full" in line for line in logs)

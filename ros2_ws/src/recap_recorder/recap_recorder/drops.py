@@ -35,7 +35,9 @@ class TopicStats:
 
     @property
     def detected_drops(self) -> int:
-        return self.queue_dropped + self.dds_lost + self.stamp_gaps_missing
+        """Messages known missing from the bag. A message lost in DDS or the queue also leaves a
+        stamp gap, so the two views overlap: the larger one is the count."""
+        return max(self.stamp_gaps_missing, self.queue_dropped + self.dds_lost)
 
 
 class DropAccounting:

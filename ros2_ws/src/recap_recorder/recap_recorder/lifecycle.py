@@ -145,6 +145,10 @@ class EpisodeRecorder:
             if meta.detected_drops:
                 msg += f"; {meta.detected_drops} dropped messages detected"
             self._log(msg)
+            for topic, d in meta.drops.items():
+                if d["queue_dropped"] or d["dds_lost"] or d["stamp_gaps_missing"]:
+                    self._log(f"  {topic}: written {d['written']} of expected {d['expected']}, queue full "
+                              f"{d['queue_dropped']}, DDS lost {d['dds_lost']}, stamp gaps {d['stamp_gaps_missing']}")
             return Result(True, msg, meta.episode_id, str(final))
 
     def relabel(self, episode_id: str, outcome: str, note: str = "") -> Result:
