@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start the RECAP-ROS graph (sim or real robot, policy, arbitration, recorder) "
                     "as processes, from the same description as the launch files.",
         epilog="examples: recap-bringup espresso --checkpoint runs/loop/train/iter_1/policy\n"
-               "          recap-bringup loop --task espresso   (the RECAP loop; see recap-bringup loop --help)",
+               "          recap-bringup loop --task espresso   (the RECAP loop; see recap-bringup loop --help)\n"
+               "          recap-bringup soak --checkpoint DIR --duration 3600   (endurance run)",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("launch", choices=sorted(LAUNCH_FILES),
                         help="which launch file to mirror (sets the default task)")
@@ -48,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["loop"]:
         from recap_bringup.loop.cli import main as loop_main
         return loop_main(argv[1:])
+    if argv[:1] == ["soak"]:
+        from recap_bringup.soak import main as soak_main
+        return soak_main(argv[1:])
     opts = build_parser().parse_args(argv)
     values = default_strings(task=LAUNCH_FILES[opts.launch])
     values.update({k: v for k, v in vars(opts).items() if k in values and v is not None})

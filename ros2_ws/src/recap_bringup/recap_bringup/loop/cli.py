@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from recap_bringup.loop.config import PRESETS
-from recap_bringup.loop.deployment import DeploymentStopped
+from recap_bringup.graph_session import GraphStopped
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         report = run_loop(cfg, workdir)
-    except (DeploymentStopped, FileNotFoundError, ValueError) as error:
+    except (GraphStopped, FileNotFoundError, ValueError) as error:
         print(f"recap-bringup loop: stopped: {error}\nFinished steps are kept; run the same command to resume.",
               file=sys.stderr)
         return 1
