@@ -19,7 +19,7 @@ _ROLL_JOINTS = [ARM_JOINTS.index("forearm_roll"), ARM_JOINTS.index("wrist_rotate
 
 @dataclass(frozen=True)
 class IKConfig:
-    iterations: int = 30  # DLS iterations per solve (warm-started from the previous solution)
+    iterations: int = 10  # DLS iterations per solve (warm-started from the previous control step)
     damping: float = 0.05  # lambda of (J J^T + lambda^2 I)
     orientation_weight: float = 0.3  # m per rad: trades orientation error against position error
     max_step: float = 0.25  # rad, per-iteration joint step limit
