@@ -72,17 +72,12 @@ class EpisodeBuilder:
             if topic not in available:
                 raise BagError(f"{name}: {topic}: camera {cam!r} missing (recorded: {sorted(available)}); "
                                "pass --cameras to convert without it")
-        use_leader = cfg.executed_topic not in available
-        if use_leader:
-            missing = [t for t in cfg.leader_topics if t not in available]
-            if missing:
-                raise BagError(f"{name}: neither {cfg.executed_topic} nor the leader arms {missing} were "
-                               "recorded: no action to learn from")
-            src.warn(f"no {cfg.executed_topic}; using the leader arms as the executed action (teleoperation)")
-        action_topics = tuple(cfg.leader_topics) if use_leader else (cfg.executed_topic,)
+        # Actions: /executed_command, else (a teleoperation bag) the leader arms. Which one is only
+        # known after reading: our recorder creates every configured topic, used or not.
+        action_candidates = {cfg.executed_topic, *cfg.leader_topics} & available
         optional = {cfg.proposed_topic, cfg.chunk_topic, cfg.intervention_topic, cfg.events_topic,
                     cfg.task_state_topic, cfg.object_state_topic}
-        wanted = {*cfg.follower_topics, *action_topics, *cams.values(), *(optional & available)}
+        wanted = {*cfg.follower_topics, *action_candidates, *cams.values(), *(optional & available)}
         cam_of_topic = {t: c for c, t in cams.items()}
 
         samples: dict[str, _Samples] = {t: _Samples() for t in wanted}
@@ -91,17 +86,23 @@ class EpisodeBuilder:
         pool = ThreadPoolExecutor(max_workers=_RESIZE_THREADS, thread_name_prefix="resize")
         pending: deque[Future] = deque()
         try:
-            state_names = self._read(src, wanted, samples, events, policy_ids, cam_of_topic, use_leader,
-                                     pool, pending)
+            state_names = self._read(src, wanted, samples, events, policy_ids, cam_of_topic, pool, pending)
         finally:
             pool.shutdown(wait=True)
         for s in samples.values():
             s.values = [v.result() if isinstance(v, Future) else v for v in s.values]
+        use_leader = not samples.get(cfg.executed_topic, _Samples()).values
+        if use_leader:
+            silent = [t for t in cfg.leader_topics if not samples.get(t, _Samples()).values]
+            if silent:
+                raise BagError(f"{name}: neither {cfg.executed_topic} nor the leader arms {silent} have messages: "
+                               "no action to learn from")
+            src.warn(f"no {cfg.executed_topic} messages; using the leader arms as the executed action (teleoperation)")
+        action_topics = tuple(cfg.leader_topics) if use_leader else (cfg.executed_topic,)
         return self._assemble(src, path, wanted, samples, events, policy_ids, cam_of_topic, cams,
                               use_leader, action_topics, state_names, task, source_kind, iteration)
 
-    def _read(self, src, wanted, samples, events, policy_ids, cam_of_topic, use_leader, pool,
-              pending) -> list[str] | None:
+    def _read(self, src, wanted, samples, events, policy_ids, cam_of_topic, pool, pending) -> list[str] | None:
         """One pass over the bag filling `samples` (per topic), `events`, `policy_ids`.
 
         Returns the object-state feature names (None without /sim/object_state).
@@ -131,7 +132,7 @@ class EpisodeBuilder:
             try:
                 if topic in cfg.follower_topics:
                     value = arm_vector(msg.name, msg.position, self.follower_gripper, where)
-                elif use_leader and topic in cfg.leader_topics:
+                elif topic in cfg.leader_topics:
                     value = arm_vector(msg.name, msg.position, self.leader_gripper, where)
                 elif topic in (cfg.executed_topic, cfg.proposed_topic):
                     value = reorder_by_name(msg.name, msg.position, where)
