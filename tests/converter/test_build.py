@@ -26,7 +26,8 @@ CFG = ConverterConfig(cameras=("cam_high",), image_size=(24, 32))
 
 def recorder_bag(out: Path, spec: BagSpec, crash: bool = False) -> Path:
     """A bag written by our recorder (ROS-free core fed the same serialized messages)."""
-    topics = {}
+    # like the real recorder: every configured topic gets a connection, used or not
+    topics = {"/executed_command": TopicSpec("/executed_command", "sensor_msgs/msg/JointState", "reliable", 0.0)}
     for topic, msgtype, _ns, msg in messages(spec):
         if msg is not None and topic != "/episode_events":
             topics[topic] = TopicSpec(topic, msgtype, "reliable", 0.0)
@@ -184,3 +185,13 @@ def test_steps_with_stale_images_are_dropped_or_flagged(tmp_path):
     build_dataset([bag], tmp_path / "flag", flag_cfg, progress=False)
     flagged = RecapDataset(tmp_path / "flag")[0]
     assert flagged.num_steps == 40 and flagged.metadata["stale_steps"] == 10
+
+
+def test_recorder_teleop_bag_with_an_empty_executed_topic_uses_the_leader_arms(tmp_path):
+    bag = recorder_bag(tmp_path / "rec", BagSpec(executed=False, policy=False, intervention_steps=None))
+    report = build_dataset([bag], tmp_path / "ds", CFG, progress=False)
+    assert report.converted, report.failed
+    assert any("using the leader arms" in w for w in report.warnings[str(bag.resolve())])
+    ep = RecapDataset(tmp_path / "ds")[0]
+    assert ep.source == "demo" and ep.num_steps == 20
+    np.testing.assert_allclose(ep.executed_action, ep.qpos)
