@@ -198,6 +198,9 @@ def main() -> int:
             cpu_cores = (c.user + c.system - cpu0) / (time.monotonic() - t0)
             pub_out = pub.stdout.read()
             pub_stats = json.loads([ln for ln in pub_out.splitlines() if ln.startswith("{")][-1])
+            # grace for messages still in flight to the recorder (its executor may lag on a busy
+            # machine); the null subscriber keeps counting meanwhile too
+            time.sleep(2.0)
             t_end = time.monotonic()
             res = call(EndEpisode, "/recorder/end_episode", EndEpisode.Request(outcome=EndEpisode.Request.SUCCESS))
             drain_s = time.monotonic() - t_end
