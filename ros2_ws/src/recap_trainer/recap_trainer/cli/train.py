@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 from pathlib import Path
 
 from recap_trainer.training.loop import TrainConfig
@@ -85,6 +84,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--finetune-steps", type=int, default=1500, help="gradient steps of V^k and pi^k")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default; 1 on a shared machine)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--positive-fraction", type=float, default=0.4, help="fine-tuning positive fraction")
     p.add_argument("--n-step", type=int, default=50, help="N of the fine-tuning advantages")
     p.set_defaults(func=_iterate)
@@ -171,8 +172,9 @@ def _iterate(a: argparse.Namespace) -> int:
     from recap_trainer.training.episodes import open_datasets
     from recap_trainer.training.train_policy import PolicyTrainConfig
 
-    pre = TrainConfig(steps=a.pretrain_steps, batch_size=a.batch_size, seed=a.seed)
-    fine = TrainConfig(steps=a.finetune_steps, batch_size=a.batch_size, seed=a.seed)
+    common = dict(batch_size=a.batch_size, seed=a.seed, threads=a.threads, device=a.device)
+    pre = TrainConfig(steps=a.pretrain_steps, **common)
+    fine = TrainConfig(steps=a.finetune_steps, **common)
     cfg = AlgorithmConfig(pretrain_value=pre, pretrain_policy=pre, finetune_value=fine, finetune_policy=fine,
                           policy=PolicyTrainConfig(a.method), n_step=a.n_step,
                           finetune_positive_fraction=a.positive_fraction, cameras=tuple(a.cameras))

@@ -24,7 +24,6 @@ class EpisodeSummary:
     length: int
     state_dim: int  # 0 when the episode has no env_state
     cameras: tuple[str, ...]
-    max_episode_length: int | None  # metadata["max_episode_length"] when recorded
 
 
 class EpisodeCatalog:
@@ -47,7 +46,6 @@ class EpisodeCatalog:
                 self.summaries.append(EpisodeSummary(
                     ep.episode_id, ep.task, ep.outcome, ep.source, len(ep.timestamps),
                     0 if ep.env_state is None else int(ep.env_state.shape[1]), tuple(ep.images),
-                    (ep.metadata or {}).get("max_episode_length"),
                 ))
         if not self.summaries:
             raise ValueError("the dataset is empty: no episodes to train on")
