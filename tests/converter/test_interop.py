@@ -123,3 +123,19 @@ def test_cli_import_and_export(tmp_path, capsys):
     assert recap_main(["dataset", "export-lerobot", str(tmp_path / "ds"), "--out", str(tmp_path / "lr")]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["episodes"] == 1 and out["frames"] == 12
+
+
+def test_export_reads_recap_label_output(tmp_path):
+    from recap_trainer.labels import Labels
+    bag = write_rosbags(tmp_path / "ok", BagSpec(steps=10))
+    build_dataset([bag], tmp_path / "ds", CFG, progress=False)
+    flags = np.arange(10) < 4
+    Labels(advantage={"ok": np.zeros(10)}, indicator={"ok": flags}, value={"ok": np.zeros(10)},
+           returns={"ok": np.zeros(10)}, thresholds={"transfer the cube": 0.0}, info={"stage": "finetune"}
+           ).save(tmp_path / "labels")
+    assert recap_main(["dataset", "export-lerobot", str(tmp_path / "ds"), "--out", str(tmp_path / "lr"),
+                       "--labels", str(tmp_path / "labels")]) == 0
+    frames = pq.read_table(tmp_path / "lr" / "data" / "chunk-000" / "file-000.parquet").to_pydict()
+    tasks = pq.read_table(tmp_path / "lr" / "meta" / "tasks.parquet").to_pydict()
+    text = dict(zip(tasks["task_index"], tasks["task"]))
+    assert [text[i].endswith("Advantage: positive") for i in frames["task_index"]] == flags.tolist()
