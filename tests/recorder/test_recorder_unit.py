@@ -196,3 +196,25 @@ def test_queue_overflow_is_counted_never_blocks_and_is_logged(tmp_path):
     assert d["received"] == 50 and d["written"] + d["queue_dropped"] == 50 and d["queue_dropped"] >= 44
     assert meta["detected_drops"] == max(d["queue_dropped"], d["stamp_gaps_missing"])  # one loss counted once
     assert any("/executed_command: written" in line and "queue full" in line for line in logs)
+
+
+def test_queue_is_bounded_in_bytes_too(tmp_path):
+    import threading
+    gate = threading.Event()
+
+    class SlowWriter(Writer):
+        def write(self, connection, timestamp, data):
+            gate.wait(30)
+            super().write(connection, timestamp, data)
+
+    one = len(joint_state(0))
+    rec = EpisodeRecorder(RecorderConfig(out_dir=str(tmp_path / "out"), topics=TOPICS, min_free_bytes=0,
+                                         queue_size=1000, queue_max_bytes=3 * one),
+                          log=lambda m: None,
+                          writer_factory=lambda p: SlowWriter(p, version=BAG_VERSION, storage_plugin=StoragePlugin.MCAP))
+    rec.start("t", episode_id="bytes")
+    for i in range(20):
+        rec.submit("/executed_command", joint_state(i), i + 1)
+    gate.set()
+    d = json.loads((Path(rec.end("success").bag_path) / "episode.json").read_text())["drops"]["/executed_command"]
+    assert d["written"] <= 4 and d["written"] + d["queue_dropped"] == 20  # 3 queued + 1 in the writer's hands

@@ -69,8 +69,9 @@ class RecorderConfig:
 
     flush_interval_s: the pending MCAP chunk is closed, flushed and fsynced at least this often;
     a SIGKILL loses at most this much (plus what is still in the queue).
-    queue_size: messages buffered between the DDS callbacks and the writer thread; when full,
-    new messages are dropped and counted (callbacks never block).
+    queue_size, queue_max_bytes: messages (and their bytes) buffered between the DDS callbacks and
+    the writer thread; when either is reached new messages are dropped and counted (callbacks
+    never block).
     min_free_bytes: an episode is refused below this much free disk.
     """
 
@@ -78,6 +79,7 @@ class RecorderConfig:
     topics: tuple[TopicSpec, ...] = field(default_factory=aloha_topics)
     flush_interval_s: float = 1.0
     queue_size: int = 2000
+    queue_max_bytes: int = 512 * 1024**2
     min_free_bytes: int = 2 * 1024**3
     robot_id: str = "aloha"
     iteration: int = 0
@@ -93,8 +95,9 @@ class RecorderConfig:
             raise ValueError("recorder config has no topics")
         if self.flush_interval_s <= 0:
             raise ValueError(f"flush_interval_s must be > 0, got {self.flush_interval_s}")
-        if self.queue_size < 1:
-            raise ValueError(f"queue_size must be >= 1, got {self.queue_size}")
+        if self.queue_size < 1 or self.queue_max_bytes < 1:
+            raise ValueError(f"queue_size and queue_max_bytes must be >= 1, got {self.queue_size}, "
+                             f"{self.queue_max_bytes}")
         if self.min_free_bytes < 0:
             raise ValueError(f"min_free_bytes must be >= 0, got {self.min_free_bytes}")
         if self.drop_gap_factor <= 1.0:

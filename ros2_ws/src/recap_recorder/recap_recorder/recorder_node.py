@@ -63,6 +63,8 @@ class RecorderNode(Node):
             topics=aloha_topics(tuple(cameras), compressed, cam_rate, joint_rate, sim),
             flush_interval_s=p("flush_interval_s", 1.0, descriptor=_desc("fsync period; crash loss bound")).value,
             queue_size=p("queue_size", 2000, descriptor=_desc("writer queue length; overflow is counted as drops")).value,
+            queue_max_bytes=int(p("queue_max_mb", 512.0, descriptor=_desc(
+                "writer queue size in MB; overflow is counted as drops")).value * 1024**2),
             min_free_bytes=int(p("min_free_disk_gb", 2.0, descriptor=_desc(
                 "refuse to start an episode below this much free disk (GB)")).value * 1e9),
             robot_id=p("robot_id", "aloha", descriptor=_desc("robot id stored in the metadata")).value,

@@ -68,6 +68,7 @@ class EpisodeSession:
         self.disk_full: str = ""
         self.error: str = ""
         self._queue: queue.Queue = queue.Queue(maxsize=config.queue_size)
+        self._queued_bytes = 0  # bounded too: 2000 camera frames would be ~1.8 GB
         self._lock = threading.Lock()  # guards the counters the callbacks touch
         self.writer = EpisodeBagWriter(bag_path, self._types, typestore, writer_factory)
         self._thread = threading.Thread(target=self._run, name=f"bag-writer-{meta.episode_id}", daemon=True)
@@ -80,13 +81,20 @@ class EpisodeSession:
             return False
         with self._lock:
             st.received += 1
-        try:
-            self._queue.put_nowait((topic, data, recv_ns))
-            return True
-        except queue.Full:
-            with self._lock:
-                st.queue_dropped += 1
-            return False
+            over = self._queued_bytes + len(data) > self.config.queue_max_bytes
+            if not over:
+                self._queued_bytes += len(data)
+        if not over:
+            try:
+                self._queue.put_nowait((topic, data, recv_ns))
+                return True
+            except queue.Full:
+                pass
+        with self._lock:
+            st.queue_dropped += 1
+            if not over:
+                self._queued_bytes -= len(data)
+        return False
 
     def message_lost(self, topic: str, count: int) -> None:
         if topic in self.drops.topics:
@@ -104,6 +112,8 @@ class EpisodeSession:
             if item is _STOP:
                 return
             if item is not None:
+                with self._lock:
+                    self._queued_bytes -= len(item[1])
                 self._write(*item)
             if time.monotonic() >= next_flush:
                 next_flush = time.monotonic() + self.config.flush_interval_s
