@@ -11,7 +11,7 @@ from sensor_msgs.msg import JointState, Joy
 from std_msgs.msg import Bool
 from std_srvs.srv import SetBool
 
-from conftest import LeaderArms, follower_vector, vector
+from stack_helpers import LeaderArms, follower_vector, vector
 from recap_core.aloha_layout import JOINT_NAMES
 from recap_core.joint_limits import JointLimits
 from recap_msgs.msg import InterventionState
@@ -194,7 +194,9 @@ def test_killing_the_policy_node_holds_the_arms_within_the_watchdog(live):
     state = live.wait_state(lambda s: s.source == InterventionState.SOURCE_SAFETY and "watchdog" in s.detail,
                             "the watchdog hold")
     last_command = max(seconds(m.header.stamp) for m in live.commands.messages)
-    assert seconds(state.header.stamp) - last_command <= WATCHDOG + 3 * 0.02 + 1e-6
+    noticed = seconds(state.header.stamp) - last_command
+    # The timeout plus the fallback tick (1.5 periods) plus scheduling slack on a loaded machine.
+    assert WATCHDOG < noticed <= WATCHDOG + 5 * 0.02, f"hold noticed {noticed:.3f} s after the last command"
     n = len(live.executed.messages)
     live.executed.wait_for(n + 10)
     held = [vector(m) for m in live.executed.messages[n:]]
