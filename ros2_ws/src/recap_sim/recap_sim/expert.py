@@ -15,7 +15,7 @@ import numpy as np
 
 from recap_core.aloha_layout import ARMS
 from recap_sim.env import HOME_ARM, Observation, SimEnv
-from recap_sim.ik import ArmIK
+from recap_sim.ik import ArmIK, rotation_error
 from recap_sim.plans import PLANS, ArmGoal, WorldView
 
 
@@ -45,7 +45,6 @@ class ExpertConfig:
 
 def _slerp_rot(current: np.ndarray, target: np.ndarray, max_angle: float) -> np.ndarray:
     """Rotate `current` toward `target` by at most `max_angle` rad (about the error axis)."""
-    from recap_sim.ik import rotation_error
     err = rotation_error(target, current)
     angle = np.linalg.norm(err)
     if angle <= max_angle or angle < 1e-9:

@@ -11,6 +11,7 @@ import numpy as np
 
 from recap_sim.ik import IKConfig, gripper_frame
 from recap_sim.plans.base import ArmGoal, TaskPlan
+from recap_sim.tasks.base import free_joint_pose
 
 MEET = np.array([0.0, 0.5, 0.25])  # cube centre at the hand-over (ACT's meet point)
 RIGHT_BASE = np.array([0.469, 0.5])
@@ -46,7 +47,6 @@ class TransferCubePlan(TaskPlan):
         self._sloppy_pending = self.mistake == "sloppy_grasp"
 
     def _cube(self) -> tuple[np.ndarray, np.ndarray]:
-        from recap_sim.tasks.base import free_joint_pose
         return free_joint_pose(self.world.model, self.world.data, "cube_joint")
 
     def goals(self, time_s: float, commanded_gripper: dict[str, float]) -> dict[str, ArmGoal]:

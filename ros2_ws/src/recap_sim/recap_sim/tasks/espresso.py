@@ -105,7 +105,7 @@ class Espresso(Task):
     def cup_pose(self, data: mujoco.MjData) -> tuple[np.ndarray, np.ndarray, float]:
         """Cup centre (3,), quaternion (4,), and cos of its tilt from vertical."""
         pos, quat = free_joint_pose(self.model, data, "cup_joint")
-        w, x, y, _ = quat
+        _, x, y, _ = quat
         upright = 1.0 - 2.0 * (x * x + y * y)  # z component of the cup axis
         return pos, quat, float(upright)
 
