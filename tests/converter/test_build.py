@@ -27,7 +27,8 @@ CFG = ConverterConfig(cameras=("cam_high",), image_size=(24, 32))
 def recorder_bag(out: Path, spec: BagSpec, crash: bool = False) -> Path:
     """A bag written by our recorder (ROS-free core fed the same serialized messages)."""
     # like the real recorder: every configured topic gets a connection, used or not
-    topics = {"/executed_command": TopicSpec("/executed_command", "sensor_msgs/msg/JointState", "reliable", 0.0)}
+    topics = {t: TopicSpec(t, "sensor_msgs/msg/JointState", "reliable", 0.0)
+              for t in ("/executed_command", "/policy/command")}
     for topic, msgtype, _ns, msg in messages(spec):
         if msg is not None and topic != "/episode_events":
             topics[topic] = TopicSpec(topic, msgtype, "reliable", 0.0)
