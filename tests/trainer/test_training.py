@@ -144,7 +144,7 @@ def test_bad_episodes_are_named(tmp_path):
         train_policy(EpisodeCatalog([[narrow]]), tmp_path / "m", TWO_STEPS, PolicyTrainConfig("bc"),
                      model_sizes=TINY_MODEL, policy_sizes=TINY_POLICY)
     other_state = make_episode("wide", state_dim=9)
-    with pytest.raises(ValueError, match="episode wide: env_state has 9 dimensions"):
+    with pytest.raises(ValueError, match="episode wide: env_state has 9 dimensions, episode ok of the same task"):
         train_policy(EpisodeCatalog([[make_episode("ok"), other_state]]), tmp_path / "w", TWO_STEPS,
                      PolicyTrainConfig("bc"), model_sizes=TINY_MODEL, policy_sizes=TINY_POLICY)
 
@@ -156,3 +156,16 @@ def test_sampler_and_action_window():
     assert all(t < cat.summaries[k].length for k, t in zip(episodes, steps))
     window = action_window(np.arange(10.0)[:, None], 8, 4)
     assert window[:, 0].tolist() == [8, 9, 9, 9]
+
+
+def test_one_state_only_model_serves_tasks_with_different_state_layouts(tmp_path):
+    eps = [make_episode("a0", task="a", state_dim=4), make_episode("b0", task="b", state_dim=7, seed=1)]
+    train_policy(EpisodeCatalog([eps]), tmp_path / "multi", TWO_STEPS, PolicyTrainConfig("bc"),
+                 model_sizes=TINY_MODEL, policy_sizes=TINY_POLICY)
+    policy = load_policy(tmp_path / "multi")
+    assert policy.config.observation.state_dim == 7  # the narrower task is zero-padded
+    assert {t: len(n) for t, n in policy.metadata["task_state_names"].items()} == {"a": 4, "b": 7}
+    obs = [{"qpos": e.qpos[0], "env_state": e.env_state[0], "task": e.task} for e in eps]
+    assert policy.infer_batch(obs).shape == (2, 8, 14)
+    with pytest.raises(ObservationError, match="env_state of task 'b' has shape \\(4,\\)"):
+        policy.infer({**obs[1], "env_state": eps[0].env_state[0]})

@@ -36,11 +36,7 @@ def observation_tensors(
     if config.state_dim:
         if env_state is None:
             raise ObservationError(f"{where}: env_state missing, the model uses {config.state_dim} object-state features")
-        env_state = np.asarray(env_state, np.float64)
-        if env_state.ndim != 2 or env_state.shape[1] != config.state_dim:
-            raise ObservationError(f"{where}: env_state has shape {env_state.shape[1:]}, the model expects ({config.state_dim},)")
-        _check_finite(where, "env_state", env_state)
-        out["env_state"] = torch.from_numpy(stats.normalize("env_state", env_state))
+        out["env_state"] = torch.from_numpy(normalized_state(config, stats, env_state, np.asarray(task_ids), where))
     if config.uses_images:
         frames = []
         for cam in config.cameras:
@@ -54,6 +50,34 @@ def observation_tensors(
                 )
             frames.append(torch.from_numpy(np.ascontiguousarray(img)).permute(0, 3, 1, 2))
         out["images"] = torch.stack(frames, dim=1)
+    return out
+
+
+def normalized_state(
+    config: ObservationConfig, stats: NormStats, env_state, task_ids: np.ndarray, where: str
+) -> np.ndarray:
+    """Object state (N rows; tasks may have different S) -> (N, config.state_dim) float32.
+
+    Each task's state is normalised with its own stats ("env_state/<task>"; a checkpoint with one
+    shared layout has "env_state") and zero-padded to the widest task's S, so one state-only model
+    serves tasks with different object-state layouts; the task embedding tells them apart.
+    """
+    out = np.zeros((len(task_ids), config.state_dim), np.float32)
+    for tid in np.unique(task_ids):
+        task = config.tasks[int(tid)]
+        idx = np.flatnonzero(task_ids == tid)
+        key = f"env_state/{task}" if f"env_state/{task}" in stats.mean else "env_state"
+        if key not in stats.mean:
+            raise ObservationError(f"{where}: the model has no object-state statistics for task {task!r}")
+        try:
+            block = np.asarray([np.asarray(env_state[i], np.float64).reshape(-1) for i in idx])
+        except ValueError as exc:
+            raise ObservationError(f"{where}: env_state rows of task {task!r} differ in length") from exc
+        if block.ndim != 2 or block.shape[1] != stats.dim(key):
+            raise ObservationError(f"{where}: env_state of task {task!r} has shape {block.shape[1:]}, "
+                                   f"the model expects ({stats.dim(key)},)")
+        _check_finite(where, "env_state", block)
+        out[idx, : block.shape[1]] = stats.normalize(key, block)
     return out
 
 

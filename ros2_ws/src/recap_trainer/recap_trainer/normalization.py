@@ -18,7 +18,8 @@ MIN_STD = 1e-2
 
 @dataclass(frozen=True)
 class NormStats:
-    """name ("qpos", "env_state", "action") -> (mean (n,), std (n,)) float32."""
+    """name ("qpos", "action", "env_state/<task>", or "env_state" for one shared layout)
+    -> (mean (n,), std (n,)) float32."""
 
     mean: dict[str, np.ndarray]
     std: dict[str, np.ndarray]
@@ -85,14 +86,19 @@ class _Moments:
 
 def compute_stats(episodes: Iterable) -> NormStats:
     """Stats over every step of `episodes` (EpisodeData-like: qpos, env_state, executed_action)."""
-    moments = {"qpos": _Moments(), "env_state": _Moments(), "action": _Moments()}
+    moments: dict[str, _Moments] = {"qpos": _Moments(), "action": _Moments()}
     for ep in episodes:
-        for name, values in (("qpos", ep.qpos), ("action", ep.executed_action), ("env_state", ep.env_state)):
+        # object-state layouts differ between tasks: one set of stats per task
+        for name, values in (("qpos", ep.qpos), ("action", ep.executed_action), (f"env_state/{ep.task}", ep.env_state)):
             if values is None:
                 continue
             if not np.all(np.isfinite(values)):
-                raise ValueError(f"episode {ep.episode_id}: {name} contains NaN or inf")
-            moments[name].add(values)
+                raise ValueError(f"episode {ep.episode_id}: {name.split('/')[0]} contains NaN or inf")
+            m = moments.setdefault(name, _Moments())
+            if m.s is not None and m.s.shape[0] != values.shape[-1]:
+                raise ValueError(f"episode {ep.episode_id}: {name} has {values.shape[-1]} dimensions, "
+                                 f"earlier episodes of the task {m.s.shape[0]}")
+            m.add(values)
     if moments["qpos"].n == 0:
         raise ValueError("cannot compute normalisation stats: the dataset has no steps")
     results = {k: m.result() for k, m in moments.items() if m.n}

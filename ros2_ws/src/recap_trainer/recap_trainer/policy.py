@@ -40,6 +40,7 @@ class Policy:
             "image_size": list(obs.image_size),
             "uses_images": obs.uses_images,
             "state_names": list(checkpoint.metadata.get("state_names", [])),
+            "task_state_names": dict(checkpoint.metadata.get("task_state_names", {})),
             "tasks": list(obs.tasks),
             "denoising_steps": self.config.denoising_steps,
             "advantage_conditioned": bool(checkpoint.metadata.get("advantage_conditioned", True)),
@@ -108,7 +109,7 @@ class Policy:
                 images[cam].append(_resize(np.asarray(img), c.observation.image_size))
         try:
             batch = observation_tensors(
-                c.observation, self._ckpt.stats, _stack("qpos", qpos), _stack("env_state", states) if states else None,
+                c.observation, self._ckpt.stats, _stack("qpos", qpos), states if states else None,
                 {cam: np.stack(v) for cam, v in images.items()}, np.array(task_ids),
             )
         except ValueError as exc:

@@ -16,9 +16,9 @@ from recap_trainer.training.episodes import EpisodeCatalog
 
 
 def observation_config_for(catalog: EpisodeCatalog, cameras: Sequence[str] = (), **sizes) -> ObservationConfig:
-    """The model's view of this data: object state if every episode has it, the given cameras."""
-    first = catalog.summaries[0]
-    state_dim = first.state_dim if not cameras else 0
+    """The model's view of this data: the given cameras, else the object state (S = the widest
+    task's; narrower tasks are zero-padded, see features.normalized_state)."""
+    state_dim = 0 if cameras else max(s.state_dim for s in catalog.summaries)
     image_size = (96, 128)
     if cameras:
         ep = catalog.episode(0)
@@ -32,13 +32,26 @@ def observation_config_for(catalog: EpisodeCatalog, cameras: Sequence[str] = (),
     return config
 
 
-def check_fits(catalog: EpisodeCatalog, config: ObservationConfig, action_dim: int | None = None) -> None:
+def check_fits(catalog: EpisodeCatalog, config: ObservationConfig, action_dim: int | None = None,
+               stats: NormStats | None = None) -> None:
     """Fail before training on an episode the model cannot read (naming it)."""
+    task_dims: dict[str, tuple[int, str]] = {}
     for s in catalog.summaries:
         if s.task not in config.tasks:
             raise ValueError(f"episode {s.episode_id}: task {s.task!r} is not in the model's task table {list(config.tasks)}")
-        if config.state_dim and s.state_dim != config.state_dim:
-            raise ValueError(f"episode {s.episode_id}: env_state has {s.state_dim} dimensions, the model expects {config.state_dim}")
+        if config.state_dim:
+            dim, first = task_dims.setdefault(s.task, (s.state_dim, s.episode_id))
+            if s.state_dim != dim:
+                raise ValueError(f"episode {s.episode_id}: env_state has {s.state_dim} dimensions, episode {first} "
+                                 f"of the same task {s.task!r} has {dim}")
+            if s.state_dim == 0 or s.state_dim > config.state_dim:
+                raise ValueError(f"episode {s.episode_id}: env_state has {s.state_dim} dimensions, the model "
+                                 f"expects 1..{config.state_dim}")
+            if stats is not None:
+                key = f"env_state/{s.task}" if f"env_state/{s.task}" in stats.mean else "env_state"
+                if stats.dim(key) != s.state_dim:
+                    raise ValueError(f"episode {s.episode_id}: env_state has {s.state_dim} dimensions, the "
+                                     f"checkpoint's stats for task {s.task!r} have {stats.dim(key)}")
         missing = [c for c in config.cameras if c not in s.cameras]
         if missing:
             raise ValueError(f"episode {s.episode_id}: camera(s) {missing} missing")
@@ -63,7 +76,7 @@ def gather_observations(
             images[c].append(ep.images[c][t])
         task_ids.append(config.task_id(ep.task))
     return observation_tensors(
-        config, stats, np.stack(qpos), np.stack(state) if state else None,
+        config, stats, np.stack(qpos), state if state else None,
         {c: np.stack(v) for c, v in images.items()}, np.array(task_ids), where=f"episode {catalog.summaries[int(episodes[0])].episode_id}",
     )
 

@@ -142,7 +142,7 @@ def train_policy(
     if init_from is not None:
         base = load_checkpoint(init_from, "policy")
         model, stats, config = base.model, base.stats, base.config
-        check_fits(catalog, config.observation, config.action_dim)
+        check_fits(catalog, config.observation, config.action_dim, stats)
     else:
         config = PolicyConfig(observation=observation_config_for(catalog, cameras, **(model_sizes or {})), **(policy_sizes or {}))
         check_fits(catalog, config.observation, config.action_dim)
@@ -182,10 +182,16 @@ def policy_metadata(catalog: EpisodeCatalog, config: PolicyConfig, method: Polic
     ep = catalog.episode(0)
     stamps = np.asarray(ep.timestamps)
     period = float(np.median(np.diff(stamps))) if len(stamps) > 1 else 0.02
-    state_names = (ep.metadata or {}).get("state_names") or [f"state_{i}" for i in range(config.observation.state_dim)]
+    task_state_names = {}
+    if config.observation.state_dim:
+        for k, s in enumerate(catalog.summaries):
+            if s.task not in task_state_names:
+                names = (catalog.episode(k).metadata or {}).get("state_names")
+                task_state_names[s.task] = list(names) if names else [f"state_{i}" for i in range(s.state_dim)]
     meta = {
         "control_period": round(period, 6),
-        "state_names": list(state_names) if config.observation.state_dim else [],
+        "state_names": task_state_names.get(ep.task, []),  # of the first task; all in task_state_names
+        "task_state_names": task_state_names,
         "method": method.method,
         "advantage_conditioned": method.method == "recap",
     }

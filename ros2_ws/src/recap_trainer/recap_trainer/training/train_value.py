@@ -97,7 +97,7 @@ def train_value(
         base = load_checkpoint(init_from, "value")
         model, stats, config = base.model, base.stats, base.config
         rewards = extend_rewards(RewardConfig.from_dict(base.training["rewards"]), catalog)
-        check_fits(catalog, config.observation)
+        check_fits(catalog, config.observation, stats=stats)
     else:
         obs = observation_config_for(catalog, cameras, **(model_sizes or {"width": 128, "image_channels": (16, 32, 32, 32)}))
         config = ValueConfig(observation=obs)
