@@ -127,6 +127,7 @@ class SimEnv:
         self._apply_command(home)
         self.task.reset(self.data, rng)
         mujoco.mj_forward(self.model, self.data)
+        self.task.contacts.invalidate()
         self.steps = 0
         self.last_command = home.copy()
         self._final: StepResult | None = None
@@ -151,6 +152,7 @@ class SimEnv:
         self._apply_command(cmd)
         self.last_command = cmd.copy()
         mujoco.mj_step(self.model, self.data, nstep=self.substeps)
+        self.task.contacts.invalidate()
         self.steps += 1
         if self._renderer is not None and (render or (render is None and self.steps % self.config.camera_period_steps == 0)):
             self._render()

@@ -27,14 +27,20 @@ class Contacts:
             for arm in ("left", "right")
         }
         self.table = model.geom("table").id
+        self._pairs: list[tuple[int, int]] | None = None
 
-    @staticmethod
-    def touching(data: mujoco.MjData, a: frozenset[int], b: frozenset[int]) -> bool:
-        for i in range(data.ncon):
-            g1, g2 = data.contact.geom1[i], data.contact.geom2[i]
-            if (g1 in a and g2 in b) or (g2 in a and g1 in b):
-                return True
-        return False
+    def invalidate(self) -> None:
+        """Forget the cached contact list (the env calls this whenever the physics state changes)."""
+        self._pairs = None
+
+    def pairs(self, data: mujoco.MjData) -> list[tuple[int, int]]:
+        """The (geom1, geom2) pairs in contact; read once per physics state, not once per query."""
+        if self._pairs is None:
+            self._pairs = list(zip(data.contact.geom1.tolist(), data.contact.geom2.tolist()))
+        return self._pairs
+
+    def touching(self, data: mujoco.MjData, a: frozenset[int], b: frozenset[int]) -> bool:
+        return any((g1 in a and g2 in b) or (g2 in a and g1 in b) for g1, g2 in self.pairs(data))
 
 
 class Task(abc.ABC):
