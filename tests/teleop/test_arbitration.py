@@ -153,3 +153,21 @@ def test_episode_start_reinitialises_from_the_follower():
 def test_config_validation(kw):
     with pytest.raises(ValueError):
         ArbitrationConfig(**kw)
+
+
+def test_a_reset_of_the_follower_drops_the_stale_policy_command():
+    """A sim reset teleports the arms: the core must hold at the new pose instead of dragging
+    the arms back toward the policy command computed from the old one."""
+    core = _core()
+    old_target = POSE + 0.02
+    core.policy_command(old_target, 0.0)
+    before = core.tick(0.01).output.command
+    assert np.abs(before - POSE).max() > 0  # the policy command is being followed
+    reset_pose = POSE.copy()
+    reset_pose[1] += 1.0  # left shoulder teleported by 1 rad
+    reset_pose[8] -= 1.0  # right shoulder too
+    for i, arm in enumerate(split_arms(reset_pose)):
+        core.follower(i, arm, 0.02)
+    after = core.tick(0.03).output
+    np.testing.assert_allclose(after.command, reset_pose)
+    assert after.holding

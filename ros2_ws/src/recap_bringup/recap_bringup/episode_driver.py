@@ -18,7 +18,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from recap_msgs.msg import InterventionState, TaskState
-from recap_msgs.srv import EndEpisode, ResetSim, StartEpisode
+from recap_msgs.srv import EndEpisode, RelabelEpisode, ResetSim, StartEpisode
 
 # The sim latches its task state (transient local, depth 1): a late subscriber gets the latest.
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -52,9 +52,11 @@ class EpisodeDriver:
         self._reset = self.node.create_client(ResetSim, "/sim/reset")
         self._start = self.node.create_client(StartEpisode, "/recorder/start_episode")
         self._end = self.node.create_client(EndEpisode, "/recorder/end_episode")
+        self._relabel = self.node.create_client(RelabelEpisode, "/recorder/relabel_episode")
         self._state_lock = threading.Condition()
         self._task_state: TaskState | None = None
         self._interventions = 0
+        self._episode_id = ""  # the episode being recorded: intervention counts of others are ignored
         self.node.create_subscription(TaskState, "/sim/task_state", self._on_task_state, LATCHED)
         self.node.create_subscription(InterventionState, "/intervention_state", self._on_intervention, LATCHED)
         self._executor = MultiThreadedExecutor(num_threads=2, context=self._context)
@@ -69,7 +71,8 @@ class EpisodeDriver:
 
     def _on_intervention(self, msg: InterventionState) -> None:
         with self._state_lock:
-            self._interventions = max(self._interventions, msg.intervention_count)
+            if msg.episode_id and msg.episode_id == self._episode_id:
+                self._interventions = msg.intervention_count
 
     def _call(self, client, request, what: str):
         if not client.wait_for_service(timeout_sec=self._timeout):
@@ -89,12 +92,12 @@ class EpisodeDriver:
             raise EpisodeError(f"the sim refused reset(task={task}, seed={seed}): {reply.message}")
         # Wait for the state of the new episode, so the previous episode's `done` is not mistaken.
         self._wait_state(lambda s: s.seed == seed and not s.done, 10.0, "the reset task state")
-        with self._state_lock:
-            self._interventions = 0
         start = self._call(self._start, StartEpisode.Request(task_prompt=prompt, note=f"seed={seed}"),
                            "start recording")
         if not start.accepted:
             raise RecorderRefused(f"the recorder refused to start an episode: {start.message}")
+        with self._state_lock:
+            self._episode_id, self._interventions = start.episode_id, 0
         state = self._wait_state(lambda s: s.seed == seed and s.done, wall_timeout_s, None)
         if state is None:
             outcome, reason, code = "abort", "wall-clock timeout", EndEpisode.Request.ABORT
@@ -109,6 +112,13 @@ class EpisodeDriver:
             raise EpisodeError(f"the recorder refused to end episode {start.episode_id}: {end.message}")
         elapsed = state.elapsed.sec + state.elapsed.nanosec * 1e-9 if state else float("nan")
         return EpisodeResult(start.episode_id, seed, outcome, reason, elapsed, self._interventions, end.bag_path)
+
+    def abort_recorded(self, episode_id: str, note: str) -> None:
+        """Relabel a finished episode as aborted (its data must not count as a policy outcome)."""
+        reply = self._call(self._relabel, RelabelEpisode.Request(episode_id=episode_id, outcome=RelabelEpisode.Request.ABORT,
+                                                                 note=note), "relabel the episode")
+        if not reply.accepted:
+            raise EpisodeError(f"the recorder refused to relabel {episode_id}: {reply.message}")
 
     def _wait_state(self, predicate, timeout: float, what: str | None) -> TaskState | None:
         deadline = time.monotonic() + timeout

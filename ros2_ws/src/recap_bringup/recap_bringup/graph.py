@@ -106,8 +106,9 @@ def describe_graph(args: LaunchArgs, overrides: Mapping[str, Mapping[str, Any]] 
         cameras = tuple(policy.get("camera_topics", ()))
         nodes.append(NodeSpec("recap_policy", "policy_node", "recap_policy.policy_node", "policy_node",
                               policy, required_topics=joint_topics + cameras))
+    policy_topics = ("/policy/command",) if args.checkpoint else ()
     nodes.append(NodeSpec("recap_teleop", "arbitration_node", "recap_teleop.arbitration_node",
-                          "arbitration_node", params("arbitration_node"), required_topics=joint_topics))
+                          "arbitration_node", params("arbitration_node"), required_topics=joint_topics + policy_topics))
     if args.record:
         nodes.append(NodeSpec("recap_recorder", "recorder", "recap_recorder.recorder_node",
                               "recorder_node", params("recorder_node", bag_dir=args.bag_dir)))

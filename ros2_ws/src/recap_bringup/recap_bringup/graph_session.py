@@ -46,22 +46,39 @@ class GraphSession:
         self.group.stop()
 
     def run_episode(self, task: str, seed: int, prompt: str, wall_timeout_s: float) -> EpisodeResult:
-        """One recorded episode; a crashed node is restarted and the episode retried."""
+        """One recorded episode with every node alive from start to end.
+
+        A node found dead is restarted and the episode retried; an episode during which a node died
+        (e.g. the policy: the arms held still) is relabelled `abort`, so it never counts as an outcome."""
         while True:
+            self._restart_crashed(f"before the episode with seed {seed}")
             try:
-                return self.driver.run_episode(task, seed, prompt, wall_timeout_s)
+                result = self.driver.run_episode(task, seed, prompt, wall_timeout_s)
             except RecorderRefused as error:
                 raise GraphStopped(f"{error}; finished episodes are kept") from error
             except EpisodeError as error:
-                crashed = self.group.exited()
-                if not crashed or sum(self.restarts.values()) >= self.max_restarts:
+                if not self.group.exited():
                     raise GraphStopped(f"seed {seed}: {error}; logs in {self.log_dir}") from error
-                for name, code in crashed.items():
-                    log.warning("%s exited with code %s during the episode with seed %d; restarting it and "
-                                "retrying the episode (log: %s)", name, code, seed, self.log_dir / f"{name}.log")
-                    self.group.start(name)
-                    self.restarts[name] = self.restarts.get(name, 0) + 1
-                self._check_startup()
+                continue
+            crashed = self.group.exited()
+            if not crashed:
+                return result
+            self.driver.abort_recorded(result.episode_id, f"{', '.join(crashed)} crashed during the episode")
+            log.warning("episode %s relabelled abort: %s crashed during it", result.episode_id, ", ".join(crashed))
+
+    def _restart_crashed(self, when: str) -> None:
+        crashed = self.group.exited()
+        if not crashed:
+            return
+        if sum(self.restarts.values()) + len(crashed) > self.max_restarts:
+            raise GraphStopped(f"{', '.join(crashed)} crashed {when}, after {sum(self.restarts.values())} restarts "
+                               f"already; logs in {self.log_dir}")
+        for name, code in crashed.items():
+            log.warning("%s exited with code %s %s; restarting it (log: %s)", name, code, when,
+                        self.log_dir / f"{name}.log")
+            self.group.start(name)
+            self.restarts[name] = self.restarts.get(name, 0) + 1
+        self._check_startup()
 
     def pids(self) -> dict[str, int]:
         return {name: proc.pid for name, proc in self.group.procs.items() if proc.poll() is None}

@@ -59,11 +59,13 @@ class ObservationBuilder:
         self._images: dict[str, _Sample] = {}
         self._object_state: _Sample | None = None
 
-    def update_joints(self, arm_index: int, names, positions, stamp_ns: int) -> None:
-        """One arm's JointState (unprefixed names, raw gripper). Raises JointNameError naming the topic."""
+    def update_joints(self, arm_index: int, names, positions, stamp_ns: int) -> np.ndarray:
+        """One arm's JointState (unprefixed names, raw gripper) -> its 7-vector, also returned.
+        Raises JointNameError naming the topic."""
         vec = arm_vector(names, positions, self.spec.gripper, source=self.spec.joint_topics[arm_index])
         with self._lock:
             self._arms[ARMS[arm_index]] = _Sample(vec, stamp_ns)
+        return vec
 
     def update_image(self, camera: str, image: RawImage, stamp_ns: int) -> None:
         with self._lock:

@@ -16,6 +16,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image, JointState
 
 from recap_core.aloha_layout import JOINT_NAMES
+from recap_core.pose_jump import PoseJumpDetector
 from recap_msgs.msg import ActionChunk, EpisodeEvent
 from recap_policy.backends.base import BackendMetadata, PolicyBackend
 from recap_policy.chunk_message import chunk_to_msg, ns_to_time
@@ -62,6 +63,7 @@ class PolicyNode(Node):
             self.get_logger().warning(f"{meta.policy_id} cannot inpaint a frozen prefix: real-time chunking "
                                    "degrades to cross-faded chunk switches")
         self.loop = ControlLoop(self.config.loop, meta.horizon)
+        self.follower_jumps = PoseJumpDetector()
         self._chunk_id = 0
         self.rejected_chunks = 0
 
@@ -97,7 +99,11 @@ class PolicyNode(Node):
 
     def _on_joints(self, index: int, topic: str, msg: JointState) -> None:
         try:
-            self.builder.update_joints(index, msg.name, msg.position, stamp_ns(msg))
+            vec = self.builder.update_joints(index, msg.name, msg.position, stamp_ns(msg))
+            if self.follower_jumps.update(index, vec):
+                # The robot was reset (the arms jumped): the current plan starts from the old pose.
+                self.get_logger().info(f"{topic}: the arm pose jumped (robot reset); dropping the current chunk")
+                self.loop.new_episode()
         except ValueError as exc:
             self.get_logger().error(f"ignored joint state: {exc}", throttle_duration_sec=self.config.warn_period_s)
 

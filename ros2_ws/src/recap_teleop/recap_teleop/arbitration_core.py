@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from recap_core.aloha_layout import ARMS, join_arms
+from recap_core.pose_jump import PoseJumpDetector
 from recap_teleop.arbitration import ArbitrationConfig, Arbitrator, ControlState, Decision, Source
 from recap_teleop.safety_filter import SafetyConfig, SafetyFilter, SafetyOutput
 
@@ -48,6 +49,7 @@ class ArbitrationCore:
         self._policy_time: float | None = None
         self._leader = _PairedArms()
         self._follower = _PairedArms()
+        self._follower_jumps = PoseJumpDetector()
         self.last_decision: Decision | None = None
 
     # Inputs ---------------------------------------------------------------------------------------------
@@ -62,9 +64,14 @@ class ArbitrationCore:
     def follower(self, arm_index: int, vec7: np.ndarray, now: float) -> None:
         with self._lock:
             self._follower.update(arm_index, vec7, now)
+            reset = self._follower_jumps.update(arm_index, vec7)
             pose, _ = self._follower.joined()
-            if pose is not None and self.filter.pose is None and np.isfinite(pose).all():
+            if pose is not None and (self.filter.pose is None or reset) and np.isfinite(pose).all():
+                # A reset (the arms jumped): restart from the measured pose and forget the policy's
+                # command, which was computed from the old one; hold until a fresh one arrives.
                 self.filter.initialise(pose)
+                if reset:
+                    self._policy, self._policy_time = None, None
 
     def reinitialise_from_follower(self) -> bool:
         """Restart the commanded pose from the measured arms (a new episode after a reset)."""

@@ -1,0 +1,64 @@
+"""The loop's deployments through the real ROS graph: failures are handled, nothing is lost."""
+import signal
+from pathlib import Path
+
+import pytest
+
+from policy.tiny_checkpoint import write_tiny_checkpoint
+from recap_bringup.graph import NodeSpec
+from recap_bringup.graph_session import GraphSession, GraphStopped
+from recap_bringup.loop.deployment import DeploymentConfig, deploy, deployment_graph
+from recap_bringup.loop.ledger import Ledger
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "policy")
+
+
+def graph(checkpoint, bags, **recorder):
+    cfg = DeploymentConfig(task="transfer_cube", prompt="transfer", episodes=1, first_seed=1, wall_timeout_s=3.0)
+    specs = deployment_graph(checkpoint, bags, cfg)
+    if recorder:
+        specs = [NodeSpec(**{**s.__dict__, "parameters": {**s.parameters, **recorder}}) if s.name == "recorder_node"
+                 else s for s in specs]
+    return specs
+
+
+def test_episodes_are_recorded_and_a_crashed_policy_node_is_restarted(checkpoint, tmp_path):
+    with GraphSession(graph(checkpoint, tmp_path / "bags"), tmp_path / "logs") as session:
+        first = session.run_episode("transfer_cube", 1, "transfer", wall_timeout_s=3.0)
+        assert first.outcome == "abort" and first.failure_reason == "wall-clock timeout"
+        assert (Path(first.bag_path) / "episode.json").is_file()
+
+        session.group.procs["policy_node"].send_signal(signal.SIGKILL)
+        session.group.procs["policy_node"].wait(timeout=10)
+        second = session.run_episode("transfer_cube", 2, "transfer", wall_timeout_s=3.0)
+        assert session.restarts == {"policy_node": 1}
+        assert second.episode_id != first.episode_id and (Path(second.bag_path) / "episode.json").is_file()
+        assert "policy_node" in session.pids()
+
+
+def test_recorder_refusal_stops_cleanly_and_keeps_nothing_half_written(checkpoint, tmp_path):
+    specs = graph(checkpoint, tmp_path / "bags", min_free_disk_gb=1e9)
+    with GraphSession(specs, tmp_path / "logs") as session:
+        with pytest.raises(GraphStopped, match="refused to start an episode"):
+            session.run_episode("transfer_cube", 1, "transfer", wall_timeout_s=3.0)
+    assert not list((tmp_path / "bags").glob("*/episode.json"))
+
+
+def test_a_topic_nobody_publishes_is_named_at_startup(checkpoint, tmp_path):
+    specs = graph(checkpoint, tmp_path / "bags")
+    specs = [NodeSpec(**{**s.__dict__, "required_topics": ("/cam_nowhere/image_raw",)}) if s.name == "policy_node"
+             else s for s in specs]
+    with pytest.raises(GraphStopped, match="policy_node needs /cam_nowhere/image_raw, but nothing publishes it"):
+        with GraphSession(specs, tmp_path / "logs", startup_timeout_s=5.0):
+            pass
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path):
+    cfg = DeploymentConfig(task="transfer_cube", prompt="t", episodes=1, first_seed=1, wall_timeout_s=3.0)
+    with pytest.raises(FileNotFoundError, match="no policy checkpoint at"):
+        deploy(tmp_path / "nope", tmp_path / "bags", tmp_path / "logs", cfg, Ledger(tmp_path / "l.json", "x"), "d")

@@ -1,0 +1,42 @@
+"""The RECAP loop at --quick size, end to end through the ROS graph, and its resume after a crash."""
+import json
+
+import pytest
+
+from recap_bringup.loop import run as loop_run
+from recap_bringup.loop.config import PRESETS
+from recap_trainer.dataset import RecapDataset
+
+pytestmark = pytest.mark.integration
+
+
+def test_quick_loop_runs_end_to_end_and_resumes_after_a_crash(tmp_path, monkeypatch):
+    cfg = PRESETS["quick"]
+    real_evaluate = loop_run._evaluate
+
+    def crash_on_iter_1(policy_dir, cfg_, out, label):
+        if out.name == "iter_1.json":
+            raise RuntimeError("simulated crash while evaluating pi^1")
+        return real_evaluate(policy_dir, cfg_, out, label)
+
+    monkeypatch.setattr(loop_run, "_evaluate", crash_on_iter_1)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        loop_run.run_loop(cfg, tmp_path)
+    ledger = json.loads((tmp_path / "ledger.json").read_text())["steps"]
+    episodes = [ledger[f"iter_1/deploy/episode_{i}"] for i in range(cfg.rollouts_per_iteration)]
+    manifest_mtime = (tmp_path / "data" / "demos" / "manifest.json").stat().st_mtime_ns
+
+    monkeypatch.setattr(loop_run, "_evaluate", real_evaluate)
+    report = loop_run.run_loop(cfg, tmp_path)
+
+    resumed = json.loads((tmp_path / "ledger.json").read_text())["steps"]
+    assert [resumed[f"iter_1/deploy/episode_{i}"] for i in range(cfg.rollouts_per_iteration)] == episodes
+    assert (tmp_path / "data" / "demos" / "manifest.json").stat().st_mtime_ns == manifest_mtime
+    for episode in episodes:  # one bag per deployed episode, with the recorder's sidecar
+        meta = json.loads((tmp_path / "bags" / "iter_1" / episode["episode_id"] / "episode.json").read_text())
+        assert meta["outcome"] == episode["outcome"] and meta["iteration"] == 1
+    rollouts = RecapDataset(tmp_path / "data" / "rollouts_1")
+    assert len(rollouts) == cfg.rollouts_per_iteration
+    text = open(report).read()
+    assert "SFT (pi^0)" in text and "RECAP iter 1 (pi^1)" in text and "interventions per deployed episode" in text
+    assert (tmp_path / "report" / "by_iteration.png").stat().st_size > 0
