@@ -28,12 +28,12 @@ def test_operator_takes_over_a_stalled_follower_and_hands_back(ros_node, sim_pro
         "operator.enabled": "true", "operator.stall_timeout_s": 0.5, "operator.stage_time_limit_s": 0.0,
         "operator.max_correction_s": 1.5, "use_sim_time": "true"})
 
-    leader.wait_for(1, timeout=30.0)
-    home = np.array(follower.wait_for(1, timeout=10.0)[0].position)
+    leader.wait_for(1, timeout=60.0)
+    home = np.array(follower.wait_for(1, timeout=20.0)[0].position)
 
     # The operator may have acted before this test node was discovered: start a new episode now
     # that the request topic is matched, and look for a takeover followed by a hand-back.
-    ros_node.wait_for_publishers("/takeover/request")
+    ros_node.wait_for_publishers("/takeover/request", timeout=20.0)
     reply = call(ros_node.node.create_client(ResetSim, "/sim/reset"), ResetSim.Request(task="", seed=1))
     assert reply.success
     with requests._cond:
@@ -65,5 +65,5 @@ def test_operator_takes_over_a_stalled_follower_and_hands_back(ros_node, sim_pro
 def test_bad_operator_parameters_stop_the_node_with_a_clear_error(start_process):
     from sim_node_helpers import SIM_MODULE, sim_args
     proc = start_process(SIM_MODULE, *sim_args(**{"operator.min_correction_s": 5.0, "operator.max_correction_s": 1.0}))
-    assert proc.wait(timeout=30.0) == 2
+    assert proc.wait(timeout=60.0) == 2
     assert "min_correction_s (5.0) exceeds max_correction_s (1.0)" in proc.log()

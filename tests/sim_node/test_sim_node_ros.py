@@ -37,13 +37,13 @@ def test_publishes_joint_states_images_clock_and_task_state(ros_node, sim_proces
     sim_process(seed=3)
 
     for collector in (left, right):
-        msg = collector.wait_for(5, timeout=30.0)[-1]
+        msg = collector.wait_for(5, timeout=60.0)[-1]
         assert list(msg.name) == ARM_NAMES
         # Raw sim gripper units (finger position in m), open at the start pose.
         assert msg.position[-1] == pytest.approx(SIM_GRIPPER.open, abs=2e-3)
         assert msg.position[1] == pytest.approx(-0.96, abs=0.05)
         assert len(msg.velocity) == 7
-    frames = images.wait_for(3, timeout=30.0)
+    frames = images.wait_for(3, timeout=60.0)
     img = frames[-1]
     assert (img.encoding, img.height, img.width, img.step) == ("rgb8", 48, 64, 64 * 3)
     assert img.header.frame_id == "cam_high"
@@ -54,7 +54,7 @@ def test_publishes_joint_states_images_clock_and_task_state(ros_node, sim_proces
     gaps = np.diff([ns(f.header.stamp) for f in frames])
     assert np.all(gaps > 0) and np.all(gaps % 100_000_000 == 0)
 
-    ticks = [ns(m.clock) for m in clock.wait_for(20, timeout=30.0)]
+    ticks = [ns(m.clock) for m in clock.wait_for(20, timeout=60.0)]
     assert np.all(np.diff(ticks) > 0) and np.all(np.diff(ticks) % 20_000_000 == 0)
     # Joint states are stamped with sim time (on the 20 ms grid of /clock), not wall time.
     stamps = [ns(m.header.stamp) for m in left.messages[:20]]
@@ -78,7 +78,7 @@ def test_bad_commands_are_rejected_and_the_arm_holds(ros_node, sim_process):
     pub = ros_node.node.create_publisher(JointState, "/follower_left/command", COMMAND)
     sim = sim_process()
     ros_node.wait_for_subscribers("/follower_left/command")
-    left.wait_for(1, timeout=30.0)
+    left.wait_for(1, timeout=60.0)
 
     good = list(HOME)
     good[0] = 0.3
@@ -118,7 +118,7 @@ def test_reset_and_task_state_services(ros_node, sim_process):
     reset = ros_node.node.create_client(ResetSim, "/sim/reset")
     query = ros_node.node.create_client(GetTaskState, "/sim/get_task_state")
     sim = sim_process(seed=1)
-    states.wait_for(1, timeout=30.0)
+    states.wait_for(1, timeout=60.0)
 
     reply = call(reset, ResetSim.Request(task="", seed=42))
     assert reply.success, reply.message
@@ -140,5 +140,5 @@ def test_reset_and_task_state_services(ros_node, sim_process):
 
 def test_unknown_start_task_exits_with_a_clear_error(start_process):
     proc = start_process("recap_sim.sim_node", *sim_args(task="kitchen"))
-    assert proc.wait(timeout=30.0) == 2
+    assert proc.wait(timeout=60.0) == 2
     assert "unknown task 'kitchen'" in proc.log()
