@@ -11,11 +11,11 @@ from dataclasses import dataclass
 class LoopConfig:
     task: str = "espresso"
     iterations: int = 2  # K: RECAP iterations after the SFT policy pi^0 (the paper needs 1-2)
-    demos: int = 60  # mixed-quality scripted-expert demonstrations (D_demo)
-    rollouts_per_iteration: int = 20  # deployments of pi^{k-1} through the ROS graph, operator correcting
+    demos: int = 50  # mixed-quality scripted-expert demonstrations (D_demo)
+    rollouts_per_iteration: int = 15  # deployments of pi^{k-1} through the ROS graph, operator correcting
     eval_episodes: int = 100  # in-process evaluation episodes per policy
-    value_steps: int = 1500  # gradient steps for V (pre-training and each fine-tune)
-    policy_steps: int = 3000  # gradient steps for pi
+    value_steps: int = 1000  # gradient steps for V_pre (each fine-tune: half)
+    policy_steps: int = 2000  # gradient steps for pi_pre (each fine-tune: half)
     baselines: bool = True  # plain BC, filtered BC and AWR on the final data
     real_time_factor: float = 1.0  # the sim node's pace during deployment
     # The loop trains state-only policies, which never read images: rendering three cameras costs
