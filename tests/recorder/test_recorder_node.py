@@ -34,7 +34,7 @@ def start_recorder(start_process, out: Path, *extra: str):
                          "-p", "min_free_disk_gb:=0.0", *extra)
 
 
-def publish_episode(ros_node, n_cmd: int = 30, n_img: int = 10):
+def publish_episode(ros_node, partial: Path, n_cmd: int = 30, n_img: int = 10):
     node = ros_node.node
     img_pub = node.create_publisher(Image, "/cam_high/image_raw", 50)
     cmd_pub = node.create_publisher(JointState, "/executed_command", 50)
@@ -53,10 +53,13 @@ def publish_episode(ros_node, n_cmd: int = 30, n_img: int = 10):
                             policy_id="recap/iter1@abc")
         chunk.header.stamp.sec = 100
         chunk_pub.publish(chunk)
-    for human, sec in ((True, 101), (False, 102)):
+    for k, (human, sec) in enumerate(((True, 101), (False, 102))):
         iv = InterventionState(human_in_control=human, source=InterventionState.SOURCE_PEDAL)
         iv.header.stamp.sec = sec
         iv_pub.publish(iv)
+        # a depth-1 latched publisher only guarantees its latest sample: let each one land first
+        wait_until(lambda: count_partial_messages(partial).get("/intervention_state", 0) == k + 1, 30.0,
+                   f"intervention state {k + 1} in the bag")
     return n_cmd, n_img
 
 
@@ -68,8 +71,8 @@ def test_episode_recorded_labelled_and_relabelled(ros_node, start_process, tmp_p
     started = call_service(ros_node, StartEpisode, "/recorder/start_episode",
                            StartEpisode.Request(task_prompt="transfer the cube", episode_id="ep-1"))
     assert started.accepted, started.message
-    n_cmd, n_img = publish_episode(ros_node)
     partial = out / ".incomplete" / "ep-1"
+    n_cmd, n_img = publish_episode(ros_node, partial)
     wait_until(lambda: count_partial_messages(partial).get("/executed_command", 0) == n_cmd
                and count_partial_messages(partial).get("/intervention_state", 0) == 2, 30.0,
                "the recorder to flush every published command")
@@ -128,8 +131,8 @@ def test_sigkill_mid_episode_is_salvaged_by_recap_recover(ros_node, start_proces
     started = call_service(ros_node, StartEpisode, "/recorder/start_episode",
                            StartEpisode.Request(task_prompt="pour", episode_id="crash-1"))
     assert started.accepted
-    n_cmd, _ = publish_episode(ros_node)
     partial = out / ".incomplete" / "crash-1"
+    n_cmd, _ = publish_episode(ros_node, partial)
     wait_until(lambda: count_partial_messages(partial).get("/executed_command", 0) == n_cmd, 30.0,
                "the commands to be flushed")
     proc.proc.send_signal(signal.SIGKILL)
