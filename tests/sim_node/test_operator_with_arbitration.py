@@ -20,8 +20,9 @@ def test_operator_completes_transfer_cube_through_the_arbitration_node(ros_node,
     interventions = ros_node.collect(InterventionState, "/intervention_state", LATCHED)
     start_process("recap_teleop.arbitration_node", *ros_args({}, {
         "use_sim_time": "true", "keyboard": "false",
-        # The simulated leader follows the follower while watching: only explicit requests count.
-        "auto_takeover": "false",
+        # The simulated leader sits at the follower's commanded pose while watching: automatic
+        # takeover must measure leader motion from that pose, not from a resting pose.
+        "auto_takeover": "true", "leader_motion_reference": "command",
         "follower_gripper_closed": SIM_GRIPPER.closed, "follower_gripper_open": SIM_GRIPPER.open,
         "leader_gripper_closed": SIM_GRIPPER.closed, "leader_gripper_open": SIM_GRIPPER.open}))
     sim_process(cameras="['none']", real_time_factor=2.0, use_sim_time="true", **{
@@ -36,3 +37,5 @@ def test_operator_completes_transfer_cube_through_the_arbitration_node(ros_node,
     assert done.outcome == TaskState.OUTCOME_SUCCESS, done.failure_reason
     humans = [m for m in interventions.messages if m.human_in_control]
     assert humans and all(m.source == InterventionState.SOURCE_TOPIC for m in humans)
+    # The leader sat exactly at the commanded pose when each takeover was accepted.
+    assert all("leader within 0.00 rad" in m.detail for m in humans), {m.detail for m in humans}
