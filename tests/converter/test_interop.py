@@ -95,6 +95,9 @@ def test_aloha_hdf5_import_raw_and_jpeg_with_bad_files_named(tmp_path):
     write_act_hdf5(src / "episode_2.hdf5", drop="/action")
     write_act_hdf5(src / "episode_3.hdf5", cams=("cam_low",))
     (src / "episode_4.hdf5").write_bytes(b"not hdf5")
+    with h5py.File(src / "episode_5.hdf5", "w") as f:  # a 6-DoF single-arm recording
+        f["/observations/qpos"] = np.zeros((12, 7))
+        f["/action"] = np.zeros((12, 7))
     cfg = HDF5ImportConfig(cameras=("cam_high",), image_size=(30, 40))
     report = import_hdf5([src], tmp_path / "ds", "fold the towel", cfg)
     assert len(report.converted) == 2
@@ -102,6 +105,7 @@ def test_aloha_hdf5_import_raw_and_jpeg_with_bad_files_named(tmp_path):
     assert "missing key /action" in failed["episode_2.hdf5"] and "episode_2.hdf5" in failed["episode_2.hdf5"]
     assert "missing key /observations/images/cam_high" in failed["episode_3.hdf5"]
     assert "not a readable HDF5 file" in failed["episode_4.hdf5"]
+    assert "/observations/qpos has shape (12, 7), expected (T, 14)" in failed["episode_5.hdf5"]
     ds = RecapDataset(tmp_path / "ds")
     raw, jpeg = ds.episode("hdf5-act-episode_0"), ds.episode("hdf5-act-episode_1")
     for ep in (raw, jpeg):
