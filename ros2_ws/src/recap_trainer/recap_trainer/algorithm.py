@@ -13,7 +13,6 @@ Collecting rollouts (the sim, or a real robot with the recorder + converter) is 
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -25,8 +24,6 @@ from recap_trainer.training.episodes import EpisodeCatalog, open_datasets
 from recap_trainer.training.loop import TrainConfig
 from recap_trainer.training.train_policy import PolicyTrainConfig, train_policy
 from recap_trainer.training.train_value import predict_values, train_value
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

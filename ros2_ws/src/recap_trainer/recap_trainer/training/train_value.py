@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict
 from pathlib import Path
 
@@ -20,8 +19,6 @@ from recap_trainer.training.episodes import EpisodeCatalog, StepSampler
 from recap_trainer.training.loop import (
     BatchSource, TrainConfig, TrainerState, fast_forward, is_main_process, make_optimizer, run_training, save_loss_curve,
 )
-
-log = logging.getLogger(__name__)
 
 
 class ValueLoss(nn.Module):
