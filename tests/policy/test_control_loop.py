@@ -73,6 +73,15 @@ def test_new_episode_forgets_the_plan_and_drops_results_from_before():
     assert lp.tick(None)[0][0] == 3.0
 
 
+def test_a_chunk_arriving_while_inputs_are_stale_is_dropped():
+    lp = loop(every=1)
+    _, _, request = lp.tick(None)
+    lp.chunk_ready(InferenceResult(request, chunk(1.0), 0.03))
+    command, adopted, _ = lp.tick("camera stopped")
+    assert command is None and adopted == []
+    assert lp.tick(None)[2] is not None  # the trigger re-armed: a fresh chunk is requested
+
+
 def test_a_failed_inference_rearms_the_trigger():
     lp = loop(every=1)
     _, _, request = lp.tick(None)

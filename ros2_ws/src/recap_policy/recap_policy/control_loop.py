@@ -95,6 +95,9 @@ class ControlLoop:
             self._ready.clear()
         for result in adopted:
             self.delay.add(result.latency_s)
+        if stale_reason is not None:
+            adopted = []  # inputs died while it was computed: it is not executed, nor published
+        for result in adopted:
             self._horizon = result.actions.shape[0]
             self.scheduler.add_chunk(TimedChunk(result.actions, result.request.obs_tick,
                                                 result.request.frozen_prefix), self.tick_count)
