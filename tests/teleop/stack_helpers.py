@@ -11,7 +11,7 @@ import numpy as np
 from sensor_msgs.msg import JointState
 
 from policy.openpi_test_server import OpenpiTestServer
-from recap_core.aloha_layout import ARM_JOINTS, GRIPPER_JOINT, GripperCalibration, arm_command, reorder_by_name, split_arms
+from recap_core.aloha_layout import GripperCalibration, arm_command, arm_vector, join_arms, reorder_by_name, split_arms
 from ros_harness import NodeProcess, SpinningNode
 
 SIM_GRIPPER = GripperCalibration(closed=0.021, open=0.057)
@@ -79,7 +79,6 @@ class LeaderArms:
 
 
 def follower_vector(left: JointState, right: JointState) -> np.ndarray:
-    from recap_core.aloha_layout import arm_vector, join_arms
     return join_arms(arm_vector(left.name, left.position, SIM_GRIPPER), arm_vector(right.name, right.position, SIM_GRIPPER))
 
 
