@@ -59,6 +59,17 @@ def test_drop_accounting_counts_stamp_gaps_and_backwards_stamps():
     assert acc.total_detected() == 2
 
 
+def test_auto_rate_learns_the_period_from_the_stamps():
+    acc = DropAccounting({"/cam": 0.0, "/events": None})
+    stamps = [k * 100_000_000 for k in range(20)] + [k * 100_000_000 for k in range(23, 30)]  # 10 Hz, 3 missing
+    for ns in stamps:
+        acc.on_stamp("/cam", ns)
+        acc.on_stamp("/events", ns)
+    cam = acc.topics["/cam"].as_dict()
+    assert cam["measured_rate_hz"] == 10.0 and cam["stamp_gaps_missing"] == 3 and cam["expected"] == 30
+    assert acc.topics["/events"].as_dict()["expected"] is None and acc.topics["/events"].stamp_gaps_missing == 0
+
+
 def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="absolute"):
         TopicSpec("cam", "sensor_msgs/msg/Image")

@@ -16,15 +16,15 @@ QOS_KINDS = ("sensor", "reliable", "latched", "events")
 class TopicSpec:
     """One recorded topic.
 
-    rate_hz: nominal publish rate used for drop accounting from header stamps (0 = event topic,
-    no expectation). has_header: the message starts with std_msgs/Header (stamps are read from
+    rate_hz: nominal publish rate for drop accounting from header stamps; 0 = infer the period
+    from the stamps (median interval); None = event topic, no expectation. has_header: the message starts with std_msgs/Header (stamps are read from
     the serialized bytes without deserializing).
     """
 
     name: str
     msgtype: str  # ROS 2 type name, e.g. "sensor_msgs/msg/Image"
     qos: str = "sensor"
-    rate_hz: float = 0.0
+    rate_hz: float | None = None
     has_header: bool = True
 
     def __post_init__(self) -> None:
@@ -34,30 +34,30 @@ class TopicSpec:
             raise ValueError(f"topic {self.name}: msgtype {self.msgtype!r} must be 'pkg/msg/Type'")
         if self.qos not in QOS_KINDS:
             raise ValueError(f"topic {self.name}: qos {self.qos!r} not in {QOS_KINDS}")
-        if self.rate_hz < 0:
-            raise ValueError(f"topic {self.name}: rate_hz must be >= 0, got {self.rate_hz}")
+        if self.rate_hz is not None and self.rate_hz < 0:
+            raise ValueError(f"topic {self.name}: rate_hz must be >= 0 (0 = auto) or None, got {self.rate_hz}")
 
 
 def aloha_topics(cameras: tuple[str, ...] = ("cam_high", "cam_left_wrist", "cam_right_wrist"),
-                 compressed: bool = False, camera_rate_hz: float = 50.0,
-                 joint_rate_hz: float = 50.0, sim: bool = True) -> tuple[TopicSpec, ...]:
-    """The default ALOHA topic set of docs/INTERFACES.md."""
+                 compressed: bool = False, camera_rate_hz: float = 0.0,
+                 joint_rate_hz: float = 0.0, sim: bool = True) -> tuple[TopicSpec, ...]:
+    """The default ALOHA topic set of docs/INTERFACES.md (rates: 0 = inferred from the stamps)."""
     img = ("sensor_msgs/msg/CompressedImage", "/compressed") if compressed else ("sensor_msgs/msg/Image", "")
     topics = [TopicSpec(f"/{c}/image_raw{img[1]}", img[0], "sensor", camera_rate_hz) for c in cameras]
     for side in ("follower_left", "follower_right", "leader_left", "leader_right"):
         topics.append(TopicSpec(f"/{side}/joint_states", "sensor_msgs/msg/JointState", "sensor", joint_rate_hz))
     topics += [
-        TopicSpec("/executed_command", "sensor_msgs/msg/JointState", "reliable", 50.0),
-        TopicSpec("/policy/command", "sensor_msgs/msg/JointState", "reliable", 0.0),
-        TopicSpec("/policy/action_chunk", "recap_msgs/msg/ActionChunk", "reliable", 0.0),
-        TopicSpec("/intervention_state", "recap_msgs/msg/InterventionState", "latched", 0.0),
-        TopicSpec("/episode_events", "recap_msgs/msg/EpisodeEvent", "events", 0.0),
+        TopicSpec("/executed_command", "sensor_msgs/msg/JointState", "reliable", 0.0),
+        TopicSpec("/policy/command", "sensor_msgs/msg/JointState", "reliable"),  # pauses between chunks
+        TopicSpec("/policy/action_chunk", "recap_msgs/msg/ActionChunk", "reliable"),
+        TopicSpec("/intervention_state", "recap_msgs/msg/InterventionState", "latched"),
+        TopicSpec("/episode_events", "recap_msgs/msg/EpisodeEvent", "events"),
     ]
     if sim:
         topics += [
-            TopicSpec("/sim/task_state", "recap_msgs/msg/TaskState", "latched", 0.0),
+            TopicSpec("/sim/task_state", "recap_msgs/msg/TaskState", "latched"),
             TopicSpec("/sim/object_state", "sensor_msgs/msg/JointState", "sensor", joint_rate_hz),
-            TopicSpec("/clock", "rosgraph_msgs/msg/Clock", "reliable", 0.0, has_header=False),
+            TopicSpec("/clock", "rosgraph_msgs/msg/Clock", "reliable", has_header=False),
         ]
     return tuple(topics)
 

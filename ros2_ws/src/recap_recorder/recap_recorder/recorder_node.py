@@ -56,8 +56,10 @@ class RecorderNode(Node):
                     descriptor=_desc("camera names; topics /<cam>/image_raw[/compressed]")).value
         compressed = p("compressed_images", False, descriptor=_desc("record .../compressed CompressedImage")).value
         sim = p("sim", True, descriptor=_desc("also record /sim/task_state, /sim/object_state, /clock")).value
-        cam_rate = p("camera_rate_hz", 50.0, descriptor=_desc("nominal camera rate for drop accounting")).value
-        joint_rate = p("joint_rate_hz", 50.0, descriptor=_desc("nominal joint-state rate for drop accounting")).value
+        cam_rate = p("camera_rate_hz", 0.0, descriptor=_desc(
+            "nominal camera rate for drop accounting; 0 = infer it from the header stamps")).value
+        joint_rate = p("joint_rate_hz", 0.0, descriptor=_desc(
+            "nominal joint-state rate for drop accounting; 0 = infer it from the header stamps")).value
         self.config = RecorderConfig(
             out_dir=out_dir,
             topics=aloha_topics(tuple(cameras), compressed, cam_rate, joint_rate, sim),
