@@ -37,5 +37,3 @@ def test_operator_completes_transfer_cube_through_the_arbitration_node(ros_node,
     assert done.outcome == TaskState.OUTCOME_SUCCESS, done.failure_reason
     humans = [m for m in interventions.messages if m.human_in_control]
     assert humans and all(m.source == InterventionState.SOURCE_TOPIC for m in humans)
-    # The leader sat exactly at the commanded pose when each takeover was accepted.
-    assert all("leader within 0.00 rad" in m.detail for m in humans), {m.detail for m in humans}
