@@ -1,0 +1,20 @@
+"""Nodes refuse a bad configuration with one clear line and exit code 2, not a traceback."""
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_interbotix_adapter_without_its_messages_exits_cleanly(start_process):
+    proc = start_process("recap_teleop.arbitration_node", "--ros-args", "-p", "command_adapter:=interbotix")
+    assert proc.wait(timeout=60) == 2
+    log = proc.log()
+    assert "arbitration_node: cannot start: command_adapter=interbotix needs the interbotix_xs_msgs package" in log
+    assert "Traceback" not in log
+
+
+def test_policy_node_with_a_missing_checkpoint_exits_cleanly(start_process, tmp_path):
+    proc = start_process("recap_policy.policy_node", "--ros-args", "-p", f"checkpoint:={tmp_path / 'none'}")
+    assert proc.wait(timeout=60) == 2
+    log = proc.log()
+    assert f"policy_node: cannot start: policy checkpoint directory {tmp_path / 'none'} does not exist" in log
+    assert "Traceback" not in log
