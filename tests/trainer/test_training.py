@@ -169,3 +169,22 @@ def test_one_state_only_model_serves_tasks_with_different_state_layouts(tmp_path
     assert policy.infer_batch(obs).shape == (2, 8, 14)
     with pytest.raises(ObservationError, match="env_state of task 'b' has shape \\(4,\\)"):
         policy.infer({**obs[1], "env_state": eps[0].env_state[0]})
+
+
+def test_training_reads_memory_mapped_episodes_and_keeps_few_open(tmp_path):
+    from recap_trainer.dataset import DatasetWriter, RecapDataset
+    from recap_trainer.normalization import compute_stats
+    from recap_trainer.training.common import gather_observations, observation_config_for
+
+    writer = DatasetWriter(tmp_path / "data")
+    for ep in mixed_episodes(6):
+        writer.append(ep)
+    catalog = EpisodeCatalog([RecapDataset(tmp_path / "data", max_open_episodes=2)], cache_size=2)
+    config, stats = observation_config_for(catalog), compute_stats(catalog)
+    sampler = StepSampler(catalog, np.arange(len(catalog)))
+    for _ in range(5):
+        episodes, steps = sampler.sample(np.random.default_rng(0), 16)
+        gather_observations(catalog, config, stats, episodes, steps)
+        assert len(catalog._cache) <= 2  # only a bounded number of episodes is held
+    ep = catalog.episode(0)
+    assert not ep.qpos.flags.owndata and not ep.executed_action.flags.owndata  # views into the file map
