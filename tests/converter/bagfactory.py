@@ -40,6 +40,7 @@ class BagSpec:
     follower_names: list[str] = field(default_factory=lambda: list(ARM))
     unknown_type_topic: bool = False
     camera_gap: tuple[int, int] | None = None  # no camera frames for steps [a, b) (a stalled driver)
+    command_gap: tuple[int, int] | None = None  # no /executed_command for steps [a, b)
 
 
 def stamp(ns: int):
@@ -92,7 +93,7 @@ def messages(spec: BagSpec):
                 yield f"/{cam}/image_raw", "sensor_msgs/msg/Image", ns + 2000, T["sensor_msgs/msg/Image"](
                     header=header(ns), height=spec.hw[0], width=spec.hw[1], encoding="rgb8", is_bigendian=0,
                     step=spec.hw[1] * 3, data=img.ravel())
-        if spec.executed:
+        if spec.executed and not (spec.command_gap and spec.command_gap[0] <= k < spec.command_gap[1]):
             yield "/executed_command", js, ns + 3000, T[js](header=header(ns), name=PREFIXED,
                                                             position=np.full(14, float(k)), velocity=np.zeros(0),
                                                             effort=np.zeros(0))

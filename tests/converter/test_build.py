@@ -175,7 +175,7 @@ def test_steps_with_stale_images_are_dropped_or_flagged(tmp_path):
     bag = write_rosbags(tmp_path / "stall", BagSpec(steps=40, camera_gap=(10, 25)))
     # frames stop after step 9: with a 0.1 s tolerance steps 15..24 (age > 0.1 s) are stale
     dropped = build_dataset([bag], tmp_path / "drop", CFG, progress=False)
-    assert dropped.converted and any("10 of 40 steps have a stale" in w for w in dropped.warnings[str(bag.resolve())])
+    assert dropped.converted and any("10 of 40 steps have a stale observation" in w for w in dropped.warnings[str(bag.resolve())])
     ep = RecapDataset(tmp_path / "drop")[0]
     assert ep.num_steps == 30 and ep.metadata["stale_steps"] == 10
     kept_steps = np.round(ep.timestamps / 0.02).astype(int).tolist()
@@ -196,3 +196,11 @@ def test_recorder_teleop_bag_with_an_empty_executed_topic_uses_the_leader_arms(t
     ep = RecapDataset(tmp_path / "ds")[0]
     assert ep.source == "demo" and ep.num_steps == 20
     np.testing.assert_allclose(ep.executed_action, ep.qpos)
+
+
+def test_a_command_gap_holds_the_last_command_without_dropping_steps(tmp_path):
+    bag = write_rosbags(tmp_path / "cmdgap", BagSpec(steps=30, command_gap=(10, 20)))
+    build_dataset([bag], tmp_path / "ds", CFG, progress=False)
+    ep = RecapDataset(tmp_path / "ds")[0]
+    assert ep.num_steps == 30 and ep.metadata["stale_steps"] == 0
+    np.testing.assert_allclose(ep.executed_action[8:22, 0], [8, 9] + [9] * 10 + [20, 21])

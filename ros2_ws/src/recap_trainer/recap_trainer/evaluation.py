@@ -71,6 +71,8 @@ class EpisodeResult:
     steps: int  # control steps until the episode ended
     sim_time_s: float
     final_stage: str
+    max_stage: int = -1  # furthest task stage reached (index; the final stage can regress, e.g. a drop)
+    num_stages: int = 0  # stages of the task (the last one = success)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class EvaluationReport:
     failure_rate: Estimate = field(init=False)
     mean_time_to_success_s: Estimate = field(init=False)
     throughput_per_hour: Estimate = field(init=False)
+    mean_progress: Estimate = field(init=False)  # max_stage / (num_stages - 1), NaN if not recorded
 
     def __post_init__(self) -> None:
         if not self.results:
@@ -100,6 +103,7 @@ class EvaluationReport:
                 "success_rate": self.success_rate.to_dict(), "failure_rate": self.failure_rate.to_dict(),
                 "mean_time_to_success_s": self.mean_time_to_success_s.to_dict(),
                 "throughput_per_hour": self.throughput_per_hour.to_dict(),
+                "mean_progress": self.mean_progress.to_dict(),
                 "failure_reasons": self.failure_reasons,
                 "results": [asdict(r) for r in self.results]}
 
@@ -122,9 +126,12 @@ def summarize(results: Sequence[EpisodeResult]) -> dict[str, Estimate]:
         return 3600.0 * float(success.sum()) / float(durations.sum())
 
     samples = {"success": success, "durations": durations}
+    recorded = all(r.num_stages > 1 and r.max_stage >= 0 for r in results)
+    progress = np.array([r.max_stage / (r.num_stages - 1) if recorded else np.nan for r in results], dtype=float)
     return {"success_rate": wilson_interval(wins, n), "failure_rate": wilson_interval(n - wins, n),
             "mean_time_to_success_s": bootstrap_interval(samples, mean_success_time),
-            "throughput_per_hour": bootstrap_interval(samples, per_hour)}
+            "throughput_per_hour": bootstrap_interval(samples, per_hour),
+            "mean_progress": bootstrap_interval({"progress": progress}, lambda progress: float(progress.mean()))}
 
 
 def evaluate_policy(policy: ChunkPolicy, config: EvaluationConfig, label: str = "policy",
@@ -173,6 +180,7 @@ class _Slot:
         self.env, self.seed, self.observation = env, seed, observation
         self.chunk: np.ndarray | None = None
         self.executed = 0
+        self.max_stage = 0
 
     @classmethod
     def start(cls, env: Any, seed: int) -> _Slot:
@@ -196,11 +204,13 @@ class _Slot:
         result = self.env.step(self.chunk[self.executed])
         self.executed += 1
         self.observation = result.observation
+        self.max_stage = max(self.max_stage, int(result.stage))
         if not result.done:
             return None
         return EpisodeResult(seed=self.seed, outcome="success" if result.outcome == "success" else "failure",
                              failure_reason=result.failure_reason, steps=self.env.steps,
-                             sim_time_s=self.env.steps * self.env.control_period, final_stage=result.stage_name)
+                             sim_time_s=self.env.steps * self.env.control_period, final_stage=result.stage_name,
+                             max_stage=self.max_stage, num_stages=int(result.num_stages))
 
 
 def _infer(policy: ChunkPolicy, inputs: list[dict], config: EvaluationConfig) -> list[np.ndarray]:

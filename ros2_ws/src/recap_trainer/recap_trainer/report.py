@@ -65,11 +65,12 @@ def advantage_figures(catalog, labels, out_dir: str | Path) -> dict[str, Path]:
 def results_table(reports: Sequence[EvaluationReport]) -> str:
     """Markdown table: one row per evaluated policy."""
     lines = ["| method | β | episodes | success rate [95% CI] | failure rate [95% CI] | "
-             "mean time to success s [95% CI] | throughput successes/h [95% CI] | failures by reason |",
-             "|---|---|---|---|---|---|---|---|"]
+             "mean time to success s [95% CI] | throughput successes/h [95% CI] | "
+             "task progress [95% CI] | failures by reason |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in reports:
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(r.failure_reasons.items())) or "-"
         lines.append(f"| {r.label} | {r.config.guidance_scale:g} | {len(r.results)} | {r.success_rate.format()} | "
                      f"{r.failure_rate.format()} | {r.mean_time_to_success_s.format(digits=1)} | "
-                     f"{r.throughput_per_hour.format(digits=0)} | {reasons} |")
+                     f"{r.throughput_per_hour.format(digits=0)} | {r.mean_progress.format()} | {reasons} |")
     return "\n".join(lines)

@@ -19,7 +19,7 @@ class ConverterConfig:
     cameras: tuple[str, ...] = ("cam_high", "cam_left_wrist", "cam_right_wrist")
     image_size: tuple[int, int] | None = (224, 224)
     control_period: float = 0.02
-    joint_tolerance_s: float = 0.05  # follower/leader joint states, executed command
+    joint_tolerance_s: float = 0.05  # follower joint states (the observation; commands are held)
     image_tolerance_s: float = 0.1  # a camera frame older than this at a step is stale
     proposal_tolerance_s: float = 0.05  # older /policy/command -> NaN proposal (no proposal)
     stale_policy: str = "drop"

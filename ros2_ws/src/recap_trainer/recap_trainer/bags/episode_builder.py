@@ -45,8 +45,10 @@ class EpisodeBuilder:
         decoded = decode_bag(src, cfg, topics, set(cams.values()))
         action_topics = self._action_topics(src, decoded)
         labels = episode_labels(src, Path(path), cfg, decoded.events, task, iteration)
+        # Staleness is judged on the observation (follower arms, cameras) only: a command that was
+        # not refreshed is what the arm actually kept executing (controllers hold the last command).
         steps = _Aligned(src, cfg, decoded, required=[*cfg.follower_topics, *action_topics, *cams.values()],
-                         cameras=set(cams.values()))
+                         observed=[*cfg.follower_topics, *cams.values()], cameras=set(cams.values()))
 
         qpos = np.concatenate([steps.take(t) for t in cfg.follower_topics], axis=1)
         executed = np.concatenate([steps.take(t) for t in action_topics], axis=1)
@@ -93,12 +95,12 @@ class _Aligned:
     """The step grid of one bag and every stream held onto it.
 
     Grid: from the latest first stamp to the earliest last stamp of the required streams, every
-    control period. Steps where a required stream is older than its tolerance are stale: dropped
+    control period. Steps where an observed stream is older than its tolerance are stale: dropped
     or kept (flagged) per cfg.stale_policy.
     """
 
     def __init__(self, src: BagSource, cfg: ConverterConfig, decoded: DecodedBag, required: list[str],
-                 cameras: set[str]) -> None:
+                 observed: list[str], cameras: set[str]) -> None:
         self.streams = {}
         for topic, s in decoded.samples.items():
             stamps, order = clean_stamps(topic, s.stamps, s.log, lambda m, t: src.warn(m, t))
@@ -112,13 +114,13 @@ class _Aligned:
         if len(grid) == 0:
             raise BagError(f"{src.name}: the required topics never overlap in time ({required})")
         stale = np.zeros(len(grid), bool)
-        for topic in required:
+        for topic in observed:
             tolerance = cfg.image_tolerance_s if topic in cameras else cfg.joint_tolerance_s
             stale |= hold(self.streams[topic][0], grid)[1] > tolerance
         self.grid_size, self.stale = len(grid), int(stale.sum())
         self.keep = ~stale if cfg.stale_policy == "drop" else np.ones(len(grid), bool)
         if self.stale:
-            src.warn(f"{self.stale} of {len(grid)} steps have a stale required stream "
+            src.warn(f"{self.stale} of {len(grid)} steps have a stale observation stream "
                      f"({'dropped' if cfg.stale_policy == 'drop' else 'kept, flagged'})")
         if not self.keep.any():
             raise BagError(f"{src.name}: every step is stale (tolerances joint {cfg.joint_tolerance_s}s, "

@@ -25,7 +25,7 @@ def register(subparsers) -> None:
                    help="comma-separated camera names (topics /<cam>/image_raw[/compressed]); '' for state-only")
     b.add_argument("--image-size", type=int, nargs=2, default=(224, 224), metavar=("H", "W"))
     b.add_argument("--control-period", type=float, default=0.02, help="s between steps (default 0.02 = 50 Hz)")
-    b.add_argument("--joint-tolerance", type=float, default=0.05, help="max age (s) of joint samples at a step")
+    b.add_argument("--joint-tolerance", type=float, default=0.05, help="max age (s) of the follower joint states at a step")
     b.add_argument("--image-tolerance", type=float, default=0.1, help="max age (s) of a camera frame at a step")
     b.add_argument("--stale", choices=("drop", "flag"), default="drop", help="what to do with stale steps")
     b.add_argument("--missing-outcome", choices=("skip", "failure", "abort"), default="skip",
