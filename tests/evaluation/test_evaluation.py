@@ -42,6 +42,8 @@ def test_chunked_execution_seeds_and_metrics():
     assert report.success_rate.value == 0.0 and report.failure_rate.value == 1.0
     assert report.throughput_per_hour.value == 0.0 and np.isnan(report.mean_time_to_success_s.value)
     assert report.failure_reasons == {"timeout": 5}
+    assert all(r.max_stage == 0 and r.num_stages == 5 for r in report.results)
+    assert report.mean_progress.value == 0.0
     assert report.to_dict()["episodes"] == 5
 
 
@@ -70,9 +72,11 @@ def test_execute_steps_longer_than_horizon_is_rejected():
 
 def test_throughput_counts_the_time_of_failed_episodes():
     results = [EpisodeResult(seed=i, outcome=o, failure_reason="" if o == "success" else "dropped",
-                             steps=int(t / 0.02), sim_time_s=t, final_stage="x")
-               for i, (o, t) in enumerate([("success", 10.0), ("success", 20.0), ("failure", 30.0), ("failure", 60.0)])]
+                             steps=int(t / 0.02), sim_time_s=t, final_stage="x", max_stage=m, num_stages=5)
+               for i, (o, t, m) in enumerate([("success", 10.0, 4), ("success", 20.0, 4), ("failure", 30.0, 2),
+                                              ("failure", 60.0, 0)])]
     metrics = summarize(results)
+    assert metrics["mean_progress"].value == pytest.approx((1 + 1 + 0.5 + 0) / 4)
     assert metrics["success_rate"].value == 0.5
     assert metrics["mean_time_to_success_s"].value == pytest.approx(15.0)
     assert metrics["throughput_per_hour"].value == pytest.approx(3600 * 2 / 120.0)
