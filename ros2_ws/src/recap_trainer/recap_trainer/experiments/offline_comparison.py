@@ -68,7 +68,9 @@ def run_task(config: ExperimentConfig, work_dir: Path, figures_dir: Path) -> dic
 
     torch.set_num_threads(config.threads)
     root = work_dir / config.task
-    wall: dict[str, float] = {}
+    root.mkdir(parents=True, exist_ok=True)
+    wall_file = root / "wall_times.json"  # per stage, kept across resumed runs
+    wall: dict[str, float] = json.loads(wall_file.read_text()) if wall_file.exists() else {}
 
     def timed(stage: str, done: bool, work) -> None:
         if done:
@@ -77,6 +79,7 @@ def run_task(config: ExperimentConfig, work_dir: Path, figures_dir: Path) -> dic
         started = time.perf_counter()
         work()
         wall[stage] = round(time.perf_counter() - started, 1)
+        wall_file.write_text(json.dumps(wall, indent=1))
         print(f"[{config.task}] {stage}: {wall[stage]} s", flush=True)
 
     data_dir = root / "data"
@@ -126,10 +129,7 @@ def run_task(config: ExperimentConfig, work_dir: Path, figures_dir: Path) -> dic
                "labels": {"threshold": labels.thresholds[config.task], "positive_fraction": labels.positive_fraction()},
                "evaluations": {r.label: r.to_dict() | {"results": None} for r in reports},
                "figures": {k: str(v) for k, v in figures.items()}, "machine": machine_info()}
-    previous = root / "summary.json"
-    if previous.exists():  # keep the wall time of stages done in an earlier (resumed) run
-        summary["wall_time_s"] = json.loads(previous.read_text())["wall_time_s"] | wall
-    previous.write_text(json.dumps(summary, indent=1))
+    (root / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
 
 
