@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from recap_sim.operator_policy import Mode, Operator, OperatorSignals, TakeoverRule
+from recap_sim.operator_policy import Mode, Operator, OperatorDecision, OperatorSignals, TakeoverRule
 
 DT = 0.02
 STILL = np.zeros(14)
@@ -86,7 +86,10 @@ def test_engage_then_correct_then_hand_back_on_stage_progress():
     assert op.update(OperatorSignals(1.25, 0, False, STILL)).mode is Mode.CORRECT
     # The stage advances before min_correction_s: keep correcting.
     assert op.update(OperatorSignals(1.3, 1, False, STILL)).request is None
-    d = op.update(OperatorSignals(1.5, 1, False, STILL))
+    # Stage advanced and 0.5 s corrected: hold the leader still for engage_s, then hand back.
+    assert op.update(OperatorSignals(1.5, 1, False, STILL)) == OperatorDecision(Mode.RELEASE)
+    assert op.update(OperatorSignals(1.65, 1, False, STILL)).mode is Mode.RELEASE
+    d = op.update(OperatorSignals(1.75, 1, False, STILL))
     assert d.request is False and d.mode is Mode.WATCH and "stage advanced to 1" in d.reason
 
 
@@ -95,11 +98,13 @@ def test_hand_back_after_max_correction_without_progress():
     op.new_episode(0.0)
     events = run(op, 0.0, 3.5)
     assert [d.request for _, d in events] == [True, False]
-    assert events[1][0] == pytest.approx(3.0, abs=DT) and "corrected for 2 s" in events[1][1].reason
+    # 2 s of correction, then engage_s (0.1 s) of release before the hand-back.
+    assert events[1][0] == pytest.approx(3.1, abs=DT) and "corrected for 2 s" in events[1][1].reason
 
 
 def test_timers_restart_after_hand_back():
-    op = Operator(no_other_triggers(stall_timeout_s=1.0, max_correction_s=2.0, max_takeovers_per_episode=5))
+    op = Operator(no_other_triggers(stall_timeout_s=1.0, max_correction_s=2.0, max_takeovers_per_episode=5,
+                                    engage_s=0.0))
     op.new_episode(0.0)
     events = run(op, 0.0, 5.5)
     # take over at 1, hand back at 3, the next stall only 1 s after hand-back (4), hand back at 6.
@@ -111,9 +116,10 @@ def test_episode_end_hands_back_and_stops_takeovers():
     op.new_episode(0.0)
     run(op, 0.0, 1.1)
     assert op.mode is not Mode.WATCH
-    d = op.update(OperatorSignals(1.2, 0, True, STILL))
+    assert op.update(OperatorSignals(1.2, 0, True, STILL)).mode is Mode.RELEASE
+    d = op.update(OperatorSignals(1.4, 0, True, STILL))
     assert d.request is False and d.reason == "the episode ended"
-    assert run(op, 1.22, 5.0, done=True) == []
+    assert run(op, 1.42, 5.0, done=True) == []
 
 
 def test_max_takeovers_per_episode_and_reset_per_episode():

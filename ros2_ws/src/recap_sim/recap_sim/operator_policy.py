@@ -18,7 +18,8 @@ restarts its timer. At most `max_takeovers_per_episode` takeovers per episode.
 Takeover: `engage_s` of mirroring the follower first (the arbitration refuses a takeover while
 leader and follower differ by > 0.8 rad), then the expert drives the leader ("correct") until the
 stage advanced past the stage at takeover and `min_correction_s` passed, or `max_correction_s`
-passed, or the episode is done; then it hands back and all timers restart.
+passed, or the episode is done; then `engage_s` of holding the leader still ("release"), then it
+hands back and all timers restart.
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ class TakeoverRule:
     stage_time_limit_s: float = 5.0  # this long in one stage -> take over
     deviation_threshold: float = math.inf  # rad, max |executed - expert| over joints
     deviation_duration_s: float = 1.0  # the deviation must persist this long
-    engage_s: float = 0.1  # leader mirrors the follower after the request, before correcting
+    engage_s: float = 0.1  # leader holds the follower's target this long after a takeover request and before a hand-back
     min_correction_s: float = 1.0  # correct at least this long
     max_correction_s: float = 8.0  # hand back after this long even without stage progress
     max_takeovers_per_episode: int = 3
@@ -72,6 +73,7 @@ class Mode(Enum):
     WATCH = "watch"  # the policy drives; the leader mirrors the follower
     ENGAGE = "engage"  # takeover requested; the leader still mirrors the follower
     CORRECT = "correct"  # the scripted expert drives the leader
+    RELEASE = "release"  # done correcting: the leader holds the follower's target, then hand back
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,12 @@ class Operator:
 
     def _correct(self, s: OperatorSignals) -> OperatorDecision:
         r, held = self.rule, s.time_s - self._takeover_at
+        if self.mode is Mode.RELEASE:
+            if s.time_s - self._release_at < r.engage_s:
+                return OperatorDecision(Mode.RELEASE)
+            self.mode = Mode.WATCH
+            self._restart_timers(s.time_s, s.stage)
+            return OperatorDecision(Mode.WATCH, request=False, reason=self._release_reason)
         reason = None
         if s.done:
             reason = "the episode ended"
@@ -177,9 +185,10 @@ class Operator:
         elif held >= r.max_correction_s:
             reason = f"corrected for {r.max_correction_s:g} s"
         if reason is not None:
-            self.mode = Mode.WATCH
-            self._restart_timers(s.time_s, s.stage)
-            return OperatorDecision(Mode.WATCH, request=False, reason=reason)
+            # Stop moving the leader for engage_s before handing back, so that no leader sample
+            # still in flight differs from the pose the policy resumes from.
+            self.mode, self._release_at, self._release_reason = Mode.RELEASE, s.time_s, reason
+            return self._correct(s)
         if self.mode is Mode.ENGAGE and held >= r.engage_s:
             self.mode = Mode.CORRECT
         return OperatorDecision(self.mode)
