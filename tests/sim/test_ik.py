@@ -27,7 +27,7 @@ def test_ik_reaches_poses_of_random_reachable_configurations(model, arm: str) ->
     ik = ArmIK(model, arm)
     rng = np.random.default_rng(0)
     for _ in range(5):
-        q_goal = np.clip(np.array(HOME_ARM) + rng.uniform(-0.5, 0.5, 6), ik._lower + 0.05, ik._upper - 0.05)
+        q_goal = np.clip(np.array(HOME_ARM) + rng.uniform(-0.5, 0.5, 6), ik.lower + 0.05, ik.upper - 0.05)
         pos, rot = ik.forward(q_goal)
         q = np.array(HOME_ARM)
         for _ in range(10):  # the expert warm-starts one solve per control step

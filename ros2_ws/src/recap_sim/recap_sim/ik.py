@@ -74,8 +74,8 @@ class ArmIK:
         joints = [model.joint(f"vx300s_{arm}/{j}") for j in ARM_JOINTS]
         self._qadr = np.array([j.qposadr[0] for j in joints])
         self._dofadr = np.array([j.dofadr[0] for j in joints])
-        self._lower = np.array([j.range[0] for j in joints])
-        self._upper = np.array([j.range[1] for j in joints])
+        self.lower = np.array([j.range[0] for j in joints])  # (6,) joint limits, rad
+        self.upper = np.array([j.range[1] for j in joints])
 
     def forward(self, q6: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pinch-site position (3,) and gripper orientation (3, 3) for arm joints q6."""
@@ -87,7 +87,7 @@ class ArmIK:
         """Joint angles (6,) reaching (pos, rot) from q_init, and the final position error (m).
         rot=None solves position only."""
         cfg = self.config
-        q = np.clip(np.asarray(q_init, dtype=np.float64).copy(), self._lower, self._upper)
+        q = np.clip(np.asarray(q_init, dtype=np.float64).copy(), self.lower, self.upper)
         jacp, jacr = np.zeros((3, self.model.nv)), np.zeros((3, self.model.nv))
         for _ in range(cfg.iterations):
             p, r = self.forward(q)
@@ -106,6 +106,6 @@ class ArmIK:
                 jac = np.vstack([jac, cfg.roll_regularisation * np.eye(6)[_ROLL_JOINTS]])
             dq = jac.T @ np.linalg.solve(jac @ jac.T + cfg.damping**2 * np.eye(len(err)), err)
             dq *= min(1.0, cfg.max_step / max(np.abs(dq).max(), 1e-12))
-            q = np.clip(q + dq, self._lower, self._upper)
+            q = np.clip(q + dq, self.lower, self.upper)
         p, _ = self.forward(q)
         return q, float(np.linalg.norm(pos - p))
