@@ -46,3 +46,11 @@ def test_iterate_fine_tunes_from_the_pretrained_checkpoints(tmp_path):
         for kind in ("value", "policy"):
             cfg = json.loads((work / f"iter_{k}" / kind / "config.json").read_text())
             assert cfg["training"]["init_from"] == str(work / "pretrained" / kind)
+
+
+def test_bad_input_is_one_error_line_naming_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("sys.argv", ["recap", "label", "--data", str(tmp_path / "nowhere"), "--value", str(tmp_path),
+                                     "--out", str(tmp_path / "l")])
+    assert main() == 1  # the console script: one line, exit status 1
+    err = capsys.readouterr().err
+    assert err.startswith("recap label: error: ") and "nowhere" in err and "Traceback" not in err

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -37,7 +38,18 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    if argv is not None:  # called from Python (tests, scripts): errors propagate as exceptions
+        return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, KeyError, OSError, RuntimeError) as error:
+        # On the command line bad input (a dataset, a checkpoint, a label) is one line naming the
+        # culprit; RECAP_DEBUG=1 shows the traceback.
+        if os.environ.get("RECAP_DEBUG"):
+            raise
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"recap {args.command}: error: {message}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
