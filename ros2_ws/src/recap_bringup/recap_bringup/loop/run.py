@@ -36,8 +36,10 @@ def algorithm_config(cfg: LoopConfig):
     from recap_trainer.algorithm import AlgorithmConfig
     from recap_trainer.training.loop import TrainConfig
 
-    value = TrainConfig(steps=cfg.value_steps, seed=cfg.seed)
-    policy = TrainConfig(steps=cfg.policy_steps, seed=cfg.seed)
+    # One torch thread: the policy node, the sim and the evaluation share the 2 cores, and the small
+    # models train several times slower with 2 threads fighting for them (docs/TRAINER.md).
+    value = TrainConfig(steps=cfg.value_steps, seed=cfg.seed, threads=1)
+    policy = TrainConfig(steps=cfg.policy_steps, seed=cfg.seed, threads=1)
     return AlgorithmConfig(pretrain_value=value, pretrain_policy=policy,
                            finetune_value=replace(value, steps=max(1, cfg.value_steps // 2)),
                            finetune_policy=replace(policy, steps=max(1, cfg.policy_steps // 2)))
