@@ -6,11 +6,9 @@ and the rest of the batch still converts.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 from converter.bagfactory import TS, BagSpec, messages, write_mcap_ros2, write_rosbags, write_sidecar
 
 from recap_recorder.config import RecorderConfig, TopicSpec

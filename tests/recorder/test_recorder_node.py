@@ -58,7 +58,7 @@ def publish_episode(ros_node, partial: Path, n_cmd: int = 30, n_img: int = 10):
         iv.header.stamp.sec = sec
         iv_pub.publish(iv)
         # a depth-1 latched publisher only guarantees its latest sample: let each one land first
-        wait_until(lambda: count_partial_messages(partial).get("/intervention_state", 0) == k + 1, 30.0,
+        wait_until(lambda k=k: count_partial_messages(partial).get("/intervention_state", 0) == k + 1, 30.0,
                    f"intervention state {k + 1} in the bag")
     return n_cmd, n_img
 

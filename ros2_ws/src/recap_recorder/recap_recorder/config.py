@@ -17,8 +17,9 @@ class TopicSpec:
     """One recorded topic.
 
     rate_hz: nominal publish rate for drop accounting from header stamps; 0 = infer the period
-    from the stamps (median interval); None = event topic, no expectation. has_header: the message starts with std_msgs/Header (stamps are read from
-    the serialized bytes without deserializing).
+    from the stamps (median interval); None = event topic, no expectation.
+    has_header: the message starts with std_msgs/Header (stamps are read from the serialized
+    bytes without deserializing).
     """
 
     name: str

@@ -50,7 +50,8 @@ def resolve_checkpoints(checkpoint: Path, value: Path | None) -> tuple[Path, Pat
 
 
 def replay(bag: Path, checkpoint: Path, out: Path, value_checkpoint: Path | None = None,
-           cfg: ReplayConfig = ReplayConfig()) -> dict:
+           cfg: ReplayConfig | None = None) -> dict:
+    cfg = cfg or ReplayConfig()
     from recap_trainer.policy import load_policy
     policy_dir, value_dir = resolve_checkpoints(checkpoint, value_checkpoint)
     policy = load_policy(policy_dir, seed=cfg.seed)

@@ -41,7 +41,8 @@ def find_bags(paths: list[Path], include_incomplete: bool = False) -> list[Path]
             for sub in sorted(path.rglob("*")):
                 if INCOMPLETE in sub.relative_to(path).parts and not include_incomplete:
                     continue
-                if sub.is_dir() and _is_bag(sub) and not any(_is_bag(p) for p in sub.parents if p != path and path in p.parents):
+                inside_bag = any(_is_bag(p) for p in sub.parents if path in p.parents)  # a bag's subfolder
+                if sub.is_dir() and _is_bag(sub) and not inside_bag:
                     found.append(sub)
         else:
             found.append(path)  # reported as missing by the converter

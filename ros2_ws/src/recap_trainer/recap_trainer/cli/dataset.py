@@ -1,7 +1,6 @@
 """`recap dataset build | export-lerobot | import-hdf5`: bags and HDF5 files to RECAP datasets, and out."""
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -73,7 +72,7 @@ def register(subparsers) -> None:
 
 
 def _print_report(report) -> int:
-    for origin, warnings in report.warnings.items():
+    for warnings in report.warnings.values():
         for w in warnings:
             print(f"warning: {w}", file=sys.stderr)
     for origin, err in report.failed.items():
