@@ -76,10 +76,12 @@ def test_params_file_round_trip():
 
 def test_startup_check_names_silent_topics():
     specs = describe_graph(LaunchArgs(sim=False, checkpoint="/ckpt"))
-    published = {"/follower_left/joint_states", "/follower_right/joint_states"}
+    published = {"/follower_left/joint_states", "/follower_right/joint_states", "/policy/command"}
     problems = silent_topics(specs, lambda t: int(t in published))
     assert problems and all("/cam_" in p for p in problems)
     assert "policy_node needs /cam_high/image_raw" in problems[0]
+    no_policy_yet = silent_topics(specs, lambda t: int(t in published - {"/policy/command"}))
+    assert "arbitration_node needs /policy/command, but nothing publishes it" in no_policy_yet[-1]
 
 
 def test_process_group_reports_a_crashed_node(tmp_path):
