@@ -53,7 +53,9 @@ class RecorderNode(Node):
         out_dir = p("bag_dir", "bags", descriptor=_desc(
             "where episodes go: <bag_dir>/<episode_id>/ (in progress: <bag_dir>/.incomplete/)")).value
         cameras = p("cameras", ["cam_high", "cam_left_wrist", "cam_right_wrist"],
-                    descriptor=_desc("camera names; topics /<cam>/image_raw[/compressed]")).value
+                    descriptor=_desc("camera names; topics /<cam>/image_raw[/compressed]; [none] = no cameras "
+                                     "(an empty list has no type on the command line)")).value
+        cameras = [c for c in cameras if c and c != "none"]
         compressed = p("compressed_images", False, descriptor=_desc("record .../compressed CompressedImage")).value
         sim = p("sim", True, descriptor=_desc("also record /sim/task_state, /sim/object_state, /clock")).value
         cam_rate = p("camera_rate_hz", 0.0, descriptor=_desc(
