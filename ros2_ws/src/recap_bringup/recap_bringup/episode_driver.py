@@ -57,6 +57,7 @@ class EpisodeDriver:
         self._task_state: TaskState | None = None
         self._interventions = 0
         self._episode_id = ""  # the episode being recorded: intervention counts of others are ignored
+        self._human_in_control = False
         self.node.create_subscription(TaskState, "/sim/task_state", self._on_task_state, LATCHED)
         self.node.create_subscription(InterventionState, "/intervention_state", self._on_intervention, LATCHED)
         self._executor = MultiThreadedExecutor(num_threads=2, context=self._context)
@@ -71,6 +72,8 @@ class EpisodeDriver:
 
     def _on_intervention(self, msg: InterventionState) -> None:
         with self._state_lock:
+            self._human_in_control = msg.human_in_control
+            self._state_lock.notify_all()
             if msg.episode_id and msg.episode_id == self._episode_id:
                 self._interventions = msg.intervention_count
 
@@ -92,6 +95,11 @@ class EpisodeDriver:
             raise EpisodeError(f"the sim refused reset(task={task}, seed={seed}): {reply.message}")
         # Wait for the state of the new episode, so the previous episode's `done` is not mistaken.
         self._wait_state(lambda s: s.seed == seed and not s.done, 10.0, "the reset task state")
+        # An operator correcting the previous episode hands back on reset: start recording only once
+        # the policy is in control, so an episode's interventions are its own.
+        with self._state_lock:
+            if not self._state_lock.wait_for(lambda: not self._human_in_control, 10.0):
+                raise EpisodeError("the human is still in control 10 s after the reset (/intervention_state)")
         start = self._call(self._start, StartEpisode.Request(task_prompt=prompt, note=f"seed={seed}"),
                            "start recording")
         if not start.accepted:

@@ -53,11 +53,30 @@ def write_loop_report(workdir: Path, cfg: LoopConfig, ledger: Ledger) -> Path:
     if baselines:
         lines += ["", "## Baselines on the same data and policy-training budget", "", results_table(baselines)]
     lines += ["", "![success and throughput by iteration](report/by_iteration.png)", ""]
+    value_png = _value_curves(workdir, cfg, figures / "value_curves.png")
+    if value_png:
+        lines += [f"![V(o_t) of sample episodes, interventions shaded](report/{value_png.name})", ""]
     path = workdir / "REPORT.md"
     path.write_text("\n".join(lines))
     (workdir / "report" / "summary.json").write_text(json.dumps(
         {r.label: r.to_dict() | {"results": None} for r in everything}, indent=1))
     return path
+
+
+def _value_curves(workdir: Path, cfg: LoopConfig, path: Path) -> Path | None:
+    """V(o_t) of the last value function over sample episodes (a fast and a slow success, a failure,
+    a corrected deployment), human interventions shaded."""
+    from recap_trainer.labels import Labels
+    from recap_trainer.report import sample_episodes, value_figure
+    from recap_trainer.training.episodes import open_datasets
+
+    labels_dir = workdir / "train" / f"iter_{cfg.iterations}" / "labels"
+    if not labels_dir.exists():
+        return None
+    data = [workdir / "data" / "demos", *[workdir / "data" / f"rollouts_{k}" for k in range(1, cfg.iterations + 1)]]
+    catalog = open_datasets([d for d in data if d.exists()])
+    return value_figure(catalog, Labels.load(labels_dir), sample_episodes(catalog, 4), path,
+                        title=f"{cfg.task}: V^{cfg.iterations}(o_t) on sample episodes")
 
 
 def _ratio(a: float, b: float) -> str:
