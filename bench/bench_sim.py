@@ -44,34 +44,45 @@ def expert_commands(task: str, seed: int) -> np.ndarray:
     return np.array(commands)
 
 
-def raw_physics_rate(task: str, commands: np.ndarray, seed: int, repeats: int) -> float:
+class Clock:
+    """Wall time and this process's CPU time (all threads): on a shared machine the CPU-time rate
+    says what the code would do with a core to itself; the wall rate is what it did today."""
+
+    def __enter__(self) -> "Clock":
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
+def raw_physics_rate(task: str, commands: np.ndarray, seed: int, repeats: int) -> tuple[float, float]:
     """Baseline: the same command replay as bare mj_step calls (no observation, task or contact
-    bookkeeping), in sim s per wall s."""
+    bookkeeping): (sim s per wall s, sim s per CPU s)."""
     env = SimEnv(SimConfig(task=task))
-    sim, wall = 0.0, 0.0
+    sim, wall, cpu = 0.0, 0.0, 0.0
     for _ in range(repeats):
         env.reset(seed)
-        start = time.perf_counter()
-        for command in commands:
-            env._apply_command(command)  # noqa: SLF001 (the env's own actuator mapping, nothing else)
-            mujoco.mj_step(env.model, env.data, nstep=env.substeps)
-        wall += time.perf_counter() - start
-        sim += len(commands) * env.control_period
-    return sim / wall
+        with Clock() as clock:
+            for command in commands:
+                env._apply_command(command)  # noqa: SLF001 (the env's own actuator mapping, nothing else)
+                mujoco.mj_step(env.model, env.data, nstep=env.substeps)
+        wall, cpu, sim = wall + clock.wall, cpu + clock.cpu, sim + len(commands) * env.control_period
+    return sim / wall, sim / cpu
 
 
-def replay_rate(config: SimConfig, commands: np.ndarray, seed: int, repeats: int) -> float:
+def replay_rate(config: SimConfig, commands: np.ndarray, seed: int, repeats: int) -> tuple[float, float]:
+    """SimEnv stepping the same commands: (sim s per wall s, sim s per CPU s)."""
     env = SimEnv(config)
-    sim, wall = 0.0, 0.0
+    sim, wall, cpu = 0.0, 0.0, 0.0
     for _ in range(repeats):
         env.reset(seed)
-        start = time.perf_counter()
-        for command in commands:
-            env.step(command)
-        wall += time.perf_counter() - start
-        sim += len(commands) * env.control_period
+        with Clock() as clock:
+            for command in commands:
+                env.step(command)
+        wall, cpu, sim = wall + clock.wall, cpu + clock.cpu, sim + len(commands) * env.control_period
     env.close()
-    return sim / wall
+    return sim / wall, sim / cpu
 
 
 def render_cost(config: SimConfig, frames: int = 30) -> float:
@@ -126,10 +137,11 @@ def main() -> None:
                          camera_period_steps=DEFAULT_CAMERAS.camera_period_steps)
         with_cams = replay_rate(cams, commands, 0, 1)
         per_image = render_cost(cams)
-        print(f"[{task}] raw mj_step baseline {baseline:.0f}x real time; env physics-only {physics:.0f}x real time "
-              f"({physics / baseline:.2f} of baseline; target >= 50x); with default cameras {with_cams:.1f}x real time "
-              f"(target >= 1x); render {1000 * per_image:.1f} ms per {DEFAULT_CAMERAS.image_size[1]}x"
-              f"{DEFAULT_CAMERAS.image_size[0]} image", flush=True)
+        print(f"[{task}] real-time factors, wall (CPU time): raw mj_step baseline {baseline[0]:.0f}x "
+              f"({baseline[1]:.0f}x); env physics-only {physics[0]:.0f}x ({physics[1]:.0f}x), "
+              f"{physics[0] / baseline[0]:.2f} of baseline, target >= 50x; with default cameras {with_cams[0]:.1f}x "
+              f"({with_cams[1]:.1f}x), target >= 1x; render {1000 * per_image:.1f} ms wall per "
+              f"{DEFAULT_CAMERAS.image_size[1]}x{DEFAULT_CAMERAS.image_size[0]} image", flush=True)
     for task in ("transfer_cube", "espresso"):
         for label, config, n in (("clean", ExpertConfig(), args.episodes), ("mixed", MIXED, args.mixed_episodes)):
             if n <= 0:
