@@ -36,8 +36,9 @@ def test_sim_episode_recorded_and_converted(ros_node, start_process, tmp_path):
                          EndEpisode.Request(outcome=EndEpisode.Request.FAILURE), 60.0)
     assert ended.accepted, ended.message
 
-    report = build_dataset(find_bags([bags]), tmp_path / "ds", ConverterConfig(cameras=(), image_size=None),
-                           progress=False)
+    # "flag": a sensor message the loaded machine dropped must not shorten the episode under test
+    report = build_dataset(find_bags([bags]), tmp_path / "ds",
+                           ConverterConfig(cameras=(), image_size=None, stale_policy="flag"), progress=False)
     assert report.converted == [str(Path(ended.bag_path).resolve())], report.failed
     ep = RecapDataset(tmp_path / "ds")[0]
     assert ep.episode_id == "sim-1" and ep.task == "transfer_cube" and ep.outcome == "failure"

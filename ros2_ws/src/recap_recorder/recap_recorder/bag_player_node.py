@@ -56,7 +56,7 @@ def play(bag: Path, rate: float = 1.0, topics: list[str] | None = None, clock: b
                     log(f"{bag}: {c.topic}: type {c.msgtype} is not installed here; not published")
                     continue
                 pubs[c.id] = node.create_publisher(cls, c.topic, LATCHED if c.msgtype in LATCHED_TYPES else RELIABLE)
-            clock_pub = node.create_publisher(Clock, "/clock", 10) if clock else None
+            clock_pub = node.create_publisher(Clock, "/clock", RELIABLE) if clock else None
             deadline = time.monotonic() + wait_timeout
             for topic in wait_for or []:
                 while node.count_subscribers(topic) == 0:
