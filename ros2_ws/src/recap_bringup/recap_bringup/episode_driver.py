@@ -93,8 +93,10 @@ class EpisodeDriver:
         reply = self._call(self._reset, ResetSim.Request(task=task, seed=seed), "reset the sim")
         if not reply.success:
             raise EpisodeError(f"the sim refused reset(task={task}, seed={seed}): {reply.message}")
-        # Wait for the state of the new episode, so the previous episode's `done` is not mistaken.
-        self._wait_state(lambda s: s.seed == seed and not s.done, 10.0, "the reset task state")
+        # The reply carries the new episode's state. (Waiting on the topic for "seed matches and not
+        # done" can miss it: an episode that ends within a tick replaces it in the latched topic.)
+        if reply.state.seed != seed:
+            raise EpisodeError(f"the sim reset to seed {reply.state.seed}, not {seed}")
         # An operator correcting the previous episode hands back on reset: start recording only once
         # the policy is in control, so an episode's interventions are its own.
         with self._state_lock:
