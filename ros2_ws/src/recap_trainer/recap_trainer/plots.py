@@ -86,6 +86,7 @@ def plot_method_comparison(methods: Sequence[str], success: Sequence[Estimate],
                       ecolor="black", capsize=4)
         axis.set_xticks(range(len(methods)), methods, rotation=25, ha="right", fontsize=8)
         axis.set_ylabel(label)
+        axis.set_ylim(bottom=0.0, top=1.0 if axis is axes[0] else max(1.0, float(np.nanmax(high, initial=0)) * 1.1))
     if title:
         figure.suptitle(title)
     return _save(figure, path)
