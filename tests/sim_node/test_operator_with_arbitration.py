@@ -22,7 +22,7 @@ def test_operator_completes_transfer_cube_through_the_arbitration_node(ros_node,
         "use_sim_time": "true", "keyboard": "false",
         # The simulated leader sits at the follower's commanded pose while watching: automatic
         # takeover must measure leader motion from that pose, not from a resting pose.
-        "auto_takeover": "true", "leader_motion_reference": "command",
+        "auto_takeover": "false", "leader_motion_reference": "command",  # as config/aloha_sim.yaml
         "follower_gripper_closed": SIM_GRIPPER.closed, "follower_gripper_open": SIM_GRIPPER.open,
         "leader_gripper_closed": SIM_GRIPPER.closed, "leader_gripper_open": SIM_GRIPPER.open}))
     sim_process(cameras="['none']", real_time_factor=2.0, use_sim_time="true", **{

@@ -121,3 +121,22 @@ def test_cameras_render_only_at_camera_rate():
 def test_invalid_loop_configs_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         SimLoopConfig(**kwargs)
+
+
+def test_after_a_reset_commands_aimed_at_the_old_pose_are_ignored_until_one_matches(loop):
+    """A controller's commands sent before it saw the reset must not snap the arm back."""
+    loop.reset("", 4)
+    old_pose = loop.observation.qpos[:7].copy()
+    old_pose[1] += 0.9  # the previous episode's shoulder
+    loop.hold_command("left", old_pose)  # first command after construction's reset: still stale
+    loop.reset("", 4)
+    start = loop.observation.qpos.copy()
+    assert not loop.hold_command("left", old_pose)
+    steps(loop, 10)
+    np.testing.assert_allclose(loop.observation.qpos[:6], start[:6], atol=0.02)
+    assert loop.stale_commands_ignored >= 1
+    resynced = start[:7].copy()
+    resynced[0] += 0.1
+    assert loop.hold_command("left", resynced)  # close to the start pose: control resumes
+    assert loop.hold_command("left", old_pose)  # and from then on any valid command is held
+    np.testing.assert_allclose(loop.held_command()[:7], old_pose)

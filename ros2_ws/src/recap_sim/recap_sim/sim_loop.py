@@ -94,6 +94,11 @@ class Tick:
     operator: OperatorStep | None = None  # the simulated operator's leader pose and request, if any
 
 
+# A command further than this from the start pose on an arm joint, right after a reset, was computed
+# from the previous episode (recap_core.pose_jump uses the same bound to notice the reset).
+RESYNC_RAD = 0.5
+
+
 class SimLoop:
     """One simulated robot episode after another; see the module docstring for threading."""
 
@@ -104,6 +109,8 @@ class SimLoop:
         self._env_factory = env_factory
         self._lock = threading.Lock()
         self._held = np.zeros(len(ARMS) * JOINTS_PER_ARM)
+        self._awaiting_resync = [False] * len(ARMS)
+        self.stale_commands_ignored = 0
         self._joint_timer = Periodic(config.joint_state_rate_hz)
         self._camera_timer = Periodic(config.camera_rate_hz)
         self._task_timer = Periodic(config.task_state_rate_hz)
@@ -113,11 +120,24 @@ class SimLoop:
         self.reset(config.task, config.seed)
 
     # --- called from any thread -------------------------------------------------------
-    def hold_command(self, arm: str, vector7: np.ndarray) -> None:
-        """Hold `vector7` (6 joints in rad + normalised gripper, already validated) for `arm`."""
-        i = ARMS.index(arm) * JOINTS_PER_ARM
+    def hold_command(self, arm: str, vector7: np.ndarray) -> bool:
+        """Hold `vector7` (6 joints in rad + normalised gripper, already validated) for `arm`.
+
+        After a reset, commands still aimed at the previous episode's pose (sent before the
+        controller saw the arms jump) are ignored until one within RESYNC_RAD of the start pose
+        arrives: a position-controlled arm would otherwise snap back toward the old pose for a few
+        ticks and knock the objects over. Returns False for an ignored command."""
+        a = ARMS.index(arm)
+        i = a * JOINTS_PER_ARM
         with self._lock:
+            if self._awaiting_resync[a]:
+                arm_joints = slice(i, i + JOINTS_PER_ARM - 1)
+                if np.max(np.abs(np.asarray(vector7)[:-1] - self._held[arm_joints])) > RESYNC_RAD:
+                    self.stale_commands_ignored += 1
+                    return False
+                self._awaiting_resync[a] = False
             self._held[i:i + JOINTS_PER_ARM] = vector7
+            return True
 
     def held_command(self) -> np.ndarray:
         with self._lock:
@@ -140,6 +160,7 @@ class SimLoop:
         obs = env.reset(seed)
         with self._lock:
             self._held = obs.qpos.copy()  # arms hold their start pose until the first command
+            self._awaiting_resync = [True] * len(ARMS)
         self.episodes += 1
         self.episode_id = f"{task}-seed{seed}-{self.episodes}"
         self.observation = obs

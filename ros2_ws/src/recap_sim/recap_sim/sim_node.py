@@ -153,7 +153,9 @@ class SimNode(Node):
             else:
                 self.get_logger().warning(text)
             return
-        self.loop.hold_command(arm, vector)
+        if not self.loop.hold_command(arm, vector):
+            self.get_logger().info(f"/follower_{arm}/command ignored: still aimed at the pose before the reset "
+                                   f"({self.loop.stale_commands_ignored} so far)", throttle_duration_sec=1.0)
 
     def _on_reset(self, request: ResetSim.Request, response: ResetSim.Response) -> ResetSim.Response:
         reply: queue.SimpleQueue = queue.SimpleQueue()
