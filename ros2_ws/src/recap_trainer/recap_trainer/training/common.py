@@ -9,10 +9,12 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from recap_trainer.checkpoint import load_checkpoint, load_optimizer_state
 from recap_trainer.features import observation_tensors
 from recap_trainer.models.config import ObservationConfig
 from recap_trainer.normalization import NormStats
 from recap_trainer.training.episodes import EpisodeCatalog
+from recap_trainer.training.loop import TrainConfig, TrainerState, fast_forward, make_optimizer
 
 
 def observation_config_for(catalog: EpisodeCatalog, cameras: Sequence[str] = (), **sizes) -> ObservationConfig:
@@ -83,3 +85,20 @@ def gather_observations(
 
 def trainer_files_exist(directory: Path) -> bool:
     return (directory / "trainer_state.json").is_file() and (directory / "config.json").is_file()
+
+
+def optimizer_and_resume(out_dir: Path, kind: str, config, model: torch.nn.Module, train: TrainConfig,
+                         resume: bool) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler,
+                                                TrainerState | None]:
+    """The optimizer and schedule for `model`; with `resume` and a trainer state in `out_dir`, that
+    run's weights, optimizer state, RNG and schedule position are restored so training continues
+    exactly where it stopped (None: start from step 0)."""
+    optimizer, scheduler = make_optimizer(model, train)
+    if not (resume and trainer_files_exist(out_dir)):
+        return optimizer, scheduler, None
+    resumed = load_checkpoint(out_dir, kind, expected_config=config)
+    model.load_state_dict(resumed.model.state_dict())
+    optimizer, scheduler = make_optimizer(model, train)
+    info = load_optimizer_state(out_dir, optimizer)
+    fast_forward(scheduler, info["step"])
+    return optimizer, scheduler, TrainerState(info["step"], info["losses"], info["rng"], info["torch_rng"])

@@ -19,16 +19,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from recap_trainer.checkpoint import load_checkpoint, load_optimizer_state, save_checkpoint
+from recap_trainer.checkpoint import load_checkpoint, save_checkpoint
 from recap_trainer.labels import Labels
 from recap_trainer.models.config import PolicyConfig
 from recap_trainer.models.encoders import DROPPED, NEGATIVE, POSITIVE
 from recap_trainer.models.policy_model import PolicyModel
 from recap_trainer.normalization import NormStats, compute_stats
-from recap_trainer.training.common import check_fits, gather_observations, observation_config_for, trainer_files_exist
+from recap_trainer.training.common import check_fits, gather_observations, observation_config_for, optimizer_and_resume
 from recap_trainer.training.episodes import EpisodeCatalog, StepSampler, action_window
 from recap_trainer.training.loop import (
-    BatchSource, TrainConfig, TrainerState, fast_forward, is_main_process, make_optimizer, run_training, save_loss_curve,
+    BatchSource, TrainConfig, TrainerState, is_main_process, run_training, save_loss_curve,
 )
 
 METHODS = ("recap", "bc", "filtered_bc", "awr")
@@ -148,15 +148,7 @@ def train_policy(
         check_fits(catalog, config.observation, config.action_dim)
         model, stats = PolicyModel(config), compute_stats(catalog)
     episodes = training_episodes(catalog, method, labels)
-    optimizer, scheduler = make_optimizer(model, train)
-    state = None
-    if resume and trainer_files_exist(out_dir):
-        resumed = load_checkpoint(out_dir, "policy", expected_config=config)
-        model.load_state_dict(resumed.model.state_dict())
-        optimizer, scheduler = make_optimizer(model, train)
-        info = load_optimizer_state(out_dir, optimizer)
-        state = TrainerState(info["step"], info["losses"], info["rng"], info["torch_rng"])
-        fast_forward(scheduler, state.step)
+    optimizer, scheduler, state = optimizer_and_resume(out_dir, "policy", config, model, train, resume)
     meta = policy_metadata(catalog, config, method, metadata)
     training_info = {"train_config": asdict(train), "method": asdict(method),
                      "init_from": str(init_from) if init_from else None, "episodes": int(len(episodes)),

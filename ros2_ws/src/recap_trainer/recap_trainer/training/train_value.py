@@ -9,15 +9,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from recap_trainer.checkpoint import load_checkpoint, load_optimizer_state, save_checkpoint
+from recap_trainer.checkpoint import load_checkpoint, save_checkpoint
 from recap_trainer.models.config import ValueConfig
 from recap_trainer.models.value_model import ValueModel
 from recap_trainer.normalization import NormStats, compute_stats
 from recap_trainer.rewards import RewardConfig, episode_returns
-from recap_trainer.training.common import check_fits, gather_observations, observation_config_for, trainer_files_exist
+from recap_trainer.training.common import check_fits, gather_observations, observation_config_for, optimizer_and_resume
 from recap_trainer.training.episodes import EpisodeCatalog, StepSampler
 from recap_trainer.training.loop import (
-    BatchSource, TrainConfig, TrainerState, fast_forward, is_main_process, make_optimizer, run_training, save_loss_curve,
+    BatchSource, TrainConfig, TrainerState, is_main_process, run_training, save_loss_curve,
 )
 
 
@@ -101,15 +101,7 @@ def train_value(
         model, stats = ValueModel(config), compute_stats(catalog)
         rewards = rewards or RewardConfig.from_episodes(catalog)
     targets = episode_return_targets(catalog, rewards)
-    optimizer, scheduler = make_optimizer(model, train)
-    state = None
-    if resume and trainer_files_exist(out_dir):
-        resumed = load_checkpoint(out_dir, "value", expected_config=config)
-        model.load_state_dict(resumed.model.state_dict())
-        optimizer, scheduler = make_optimizer(model, train)
-        info = load_optimizer_state(out_dir, optimizer)
-        state = TrainerState(info["step"], info["losses"], info["rng"], info["torch_rng"])
-        fast_forward(scheduler, state.step)
+    optimizer, scheduler, state = optimizer_and_resume(out_dir, "value", config, model, train, resume)
     training_info = {"train_config": asdict(train), "rewards": rewards.to_dict(),
                      "init_from": str(init_from) if init_from else None,
                      "episodes": len(targets)}
