@@ -102,7 +102,7 @@ def test_stale_observations_hold_the_command_and_stop_chunks(ros_node, start_pro
         assert len(chunks.messages) == n_chunks  # ... but no new chunk
         tail = [reorder_by_name(m.name, m.position) for m in commands.messages[n_cmds:]]
     assert all(np.array_equal(t, tail[0]) for t in tail)
-    assert "observation unusable, holding the last command" in proc.log()
+    wait_until(lambda: "observation unusable, holding the last command" in proc.log(), 10.0, "the holding log line")
     assert "/follower_left/joint_states is" in proc.log()
 
 

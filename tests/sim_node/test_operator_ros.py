@@ -52,8 +52,9 @@ def test_operator_takes_over_a_stalled_follower_and_hands_back(ros_node, sim_pro
         data = [m.data for m in requests.messages]
         return any(a and not b for a, b in zip(data, data[1:]))
     wait_until(took_over_and_handed_back, 30.0, "a takeover request followed by a hand-back")
-    log = sim.log()
-    assert "operator takes over: stall" in log and "operator hands back: corrected for 1.5 s" in log
+    # The request topic can arrive before the node's log line is written: await the log too.
+    wait_until(lambda: "operator hands back: corrected for 1.5 s" in sim.log(), 20.0, "the hand-back log line")
+    assert "operator takes over: stall" in sim.log()
 
     # While correcting, the expert moved the leader away from the (unmoved) follower.
     moved = max(np.max(np.abs(np.array(m.position[:6]) - home[:6])) for m in leader.messages if ns(m) > reset_ns)
