@@ -110,3 +110,27 @@ def test_unknown_indicator_and_task_are_errors():
         indicator_id("great")
     with pytest.raises(KeyError, match="unknown task 'c'"):
         ObservationConfig(tasks=("a", "b")).task_id("c")
+
+
+def test_the_default_action_head_fits_chunks_wider_than_its_hidden_layers():
+    """H x D = 700 > flow_width = 512: a head that had to pass the noise through its hidden layers
+    (velocity output) cannot fit even four deterministic chunks; the clean-chunk head can."""
+    torch.manual_seed(0)
+    config = PolicyConfig(observation=ObservationConfig(state_dim=3, width=64), flow_blocks=2)
+    assert config.horizon * config.action_dim > config.flow_width
+    model = PolicyModel(config)
+    obs = {"qpos": torch.randn(4, 14), "env_state": torch.randn(4, 3), "task_id": torch.zeros(4, dtype=torch.long)}
+    # smooth, distinct target chunks (normalised units)
+    phase = torch.linspace(0, 3, config.horizon)[None, :, None] + torch.arange(14)[None, None, :] * 0.3
+    targets = torch.sin(phase + torch.arange(4.0)[:, None, None])
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(400):
+        rows = torch.randint(0, 4, (64,))
+        b = {k: v[rows] for k, v in obs.items()}
+        b["actions"], b["indicator"] = targets[rows], torch.full((64,), DROPPED)
+        loss = model.loss(b, torch.randn(64, config.horizon, 14), torch.rand(64))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    chunks = model.sample(obs, DROPPED, 1.0, torch.randn(4, config.horizon, 14))
+    assert (chunks - targets).abs().mean() < 0.1
