@@ -1,7 +1,11 @@
 """Recorder benchmark over real DDS: 4 cameras 640x480 rgb8 at 50 fps + joint states at 100 Hz
 + action chunks, published by a separate process, recorded into one episode bag.
 
-    python bench/bench_recorder.py [--duration 60] [--cameras 4]
+    python bench/bench_recorder.py [--duration 60] [--cameras 4] [--default-transport]
+
+Every process uses recap_bringup's Fast DDS large-data profile (config/fastdds_large_data.xml:
+a 64 MB shared-memory segment) unless FASTDDS_DEFAULT_PROFILES_FILE is already set or
+--default-transport is given (Fast DDS defaults: 512 KB segments, frames go over UDP fragments).
 
 Same-run baseline: a null raw subscriber process (same topics, same QoS, counts and discards)
 sees the same stream. Reported: messages recorded / messages the null subscriber received
@@ -145,6 +149,8 @@ def main() -> int:
     p.add_argument("--role", choices=("orchestrator", "publisher", "null"), default="orchestrator",
                    help=argparse.SUPPRESS)
     p.add_argument("--counts-out", help=argparse.SUPPRESS)
+    p.add_argument("--default-transport", action="store_true",
+                   help="keep Fast DDS's default transports instead of the large-data profile")
     args = p.parse_args()
     if args.role == "publisher":
         return publisher(args)
@@ -160,6 +166,10 @@ def main() -> int:
 
     os.environ["ROS_DOMAIN_ID"] = os.environ.get("BENCH_DOMAIN_ID", str(random.SystemRandom().randint(101, 200)))
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    if not args.default_transport:  # inherited by the recorder, publisher and null subscriber
+        os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE",
+                              str(ROOT / "ros2_ws/src/recap_bringup/config/fastdds_large_data.xml"))
+    print(f"Fast DDS profile: {os.environ.get('FASTDDS_DEFAULT_PROFILES_FILE', 'defaults')}")
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, "
           f"python {platform.python_version()}, RMW {os.environ.get('RMW_IMPLEMENTATION')}")
     cams = [c for c in CAMERAS[:args.cameras]]
@@ -208,10 +218,14 @@ def main() -> int:
             peak_rss = max(peak_rss, _vm_hwm(rec.pid))
         finally:
             node.close()
-            null.send_signal(signal.SIGINT)
-            null.wait(30)
-            rec.send_signal(signal.SIGINT)
-            rec.wait(60)
+            for name, child, grace in (("null subscriber", null, 30), ("recorder", rec, 60)):
+                child.send_signal(signal.SIGINT)
+                try:
+                    child.wait(grace)
+                except subprocess.TimeoutExpired:  # reported, not hidden: a shutdown bug to look at
+                    print(f"WARNING: the {name} did not exit within {grace} s of SIGINT; killed")
+                    child.kill()
+                    child.wait()
         meta = json.loads((Path(res.bag_path) / "episode.json").read_text())
         null_counts = json.loads((tmp / "null.json").read_text())
         bag_mb = sum(f.stat().st_size for f in Path(res.bag_path).glob("*.mcap")) / 1e6

@@ -10,9 +10,8 @@ import sys
 import time
 
 import rclpy
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.event_handler import SubscriptionEventCallbacks
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import serialize_message
@@ -75,21 +74,19 @@ class RecorderNode(Node):
             iteration=p("iteration", 0, descriptor=_desc("RECAP iteration stored in the metadata")).value,
         )
         self.recorder = EpisodeRecorder(self.config, log=self.get_logger().info)
-        subs_group = ReentrantCallbackGroup()
-        srv_group = MutuallyExclusiveCallbackGroup()  # one lifecycle change at a time
         self._subs = []
         for spec in self.config.topics:
             if spec.name == EVENTS_TOPIC:
                 continue  # our own events are written straight into the bag
-            self._subs.append(self._subscribe(spec, subs_group))
+            self._subs.append(self._subscribe(spec))
         self._events = self.create_publisher(EpisodeEvent, EVENTS_TOPIC, QOS["events"])
-        self.create_service(StartEpisode, "/recorder/start_episode", self._on_start, callback_group=srv_group)
-        self.create_service(EndEpisode, "/recorder/end_episode", self._on_end, callback_group=srv_group)
-        self.create_service(RelabelEpisode, "/recorder/relabel_episode", self._on_relabel, callback_group=srv_group)
+        self.create_service(StartEpisode, "/recorder/start_episode", self._on_start)
+        self.create_service(EndEpisode, "/recorder/end_episode", self._on_end)
+        self.create_service(RelabelEpisode, "/recorder/relabel_episode", self._on_relabel)
         self.get_logger().info(f"recording {len(self.config.topics)} topics to {self.config.out_dir} "
                                f"(config {self.config.config_hash()})")
 
-    def _subscribe(self, spec, group):
+    def _subscribe(self, spec):
         topic = spec.name
         recorder = self.recorder
         clock = self.get_clock()
@@ -100,11 +97,10 @@ class RecorderNode(Node):
         events = SubscriptionEventCallbacks(message_lost=lambda info: recorder.message_lost(topic, info.total_count_change))
         try:
             return self.create_subscription(_msg_class(spec.msgtype), topic, on_raw, QOS[spec.qos], raw=True,
-                                            callback_group=group, event_callbacks=events)
+                                            event_callbacks=events)
         except Exception as exc:  # middleware without message_lost events: record without them
             self.get_logger().warn(f"{topic}: no message_lost events ({exc})")
-            return self.create_subscription(_msg_class(spec.msgtype), topic, on_raw, QOS[spec.qos], raw=True,
-                                            callback_group=group)
+            return self.create_subscription(_msg_class(spec.msgtype), topic, on_raw, QOS[spec.qos], raw=True)
 
     def _event(self, kind: int, episode_id: str, task: str = "", note: str = "", new_outcome: int = 0) -> None:
         msg = EpisodeEvent(episode_id=episode_id, kind=kind, task_prompt=task, note=note, new_outcome=new_outcome)
@@ -122,8 +118,8 @@ class RecorderNode(Node):
         return resp
 
     def _on_end(self, req, resp):
-        # Runs on its own callback group of the multi-threaded executor: draining the writer queue
-        # and fsyncing here holds only this thread, the raw subscriptions keep being served.
+        # Draining the writer queue and fsyncing here (0.1 s measured) pauses the subscriptions;
+        # DDS keeps up to 100 samples per topic meanwhile (2 s of a 50 fps camera).
         outcome = OUTCOME_NAMES.get(req.outcome, f"<invalid {req.outcome}>")
         session = self.recorder.session
         if session is not None and outcome in EVENT_KIND and req.episode_id in ("", session.meta.episode_id):
@@ -153,7 +149,10 @@ def _desc(text: str):
 def main(argv: list[str] | None = None) -> int:
     rclpy.init(args=argv if argv is not None else sys.argv)
     node = RecorderNode()
-    executor = MultiThreadedExecutor(num_threads=4)
+    # Single-threaded on purpose: rclpy's MultiThreadedExecutor spent ~3/4 of the recorder's CPU in
+    # its own futures and thread pool (py-spy), capping it at one core and 51-85 % of the
+    # benchmark stream; the writing already runs on the session's own thread (docs/RECORDER.md).
+    executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:
         executor.spin()
