@@ -159,6 +159,9 @@ def main() -> int:
 
     import psutil
 
+    # `timeout` and CI send SIGTERM: leave through the finally below, which stops the children
+    # (an orphaned recorder keeps a core busy and skews every later measurement).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.path.insert(0, str(ROOT / "tests"))
     from ros_harness import SpinningNode, wait_until
 
