@@ -20,11 +20,11 @@ def checkpoint(tmp_path_factory) -> Path:
 
 def graph(checkpoint, bags, **recorder):
     cfg = DeploymentConfig(task="transfer_cube", prompt="transfer", episodes=1, first_seed=1, wall_timeout_s=3.0)
-    specs = deployment_graph(checkpoint, bags, cfg)
-    if recorder:
-        specs = [NodeSpec(**{**s.__dict__, "parameters": {**s.parameters, **recorder}}) if s.name == "recorder_node"
-                 else s for s in specs]
-    return specs
+    # No simulated operator: it would take over from the untrained policy and could end an episode
+    # within the 3 s these tests rely on to reach the wall-clock timeout.
+    overrides = {"recorder_node": recorder, "sim_node": {"operator.enabled": False}}
+    return [NodeSpec(**{**s.__dict__, "parameters": {**s.parameters, **overrides[s.name]}}) if overrides.get(s.name)
+            else s for s in deployment_graph(checkpoint, bags, cfg)]
 
 
 def test_episodes_are_recorded_and_a_crashed_policy_node_is_restarted(checkpoint, tmp_path):
