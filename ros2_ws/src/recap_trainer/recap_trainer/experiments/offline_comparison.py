@@ -68,6 +68,7 @@ def run_task(config: ExperimentConfig, work_dir: Path, figures_dir: Path) -> dic
 
     torch.set_num_threads(config.threads)
     root = work_dir / config.task
+    _check_same_experiment(root / "summary.json", config)
     root.mkdir(parents=True, exist_ok=True)
     wall_file = root / "wall_times.json"  # per stage, kept across resumed runs
     wall: dict[str, float] = json.loads(wall_file.read_text()) if wall_file.exists() else {}
@@ -158,6 +159,19 @@ def claims(summary: dict) -> list[str]:
 
 def _holds(value: bool) -> str:
     return "holds" if value else "does NOT hold"
+
+
+def _check_same_experiment(summary_path: Path, config: ExperimentConfig) -> None:
+    """A finished task re-run with other sizes would skip its stages and then relabel the old
+    results with the new sizes: refuse instead (threads do not change results)."""
+    if not summary_path.exists():
+        return
+    done = json.loads(summary_path.read_text())["config"]
+    asked = asdict(config)
+    differ = [f"{k}: {done[k]} (done) vs {asked[k]} (asked)" for k in asked if k != "threads" and done.get(k) != asked[k]]
+    if differ:
+        raise ValueError(f"{summary_path.parent} was produced with other settings ({'; '.join(differ)}); "
+                         f"pass the same sizes or use another --work-dir")
 
 
 def write_results_doc(work_dir: Path, doc: Path, command: str) -> None:
