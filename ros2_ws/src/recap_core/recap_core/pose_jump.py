@@ -9,10 +9,13 @@ import numpy as np
 from recap_core.aloha_layout import ARMS, JOINTS_PER_ARM
 
 
+# 0.5 rad between two joint-state messages is > 10x what the ViperX moves in 20 ms at full speed
+# (3 rad/s), and well above sensor noise.
+JUMP_RAD = 0.5
+
+
 class PoseJumpDetector:
-    def __init__(self, threshold_rad: float = 0.5) -> None:
-        # 0.5 rad between two joint-state messages is > 10x what the ViperX moves in 20 ms at
-        # full speed (3 rad/s), and well above sensor noise.
+    def __init__(self, threshold_rad: float = JUMP_RAD) -> None:
         if not threshold_rad > 0:
             raise ValueError(f"threshold_rad must be > 0, got {threshold_rad}")
         self.threshold_rad = threshold_rad

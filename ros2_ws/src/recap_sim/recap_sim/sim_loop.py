@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recap_core.aloha_layout import ARMS, JOINTS_PER_ARM
+from recap_core.pose_jump import JUMP_RAD
 from recap_sim.env import Observation, SimConfig, SimEnv
 from recap_sim.pacing import Periodic
 from recap_sim.scene import CAMERA_NAMES
@@ -94,11 +95,6 @@ class Tick:
     operator: OperatorStep | None = None  # the simulated operator's leader pose and request, if any
 
 
-# A command further than this from the start pose on an arm joint, right after a reset, was computed
-# from the previous episode (recap_core.pose_jump uses the same bound to notice the reset).
-RESYNC_RAD = 0.5
-
-
 class SimLoop:
     """One simulated robot episode after another; see the module docstring for threading."""
 
@@ -124,7 +120,7 @@ class SimLoop:
         """Hold `vector7` (6 joints in rad + normalised gripper, already validated) for `arm`.
 
         After a reset, commands still aimed at the previous episode's pose (sent before the
-        controller saw the arms jump) are ignored until one within RESYNC_RAD of the start pose
+        controller saw the arms jump) are ignored until one within JUMP_RAD of the start pose
         arrives: a position-controlled arm would otherwise snap back toward the old pose for a few
         ticks and knock the objects over. Returns False for an ignored command."""
         a = ARMS.index(arm)
@@ -132,7 +128,7 @@ class SimLoop:
         with self._lock:
             if self._awaiting_resync[a]:
                 arm_joints = slice(i, i + JOINTS_PER_ARM - 1)
-                if np.max(np.abs(np.asarray(vector7)[:-1] - self._held[arm_joints])) > RESYNC_RAD:
+                if np.max(np.abs(np.asarray(vector7)[:-1] - self._held[arm_joints])) > JUMP_RAD:
                     self.stale_commands_ignored += 1
                     return False
                 self._awaiting_resync[a] = False
