@@ -25,7 +25,9 @@ def test_operator_completes_transfer_cube_through_the_arbitration_node(ros_node,
         "auto_takeover": "false", "leader_motion_reference": "command",  # as config/aloha_sim.yaml
         "follower_gripper_closed": SIM_GRIPPER.closed, "follower_gripper_open": SIM_GRIPPER.open,
         "leader_gripper_closed": SIM_GRIPPER.closed, "leader_gripper_open": SIM_GRIPPER.open}))
-    sim_process(cameras="['none']", real_time_factor=2.0, use_sim_time="true", **{
+    # Real time, not faster: at 2x a busy 2-core machine let the sim fall behind the
+    # operator -> arbitration -> sim command round trip, and the expert dropped the cube (CI flake).
+    sim_process(cameras="['none']", real_time_factor=1.0, use_sim_time="true", **{
         "operator.enabled": "true", "operator.stall_timeout_s": 0.5, "operator.max_takeovers_per_episode": 10})
 
     # Start the episode once the arbitration node runs and sees the follower.

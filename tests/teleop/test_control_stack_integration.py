@@ -71,6 +71,7 @@ class Live:
         return future.result()
 
     def assert_bounded_steps(self) -> None:
+        self.executed.wait_for(2, timeout=20.0)  # a step needs two commands (a starved machine may lag)
         executed = np.stack([vector(m) for m in self.executed.messages])
         steps = np.abs(np.diff(executed, axis=0)).max(axis=1)
         assert steps.max() <= MAX_STEP + 1e-6, f"executed command jumped {steps.max():.4f} > {MAX_STEP}"
