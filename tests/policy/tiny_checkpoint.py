@@ -21,7 +21,8 @@ def write_tiny_checkpoint(directory: Path, action_mean: np.ndarray | None = None
     torch.manual_seed(0)
     s = len(STATE_NAMES)
     config = PolicyConfig(observation=ObservationConfig(state_dim=s, tasks=("transfer_cube",), width=16),
-                          horizon=HORIZON, flow_width=32, flow_blocks=1, denoising_steps=2)
+                          horizon=HORIZON, flow_width=32, flow_blocks=1, denoising_steps=2,
+                          relative_dims=())  # absolute: chunks stay near action_mean whatever the joints
     mean = np.zeros(14, np.float32) if action_mean is None else np.asarray(action_mean, np.float32)
     stats = NormStats(mean={"qpos": np.zeros(14, np.float32), "env_state": np.zeros(s, np.float32), "action": mean},
                       std={"qpos": np.ones(14, np.float32), "env_state": np.ones(s, np.float32),

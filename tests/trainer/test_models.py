@@ -6,7 +6,7 @@ import torch
 from recap_trainer.models import (
     DROPPED, NEGATIVE, POSITIVE, ObservationConfig, PolicyConfig, PolicyModel, ValueConfig, ValueModel, indicator_id,
 )
-from recap_trainer.models.flow_matching import flow_matching_loss, sample_chunk
+from recap_trainer.models.flow_matching import flow_matching_loss, sample_chunk, sample_tau
 
 
 def tiny_policy(**obs) -> PolicyModel:
@@ -75,9 +75,23 @@ def test_indicator_changes_the_loss_and_weights_reweight_samples():
     assert torch.isclose(only_first, model.loss(b1, noise[:1], tau[:1]))  # weights have mean 1
 
 
-def test_flow_matching_loss_is_zero_for_the_exact_velocity():
-    a, eps, tau = torch.randn(3, 4, 2), torch.randn(3, 4, 2), torch.rand(3)
-    assert flow_matching_loss(lambda x, t: a - eps, a, eps, tau) == 0
+def test_flow_matching_loss_is_zero_for_the_exact_velocity_and_weighs_errors_by_the_remaining_time():
+    a, eps, tau = torch.randn(3, 4, 2), torch.randn(3, 4, 2), torch.tensor([0.0, 0.5, 0.99])
+    assert flow_matching_loss(lambda x, t: a - eps, a, eps, tau) < 1e-12
+    # a velocity error d implies a clean-chunk error (1 - tau) d
+    d = torch.ones_like(a)
+    remaining = torch.tensor([1.0, 0.5, 0.01])
+    expected = (remaining ** 2).mean()
+    assert torch.isclose(flow_matching_loss(lambda x, t: a - eps + d, a, eps, tau), expected)
+
+
+def test_training_flow_times_favour_the_noisy_end_like_pi0():
+    tau = sample_tau(200_000, torch.Generator().manual_seed(0))
+    assert 0.0 <= tau.min() and tau.max() <= 0.999
+    # (0.999 - tau) / 0.999 ~ Beta(1.5, 1): mean 0.6, so E[tau] = 0.999 * 0.4
+    assert abs(tau.mean().item() - 0.3996) < 0.003
+    assert (tau < 0.5).float().mean() > 0.6  # P(tau < 0.5) = 1 - 0.5^1.5 = 0.65
+    assert torch.equal(tau[:5], sample_tau(200_000, torch.Generator().manual_seed(0))[:5])
 
 
 def test_image_policy_handles_three_cameras():

@@ -12,8 +12,8 @@ from recap_trainer.features import ObservationError
 from recap_trainer.labels import LabelConfig
 from recap_trainer.policy import load_policy
 from recap_trainer.training.episodes import EpisodeCatalog, StepSampler, action_window
-from recap_trainer.training.loop import TrainConfig
-from recap_trainer.training.train_policy import PolicyTrainConfig, train_policy, training_episodes
+from recap_trainer.training.loop import TrainConfig, lr_factor
+from recap_trainer.training.train_policy import PolicyBatches, PolicyTrainConfig, train_policy, training_episodes
 from recap_trainer.training.train_value import train_value
 
 TWO_STEPS = TrainConfig(steps=2, batch_size=4, warmup_steps=1)
@@ -31,15 +31,29 @@ def trained(tmp_path_factory):
     return SimpleNamespace(root=root, catalog=catalog, labels=labels)
 
 
-def test_two_steps_train_save_and_resume_equals_an_uninterrupted_run(tmp_path, trained):
+def test_a_run_that_crashed_resumes_to_the_uninterrupted_result(tmp_path, trained, monkeypatch):
     kw = dict(labels=trained.labels, model_sizes=TINY_MODEL, policy_sizes=TINY_POLICY)
     cat = trained.catalog
-    train_policy(cat, tmp_path / "full", TrainConfig(steps=4, batch_size=4, warmup_steps=2), **kw)
-    train_policy(cat, tmp_path / "part", TrainConfig(steps=2, batch_size=4, warmup_steps=2), **kw)
-    train_policy(cat, tmp_path / "part", TrainConfig(steps=4, batch_size=4, warmup_steps=2), resume=True, **kw)
+    config = TrainConfig(steps=5, batch_size=4, warmup_steps=1)  # cosine decay over all 5 steps
+    train_policy(cat, tmp_path / "full", config, **kw)
+    draw = PolicyBatches.__call__
+    calls = []
+
+    def crash_on_the_fourth_batch(self, *args):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return draw(self, *args)
+
+    monkeypatch.setattr(PolicyBatches, "__call__", crash_on_the_fourth_batch)
+    with pytest.raises(KeyboardInterrupt):
+        train_policy(cat, tmp_path / "part", config, **kw)  # checkpoints every step (5 // 5)
+    monkeypatch.setattr(PolicyBatches, "__call__", draw)
+    assert json.loads((tmp_path / "part" / "config.json").read_text())["training"]["steps_done"] == 3
+    train_policy(cat, tmp_path / "part", config, resume=True, **kw)
     full = json.loads((tmp_path / "full" / "loss.json").read_text())["losses"]
     resumed = json.loads((tmp_path / "part" / "loss.json").read_text())["losses"]
-    assert len(resumed) == 4
+    assert len(resumed) == 5
     assert np.allclose(full, resumed, rtol=1e-5)
     assert (tmp_path / "part" / "loss.png").stat().st_size > 1000
 
@@ -188,3 +202,16 @@ def test_training_reads_memory_mapped_episodes_and_keeps_few_open(tmp_path):
         assert len(catalog._cache) <= 2  # only a bounded number of episodes is held
     ep = catalog.episode(0)
     assert not ep.qpos.flags.owndata and not ep.executed_action.flags.owndata  # views into the file map
+
+
+def test_learning_rate_warms_up_then_decays_by_cosine_to_its_floor():
+    cosine = TrainConfig(steps=110, warmup_steps=10, lr_schedule="cosine", min_lr_ratio=0.05)
+    factors = [lr_factor(cosine, s) for s in range(110)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert factors[10] == pytest.approx(1.0) and factors[60] == pytest.approx(0.525)
+    assert all(a >= b for a, b in zip(factors[10:], factors[11:]))
+    assert lr_factor(cosine, 110) == pytest.approx(0.05)
+    constant = TrainConfig(steps=110, warmup_steps=10, lr_schedule="constant")
+    assert [lr_factor(constant, s) for s in (5, 50, 109)] == [pytest.approx(0.6), 1.0, 1.0]
+    with pytest.raises(ValueError, match="lr_schedule"):
+        TrainConfig(lr_schedule="linear")

@@ -7,9 +7,11 @@ Computed in one streaming pass over episodes (sums in float64), so a dataset lar
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
+
+from recap_trainer.action_frame import episode_windows, to_model_frame
 
 # Dimensions that barely move (a gripper that never closes in the data) would blow up when divided
 # by their tiny std; they are divided by at least this much instead.
@@ -84,12 +86,21 @@ class _Moments:
         return mean.astype(np.float32), np.maximum(std, MIN_STD).astype(np.float32)
 
 
-def compute_stats(episodes: Iterable) -> NormStats:
-    """Stats over every step of `episodes` (EpisodeData-like: qpos, env_state, executed_action)."""
+def compute_stats(episodes: Iterable, horizon: int = 0, relative_dims: Sequence[int] = ()) -> NormStats:
+    """Stats over every step of `episodes` (EpisodeData-like: qpos, env_state, executed_action).
+
+    "action" is in the policy's action frame: with `relative_dims`, over every chunk of `horizon`
+    actions with those dimensions taken relative to the chunk's starting qpos (action_frame.py).
+    """
+    if relative_dims and horizon <= 0:
+        raise ValueError("relative action stats need the chunk horizon")
     moments: dict[str, _Moments] = {"qpos": _Moments(), "action": _Moments()}
     for ep in episodes:
+        actions = ep.executed_action
+        if relative_dims and actions is not None and len(actions):
+            actions = to_model_frame(episode_windows(actions, horizon), ep.qpos, relative_dims)
         # object-state layouts differ between tasks: one set of stats per task
-        for name, values in (("qpos", ep.qpos), ("action", ep.executed_action), (f"env_state/{ep.task}", ep.env_state)):
+        for name, values in (("qpos", ep.qpos), ("action", actions), (f"env_state/{ep.task}", ep.env_state)):
             if values is None:
                 continue
             if not np.all(np.isfinite(values)):

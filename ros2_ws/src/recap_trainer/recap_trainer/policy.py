@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from recap_trainer.action_frame import to_model_frame, to_robot_frame
 from recap_trainer.checkpoint import CheckpointError, load_checkpoint
 from recap_trainer.features import ObservationError, observation_tensors
 from recap_trainer.models.encoders import DROPPED, indicator_id
@@ -107,9 +108,10 @@ class Policy:
                 if img is None:
                     raise ObservationError(f"observation {n}: camera {cam!r} missing")
                 images[cam].append(_resize(np.asarray(img), c.observation.image_size))
+        qpos = _stack("qpos", qpos)
         try:
             batch = observation_tensors(
-                c.observation, self._ckpt.stats, _stack("qpos", qpos), states if states else None,
+                c.observation, self._ckpt.stats, qpos, states if states else None,
                 {cam: np.stack(v) for cam, v in images.items()}, np.array(task_ids),
             )
         except ValueError as exc:
@@ -123,10 +125,11 @@ class Policy:
                 raise ValueError(f"frozen_prefix must be (d, {c.action_dim}) with 0 < d < {c.horizon}, got {fp.shape[1:]}")
             if not np.all(np.isfinite(fp)):
                 raise ValueError("frozen_prefix contains NaN or inf")
-            prefix = torch.from_numpy(self._ckpt.stats.normalize("action", fp))
+            fp_model = to_model_frame(fp, qpos, c.relative_dims)
+            prefix = torch.from_numpy(self._ckpt.stats.normalize("action", fp_model))
         noise = torch.randn(len(observations), c.horizon, c.action_dim, generator=self._generator)
         chunk = self.model.sample(batch, ind, float(guidance_scale), noise, prefix).numpy()
-        actions = self._ckpt.stats.unnormalize("action", chunk)
+        actions = to_robot_frame(self._ckpt.stats.unnormalize("action", chunk), qpos, c.relative_dims).astype(np.float32)
         if frozen_prefixes is not None:
             actions[:, : fp.shape[1]] = fp  # exact, not via the normalisation round trip
         return actions

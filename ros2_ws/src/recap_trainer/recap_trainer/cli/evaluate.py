@@ -13,8 +13,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="success / failure rate, time to success and throughput of a checkpoint, with 95%% CIs",
         description="Runs the checkpoint in the ROS-free sim core for N seeded episodes (episode i: seed SEED+i) "
         "with chunked execution (query, execute --execute-steps actions, query again). Reports success and "
-        "failure rate (Wilson 95%% CI), mean time to success and throughput = successes per hour of sim time "
-        "(bootstrap 95%% CI). See docs/EVALUATION.md.")
+        "failure rate (Wilson 95% CI), mean time to success and throughput = successes per hour of sim time "
+        "(bootstrap 95% CI). See docs/EVALUATION.md.")
     p.add_argument("--policy", type=Path, required=True, help="policy checkpoint directory")
     p.add_argument("--task", required=True, help="sim task")
     p.add_argument("--episodes", type=int, default=200)

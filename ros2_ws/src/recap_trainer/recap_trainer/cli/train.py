@@ -9,6 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
+from recap_trainer.action_frame import ACTION_FRAMES, relative_dims_for
 from recap_trainer.training.loop import TrainConfig
 
 
@@ -53,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "train-policy", formatter_class=fmt,
         help="train the advantage-conditioned flow-matching policy (or a baseline)",
-        description="RECAP: flow-matching loss on H x 14 action chunks conditioned on I_t, dropped 30%% of the "
+        description="RECAP: flow-matching loss on H x 14 action chunks conditioned on I_t, dropped 30% of the "
         "time. Baselines on the same data/model/budget: bc, filtered_bc (successes only), awr (weights "
         "exp(A/tau) clipped). With --init-from, fine-tune a pre-trained policy (Algorithm 1).")
     _data_args(p)
@@ -63,6 +64,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--init-from", type=Path, help="policy checkpoint to fine-tune from (pi_pre)")
     p.add_argument("--horizon", type=int, default=50, help="H, actions per chunk")
     p.add_argument("--denoising-steps", type=int, default=10, help="flow-matching Euler steps at inference")
+    p.add_argument("--action-frame", choices=ACTION_FRAMES, default="relative",
+                   help="relative: arm joints predicted as offsets from the current joint positions, grippers "
+                   "absolute (openpi's ALOHA setup); absolute: every dimension as a joint target")
     p.add_argument("--indicator-dropout", type=float, default=0.3, help="P(indicator dropped) in RECAP training")
     p.add_argument("--awr-temperature", type=float, default=1.0, help="AWR tau in units of std(A)")
     p.add_argument("--awr-max-weight", type=float, default=20.0, help="AWR weight clip")
@@ -162,7 +166,8 @@ def _train_policy(a: argparse.Namespace) -> int:
     labels = Labels.load(a.labels) if a.labels else None
     out = train_policy(open_datasets(a.data), a.out, _train_config(a), method, labels, init_from=a.init_from,
                        resume=a.resume, cameras=tuple(a.cameras),
-                       policy_sizes={"horizon": a.horizon, "denoising_steps": a.denoising_steps})
+                       policy_sizes={"horizon": a.horizon, "denoising_steps": a.denoising_steps,
+                                     "relative_dims": relative_dims_for(a.action_frame)})
     _say(f"policy checkpoint: {out}")
     return 0
 

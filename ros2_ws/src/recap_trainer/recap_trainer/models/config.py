@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from recap_trainer.action_frame import ALOHA_ARM_JOINTS
+
 
 class ConfigMismatchError(ValueError):
     """A checkpoint or a stored config does not match the model configuration asked for."""
@@ -64,10 +66,17 @@ class PolicyConfig:
     flow_width: int = 512  # hidden width of the velocity network
     flow_blocks: int = 3  # residual FiLM blocks of the velocity network
     denoising_steps: int = 10  # Euler steps from noise (tau = 0) to actions (tau = 1)
+    # Action dimensions predicted as offsets from q_t (see recap_trainer.action_frame); () = absolute.
+    relative_dims: tuple[int, ...] = ALOHA_ARM_JOINTS
 
     def __post_init__(self) -> None:
         if isinstance(self.observation, dict):
             object.__setattr__(self, "observation", ObservationConfig(**self.observation))
+        object.__setattr__(self, "relative_dims", tuple(int(d) for d in self.relative_dims))
+        bad = [d for d in self.relative_dims if not 0 <= d < min(self.action_dim, self.observation.qpos_dim)]
+        if bad or len(set(self.relative_dims)) != len(self.relative_dims):
+            raise ValueError(f"relative_dims {self.relative_dims} must be distinct indices of both the action "
+                             f"({self.action_dim}) and qpos ({self.observation.qpos_dim}) vectors")
         if self.horizon <= 0 or self.action_dim <= 0 or self.flow_width <= 0 or self.flow_blocks <= 0:
             raise ValueError(f"bad policy dimensions: {self}")
         if self.denoising_steps <= 0:

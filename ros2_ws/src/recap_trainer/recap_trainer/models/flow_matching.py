@@ -55,25 +55,29 @@ class VelocityNetwork(nn.Module):
 
     The MLP predicts the clean chunk a_hat ("x-prediction", Li & He 2025, "Back to Basics: Let
     Denoising Generative Models Denoise") and the velocity is derived from it,
-    v = (a_hat - x_tau) / (1 - tau); the loss stays the velocity loss of Eq. 3. Why: a velocity
-    target a - eps carries the full 700-dimensional noise, which cannot pass the 512-wide hidden
-    layers, so a network that outputs v directly plateaus (measured: BC loss flat at ~0.40 and
-    chunk errors of 0.2-0.7 rad on its own training states); the clean chunk lies on a
-    low-dimensional manifold that does pass (see docs/TRAINER.md, "Action head").
+    v = (a_hat - x_tau) / (1 - tau). Why: a velocity target a - eps carries the full
+    700-dimensional noise, which cannot pass the 512-wide hidden layers, so a network that outputs
+    v directly plateaus (measured: BC loss flat at ~0.40 and chunk errors of 0.2-0.7 rad on its own
+    training states); the clean chunk lies on a low-dimensional manifold that does pass.
+
+    The condition enters twice: concatenated to the noisy chunk at the input, and as FiLM in every
+    block. At high noise the input chunk carries nothing and the clean chunk must come from the
+    observation alone; FiLM only (the first version) learnt that mapping several times slower
+    (docs/TRAINER.md, "Action head").
     """
 
     def __init__(self, horizon: int, action_dim: int, cond_width: int, width: int, blocks: int) -> None:
         super().__init__()
         self.horizon, self.action_dim = horizon, action_dim
         self.time_mlp = nn.Sequential(nn.Linear(128, cond_width), nn.SiLU(), nn.Linear(cond_width, cond_width))
-        self.inp = nn.Linear(horizon * action_dim, width)
+        self.inp = nn.Linear(horizon * action_dim + cond_width, width)
         self.blocks = nn.ModuleList(FiLMBlock(width, cond_width) for _ in range(blocks))
         self.out_norm = nn.LayerNorm(width)
         self.out = nn.Linear(width, horizon * action_dim)
 
     def forward(self, x: torch.Tensor, tau: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         c = nn.functional.silu(cond + self.time_mlp(timestep_embedding(tau, 128)))
-        h = self.inp(x.flatten(1))
+        h = self.inp(torch.cat([x.flatten(1), c], dim=-1))
         for block in self.blocks:
             h = block(h, c)
         clean = self.out(self.out_norm(h)).view(-1, self.horizon, self.action_dim)
@@ -87,7 +91,13 @@ def flow_matching_loss(
     tau: torch.Tensor,
     weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Conditional flow-matching loss || v(x_tau, tau) - (a - eps) ||^2, the policy's -log pi.
+    """Conditional flow-matching loss of Eq. 3 with the weight (1 - tau)^2 per flow time:
+    (1 - tau)^2 ||v - (a - eps)||^2 = ||a_hat - a||^2, the error of the clean chunk the velocity
+    implies (a_hat = x_tau + (1 - tau) v). The minimiser is the same at every tau (the conditional
+    expected velocity); only the balance between flow times changes. Unweighted, the loss is
+    dominated by tau near 1, where the chunk is nearly clean and can be read off the input, and
+    starves the noisy times that decide *which* chunk to produce (measured: the policy barely
+    followed the object's position; docs/TRAINER.md, "Action head").
 
     actions, noise: (B, H, D); tau: (B,); weights: (B,) per-sample weights (AWR) or None, already
     normalised by the caller to mean 1 over the *global* batch, so that the mean over a process's
@@ -97,10 +107,18 @@ def flow_matching_loss(
     """
     t = tau.view(-1, 1, 1)
     x_tau = (1 - t) * noise + t * actions
-    per_sample = (velocity(x_tau, tau) - (actions - noise)).pow(2).mean(dim=(1, 2))
+    per_sample = ((1 - t) * (velocity(x_tau, tau) - (actions - noise))).pow(2).mean(dim=(1, 2))
     if weights is None:
         return per_sample.mean()
     return (per_sample * weights).mean()
+
+
+def sample_tau(size: int, generator: torch.Generator) -> torch.Tensor:
+    """Flow times for training, pi0's distribution: (s - tau) / s ~ Beta(1.5, 1) with s = 0.999,
+    which favours the noisy end (tau near 0). Drawn by inverting the Beta(1.5, 1) CDF u^1.5, so
+    `generator` alone fixes it (torch.distributions takes no generator)."""
+    u = torch.rand(size, generator=generator).pow(1.0 / 1.5)
+    return 0.999 * (1.0 - u)
 
 
 @torch.no_grad()

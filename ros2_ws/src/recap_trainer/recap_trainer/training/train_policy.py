@@ -19,10 +19,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from recap_trainer.action_frame import to_model_frame
 from recap_trainer.checkpoint import load_checkpoint, save_checkpoint
 from recap_trainer.labels import Labels
 from recap_trainer.models.config import PolicyConfig
 from recap_trainer.models.encoders import DROPPED, NEGATIVE, POSITIVE
+from recap_trainer.models.flow_matching import sample_tau
 from recap_trainer.models.policy_model import PolicyModel
 from recap_trainer.normalization import NormStats, compute_stats
 from recap_trainer.training.common import check_fits, gather_observations, observation_config_for, optimizer_and_resume
@@ -79,7 +81,7 @@ class PolicyBatches(BatchSource):
         c = self.config
         episodes, steps = self.sampler.sample(rng, size)
         noise = torch.randn(size, c.horizon, c.action_dim, generator=gen)
-        tau = torch.rand(size, generator=gen)
+        tau = sample_tau(size, gen)
         drop = torch.rand(size, generator=gen) < self.method.indicator_dropout
         ids = [self.catalog.summaries[k].episode_id for k in episodes.tolist()]
         indicator = torch.full((size,), DROPPED, dtype=torch.long)
@@ -100,6 +102,9 @@ class PolicyBatches(BatchSource):
         ])
         if actions.shape[-1] != c.action_dim:
             raise ValueError(f"episode {ids[part][0]}: actions have {actions.shape[-1]} dimensions, the model expects {c.action_dim}")
+        if c.relative_dims:
+            qpos = np.stack([self.catalog.episode(k).qpos[t] for k, t in zip(episodes.tolist(), steps.tolist())])
+            actions = to_model_frame(actions, qpos, c.relative_dims)
         batch["actions"] = torch.from_numpy(self.stats.normalize("action", actions))
         batch["indicator"] = indicator[part]
         return {"batch": batch, "noise": noise[part], "tau": tau[part], "weights": weights}
@@ -146,7 +151,7 @@ def train_policy(
     else:
         config = PolicyConfig(observation=observation_config_for(catalog, cameras, **(model_sizes or {})), **(policy_sizes or {}))
         check_fits(catalog, config.observation, config.action_dim)
-        model, stats = PolicyModel(config), compute_stats(catalog)
+        model, stats = PolicyModel(config), compute_stats(catalog, config.horizon, config.relative_dims)
     episodes = training_episodes(catalog, method, labels)
     optimizer, scheduler, state = optimizer_and_resume(out_dir, "policy", config, model, train, resume)
     meta = policy_metadata(catalog, config, method, metadata)
