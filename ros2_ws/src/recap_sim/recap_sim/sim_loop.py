@@ -40,6 +40,7 @@ class SimLoopConfig:
     camera_rate_hz: float = 10.0  # render + publish images at this sim-time rate, never per substep
     joint_state_rate_hz: float = 50.0  # follower joint states and /sim/object_state
     task_state_rate_hz: float = 10.0  # /sim/task_state is also published on every change
+    time_limit_s: float | None = None  # episode time limit; None = the task's own
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.cameras if c not in CAMERA_NAMES]
@@ -53,7 +54,7 @@ class SimLoopConfig:
         check_seed(self.seed)
 
     def env_config(self, task: str) -> SimConfig:
-        return SimConfig(task=task, cameras=self.cameras, image_size=self.image_size)
+        return SimConfig(task=task, cameras=self.cameras, image_size=self.image_size, time_limit_s=self.time_limit_s)
 
 
 def check_seed(seed: int) -> int:

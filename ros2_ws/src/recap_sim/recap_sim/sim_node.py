@@ -73,7 +73,7 @@ class SimNode(Node):
             task=p["task"], seed=p["seed"], image_size=(p["image_height"], p["image_width"]),
             cameras=tuple(c for c in p["cameras"] if c.strip().lower() not in ("", "none")),
             camera_rate_hz=p["camera_rate_hz"], joint_state_rate_hz=p["publish_rate_hz"],
-            task_state_rate_hz=p["task_state_rate_hz"])
+            task_state_rate_hz=p["task_state_rate_hz"], time_limit_s=p["time_limit_s"] or None)
         self.pacer = RealTimePacer(p["real_time_factor"], period_s=0.02)
         self.limits = CommandLimits(gripper=SIM_GRIPPER, joint_margin=p["joint_margin_rad"],
                                     gripper_margin=p["gripper_margin"])
@@ -130,6 +130,7 @@ class SimNode(Node):
                                        "follower joint states and /sim/object_state rate in sim time"),
             "task_state_rate_hz": declare("task_state_rate_hz", d.task_state_rate_hz,
                                           "/sim/task_state rate (also published on every change)"),
+            "time_limit_s": declare("time_limit_s", 0.0, "episode time limit in sim seconds; 0 = the task's own"),
             "joint_margin_rad": declare("joint_margin_rad", 0.2, "commands beyond a joint limit by more than this are rejected"),
             "gripper_margin": declare("gripper_margin", 0.2, "same for the gripper, in normalised units"),
             "reject_log_period_s": declare("reject_log_period_s", 1.0,
