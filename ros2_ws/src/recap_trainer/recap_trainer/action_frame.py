@@ -30,19 +30,19 @@ def relative_dims_for(frame: str) -> tuple[int, ...]:
 
 def to_model_frame(chunks: np.ndarray, qpos: np.ndarray, relative_dims: Sequence[int]) -> np.ndarray:
     """Robot-frame chunks (N, H, D) and the joint positions they start from (N, D) -> model frame."""
-    out = np.array(chunks, dtype=np.float64, copy=True)
-    if relative_dims:
-        dims = list(relative_dims)
-        out[:, :, dims] -= np.asarray(qpos, np.float64)[:, None, dims]
-    return out
+    return _shift(chunks, qpos, relative_dims, -1.0)
 
 
 def to_robot_frame(chunks: np.ndarray, qpos: np.ndarray, relative_dims: Sequence[int]) -> np.ndarray:
     """Inverse of `to_model_frame`."""
+    return _shift(chunks, qpos, relative_dims, 1.0)
+
+
+def _shift(chunks: np.ndarray, qpos: np.ndarray, relative_dims: Sequence[int], sign: float) -> np.ndarray:
     out = np.array(chunks, dtype=np.float64, copy=True)
     if relative_dims:
         dims = list(relative_dims)
-        out[:, :, dims] += np.asarray(qpos, np.float64)[:, None, dims]
+        out[:, :, dims] += sign * np.asarray(qpos, np.float64)[:, None, dims]
     return out
 
 

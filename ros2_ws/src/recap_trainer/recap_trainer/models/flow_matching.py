@@ -42,8 +42,8 @@ class FiLMBlock(nn.Module):
         return x + self.fc2(nn.functional.silu(self.fc1(nn.functional.silu(h))))
 
 
-# Near tau = 1 the velocity (a_hat - x) / (1 - tau) divides by ~0; the clean-chunk error is
-# weighted by at most 1 / MIN_REMAINING^2 there (the same cap as Li & He 2025).
+# Near tau = 1 the velocity (a_hat - x) / (1 - tau) divides by ~0: the head divides by at least
+# this much (the same cap as Li & He 2025).
 MIN_REMAINING = 0.05
 
 

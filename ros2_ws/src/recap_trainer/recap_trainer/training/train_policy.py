@@ -96,15 +96,11 @@ class PolicyBatches(BatchSource):
             weights = torch.tensor(w / w.mean(), dtype=torch.float32)[part]  # global-batch normalised
         episodes, steps = episodes[part], steps[part]
         batch = gather_observations(self.catalog, c.observation, self.stats, episodes, steps)
-        actions = np.stack([
-            action_window(self.catalog.episode(k).executed_action, t, c.horizon)
-            for k, t in zip(episodes.tolist(), steps.tolist())
-        ])
+        picked = [(self.catalog.episode(k), t) for k, t in zip(episodes.tolist(), steps.tolist())]
+        actions = np.stack([action_window(ep.executed_action, t, c.horizon) for ep, t in picked])
         if actions.shape[-1] != c.action_dim:
             raise ValueError(f"episode {ids[part][0]}: actions have {actions.shape[-1]} dimensions, the model expects {c.action_dim}")
-        if c.relative_dims:
-            qpos = np.stack([self.catalog.episode(k).qpos[t] for k, t in zip(episodes.tolist(), steps.tolist())])
-            actions = to_model_frame(actions, qpos, c.relative_dims)
+        actions = to_model_frame(actions, np.stack([ep.qpos[t] for ep, t in picked]), c.relative_dims)
         batch["actions"] = torch.from_numpy(self.stats.normalize("action", actions))
         batch["indicator"] = indicator[part]
         return {"batch": batch, "noise": noise[part], "tau": tau[part], "weights": weights}
