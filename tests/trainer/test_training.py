@@ -185,23 +185,32 @@ def test_one_state_only_model_serves_tasks_with_different_state_layouts(tmp_path
         policy.infer({**obs[1], "env_state": eps[0].env_state[0]})
 
 
-def test_training_reads_memory_mapped_episodes_and_keeps_few_open(tmp_path):
-    from recap_trainer.dataset import DatasetWriter, RecapDataset
+def test_catalog_keeps_state_only_episodes_as_owned_copies_and_bounds_image_episodes_by_bytes(tmp_path):
+    from recap_trainer.dataset import DatasetConfig, DatasetWriter, RecapDataset
     from recap_trainer.normalization import compute_stats
     from recap_trainer.training.common import gather_observations, observation_config_for
 
-    writer = DatasetWriter(tmp_path / "data")
-    for ep in mixed_episodes(6):
-        writer.append(ep)
-    catalog = EpisodeCatalog([RecapDataset(tmp_path / "data", max_open_episodes=2)], cache_size=2)
-    config, stats = observation_config_for(catalog), compute_stats(catalog)
-    sampler = StepSampler(catalog, np.arange(len(catalog)))
-    for _ in range(5):
-        episodes, steps = sampler.sample(np.random.default_rng(0), 16)
-        gather_observations(catalog, config, stats, episodes, steps)
-        assert len(catalog._cache) <= 2  # only a bounded number of episodes is held
-    ep = catalog.episode(0)
-    assert not ep.qpos.flags.owndata and not ep.executed_action.flags.owndata  # views into the file map
+    for name, cameras in (("state", ()), ("images", ("cam_high",))):
+        writer = DatasetWriter(tmp_path / name, DatasetConfig(cameras=cameras, image_size=(32, 32) if cameras else None))
+        for ep in mixed_episodes(6, cameras=cameras, image_size=(32, 32)):
+            writer.append(ep)
+    image_bytes = 45 * 32 * 32 * 3  # the longest image episode's frames
+    state = EpisodeCatalog([RecapDataset(tmp_path / "state", max_open_episodes=2)], cache_bytes=10 * image_bytes)
+    images = EpisodeCatalog([RecapDataset(tmp_path / "images", max_open_episodes=2)], cache_bytes=2 * image_bytes)
+    for catalog in (state, images):
+        config, stats = observation_config_for(catalog), compute_stats(catalog)
+        sampler = StepSampler(catalog, np.arange(len(catalog)))
+        for seed in range(5):
+            episodes, steps = sampler.sample(np.random.default_rng(seed), 16)
+            gather_observations(catalog, config, stats, episodes, steps)
+    assert state.cached_episodes == 6  # small episodes: the whole dataset stays cached ...
+    ep = state.episode(0)
+    assert ep.qpos.flags.owndata and ep.executed_action.flags.owndata  # ... as copies, not file maps
+    assert 1 <= images.cached_episodes <= 2  # image episodes: bounded by the byte budget
+    frames = images.episode(0).images["cam_high"]
+    assert not frames.flags.owndata  # frames stay views into the file map (never copied)
+    with pytest.raises(ValueError, match="cache_bytes"):
+        EpisodeCatalog([mixed_episodes(1)], cache_bytes=-1)
 
 
 def test_learning_rate_warms_up_then_decays_by_cosine_to_its_floor():
