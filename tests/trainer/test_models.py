@@ -6,7 +6,7 @@ import torch
 from recap_trainer.models import (
     DROPPED, NEGATIVE, POSITIVE, ObservationConfig, PolicyConfig, PolicyModel, ValueConfig, ValueModel, indicator_id,
 )
-from recap_trainer.models.flow_matching import flow_matching_loss, sample_chunk, sample_tau
+from recap_trainer.models.flow_matching import MIN_REMAINING, flow_matching_loss, sample_chunk, sample_tau
 
 
 def tiny_policy(**obs) -> PolicyModel:
@@ -75,14 +75,20 @@ def test_indicator_changes_the_loss_and_weights_reweight_samples():
     assert torch.isclose(only_first, model.loss(b1, noise[:1], tau[:1]))  # weights have mean 1
 
 
-def test_flow_matching_loss_is_zero_for_the_exact_velocity_and_weighs_errors_by_the_remaining_time():
+def test_flow_matching_loss_is_the_clean_chunk_error_of_the_head_at_every_flow_time():
     a, eps, tau = torch.randn(3, 4, 2), torch.randn(3, 4, 2), torch.tensor([0.0, 0.5, 0.99])
-    assert flow_matching_loss(lambda x, t: a - eps, a, eps, tau) < 1e-12
-    # a velocity error d implies a clean-chunk error (1 - tau) d
-    d = torch.ones_like(a)
-    remaining = torch.tensor([1.0, 0.5, 0.01])
-    expected = (remaining ** 2).mean()
-    assert torch.isclose(flow_matching_loss(lambda x, t: a - eps + d, a, eps, tau), expected)
+
+    def head(offset: torch.Tensor):  # a velocity the way VelocityNetwork derives it from its clean chunk
+        return lambda x, t: (a + offset - x) / (1 - t).clamp(min=MIN_REMAINING).view(-1, 1, 1)
+    assert flow_matching_loss(head(torch.zeros_like(a)), a, eps, tau) < 1e-12  # also at tau = 0.99
+    # a clean chunk off by d costs d^2 at every tau, also past the cap (no overshooting target there)
+    d = torch.full_like(a, 0.3)
+    assert torch.isclose(flow_matching_loss(head(d), a, eps, tau), torch.tensor(0.09))
+    # below the cap this is Eq. 3 weighted by (1 - tau)^2: a velocity error e costs ((1 - tau) e)^2
+    below = torch.tensor([0.0, 0.5, 0.9])
+    e = torch.ones_like(a)
+    expected = (torch.tensor([1.0, 0.5, 0.1]) ** 2).mean()
+    assert torch.isclose(flow_matching_loss(lambda x, t: a - eps + e, a, eps, below), expected)
 
 
 def test_training_flow_times_favour_the_noisy_end_like_pi0():

@@ -43,7 +43,7 @@ class FiLMBlock(nn.Module):
 
 
 # Near tau = 1 the velocity (a_hat - x) / (1 - tau) divides by ~0: the head divides by at least
-# this much (the same cap as Li & He 2025).
+# this much (the same cap as Li & He 2025), and the loss undoes the same cap.
 MIN_REMAINING = 0.05
 
 
@@ -94,7 +94,11 @@ def flow_matching_loss(
     """Conditional flow-matching loss of Eq. 3 with the weight (1 - tau)^2 per flow time:
     (1 - tau)^2 ||v - (a - eps)||^2 = ||a_hat - a||^2, the error of the clean chunk the velocity
     implies (a_hat = x_tau + (1 - tau) v). The minimiser is the same at every tau (the conditional
-    expected velocity); only the balance between flow times changes. Unweighted, the loss is
+    expected velocity); only the balance between flow times changes. a_hat is recovered with the
+    head's own cap max(1 - tau, MIN_REMAINING), so that it is exactly the head's clean chunk for
+    every tau: with (1 - tau) instead, the ~1 % of draws with tau > 0.95 asked the head for a chunk
+    overshooting the demonstration by up to 50x the remaining distance (sampling never queries
+    tau > 0.9, but the head shares its weights across flow times). Unweighted, the loss is
     dominated by tau near 1, where the chunk is nearly clean and can be read off the input, and
     starves the noisy times that decide *which* chunk to produce (measured: the policy barely
     followed the object's position; docs/TRAINER.md, "Action head").
@@ -107,7 +111,8 @@ def flow_matching_loss(
     """
     t = tau.view(-1, 1, 1)
     x_tau = (1 - t) * noise + t * actions
-    per_sample = ((1 - t) * (velocity(x_tau, tau) - (actions - noise))).pow(2).mean(dim=(1, 2))
+    clean = x_tau + (1 - t).clamp(min=MIN_REMAINING) * velocity(x_tau, tau)
+    per_sample = (clean - actions).pow(2).mean(dim=(1, 2))
     if weights is None:
         return per_sample.mean()
     return (per_sample * weights).mean()
