@@ -64,9 +64,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--init-from", type=Path, help="policy checkpoint to fine-tune from (pi_pre)")
     p.add_argument("--horizon", type=int, default=50, help="H, actions per chunk")
     p.add_argument("--denoising-steps", type=int, default=10, help="flow-matching Euler steps at inference")
-    p.add_argument("--action-frame", choices=ACTION_FRAMES, default="relative",
-                   help="relative: arm joints predicted as offsets from the current joint positions, grippers "
-                   "absolute (openpi's ALOHA setup); absolute: every dimension as a joint target")
+    p.add_argument("--action-frame", choices=ACTION_FRAMES, default="absolute",
+                   help="absolute: every dimension as a joint target; relative: arm joints predicted as offsets "
+                   "from the current joint positions, grippers absolute (openpi's ALOHA setup; it did much "
+                   "worse here, docs/TRAINER.md)")
     p.add_argument("--indicator-dropout", type=float, default=0.3, help="P(indicator dropped) in RECAP training")
     p.add_argument("--awr-temperature", type=float, default=1.0, help="AWR tau in units of std(A)")
     p.add_argument("--awr-max-weight", type=float, default=20.0, help="AWR weight clip")
