@@ -17,12 +17,12 @@ import argparse
 import os
 import platform
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from bench_policy_model import batch, timed  # same synthetic batch and timing loop as the model bench
 from recap_trainer.dataset import DatasetWriter, RecapDataset
 from recap_trainer.episode import EpisodeData
 from recap_trainer.models import ObservationConfig, PolicyConfig, PolicyModel
@@ -53,29 +53,16 @@ def batch_seconds(catalog: EpisodeCatalog, config: PolicyConfig, repeats: int) -
     rng, gen = np.random.default_rng(0), torch.Generator().manual_seed(0)
     for _ in range(len(catalog) // BATCH * 4):  # warm-up: touches (almost) every episode once
         batches(rng, gen, BATCH, slice(None))
-    out = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        batches(rng, gen, BATCH, slice(None))
-        out.append(time.perf_counter() - start)
-    return np.array(out)
+    return timed(lambda: batches(rng, gen, BATCH, slice(None)), repeats)
 
 
 def train_step_seconds(config: PolicyConfig, repeats: int) -> np.ndarray:
     torch.manual_seed(0)
     model = PolicyModel(config)
     loss, (optimizer, _) = PolicyLoss(model), make_optimizer(model, TrainConfig())
-    b = {"qpos": torch.randn(BATCH, 14), "env_state": torch.randn(BATCH, STATE_DIM),
-         "task_id": torch.zeros(BATCH, dtype=torch.long), "indicator": torch.zeros(BATCH, dtype=torch.long),
-         "actions": torch.randn(BATCH, config.horizon, 14)}
+    b = batch(config, BATCH)
     kw = {"batch": b, "noise": torch.randn_like(b["actions"]), "tau": torch.rand(BATCH), "weights": None}
-    train_step(loss, optimizer, kw, 1.0)  # warm-up
-    out = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        train_step(loss, optimizer, kw, 1.0)
-        out.append(time.perf_counter() - start)
-    return np.array(out)
+    return timed(lambda: train_step(loss, optimizer, kw, 1.0), repeats)
 
 
 def main() -> None:

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-
 class ConfigMismatchError(ValueError):
     """A checkpoint or a stored config does not match the model configuration asked for."""
 
