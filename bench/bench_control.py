@@ -8,6 +8,8 @@
    command computed from that chunk.
 3. Arbitration added latency: a /policy/command handed to the arbitration node's callback -> the
    arm commands published (in-process, wall clock), p50/p99/max.
+4. Watchdog hold latency over DDS (wall clock): a 50 Hz policy command stream stops -> the
+   arbitration node reports the watchdog hold. Baseline: the configured timeout (the least it can be).
 
     python bench/bench_control.py --duration 60
 """
@@ -164,12 +166,56 @@ def arbitration_latency(n: int) -> np.ndarray:
     return np.asarray(out), np.asarray(base)
 
 
+def watchdog_latency(trials: int) -> tuple[np.ndarray, float]:
+    """Seconds from the last command sent to the hold's stamp, per trial; the stream resumes between trials."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import JointState
+
+    from recap_core.aloha_layout import JOINT_NAMES, split_arms
+    from recap_msgs.msg import InterventionState
+    from recap_teleop.arbitration_node import ArbitrationNode
+    from ros_harness import SpinningNode, wait_until
+    rclpy.init(args=["--ros-args", "-p", "keyboard:=false"])
+    node = ArbitrationNode()
+    pose = np.array([0.0, -0.9, 1.3, 0.0, 0.1, 0.0, 0.5] * 2)
+    for i, arm in enumerate(split_arms(pose)):
+        node.core.follower(i, arm, 0.0)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    latencies = []
+    with SpinningNode("bench_watchdog", domain_id=int(os.environ["ROS_DOMAIN_ID"])) as peer:
+        states = peer.collect(InterventionState, "/intervention_state", latched)
+        pub = peer.node.create_publisher(JointState, "/policy/command", 10)
+        peer.wait_for_subscribers("/policy/command")
+        for _ in range(trials):
+            for _ in range(25):
+                sent = time.time()
+                pub.publish(JointState(name=list(JOINT_NAMES), position=pose.tolist()))
+                time.sleep(PERIOD)
+            start = len(states.messages)
+            wait_until(lambda: any("watchdog" in s.detail for s in states.messages[start:]), 10.0, "the hold")
+            hold = next(s for s in states.messages[start:] if "watchdog" in s.detail)
+            latencies.append(hold.header.stamp.sec + hold.header.stamp.nanosec * 1e-9 - sent)
+    executor.shutdown()
+    spinner.join()
+    timeout = node.config.safety.watchdog_timeout_s
+    node.destroy_node()
+    rclpy.shutdown()
+    return np.asarray(latencies), timeout
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds recorded per condition (default 60)")
     parser.add_argument("--cameras", type=int, default=0, choices=[0, 1, 2, 3],
                         help="cameras in the benchmarked model (default 0: the default state-only config)")
     parser.add_argument("--arbitration-samples", type=int, default=3000, help="policy commands pushed through arbitration")
+    parser.add_argument("--watchdog-trials", type=int, default=30, help="policy streams stopped to time the hold")
     args = parser.parse_args()
 
     os.environ.setdefault("ROS_DOMAIN_ID", str(random.SystemRandom().randint(101, 200)))
@@ -184,7 +230,7 @@ def main() -> None:
         ckpt = write_default_checkpoint(Path(tmp) / "default", cameras)
         node = SpinningNode("bench_control", domain_id=int(os.environ["ROS_DOMAIN_ID"]))
         Robot(node.node, cameras)
-        print(f"[1/3] 50 Hz command stream, default model (cameras={list(cameras)}), {args.duration:.0f} s per condition")
+        print(f"[1/4] 50 Hz command stream, default model (cameras={list(cameras)}), {args.duration:.0f} s per condition")
         base = run_policy_node(node, ckpt, 10**9, args.duration, Path(tmp), "baseline (no inference load)")
         load = run_policy_node(node, ckpt, 10, args.duration, Path(tmp), "inference every 10 ticks")
         node.close()
@@ -195,13 +241,17 @@ def main() -> None:
     print(f"  p99 deviation ratio load/baseline: {p99l / max(p99b, 1e-9):.2f} "
           f"(target: p99 <= 2 ms -> {'met' if p99l <= 0.002 else 'NOT met'}; missed ticks {load['missed']})")
     print(f"  inference latency (default model): {stats_ms(load['inference'])}; chunks {load['chunks']}")
-    print(f"[2/3] observation -> first command of a new chunk: {stats_ms(load['obs_to_cmd'])}")
+    print(f"[2/4] observation -> first command of a new chunk: {stats_ms(load['obs_to_cmd'])}")
     arb, publish_only = arbitration_latency(args.arbitration_samples)
-    print(f"[3/3] arbitration added latency (callback in -> arm + executed commands published): {stats_ms(arb)} "
+    print(f"[3/4] arbitration added latency (callback in -> arm + executed commands published): {stats_ms(arb)} "
           f"(target p99 <= 1 ms -> {'met' if np.percentile(arb, 99) <= 0.001 else 'NOT met'})")
     print(f"  baseline, publishing the same three messages only: {stats_ms(publish_only)}; "
           f"p50 ratio {np.percentile(arb, 50) / np.percentile(publish_only, 50):.2f}, "
           f"p99 ratio {np.percentile(arb, 99) / np.percentile(publish_only, 99):.2f}")
+    hold, timeout = watchdog_latency(args.watchdog_trials)
+    print(f"[4/4] watchdog: last command sent -> hold reported ({len(hold)} trials): {stats_ms(hold)}; "
+          f"baseline, the timeout: {timeout * 1e3:.0f} ms; p50 ratio {np.percentile(hold, 50) / timeout:.2f}, "
+          f"max ratio {hold.max() / timeout:.2f}; beyond the timeout: max {(hold.max() - timeout) / PERIOD:.1f} ticks")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ The policy is a local openpi-protocol server commanding a fixed pose T; the test
 human (leader arms at pose L, pedal, takeover topic, service, terminal key via a pty).
 Tests run in file order on one graph (module fixture `stack`).
 """
+import re
+
 import numpy as np
 import pytest
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -189,18 +191,20 @@ def test_estop_holds_and_reports(live):
     live.wait_state(lambda s: s.source != InterventionState.SOURCE_SAFETY, "e-stop release")
 
 
-def test_killing_the_policy_node_holds_the_arms_within_the_watchdog(live):
+def test_killing_the_policy_node_holds_the_arms_at_the_first_tick_past_the_watchdog_timeout(live):
     live.stack.policy.proc.kill()
     live.stack.policy.proc.wait()
     state = live.wait_state(lambda s: s.source == InterventionState.SOURCE_SAFETY and "watchdog" in s.detail,
                             "the watchdog hold")
-    last_command = max(seconds(m.header.stamp) for m in live.commands.messages)
-    noticed = seconds(state.header.stamp) - last_command
-    # The timeout plus the fallback tick (1.5 periods) plus scheduling slack; one tick less at the low end:
-    # the two nodes' sim clocks (from /clock) differ by up to a control period. The slack is 10 ticks: a
-    # fresh-clone run measured 6 (0.32 s) when the arbitration's timer skipped ticks on a /clock jump
-    # (known, not fixed yet); the bound still fails a hold that waits for a second timeout.
-    assert WATCHDOG - 0.02 <= noticed <= WATCHDOG + 10 * 0.02, f"hold noticed {noticed:.3f} s after the last command"
+    held_at = seconds(state.header.stamp)  # the tick that held (the node stamps a tick's outputs alike)
+    age = float(re.search(r"last command ([0-9.]+) s old", state.detail).group(1))
+    assert age > WATCHDOG, state.detail  # not premature
+    # Not late by its own logic: no tick passed the timeout without holding. How soon that tick came is
+    # scheduling (a loaded machine delays it) and is measured in bench/bench_control.py, not asserted here.
+    arrival = held_at - age  # the last command's arrival on the node's clock (age printed to 1 ms)
+    ticks = [seconds(m.header.stamp) for m in live.executed.messages]
+    late = [t for t in ticks if arrival + WATCHDOG + 1e-3 < t < held_at]
+    assert not late, f"ticks past the timeout that did not hold: {late}"
     n = len(live.executed.messages)
     live.executed.wait_for(n + 10)
     held = [vector(m) for m in live.executed.messages[n:]]

@@ -52,7 +52,7 @@ class ArbitrationNode(Node):
         self._episode_id = ""
         self._published_key: tuple | None = None
         self._published_at = -1e18
-        self._last_output_at: float | None = None
+        self._last_policy_at: float | None = None  # arrival of the latest policy command (own clock)
         self._joy_pressed = False
 
         self.create_subscription(JointState, cfg.policy_command_topic, self._on_policy_command, RELIABLE_1)
@@ -92,6 +92,7 @@ class ArbitrationNode(Node):
             self.get_logger().error(f"ignored policy command: {exc}", throttle_duration_sec=2.0)
             return
         self.core.policy_command(command, now)
+        self._last_policy_at = now
         if not self.core.human_in_control:
             self._tick(now)  # forward at once: the policy stream is the clock in policy mode
 
@@ -151,13 +152,14 @@ class ArbitrationNode(Node):
     # Output ---------------------------------------------------------------------------------------------
     def _on_timer(self) -> None:
         now = self._now()
-        silent = self._last_output_at is None or now - self._last_output_at >= 1.5 * self.config.control_period
+        # Silence is measured from the last policy command, not the last output: measured from the output,
+        # the timer's own ticks would reset it and a silent policy would be watched at half the rate.
+        silent = self._last_policy_at is None or now - self._last_policy_at >= 1.5 * self.config.control_period
         if self.core.human_in_control or silent:
             self._tick(now)
 
     def _tick(self, now: float) -> None:
         result = self.core.tick(now)
-        self._last_output_at = now
         if result.output.command is not None:
             stamp = to_time_msg(now)
             self.adapter.publish(result.output.command, stamp)
