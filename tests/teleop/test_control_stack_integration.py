@@ -198,7 +198,9 @@ def test_killing_the_policy_node_holds_the_arms_at_the_first_tick_past_the_watch
                             "the watchdog hold")
     held_at = seconds(state.header.stamp)  # the tick that held (the node stamps a tick's outputs alike)
     age = float(re.search(r"last command ([0-9.]+) s old", state.detail).group(1))
-    assert age > WATCHDOG, state.detail  # not premature
+    # Not premature. The detail prints the age to 1 ms and, on sim time, commands and ticks share the
+    # 20 ms grid, so the first tick past the timeout reads "0.200"; the strict > is unit-tested.
+    assert age >= WATCHDOG, state.detail
     # Not late by its own logic: no tick passed the timeout without holding. How soon that tick came is
     # scheduling (a loaded machine delays it) and is measured in bench/bench_control.py, not asserted here.
     arrival = held_at - age  # the last command's arrival on the node's clock (age printed to 1 ms)
