@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import rclpy
 from rclpy.context import Context
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
@@ -60,7 +60,9 @@ class EpisodeDriver:
         self._human_in_control = False
         self.node.create_subscription(TaskState, "/sim/task_state", self._on_task_state, LATCHED)
         self.node.create_subscription(InterventionState, "/intervention_state", self._on_intervention, LATCHED)
-        self._executor = MultiThreadedExecutor(num_threads=2, context=self._context)
+        # One thread: the service calls wait on the caller's thread, the callbacks are short, and this
+        # wheel's MultiThreadedExecutor busy-loops on 50 Hz task states (docs/SIM_NODE.md).
+        self._executor = SingleThreadedExecutor(context=self._context)
         self._executor.add_node(self.node)
         self._thread = threading.Thread(target=self._executor.spin, daemon=True)
         self._thread.start()

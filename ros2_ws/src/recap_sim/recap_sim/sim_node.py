@@ -5,8 +5,10 @@
 
 Threads: physics runs in its own thread (it owns the MuJoCo env and its GL context) and publishes
 what each step produced; subscription callbacks only validate a command and swap the held vector;
-the reset service hands its request to the physics thread and waits for the reply in its own
-callback group (a second executor thread), so commands keep flowing meanwhile.
+the reset service hands its request to the physics thread and waits for the reply. One executor
+thread: commands that arrive during a reset are taken right after it (they would be aimed at the
+old pose anyway), and rclpy's MultiThreadedExecutor (this wheel predates ros2/rclpy#1547) re-queues
+pending callbacks in a busy loop that, at 100 commands/s, starved the physics thread of the GIL.
 Stamps are sim time (`/clock`), monotonic across episodes. Topics and QoS: docs/SIM_NODE.md.
 """
 from __future__ import annotations
@@ -21,8 +23,7 @@ import numpy as np
 import rclpy
 from builtin_interfaces.msg import Duration, Time
 from rcl_interfaces.msg import ParameterDescriptor, ParameterType
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rosgraph_msgs.msg import Clock
@@ -97,8 +98,7 @@ class SimNode(Node):
         for arm in ARMS:
             self.create_subscription(JointState, f"/follower_{arm}/command",
                                      lambda msg, arm=arm: self._on_command(arm, msg), COMMAND_QOS)
-        self.create_service(ResetSim, "/sim/reset", self._on_reset,
-                            callback_group=MutuallyExclusiveCallbackGroup())
+        self.create_service(ResetSim, "/sim/reset", self._on_reset)
         self.create_service(GetTaskState, "/sim/get_task_state", self._on_get_task_state)
 
         self.loop: SimLoop | None = None
@@ -287,7 +287,7 @@ def main(args: list[str] | None = None) -> int:
             node.destroy_node()
         rclpy.try_shutdown()
         return 2
-    executor = MultiThreadedExecutor(num_threads=2)
+    executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:
         executor.spin()
