@@ -31,3 +31,15 @@ def test_config_hash_identifies_sizes():
     assert LoopConfig().hash() == LoopConfig().hash()
     with pytest.raises(ValueError, match="positive"):
         LoopConfig(demos=0)
+
+
+def test_the_command_line_overrides_the_preset_sizes():
+    from recap_bringup.loop.cli import build_parser, config_from
+
+    cfg = config_from(build_parser().parse_args(["--task", "transfer_cube", "--demos", "200", "--policy-steps", "8000",
+                                                 "--value-steps", "2000", "--rollouts", "30"]))
+    assert (cfg.task, cfg.demos, cfg.policy_steps, cfg.value_steps, cfg.rollouts_per_iteration) == \
+        ("transfer_cube", 200, 8000, 2000, 30)
+    assert cfg.eval_episodes == PRESETS["default"].eval_episodes  # not overridden: the preset's
+    with pytest.raises(ValueError, match="positive"):
+        config_from(build_parser().parse_args(["--policy-steps", "0"]))

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from recap_bringup.loop.config import PRESETS
+from recap_bringup.loop.config import PRESETS, LoopConfig
 from recap_bringup.graph_session import GraphStopped
 
 
@@ -28,6 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--iterations", type=int, default=None, help="override K")
     parser.add_argument("--rollouts", type=int, default=None, help="override deployments per iteration")
     parser.add_argument("--eval-episodes", type=int, default=None, help="override evaluation episodes per policy")
+    parser.add_argument("--demos", type=int, default=None, help="override the scripted demonstrations")
+    parser.add_argument("--value-steps", type=int, default=None,
+                        help="override V_pre's gradient steps (each fine-tune: half)")
+    parser.add_argument("--policy-steps", type=int, default=None,
+                        help="override pi_pre's gradient steps (each fine-tune: half; baselines: pre-training "
+                             "plus one fine-tune)")
     parser.add_argument("--render-cameras", action="store_true",
                         help="render and record the three cameras during deployments (slower; the loop's "
                              "state-only policies do not use them)")
@@ -35,20 +41,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    opts = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s %(name)s] %(message)s", datefmt="%H:%M:%S")
+def config_from(opts: argparse.Namespace) -> LoopConfig:
+    """The preset named by --size with the command line's overrides (ValueError when out of range)."""
     overrides = {"task": opts.task}
     for name, value in (("iterations", opts.iterations), ("rollouts_per_iteration", opts.rollouts),
-                        ("eval_episodes", opts.eval_episodes)):
+                        ("eval_episodes", opts.eval_episodes), ("demos", opts.demos),
+                        ("value_steps", opts.value_steps), ("policy_steps", opts.policy_steps)):
         if value is not None:
             overrides[name] = value
     if opts.render_cameras:
         overrides["render_cameras"] = True
     if opts.no_baselines:
         overrides["baselines"] = False
+    return dataclasses.replace(PRESETS[opts.size], **overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s %(name)s] %(message)s", datefmt="%H:%M:%S")
     try:
-        cfg = dataclasses.replace(PRESETS[opts.size], **overrides)
+        cfg = config_from(opts)
     except ValueError as error:
         print(f"recap-bringup loop: {error}", file=sys.stderr)
         return 2

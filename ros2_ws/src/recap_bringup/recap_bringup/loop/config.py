@@ -24,7 +24,8 @@ class LoopConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.iterations < 0 or self.demos < 1 or self.rollouts_per_iteration < 1 or self.eval_episodes < 1:
+        if self.iterations < 0 or min(self.demos, self.rollouts_per_iteration, self.eval_episodes,
+                                      self.value_steps, self.policy_steps) < 1:
             raise ValueError(f"loop sizes must be positive (iterations may be 0): {self}")
 
     def hash(self) -> str:

@@ -6,10 +6,13 @@ Per task: generate mixed-quality scripted-expert demonstrations -> train one val
 them -> label advantages (Monte Carlo, ~30 % positive: RECAP's pre-training stage; this data is all
 demonstrations) -> train plain BC, filtered BC (successes only), AWR and RECAP with the same model,
 data, steps, batch size and seed -> evaluate each for the same seeded episodes (RECAP at
-beta = 1, 1.5, 2.5) -> figures + `results_<task>.json`. Every stage is skipped when its output
+beta = 1, 1.5, 2.5) -> figures + `results_<task>.json`. With `--probe-n-step N` (default 50) it also
+trains RECAP on n-step pre-training labels from the same V (row `recap_nstep<N>`, beta = 1): a probe
+of a deviation from the paper's Monte Carlo pre-training labels (docs/TRAINER.md, "Labels"). Every stage is skipped when its output
 exists, so an interrupted run resumes. `--write-doc` regenerates the results part of
 docs/RESULTS.md from every task's results found in the work dir, each section with the command
-(and sizes) that produced it, so tasks run with different sizes can share one work dir.
+(and sizes) that produced it, so tasks run with different sizes can share one work dir;
+`--seed-dirs` adds a table of the main rows over the training seeds of several work dirs.
 """
 
 from __future__ import annotations
@@ -49,10 +52,22 @@ class ExperimentConfig:
     positive_fraction: float = 0.3
     seed: int = 0  # training seed, the same for every method
     threads: int = 1
+    probe_n_step: int = 50  # also RECAP on n-step (N) pre-training labels; 0 = off
 
     def __post_init__(self) -> None:
         if min(self.train_episodes, self.value_steps, self.policy_steps, self.batch_size, self.eval_episodes) < 1:
             raise ValueError(f"experiment sizes must be >= 1: {self}")
+        if self.probe_n_step < 0:
+            raise ValueError(f"probe_n_step must be >= 0 (0 = no probe), got {self.probe_n_step}")
+
+    def variants(self) -> tuple[tuple[str, str, float], ...]:
+        """(policy directory, training method, beta) of every evaluated row."""
+        probe = ((probe_name(self.probe_n_step), "recap", 1.0),) if self.probe_n_step else ()
+        return VARIANTS + probe
+
+
+def probe_name(n_step: int) -> str:
+    return f"recap_nstep{n_step}"
 
 
 def variant_name(label: str, beta: float) -> str:
@@ -95,67 +110,79 @@ def run_task(config: ExperimentConfig, work_dir: Path, figures_dir: Path) -> dic
         catalog, value_dir, TrainConfig(steps=config.value_steps, batch_size=config.batch_size, seed=config.seed,
                                         threads=config.threads), RewardConfig.from_episodes(catalog)))
 
-    def label() -> None:
-        label_with_value(catalog, value_dir, LabelConfig(stage="pretrain", n_step=None,
-                                                         positive_fraction=config.positive_fraction)).save(labels_dir)
-    timed("label", (labels_dir / "labels.json").exists(), label)
-    labels = Labels.load(labels_dir)
-    for method in ("bc", "filtered_bc", "awr", "recap"):
-        out = root / "policies" / method
-        timed(f"train {method}", (out / "config.json").exists() and _steps_done(out) >= config.policy_steps,
-              lambda out=out, method=method: train_policy(
-                  catalog, out, train, PolicyTrainConfig(method=method),
-                  labels if method in ("recap", "awr") else None, resume=True))
+    def label(out: Path, n_step: int | None) -> None:
+        label_with_value(catalog, value_dir, LabelConfig(stage="pretrain", n_step=n_step,
+                                                         positive_fraction=config.positive_fraction)).save(out)
+    timed("label", (labels_dir / "labels.json").exists(), lambda: label(labels_dir, None))
+    labels = {"recap": Labels.load(labels_dir)}
+    if config.probe_n_step:
+        probe, probe_dir = probe_name(config.probe_n_step), root / f"labels_nstep{config.probe_n_step}"
+        timed(f"label {probe}", (probe_dir / "labels.json").exists(), lambda: label(probe_dir, config.probe_n_step))
+        labels[probe] = Labels.load(probe_dir)
+    labels["awr"] = labels["recap"]
+    for policy, method in dict.fromkeys((policy, method) for policy, method, _ in config.variants()):
+        out = root / "policies" / policy
+        timed(f"train {policy}", (out / "config.json").exists() and _steps_done(out) >= config.policy_steps,
+              lambda out=out, method=method, policy=policy: train_policy(
+                  catalog, out, train, PolicyTrainConfig(method=method), labels.get(policy), resume=True))
 
     reports = []
-    for label_, method, beta in VARIANTS:
-        name = variant_name(label_, beta)
+    for policy, _, beta in config.variants():
+        name = variant_name(policy, beta)
         path = root / "evaluations" / f"{name}.json"
         evaluation = EvaluationConfig(task=config.task, episodes=config.eval_episodes, seed=config.eval_seed,
                                       execute_steps=config.execute_steps, guidance_scale=beta)
-        timed(f"evaluate {name}", path.exists(), lambda path=path, method=method, evaluation=evaluation, name=name:
-              evaluate_policy(load_policy(root / "policies" / method), evaluation, label=name).save(path))
+        timed(f"evaluate {name}", path.exists(), lambda path=path, policy=policy, evaluation=evaluation, name=name:
+              evaluate_policy(load_policy(root / "policies" / policy), evaluation, label=name).save(path))
         reports.append(load_report(path))
 
     figures_dir.mkdir(parents=True, exist_ok=True)
     figures = {
-        "value": value_figure(catalog, labels, sample_episodes(catalog, 3), figures_dir / f"value_{config.task}.png",
+        "value": value_figure(catalog, labels["recap"], sample_episodes(catalog, 3), figures_dir / f"value_{config.task}.png",
                               title=f"{config.task}: V(o_t) on sample demonstrations"),
-        "advantages": advantage_figures(catalog, labels, figures_dir)[config.task],
+        "advantages": advantage_figures(catalog, labels["recap"], figures_dir)[config.task],
         "comparison": plot_method_comparison([r.label for r in reports], [r.success_rate for r in reports],
                                              [r.throughput_per_hour for r in reports],
                                              figures_dir / f"comparison_{config.task}.png",
                                              title=f"{config.task}: {config.eval_episodes} episodes per method"),
     }
     summary = {"config": asdict(config), "wall_time_s": wall, "data": _data_summary(catalog),
-               "labels": {"threshold": labels.thresholds[config.task], "positive_fraction": labels.positive_fraction()},
+               "labels": {name: {"threshold": lab.thresholds[config.task], "positive_fraction": lab.positive_fraction()}
+                          for name, lab in labels.items() if name != "awr"},
                "evaluations": {r.label: r.to_dict() | {"results": None} for r in reports},
                "figures": {k: str(v) for k, v in figures.items()}, "machine": machine_info()}
     (root / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
 
 
-def claims(summary: dict) -> list[str]:
-    """The issue's claims, checked on point estimates (the CIs are in the table)."""
+def claims(summary: dict, row: str = "recap_beta1") -> list[str]:
+    """The issue's claims for one RECAP row, checked on point estimates (the CIs are in the table)."""
     ev = summary["evaluations"]
-    bc, recap = ev["bc"], ev["recap_beta1"]
+    bc, recap = ev["bc"], ev[row]
+    who = "RECAP (beta = 1)" if row == "recap_beta1" else row
 
     def ratio(a: float, b: float) -> str:
         return "n/a (baseline is 0)" if b == 0 else f"{a / b:.2f}x"
     recap_thr = recap["throughput_per_hour"]["value"]
     fail = ratio(recap["failure_rate"]["value"], bc["failure_rate"]["value"])
     thr = ratio(recap["throughput_per_hour"]["value"], bc["throughput_per_hour"]["value"])
-    out = [f"RECAP (beta = 1) vs plain BC, failure rate: {fail} (claim <= 0.5x: "
+    out = [f"{who} vs plain BC, failure rate: {fail} (claim <= 0.5x: "
            f"{_holds(recap['failure_rate']['value'] <= 0.5 * bc['failure_rate']['value'])})",
-           f"RECAP (beta = 1) vs plain BC, throughput: {thr} (claim >= 1.5x: "
+           f"{who} vs plain BC, throughput: {thr} (claim >= 1.5x: "
            f"{_holds(recap_thr > 0 and recap_thr >= 1.5 * bc['throughput_per_hour']['value'])})"]
     for other in ("filtered_bc", "awr"):
         a, b = recap["throughput_per_hour"], ev[other]["throughput_per_hour"]
         separated = a["low"] > b["high"]
-        out.append(f"RECAP vs {other}, throughput: {a['value']:.0f} vs {b['value']:.0f} successes/h "
+        out.append(f"{who} vs {other}, throughput: {a['value']:.0f} vs {b['value']:.0f} successes/h "
                    f"(claim RECAP higher: {_holds(a['value'] > b['value'])}"
                    f"{', CIs separated' if separated else ', CIs overlap'})")
     return out
+
+
+def all_claims(summary: dict) -> list[str]:
+    """Claims for RECAP with the paper's labels, then for the n-step probe if it ran."""
+    probes = [name for name in summary["evaluations"] if name.startswith("recap_nstep")]
+    return [line for row in ("recap_beta1", *probes) for line in claims(summary, row)]
 
 
 def _holds(value: bool) -> str:
@@ -164,12 +191,13 @@ def _holds(value: bool) -> str:
 
 def _check_same_experiment(summary_path: Path, config: ExperimentConfig) -> None:
     """A finished task re-run with other sizes would skip its stages and then relabel the old
-    results with the new sizes: refuse instead (threads do not change results)."""
+    results with the new sizes: refuse instead (threads do not change results; the probe only
+    adds or drops its own row, named after its N)."""
     if not summary_path.exists():
         return
     done = json.loads(summary_path.read_text())["config"]
     asked = asdict(config)
-    differ = [f"{k}: {done[k]} (done) vs {asked[k]} (asked)" for k in asked if k != "threads" and done.get(k) != asked[k]]
+    differ = [f"{k}: {done[k]} (done) vs {asked[k]} (asked)" for k in asked if k not in ("threads", "probe_n_step") and done.get(k) != asked[k]]
     if differ:
         raise ValueError(f"{summary_path.parent} was produced with other settings ({'; '.join(differ)}); "
                          f"pass the same sizes or use another --work-dir")
@@ -181,8 +209,43 @@ def reproduce_command(config: dict, work_dir: Path) -> str:
     return f"python -m recap_trainer.experiments.offline_comparison --task {config['task']} --work-dir {work_dir} {sizes}"
 
 
-def write_results_doc(work_dir: Path, doc: Path) -> None:
-    """docs/RESULTS.md from every `<work_dir>/<task>/summary.json` (each task keeps its own sizes)."""
+def labels_text(labels: dict) -> str:
+    def one(name: str, info: dict) -> str:
+        kind = "Monte Carlo advantages" if name == "recap" else f"{name.removeprefix('recap_nstep')}-step advantages"
+        return f"{kind}, eps = {info['threshold']:.4f} ({info['positive_fraction']:.0%} of steps positive)"
+    # summaries written before the probe existed hold one label set, not a dict of them
+    sets = labels if "threshold" not in labels else {"recap": labels}
+    main = one("recap", sets["recap"])
+    probes = [f"row {name}: {one(name, info)}" for name, info in sets.items() if name != "recap"]
+    return main + "".join(f"; {p}" for p in probes)
+
+
+def seed_table(work_dirs: list[Path], task: str) -> str:
+    """Main rows of one task over training seeds (one work dir per seed, same data and sizes)."""
+    summaries = [json.loads((d / task / "summary.json").read_text()) for d in work_dirs
+                 if (d / task / "summary.json").exists()]
+    if not summaries:
+        raise FileNotFoundError(f"no {task}/summary.json in any of {[str(d) for d in work_dirs]}")
+    rows = ["bc", "filtered_bc", "awr", "recap_beta1"] + sorted(
+        {name for s in summaries for name in s["evaluations"] if name.startswith("recap_nstep")})
+    cell = lambda ev: (f"{ev['success_rate']['value']:.1%} · {ev['throughput_per_hour']['value']:.0f}/h"  # noqa: E731
+                       if ev else "-")
+    lines = ["| training seed | " + " | ".join(rows) + " | work dir |", "|---" * (len(rows) + 2) + "|"]
+    for d, s in zip([d for d in work_dirs if (d / task / "summary.json").exists()], summaries):
+        lines.append(f"| {s['config']['seed']} | " + " | ".join(cell(s["evaluations"].get(r)) for r in rows)
+                     + f" | `{d}` |")
+    held = []
+    for row in rows[3:]:
+        ran = [s for s in summaries if row in s["evaluations"]]
+        full = sum(all("does NOT hold" not in line for line in claims(s, row)) for s in ran)
+        held.append(f"{row}: all four claims hold on {full} of {len(ran)} seeds")
+    return "\n".join(lines + ["", "Success rate · throughput (successes per hour of sim time), 200-episode "
+                             "evaluations as above. " + "; ".join(held) + "."])
+
+
+def write_results_doc(work_dir: Path, doc: Path, seed_dirs: list[Path] = ()) -> None:
+    """docs/RESULTS.md from every `<work_dir>/<task>/summary.json` (each task keeps its own sizes),
+    with a table over training seeds per task when `seed_dirs` are given."""
     sections = []
     for path in sorted(work_dir.glob("*/summary.json")):
         summary = json.loads(path.read_text())
@@ -199,12 +262,13 @@ def write_results_doc(work_dir: Path, doc: Path) -> None:
             f"Data: {data['episodes']} scripted-expert demonstrations ({data['steps']} steps), outcomes "
             f"{data['outcomes']}, profiles {data['profiles']}. Value: {config['value_steps']} steps; every "
             f"policy: {config['policy_steps']} steps x batch {config['batch_size']}, seed {config['seed']}, "
-            f"state-only. Labels: Monte Carlo advantages, eps = {summary['labels']['threshold']:.4f} "
-            f"({summary['labels']['positive_fraction']:.0%} of steps positive). Evaluation: "
+            f"state-only. Labels: {labels_text(summary['labels'])}. Evaluation: "
             f"{config['eval_episodes']} episodes per row, seeds {config['eval_seed']}.., chunks of H = 50 with "
             f"{config['execute_steps']} actions executed per query.", "",
             results_table(reports), "",
-            *[f"- {line}" for line in claims(summary)], "",
+            *[f"- {line}" for line in all_claims(summary)], "",
+            *([f"### {task} over training seeds", "", seed_table([work_dir, *seed_dirs], task), ""]
+              if seed_dirs else []),
             f"Wall time per stage (s): {', '.join(f'{k} {v}' for k, v in wall.items())}; total "
             f"{sum(wall.values()) / 60:.1f} min on {summary['machine']['summary']}.", "",
             f"![comparison]({rel(figures['comparison'])})", f"![value over time]({rel(figures['value'])})",
@@ -254,6 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--doc", type=Path, default=Path("docs/RESULTS.md"))
     parser.add_argument("--write-doc", action="store_true",
                         help="regenerate --doc from the work dir's results (alone: without running any task)")
+    parser.add_argument("--seed-dirs", type=Path, nargs="*", default=[],
+                        help="with --write-doc: work dirs of the same experiment with other --seed values, "
+                             "tabulated per task next to --work-dir's")
     for field, value in asdict(ExperimentConfig(task="?")).items():
         if field != "task":
             parser.add_argument(f"--{field.replace('_', '-')}", type=type(value), default=value)
@@ -272,9 +339,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give at least one --task, or --write-doc to regenerate the document")
     for config in configs_from(args):
         summary = run_task(config, args.work_dir, args.figures_dir)
-        print("\n".join(claims(summary)), flush=True)
+        print("\n".join(all_claims(summary)), flush=True)
     if args.write_doc:
-        write_results_doc(args.work_dir, args.doc)
+        write_results_doc(args.work_dir, args.doc, args.seed_dirs)
     return 0
 
 
