@@ -1,4 +1,4 @@
-"""Report figures are written as PNG files and refuse empty input."""
+"""Report figures are written as PNG files and refuse empty or ragged input."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from recap_trainer.plots import (ValueTrace, plot_advantage_histogram, plot_method_comparison,
-                                 plot_value_over_time)
+                                 plot_throughput_by_seed, plot_value_over_time)
 from recap_trainer.stats import Estimate
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -35,3 +35,11 @@ def test_advantage_histogram_and_comparison_are_pngs(tmp_path):
     assert path.read_bytes().startswith(PNG_MAGIC)
     with pytest.raises(ValueError):
         plot_method_comparison(["bc"], estimates, estimates, tmp_path / "bad.png")
+
+
+def test_throughput_by_seed_is_a_png_and_refuses_ragged_rows(tmp_path):
+    rows = [[Estimate(600, 570, 640), Estimate(970, 930, 1010)], [Estimate(610, 575, 650), None]]
+    path = plot_throughput_by_seed(["bc", "recap"], [0, 1], rows, tmp_path / "seeds.png")
+    assert path.read_bytes().startswith(PNG_MAGIC)
+    with pytest.raises(ValueError):
+        plot_throughput_by_seed(["bc", "recap"], [0, 1], [rows[0], rows[1][:1]], tmp_path / "ragged.png")

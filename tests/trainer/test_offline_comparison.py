@@ -58,7 +58,8 @@ def test_the_probe_row_trains_on_n_step_labels_and_the_document_tabulates_seeds(
     assert "### transfer_cube over training seeds" in text and "20-step advantages" in text
     seed_rows = [line for line in text.splitlines() if line.startswith(("| 0 |", "| 7 |"))]
     assert len(seed_rows) == 2 and f"`{other}`" in seed_rows[1]
-    assert "recap_nstep20: all four claims hold on 0 of 2 seeds" in text
+    assert (tmp_path / "fig" / "seeds_transfer_cube.png").stat().st_size > 0
+    assert "throughput >= 1.5x BC on 0, throughput above filtered BC on 0 and above AWR on 0 of 2 seeds; all four on 0" in text
 
 
 def test_each_results_section_names_the_command_that_reproduces_its_sizes(tmp_path):

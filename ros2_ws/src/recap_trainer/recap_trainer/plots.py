@@ -92,6 +92,32 @@ def plot_method_comparison(methods: Sequence[str], success: Sequence[Estimate],
     return _save(figure, path)
 
 
+def plot_throughput_by_seed(methods: Sequence[str], seeds: Sequence[int],
+                            throughput: Sequence[Sequence[Estimate | None]], path: str | Path, title: str = "") -> Path:
+    """Grouped bars: one group per method, one bar per training seed (throughput[seed][method],
+    None where that seed has no such row), with 95 % CI error bars."""
+    if not methods or not seeds or len(throughput) != len(seeds) or any(len(row) != len(methods) for row in throughput):
+        raise ValueError("plot_throughput_by_seed needs one row of estimates per seed, one estimate per method")
+    figure, axis = plt.subplots(figsize=(max(8, 1.4 * len(methods)), 3.8))
+    width = 0.8 / len(seeds)
+    x = np.arange(len(methods))
+    for k, (seed, row) in enumerate(zip(seeds, throughput)):
+        values = np.array([e.value if e else np.nan for e in row], dtype=float)
+        low = np.array([e.low if e else np.nan for e in row], dtype=float)
+        high = np.array([e.high if e else np.nan for e in row], dtype=float)
+        errors = np.nan_to_num(np.vstack([values - low, high - values]), nan=0.0)
+        offset = x - 0.4 + width * (k + 0.5)
+        axis.bar(offset, np.nan_to_num(values), width, color=f"C{k}", label=f"seed {seed}")
+        axis.errorbar(offset, np.nan_to_num(values), yerr=[errors[0].tolist(), errors[1].tolist()], fmt="none",
+                      ecolor="black", capsize=2, linewidth=0.8)
+    axis.set_xticks(x, methods, rotation=15, ha="right", fontsize=8)
+    axis.set_ylabel("throughput [successes / h sim time]")
+    axis.legend(fontsize=8, ncols=len(seeds))
+    if title:
+        axis.set_title(title)
+    return _save(figure, path)
+
+
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
     """[start, stop) index pairs of the True runs in a bool array."""
     padded = np.concatenate([[False], np.asarray(flags, bool), [False]])

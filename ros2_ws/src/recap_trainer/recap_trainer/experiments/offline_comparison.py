@@ -30,9 +30,10 @@ import torch
 from recap_trainer.datagen import DatagenConfig, generate_dataset
 from recap_trainer.evaluation import EvaluationConfig, evaluate_policy
 from recap_trainer.labels import LabelConfig, Labels
-from recap_trainer.plots import plot_method_comparison
+from recap_trainer.plots import plot_method_comparison, plot_throughput_by_seed
 from recap_trainer.report import advantage_figures, load_report, results_table, sample_episodes, value_figure
 from recap_trainer.rewards import RewardConfig
+from recap_trainer.stats import Estimate
 
 # (label, training method, guidance scale beta)
 VARIANTS = (("bc", "bc", 1.0), ("filtered_bc", "filtered_bc", 1.0), ("awr", "awr", 1.0),
@@ -155,8 +156,9 @@ def run_task(config: ExperimentConfig, work_dir: Path, figures_dir: Path) -> dic
     return summary
 
 
-def claims(summary: dict, row: str = "recap_beta1") -> list[str]:
-    """The issue's claims for one RECAP row, checked on point estimates (the CIs are in the table)."""
+def claim_checks(summary: dict, row: str = "recap_beta1") -> list[tuple[str, bool]]:
+    """The issue's four claims for one RECAP row on point estimates (the CIs are in the table):
+    (sentence, holds) for failure <= 0.5x BC, throughput >= 1.5x BC, above filtered BC, above AWR."""
     ev = summary["evaluations"]
     bc, recap = ev["bc"], ev[row]
     who = "RECAP (beta = 1)" if row == "recap_beta1" else row
@@ -166,27 +168,26 @@ def claims(summary: dict, row: str = "recap_beta1") -> list[str]:
     recap_thr = recap["throughput_per_hour"]["value"]
     fail = ratio(recap["failure_rate"]["value"], bc["failure_rate"]["value"])
     thr = ratio(recap["throughput_per_hour"]["value"], bc["throughput_per_hour"]["value"])
-    out = [f"{who} vs plain BC, failure rate: {fail} (claim <= 0.5x: "
-           f"{_holds(recap['failure_rate']['value'] <= 0.5 * bc['failure_rate']['value'])})",
-           f"{who} vs plain BC, throughput: {thr} (claim >= 1.5x: "
-           f"{_holds(recap_thr > 0 and recap_thr >= 1.5 * bc['throughput_per_hour']['value'])})"]
+    out = [(f"{who} vs plain BC, failure rate: {fail} (claim <= 0.5x",
+            recap["failure_rate"]["value"] <= 0.5 * bc["failure_rate"]["value"]),
+           (f"{who} vs plain BC, throughput: {thr} (claim >= 1.5x",
+            recap_thr > 0 and recap_thr >= 1.5 * bc["throughput_per_hour"]["value"])]
     for other in ("filtered_bc", "awr"):
         a, b = recap["throughput_per_hour"], ev[other]["throughput_per_hour"]
-        separated = a["low"] > b["high"]
-        out.append(f"{who} vs {other}, throughput: {a['value']:.0f} vs {b['value']:.0f} successes/h "
-                   f"(claim RECAP higher: {_holds(a['value'] > b['value'])}"
-                   f"{', CIs separated' if separated else ', CIs overlap'})")
+        out.append((f"{who} vs {other}, throughput: {a['value']:.0f} vs {b['value']:.0f} successes/h "
+                    f"({'CIs separated' if a['low'] > b['high'] else 'CIs overlap'}; claim RECAP higher",
+                    a["value"] > b["value"]))
     return out
+
+
+def claims(summary: dict, row: str = "recap_beta1") -> list[str]:
+    return [f"{text}: {'holds' if holds else 'does NOT hold'})" for text, holds in claim_checks(summary, row)]
 
 
 def all_claims(summary: dict) -> list[str]:
     """Claims for RECAP with the paper's labels, then for the n-step probe if it ran."""
     probes = [name for name in summary["evaluations"] if name.startswith("recap_nstep")]
     return [line for row in ("recap_beta1", *probes) for line in claims(summary, row)]
-
-
-def _holds(value: bool) -> str:
-    return "holds" if value else "does NOT hold"
 
 
 def _check_same_experiment(summary_path: Path, config: ExperimentConfig) -> None:
@@ -220,8 +221,9 @@ def labels_text(labels: dict) -> str:
     return main + "".join(f"; {p}" for p in probes)
 
 
-def seed_table(work_dirs: list[Path], task: str) -> str:
-    """Main rows of one task over training seeds (one work dir per seed, same data and sizes)."""
+def seed_table(work_dirs: list[Path], task: str, figure: Path) -> str:
+    """Main rows of one task over training seeds (one work dir per seed, same data and sizes), and
+    their throughput as a figure."""
     summaries = [json.loads((d / task / "summary.json").read_text()) for d in work_dirs
                  if (d / task / "summary.json").exists()]
     if not summaries:
@@ -236,11 +238,17 @@ def seed_table(work_dirs: list[Path], task: str) -> str:
                      + f" | `{d}` |")
     held = []
     for row in rows[3:]:
-        ran = [s for s in summaries if row in s["evaluations"]]
-        full = sum(all("does NOT hold" not in line for line in claims(s, row)) for s in ran)
-        held.append(f"{row}: all four claims hold on {full} of {len(ran)} seeds")
-    return "\n".join(lines + ["", "Success rate · throughput (successes per hour of sim time), 200-episode "
-                             "evaluations as above. " + "; ".join(held) + "."])
+        ran = [[holds for _, holds in claim_checks(s, row)] for s in summaries if row in s["evaluations"]]
+        per_claim = [sum(seed[k] for seed in ran) for k in range(4)]
+        held.append(f"{row} holds failure <= 0.5x BC on {per_claim[0]}, throughput >= 1.5x BC on {per_claim[1]}, "
+                    f"throughput above filtered BC on {per_claim[2]} and above AWR on {per_claim[3]} of {len(ran)} "
+                    f"seeds; all four on {sum(all(seed) for seed in ran)}")
+    estimate = lambda ev: Estimate(**{k: ev["throughput_per_hour"][k] for k in ("value", "low", "high")})  # noqa: E731
+    plot_throughput_by_seed(rows, [s["config"]["seed"] for s in summaries],
+                            [[estimate(s["evaluations"][r]) if r in s["evaluations"] else None for r in rows]
+                             for s in summaries], figure, title=f"{task}: throughput by training seed")
+    return "\n".join(lines + ["", "Success rate · throughput (successes per hour of sim time), evaluations as "
+                             "above. " + "; ".join(held) + "."])
 
 
 def write_results_doc(work_dir: Path, doc: Path, seed_dirs: list[Path] = ()) -> None:
@@ -267,7 +275,9 @@ def write_results_doc(work_dir: Path, doc: Path, seed_dirs: list[Path] = ()) -> 
             f"{config['execute_steps']} actions executed per query.", "",
             results_table(reports), "",
             *[f"- {line}" for line in all_claims(summary)], "",
-            *([f"### {task} over training seeds", "", seed_table([work_dir, *seed_dirs], task), ""]
+            *([f"### {task} over training seeds", "",
+               seed_table([work_dir, *seed_dirs], task, figures["comparison"].parent / f"seeds_{task}.png"), "",
+               f"![throughput by seed]({rel(figures['comparison'].parent / f'seeds_{task}.png')})", ""]
               if seed_dirs else []),
             f"Wall time per stage (s): {', '.join(f'{k} {v}' for k, v in wall.items())}; total "
             f"{sum(wall.values()) / 60:.1f} min on {summary['machine']['summary']}.", "",
