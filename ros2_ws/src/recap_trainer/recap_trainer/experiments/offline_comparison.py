@@ -8,8 +8,8 @@ demonstrations) -> train plain BC, filtered BC (successes only), AWR and RECAP w
 data, steps, batch size and seed -> evaluate each for the same seeded episodes (RECAP at
 beta = 1, 1.5, 2.5) -> figures + `results_<task>.json`. With `--probe-n-step N` (default 50) it also
 trains RECAP on n-step pre-training labels from the same V (row `recap_nstep<N>`, beta = 1): a probe
-of a deviation from the paper's Monte Carlo pre-training labels (docs/TRAINER.md, "Labels"). Every stage is skipped when its output
-exists, so an interrupted run resumes. `--write-doc` regenerates the results part of
+of a deviation from the paper's Monte Carlo pre-training labels (docs/TRAINER.md, "Labels").
+Every stage is skipped when its output exists, so an interrupted run resumes. `--write-doc` regenerates the results part of
 docs/RESULTS.md from every task's results found in the work dir, each section with the command
 (and sizes) that produced it, so tasks run with different sizes can share one work dir;
 `--seed-dirs` adds a table of the main rows over the training seeds of several work dirs.
@@ -139,7 +139,8 @@ def run_task(config: ExperimentConfig, work_dir: Path, figures_dir: Path) -> dic
 
     figures_dir.mkdir(parents=True, exist_ok=True)
     figures = {
-        "value": value_figure(catalog, labels["recap"], sample_episodes(catalog, 3), figures_dir / f"value_{config.task}.png",
+        "value": value_figure(catalog, labels["recap"], sample_episodes(catalog, 3),
+                              figures_dir / f"value_{config.task}.png",
                               title=f"{config.task}: V(o_t) on sample demonstrations"),
         "advantages": advantage_figures(catalog, labels["recap"], figures_dir)[config.task],
         "comparison": plot_method_comparison([r.label for r in reports], [r.success_rate for r in reports],
@@ -198,7 +199,8 @@ def _check_same_experiment(summary_path: Path, config: ExperimentConfig) -> None
         return
     done = json.loads(summary_path.read_text())["config"]
     asked = asdict(config)
-    differ = [f"{k}: {done[k]} (done) vs {asked[k]} (asked)" for k in asked if k not in ("threads", "probe_n_step") and done.get(k) != asked[k]]
+    differ = [f"{k}: {done[k]} (done) vs {asked[k]} (asked)" for k in asked
+              if k not in ("threads", "probe_n_step") and done.get(k) != asked[k]]
     if differ:
         raise ValueError(f"{summary_path.parent} was produced with other settings ({'; '.join(differ)}); "
                          f"pass the same sizes or use another --work-dir")
@@ -224,8 +226,8 @@ def labels_text(labels: dict) -> str:
 def seed_table(work_dirs: list[Path], task: str, figure: Path) -> str:
     """Main rows of one task over training seeds (one work dir per seed, same data and sizes), and
     their throughput as a figure."""
-    summaries = [json.loads((d / task / "summary.json").read_text()) for d in work_dirs
-                 if (d / task / "summary.json").exists()]
+    found = [d for d in work_dirs if (d / task / "summary.json").exists()]
+    summaries = [json.loads((d / task / "summary.json").read_text()) for d in found]
     if not summaries:
         raise FileNotFoundError(f"no {task}/summary.json in any of {[str(d) for d in work_dirs]}")
     rows = ["bc", "filtered_bc", "awr", "recap_beta1"] + sorted(
@@ -233,7 +235,7 @@ def seed_table(work_dirs: list[Path], task: str, figure: Path) -> str:
     cell = lambda ev: (f"{ev['success_rate']['value']:.1%} · {ev['throughput_per_hour']['value']:.0f}/h"  # noqa: E731
                        if ev else "-")
     lines = ["| training seed | " + " | ".join(rows) + " | work dir |", "|---" * (len(rows) + 2) + "|"]
-    for d, s in zip([d for d in work_dirs if (d / task / "summary.json").exists()], summaries):
+    for d, s in zip(found, summaries):
         lines.append(f"| {s['config']['seed']} | " + " | ".join(cell(s["evaluations"].get(r)) for r in rows)
                      + f" | `{d}` |")
     held = []
