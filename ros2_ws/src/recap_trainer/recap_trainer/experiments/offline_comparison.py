@@ -255,7 +255,7 @@ def seed_table(work_dirs: list[Path], task: str, figure: Path) -> str:
 
 def write_results_doc(work_dir: Path, doc: Path, seed_dirs: list[Path] = ()) -> None:
     """docs/RESULTS.md from every `<work_dir>/<task>/summary.json` (each task keeps its own sizes),
-    with a table over training seeds per task when `seed_dirs` are given."""
+    with a table over training seeds for each task that `seed_dirs` also hold."""
     sections = []
     for path in sorted(work_dir.glob("*/summary.json")):
         summary = json.loads(path.read_text())
@@ -280,7 +280,7 @@ def write_results_doc(work_dir: Path, doc: Path, seed_dirs: list[Path] = ()) -> 
             *([f"### {task} over training seeds", "",
                seed_table([work_dir, *seed_dirs], task, figures["comparison"].parent / f"seeds_{task}.png"), "",
                f"![throughput by seed]({rel(figures['comparison'].parent / f'seeds_{task}.png')})", ""]
-              if seed_dirs else []),
+              if sum((d / task / "summary.json").exists() for d in seed_dirs) else []),
             f"Wall time per stage (s): {', '.join(f'{k} {v}' for k, v in wall.items())}; total "
             f"{sum(wall.values()) / 60:.1f} min on {summary['machine']['summary']}.", "",
             f"![comparison]({rel(figures['comparison'])})", f"![value over time]({rel(figures['value'])})",
