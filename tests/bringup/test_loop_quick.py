@@ -1,5 +1,6 @@
 """The RECAP loop at --quick size, end to end through the ROS graph, and its resume after a crash."""
 import json
+import logging
 
 import pytest
 
@@ -10,8 +11,9 @@ from recap_trainer.dataset import RecapDataset
 pytestmark = pytest.mark.integration
 
 
-def test_quick_loop_runs_end_to_end_and_resumes_after_a_crash(tmp_path, monkeypatch):
+def test_quick_loop_runs_end_to_end_and_resumes_after_a_crash(tmp_path, monkeypatch, caplog):
     cfg = PRESETS["quick"]
+    caplog.set_level(logging.WARNING, logger="recap.loop")
     real_evaluate = loop_run._evaluate
 
     def crash_on_iter_1(policy_dir, cfg_, out, label):
@@ -35,8 +37,14 @@ def test_quick_loop_runs_end_to_end_and_resumes_after_a_crash(tmp_path, monkeypa
     for episode in episodes:  # one bag per deployed episode, with the recorder's sidecar
         meta = json.loads((tmp_path / "bags" / "iter_1" / episode["episode_id"] / "episode.json").read_text())
         assert meta["outcome"] == episode["outcome"] and meta["iteration"] == 1
-    rollouts = RecapDataset(tmp_path / "data" / "rollouts_1")
-    assert len(rollouts) == cfg.rollouts_per_iteration
+    # Every deployed episode is converted, unless the converter refused it for having no action to
+    # learn from: a barely trained espresso policy can tip the cup before its first command.
+    converted = {episode.episode_id for episode in RecapDataset(tmp_path / "data" / "rollouts_1")}
+    refused = {e["episode_id"] for e in episodes if e["episode_id"] not in converted}
+    assert converted and converted | refused == {e["episode_id"] for e in episodes}
+    for episode_id in refused:
+        reason = next(r.getMessage() for r in caplog.records if episode_id in r.getMessage())
+        assert "not converted" in reason and ("never overlap" in reason or "no action to learn from" in reason)
     text = open(report).read()
     assert "SFT (pi^0)" in text and "RECAP iter 1 (pi^1)" in text and "interventions per deployed episode" in text
     assert (tmp_path / "report" / "by_iteration.png").stat().st_size > 0
