@@ -75,15 +75,8 @@ def plot_method_comparison(methods: Sequence[str], success: Sequence[Estimate],
     figure, axes = plt.subplots(1, 2, figsize=(max(8, 1.6 * len(methods)), 3.8))
     for axis, estimates, label in ((axes[0], success, "success rate"),
                                    (axes[1], throughput, "throughput [successes / h sim time]")):
-        values = np.array([e.value for e in estimates], dtype=float)
-        low = np.array([e.low for e in estimates], dtype=float)
-        high = np.array([e.high for e in estimates], dtype=float)
-        errors = np.nan_to_num(np.vstack([values - low, high - values]), nan=0.0)
-        x = np.arange(len(methods))
-        axis.bar(x, np.nan_to_num(values), color=[f"C{i}" for i in range(len(methods))])
-        # errorbar with lists: bar(yerr=<2 x N array>) trips a numpy deprecation inside matplotlib
-        axis.errorbar(x, np.nan_to_num(values), yerr=[errors[0].tolist(), errors[1].tolist()], fmt="none",
-                      ecolor="black", capsize=4)
+        high = _bars_with_ci(axis, np.arange(len(methods)), estimates, 0.8,
+                             [f"C{i}" for i in range(len(methods))], capsize=4)
         axis.set_xticks(range(len(methods)), methods, rotation=25, ha="right", fontsize=8)
         axis.set_ylabel(label)
         axis.set_ylim(bottom=0.0, top=1.0 if axis is axes[0] else max(1.0, float(np.nanmax(high, initial=0)) * 1.1))
@@ -102,20 +95,28 @@ def plot_throughput_by_seed(methods: Sequence[str], seeds: Sequence[int],
     width = 0.8 / len(seeds)
     x = np.arange(len(methods))
     for k, (seed, row) in enumerate(zip(seeds, throughput)):
-        values = np.array([e.value if e else np.nan for e in row], dtype=float)
-        low = np.array([e.low if e else np.nan for e in row], dtype=float)
-        high = np.array([e.high if e else np.nan for e in row], dtype=float)
-        errors = np.nan_to_num(np.vstack([values - low, high - values]), nan=0.0)
-        offset = x - 0.4 + width * (k + 0.5)
-        axis.bar(offset, np.nan_to_num(values), width, color=f"C{k}", label=f"seed {seed}")
-        axis.errorbar(offset, np.nan_to_num(values), yerr=[errors[0].tolist(), errors[1].tolist()], fmt="none",
-                      ecolor="black", capsize=2, linewidth=0.8)
+        _bars_with_ci(axis, x - 0.4 + width * (k + 0.5), row, width, f"C{k}", capsize=2, label=f"seed {seed}",
+                      linewidth=0.8)
     axis.set_xticks(x, methods, rotation=15, ha="right", fontsize=8)
     axis.set_ylabel("throughput [successes / h sim time]")
     axis.legend(fontsize=8, ncols=len(seeds))
     if title:
         axis.set_title(title)
     return _save(figure, path)
+
+
+def _bars_with_ci(axis: plt.Axes, x: np.ndarray, estimates: Sequence[Estimate | None], width: float, color,
+                  capsize: float, label: str | None = None, linewidth: float | None = None) -> np.ndarray:
+    """Bars at x with 95 % CI error bars (None or NaN: no bar); returns the upper bounds."""
+    values = np.array([e.value if e else np.nan for e in estimates], dtype=float)
+    low = np.array([e.low if e else np.nan for e in estimates], dtype=float)
+    high = np.array([e.high if e else np.nan for e in estimates], dtype=float)
+    errors = np.nan_to_num(np.vstack([values - low, high - values]), nan=0.0)
+    axis.bar(x, np.nan_to_num(values), width, color=color, label=label)
+    # errorbar with lists: bar(yerr=<2 x N array>) trips a numpy deprecation inside matplotlib
+    axis.errorbar(x, np.nan_to_num(values), yerr=[errors[0].tolist(), errors[1].tolist()], fmt="none",
+                  ecolor="black", capsize=capsize, linewidth=linewidth)
+    return high
 
 
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:

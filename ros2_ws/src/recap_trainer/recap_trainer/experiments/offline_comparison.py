@@ -9,8 +9,9 @@ data, steps, batch size and seed -> evaluate each for the same seeded episodes (
 beta = 1, 1.5, 2.5) -> figures + `results_<task>.json`. With `--probe-n-step N` (default 50) it also
 trains RECAP on n-step pre-training labels from the same V (row `recap_nstep<N>`, beta = 1): a probe
 of a deviation from the paper's Monte Carlo pre-training labels (docs/TRAINER.md, "Labels").
-Every stage is skipped when its output exists, so an interrupted run resumes. `--write-doc` regenerates the results part of
-docs/RESULTS.md from every task's results found in the work dir, each section with the command
+Every stage is skipped when its output exists, so an interrupted run resumes. `--write-doc`
+regenerates the results part of docs/RESULTS.md from every task's results found in the work dir,
+each section with the command
 (and sizes) that produced it, so tasks run with different sizes can share one work dir;
 `--seed-dirs` adds a table of the main rows over the training seeds of several work dirs.
 """
@@ -120,12 +121,12 @@ def run_task(config: ExperimentConfig, work_dir: Path, figures_dir: Path) -> dic
         probe, probe_dir = probe_name(config.probe_n_step), root / f"labels_nstep{config.probe_n_step}"
         timed(f"label {probe}", (probe_dir / "labels.json").exists(), lambda: label(probe_dir, config.probe_n_step))
         labels[probe] = Labels.load(probe_dir)
-    labels["awr"] = labels["recap"]
+    policy_labels = {**labels, "awr": labels["recap"]}  # AWR weights by the paper's advantages
     for policy, method in dict.fromkeys((policy, method) for policy, method, _ in config.variants()):
         out = root / "policies" / policy
         timed(f"train {policy}", (out / "config.json").exists() and _steps_done(out) >= config.policy_steps,
               lambda out=out, method=method, policy=policy: train_policy(
-                  catalog, out, train, PolicyTrainConfig(method=method), labels.get(policy), resume=True))
+                  catalog, out, train, PolicyTrainConfig(method=method), policy_labels.get(policy), resume=True))
 
     reports = []
     for policy, _, beta in config.variants():
@@ -150,7 +151,7 @@ def run_task(config: ExperimentConfig, work_dir: Path, figures_dir: Path) -> dic
     }
     summary = {"config": asdict(config), "wall_time_s": wall, "data": _data_summary(catalog),
                "labels": {name: {"threshold": lab.thresholds[config.task], "positive_fraction": lab.positive_fraction()}
-                          for name, lab in labels.items() if name != "awr"},
+                          for name, lab in labels.items()},
                "evaluations": {r.label: r.to_dict() | {"results": None} for r in reports},
                "figures": {k: str(v) for k, v in figures.items()}, "machine": machine_info()}
     (root / "summary.json").write_text(json.dumps(summary, indent=1))
@@ -216,10 +217,8 @@ def labels_text(labels: dict) -> str:
     def one(name: str, info: dict) -> str:
         kind = "Monte Carlo advantages" if name == "recap" else f"{name.removeprefix('recap_nstep')}-step advantages"
         return f"{kind}, eps = {info['threshold']:.4f} ({info['positive_fraction']:.0%} of steps positive)"
-    # summaries written before the probe existed hold one label set, not a dict of them
-    sets = labels if "threshold" not in labels else {"recap": labels}
-    main = one("recap", sets["recap"])
-    probes = [f"row {name}: {one(name, info)}" for name, info in sets.items() if name != "recap"]
+    main = one("recap", labels["recap"])
+    probes = [f"row {name}: {one(name, info)}" for name, info in labels.items() if name != "recap"]
     return main + "".join(f"; {p}" for p in probes)
 
 
@@ -266,6 +265,7 @@ def write_results_doc(work_dir: Path, doc: Path, seed_dirs: list[Path] = ()) -> 
         wall = summary["wall_time_s"]
         figures = {k: Path(v) for k, v in summary["figures"].items()}
         rel = lambda p: Path(p).relative_to(doc.parent) if Path(p).is_relative_to(doc.parent) else p  # noqa: E731
+        seeds_png = figures["comparison"].parent / f"seeds_{task}.png"
         sections.append("\n".join([
             f"## {task}", "",
             f"Produced by `{reproduce_command(config, work_dir)}`.", "",
@@ -277,9 +277,8 @@ def write_results_doc(work_dir: Path, doc: Path, seed_dirs: list[Path] = ()) -> 
             f"{config['execute_steps']} actions executed per query.", "",
             results_table(reports), "",
             *[f"- {line}" for line in all_claims(summary)], "",
-            *([f"### {task} over training seeds", "",
-               seed_table([work_dir, *seed_dirs], task, figures["comparison"].parent / f"seeds_{task}.png"), "",
-               f"![throughput by seed]({rel(figures['comparison'].parent / f'seeds_{task}.png')})", ""]
+            *([f"### {task} over training seeds", "", seed_table([work_dir, *seed_dirs], task, seeds_png), "",
+               f"![throughput by seed]({rel(seeds_png)})", ""]
               if sum((d / task / "summary.json").exists() for d in seed_dirs) else []),
             f"Wall time per stage (s): {', '.join(f'{k} {v}' for k, v in wall.items())}; total "
             f"{sum(wall.values()) / 60:.1f} min on {summary['machine']['summary']}.", "",
