@@ -144,3 +144,14 @@ def test_delay_estimator_skips_non_finite_latencies():
     est.add(float("nan"))
     est.add(0.1)
     assert est.estimate_s() == pytest.approx(0.1)
+
+
+def test_the_step_limit_scales_with_the_periods_since_the_last_command():
+    s = make_scheduler(SchedulerConfig(kind="plain", max_step=0.05, blend_steps=0))
+    s.add_chunk(TimedChunk(ramp(0.0, slope=0.05), 0), 0)
+    s.command(0)
+    # Three periods passed (the timer skipped two): the plan moved 0.15, the command may follow it.
+    np.testing.assert_allclose(s.command(3, elapsed=3)[0], 0.15)
+    # One period: the limit holds the command back to one step from the last.
+    s.add_chunk(TimedChunk(ramp(1.0), 4), 4)
+    np.testing.assert_allclose(s.command(4)[0], 0.20)

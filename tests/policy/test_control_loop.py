@@ -119,3 +119,15 @@ def test_node_config_validation_is_explicit():
         cfg.camera_topic_map(("cam_high", "cam_left_wrist"))
     default = PolicyNodeConfig.from_parameters(params(backend="remote"))
     assert default.camera_topic_map(("cam_high",)) == {"cam_high": "/cam_high/image_raw"}
+
+
+def test_skipped_periods_advance_the_plan_with_the_clock():
+    """A timer that missed ticks (a /clock jump) must not make the chunk play slower than time."""
+    lp = loop(every=100)
+    _, _, request = lp.tick(None)  # tick 1; the chunk's row h is for tick 2 + h
+    lp.chunk_ready(InferenceResult(request, np.arange(10.0)[:, None].repeat(14, 1), 0.03))
+    assert lp.tick(None)[0][0] == 0.0  # tick 2
+    assert lp.tick(None, periods=3)[0][0] == 3.0  # ticks 3, 4 skipped: tick 5 commands row 3
+    assert lp.tick(None)[0][0] == 4.0
+    with pytest.raises(ValueError, match="at least one"):
+        lp.tick(None, periods=0)

@@ -1,8 +1,11 @@
 """The policy node's control-rate loop, ROS-free: when to infer, which chunk to execute, what to command.
 
-One `tick()` per control period (the node's timer). Inference runs elsewhere (InferenceWorker); its
-results are handed in with `chunk_ready` from that thread and adopted at the next tick, so the
-scheduler is only ever touched by the timer thread.
+One `tick()` per firing of the node's control-period timer. Ticks count control periods of the
+clock, not timer callbacks: a timer on sim time skips periods when `/clock` jumps (a loaded sim
+publishes several steps at once), and a plan indexed by callbacks would then play slower than the
+robot moves. Inference runs elsewhere (InferenceWorker); its results are handed in with
+`chunk_ready` from that thread and adopted at the next tick, so the scheduler is only ever touched
+by the timer thread.
 """
 from __future__ import annotations
 
@@ -75,15 +78,17 @@ class ControlLoop:
         with self._lock:
             self._in_flight = False
 
-    def tick(self, stale_reason: str | None) -> tuple[np.ndarray | None, list[InferenceResult],
-                                                      InferenceRequest | None]:
-        """Advance one control period.
+    def tick(self, stale_reason: str | None, periods: int = 1) -> tuple[np.ndarray | None, list[InferenceResult],
+                                                                       InferenceRequest | None]:
+        """Advance `periods` control periods (1 unless the timer skipped some) and command the newest.
 
         stale_reason: why the observation is unusable now (None when fresh); while set, nothing new
         is started and the command holds (the current plan was made from inputs that are now stale).
         Returns (command (14,) or None before the first chunk, chunks adopted now, request to start).
         """
-        self.tick_count += 1
+        if periods < 1:
+            raise ValueError(f"a tick advances at least one control period, got {periods}")
+        self.tick_count += periods
         with self._lock:
             if self._reset_requested:
                 self._reset_requested = False
@@ -107,7 +112,7 @@ class ControlLoop:
             self.holding_reason = stale_reason
             return self.scheduler.held(), adopted, None
         self.holding_reason = None
-        command = self.scheduler.command(self.tick_count)
+        command = self.scheduler.command(self.tick_count, periods)
         return command, adopted, self._maybe_start()
 
     def _maybe_start(self) -> InferenceRequest | None:

@@ -25,6 +25,7 @@ from recap_policy.control_loop import ControlLoop, InferenceRequest, InferenceRe
 from recap_policy.image_decoding import RawImage
 from recap_policy.inference_worker import InferenceWorker
 from recap_policy.observation_builder import ObservationBuilder, ObservationSpec, StaleObservation
+from recap_policy.tick_counter import TickCounter
 
 
 def stamp_ns(msg) -> int:
@@ -88,6 +89,7 @@ class PolicyNode(Node):
         self.create_subscription(EpisodeEvent, "/episode_events", self._on_episode_event, 100)
 
         self.worker = InferenceWorker(self.backend, self.builder, self.loop.chunk_ready, self._on_inference_error)
+        self.ticks = TickCounter(self.config.loop.control_period)
         self.timer = self.create_timer(self.config.loop.control_period, self._on_tick)
         self.get_logger().info(
             f"policy {meta.policy_id}: scheduler={self.config.loop.scheduler.kind} "
@@ -127,7 +129,7 @@ class PolicyNode(Node):
     def _on_tick(self) -> None:
         now = self._now_ns()
         stale = self.builder.staleness(now)
-        command, adopted, request = self.loop.tick(stale)
+        command, adopted, request = self.loop.tick(stale, self.ticks.periods(now))
         if command is not None:
             msg = JointState(name=list(JOINT_NAMES), position=command.tolist())
             msg.header.stamp = ns_to_time(now)
@@ -160,6 +162,9 @@ class PolicyNode(Node):
                                 throttle_duration_sec=self.config.warn_period_s)
 
     def close(self) -> None:
+        if self.ticks.skipped:
+            self.get_logger().info(f"the control timer skipped {self.ticks.skipped} periods (clock jumps); "
+                                   "the plan was advanced by them")
         self.worker.close()
         self.backend.close()
 

@@ -80,13 +80,17 @@ class ChunkScheduler(ABC):
         """The last command (what a hold repeats), None before the first."""
         return None if self._last is None else self._last.copy()
 
-    def command(self, tick: int) -> np.ndarray | None:
-        """The command for `tick`; the last command (hold) when no chunk covers it; None before any chunk."""
+    def command(self, tick: int, elapsed: int = 1) -> np.ndarray | None:
+        """The command for `tick`; the last command (hold) when no chunk covers it; None before any chunk.
+
+        elapsed: control periods since the previous command (more than 1 when the timer skipped
+        ticks); the step limit scales with it so that the command does not fall behind the plan."""
         target = self._target(tick)
         if target is None:
             return None if self._last is None else self._last.copy()
         if self._last is not None:
-            target = self._last + np.clip(target - self._last, -self.config.max_step, self.config.max_step)
+            limit = self.config.max_step * elapsed
+            target = self._last + np.clip(target - self._last, -limit, limit)
         self._last = np.array(target, dtype=np.float64)
         return self._last.copy()
 

@@ -1,0 +1,31 @@
+"""Control periods elapsed on the node's clock between two firings of its timer (ROS-free).
+
+A ROS timer fires at most once per wake-up and drops the periods it missed: on sim time that
+happens whenever `/clock` advances several steps between two spins (a loaded sim), on wall time
+when a callback overran. The plan must follow the clock, so the policy node advances its control
+loop by the periods that actually elapsed, counted on the timer's grid: rounding against the first
+firing absorbs wake-up jitter without counting a late firing twice.
+"""
+from __future__ import annotations
+
+
+class TickCounter:
+    def __init__(self, period_s: float) -> None:
+        if not period_s > 0:
+            raise ValueError(f"period must be > 0 s, got {period_s}")
+        self.period_ns = round(period_s * 1e9)
+        self._origin_ns: int | None = None
+        self._count = 0
+        self.skipped = 0  # periods the timer did not fire for, in total
+
+    def periods(self, now_ns: int) -> int:
+        """Periods since the previous call (>= 1); the first call, or a clock that went back (a
+        restarted sim, a looped bag), counts 1 and starts a new grid at `now_ns`."""
+        if self._origin_ns is None or now_ns < self._origin_ns + self._count * self.period_ns - self.period_ns // 2:
+            self._origin_ns, self._count = now_ns, 0
+            return 1
+        count = round((now_ns - self._origin_ns) / self.period_ns)
+        elapsed = max(1, count - self._count)
+        self._count += elapsed
+        self.skipped += elapsed - 1
+        return elapsed
