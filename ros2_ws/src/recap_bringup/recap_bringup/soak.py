@@ -19,6 +19,7 @@ from recap_bringup.graph_session import GraphSession, GraphStopped
 from recap_bringup.loop.deployment import DeploymentConfig, deployment_graph
 from recap_bringup.loop.run import PROMPTS
 from recap_bringup.soak_stats import audit_episodes, rss_growth
+from recap_bringup.termination import INTERRUPTED_EXIT_CODE, terminate_as_interrupt
 
 log = logging.getLogger("recap.soak")
 
@@ -68,22 +69,32 @@ def main(argv: list[str] | None = None) -> int:
     cfg = DeploymentConfig(task=opts.task, prompt=PROMPTS.get(opts.task, opts.task), episodes=0, first_seed=200_000,
                            wall_timeout_s=120.0, render_cameras=opts.render_cameras)
     specs = deployment_graph(opts.checkpoint, opts.out / "bags", cfg)
-    results, error, started = [], "", time.monotonic()
-    with GraphSession(specs, opts.out / "logs") as session:
-        sampler = RssSampler(session, opts.sample_period)
-        sampler.start()
-        try:
-            while time.monotonic() - started < opts.duration:
-                result = session.run_episode(cfg.task, cfg.first_seed + len(results), cfg.prompt, cfg.wall_timeout_s)
-                results.append(dataclasses.asdict(result))
-                if len(results) % 10 == 0:
-                    log.info("%d episodes in %.0f min", len(results), (time.monotonic() - started) / 60)
-        except GraphStopped as stopped:
-            error = str(stopped)
-        finally:
-            sampler.stop()
+    results, error, interrupted, started = [], "", False, time.monotonic()
+    terminate_as_interrupt()
+    try:
+        with GraphSession(specs, opts.out / "logs") as session:
+            sampler = RssSampler(session, opts.sample_period)
+            sampler.start()
+            try:
+                while time.monotonic() - started < opts.duration:
+                    result = session.run_episode(cfg.task, cfg.first_seed + len(results), cfg.prompt, cfg.wall_timeout_s)
+                    results.append(dataclasses.asdict(result))
+                    if len(results) % 10 == 0:
+                        log.info("%d episodes in %.0f min", len(results), (time.monotonic() - started) / 60)
+            except GraphStopped as stopped:
+                error = str(stopped)
+            except KeyboardInterrupt:
+                interrupted = True
+                error = f"interrupted after {len(results)} episodes (the report covers those)"
+            finally:
+                sampler.stop()
+    except KeyboardInterrupt:  # while the graph was starting or stopping: nothing to report
+        print("recap-bringup soak: interrupted before any report; the nodes were stopped", file=sys.stderr)
+        return INTERRUPTED_EXIT_CODE
     report = write_report(opts.out, results, sampler.samples, opts, time.monotonic() - started, session.restarts, error)
     print(report.read_text())
+    if interrupted:
+        return INTERRUPTED_EXIT_CODE
     return 1 if error else 0
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from recap_bringup.loop.config import PRESETS, LoopConfig
 from recap_bringup.graph_session import GraphStopped
+from recap_bringup.termination import INTERRUPTED_EXIT_CODE, terminate_as_interrupt
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,12 +69,17 @@ def main(argv: list[str] | None = None) -> int:
     from recap_bringup.loop.run import run_loop
 
     started = time.monotonic()
+    terminate_as_interrupt()
     try:
         report = run_loop(cfg, workdir)
     except (GraphStopped, FileNotFoundError, ValueError) as error:
         print(f"recap-bringup loop: stopped: {error}\nFinished steps are kept; run the same command to resume.",
               file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("recap-bringup loop: interrupted; the nodes were stopped. Finished steps are kept; run the same "
+              "command to resume.", file=sys.stderr)
+        return INTERRUPTED_EXIT_CODE
     print(Path(report).read_text())
     print(f"\nreport: {report} (wall time {(time.monotonic() - started) / 60:.1f} min)")
     return 0
