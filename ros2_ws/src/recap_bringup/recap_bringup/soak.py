@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
                            wall_timeout_s=120.0, render_cameras=opts.render_cameras)
     specs = deployment_graph(opts.checkpoint, opts.out / "bags", cfg)
     results, error, interrupted, started = [], "", False, time.monotonic()
+    sampler = None
     terminate_as_interrupt()
     try:
         with GraphSession(specs, opts.out / "logs") as session:
@@ -77,20 +78,22 @@ def main(argv: list[str] | None = None) -> int:
             sampler.start()
             try:
                 while time.monotonic() - started < opts.duration:
-                    result = session.run_episode(cfg.task, cfg.first_seed + len(results), cfg.prompt, cfg.wall_timeout_s)
+                    seed = cfg.first_seed + len(results)
+                    result = session.run_episode(cfg.task, seed, cfg.prompt, cfg.wall_timeout_s)
                     results.append(dataclasses.asdict(result))
                     if len(results) % 10 == 0:
                         log.info("%d episodes in %.0f min", len(results), (time.monotonic() - started) / 60)
             except GraphStopped as stopped:
                 error = str(stopped)
-            except KeyboardInterrupt:
-                interrupted = True
-                error = f"interrupted after {len(results)} episodes (the report covers those)"
             finally:
                 sampler.stop()
-    except KeyboardInterrupt:  # while the graph was starting or stopping: nothing to report
-        print("recap-bringup soak: interrupted before any report; the nodes were stopped", file=sys.stderr)
-        return INTERRUPTED_EXIT_CODE
+    except KeyboardInterrupt:  # the session has stopped its nodes on the way out
+        if sampler is None:
+            print("recap-bringup soak: interrupted while the graph was starting; its nodes were stopped",
+                  file=sys.stderr)
+            return INTERRUPTED_EXIT_CODE
+        interrupted = True
+        error = f"interrupted after {len(results)} episodes (the report covers those)"
     report = write_report(opts.out, results, sampler.samples, opts, time.monotonic() - started, session.restarts, error)
     print(report.read_text())
     if interrupted:
