@@ -6,7 +6,9 @@ import torch
 from recap_trainer.models import (
     DROPPED, NEGATIVE, POSITIVE, ObservationConfig, PolicyConfig, PolicyModel, ValueConfig, ValueModel, indicator_id,
 )
-from recap_trainer.models.flow_matching import MIN_REMAINING, flow_matching_loss, sample_chunk, sample_tau
+from recap_trainer.models.flow_matching import (
+    MIN_REMAINING, VelocityNetwork, flow_matching_loss, sample_chunk, sample_tau,
+)
 
 
 def tiny_policy(**obs) -> PolicyModel:
@@ -130,6 +132,21 @@ def test_unknown_indicator_and_task_are_errors():
         indicator_id("great")
     with pytest.raises(KeyError, match="unknown task 'c'"):
         ObservationConfig(tasks=("a", "b")).task_id("c")
+
+
+def test_the_clean_chunk_has_a_path_from_the_condition_that_bypasses_the_noisy_input():
+    """The conditional mean chunk must not have to be read past the noise: with the noisy-chunk path
+    silenced, the head's clean chunk is the same for any noise and still follows the condition
+    (without this branch the espresso policies hardly followed the cup; docs/TRAINER.md)."""
+    torch.manual_seed(0)
+    net = VelocityNetwork(horizon=4, action_dim=2, cond_width=8, width=16, blocks=1)
+    torch.nn.init.zeros_(net.out.weight)
+    torch.nn.init.zeros_(net.out.bias)
+    cond, tau = torch.randn(2, 8), torch.zeros(2)
+    x1, x2 = torch.randn(2, 4, 2), torch.randn(2, 4, 2)
+    clean1, clean2 = x1 + net(x1, tau, cond), x2 + net(x2, tau, cond)  # at tau = 0, clean = x + v
+    assert torch.allclose(clean1, clean2, atol=1e-6)
+    assert (clean1[0] - clean1[1]).abs().max() > 1e-3
 
 
 def test_the_default_action_head_fits_chunks_wider_than_its_hidden_layers():

@@ -27,7 +27,7 @@ from recap_trainer.models.policy_model import PolicyModel
 from recap_trainer.models.value_model import ValueModel
 from recap_trainer.normalization import NormStats
 
-FORMAT = "recap-checkpoint/3"  # 2: x-prediction head; 3: relative_dims in the config, condition at the head input
+FORMAT = "recap-checkpoint/4"  # 2: x-prediction head; 3: relative_dims, condition at the head input; 4: condition-only branch
 KINDS = {"policy": (PolicyConfig, PolicyModel), "value": (ValueConfig, ValueModel)}
 
 

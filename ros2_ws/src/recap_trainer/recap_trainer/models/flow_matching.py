@@ -60,10 +60,14 @@ class VelocityNetwork(nn.Module):
     v directly plateaus (measured: BC loss flat at ~0.40 and chunk errors of 0.2-0.7 rad on its own
     training states); the clean chunk lies on a low-dimensional manifold that does pass.
 
-    The condition enters twice: concatenated to the noisy chunk at the input, and as FiLM in every
-    block. At high noise the input chunk carries nothing and the clean chunk must come from the
-    observation alone; FiLM only (the first version) learnt that mapping several times slower
-    (docs/TRAINER.md, "Action head").
+    The condition enters three times: concatenated to the noisy chunk at the input, as FiLM in every
+    block, and through a branch that sees the condition alone. At high noise the input chunk carries
+    nothing and the clean chunk must come from the observation alone; FiLM only (the first version)
+    learnt that mapping several times slower (docs/TRAINER.md, "Action head"). The condition-only
+    branch gives the conditional mean chunk E[a | o] a path that the noise cannot disturb: without
+    it, the espresso policy's chunk moved 0.017 rad for a 5 cm move of the cup and carried the cup
+    to the spout in 9 of 48 episodes; with it, 0.16 rad and 37 of 48 (docs/TRAINER.md, "Action
+    head, third round").
     """
 
     def __init__(self, horizon: int, action_dim: int, cond_width: int, width: int, blocks: int) -> None:
@@ -74,13 +78,15 @@ class VelocityNetwork(nn.Module):
         self.blocks = nn.ModuleList(FiLMBlock(width, cond_width) for _ in range(blocks))
         self.out_norm = nn.LayerNorm(width)
         self.out = nn.Linear(width, horizon * action_dim)
+        self.from_condition = nn.Sequential(nn.Linear(cond_width, width), nn.SiLU(), nn.Linear(width, width),
+                                            nn.SiLU(), nn.Linear(width, horizon * action_dim))
 
     def forward(self, x: torch.Tensor, tau: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         c = nn.functional.silu(cond + self.time_mlp(timestep_embedding(tau, 128)))
         h = self.inp(torch.cat([x.flatten(1), c], dim=-1))
         for block in self.blocks:
             h = block(h, c)
-        clean = self.out(self.out_norm(h)).view(-1, self.horizon, self.action_dim)
+        clean = (self.out(self.out_norm(h)) + self.from_condition(cond)).view(-1, self.horizon, self.action_dim)
         return (clean - x) / (1 - tau).clamp(min=MIN_REMAINING).view(-1, 1, 1)
 
 
