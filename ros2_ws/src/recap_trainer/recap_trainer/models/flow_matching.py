@@ -81,12 +81,16 @@ class VelocityNetwork(nn.Module):
         self.from_condition = nn.Sequential(nn.Linear(cond_width, width), nn.SiLU(), nn.Linear(width, width),
                                             nn.SiLU(), nn.Linear(width, horizon * action_dim))
 
-    def forward(self, x: torch.Tensor, tau: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, tau: torch.Tensor, cond: torch.Tensor,
+                mean: torch.Tensor | None = None) -> torch.Tensor:
+        """mean: `from_condition(cond)` when the caller already has it (it does not depend on x or
+        tau, so sampling computes it once per chunk instead of once per denoising step)."""
+        mean = self.from_condition(cond) if mean is None else mean
         c = nn.functional.silu(cond + self.time_mlp(timestep_embedding(tau, 128)))
         h = self.inp(torch.cat([x.flatten(1), c], dim=-1))
         for block in self.blocks:
             h = block(h, c)
-        clean = (self.out(self.out_norm(h)) + self.from_condition(cond)).view(-1, self.horizon, self.action_dim)
+        clean = (self.out(self.out_norm(h)) + mean).view(-1, self.horizon, self.action_dim)
         return (clean - x) / (1 - tau).clamp(min=MIN_REMAINING).view(-1, 1, 1)
 
 

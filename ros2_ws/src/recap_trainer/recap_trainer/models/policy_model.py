@@ -63,13 +63,15 @@ class PolicyModel(nn.Module):
         b = features.shape[0]
         cond = self.conditioning(features, torch.full((b,), indicator, dtype=torch.long, device=features.device))
         if guidance_scale == 1.0:
-            velocity = lambda x, t: self.velocity(x, t, cond)  # noqa: E731
+            mean = self.velocity.from_condition(cond)
+            velocity = lambda x, t: self.velocity(x, t, cond, mean)  # noqa: E731
         else:
             uncond = self.conditioning(features, torch.full((b,), DROPPED, dtype=torch.long, device=features.device))
             both = torch.cat([cond, uncond])
+            mean = self.velocity.from_condition(both)
 
             def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-                v_cond, v_uncond = self.velocity(torch.cat([x, x]), torch.cat([t, t]), both).chunk(2)
+                v_cond, v_uncond = self.velocity(torch.cat([x, x]), torch.cat([t, t]), both, mean).chunk(2)
                 return v_uncond + guidance_scale * (v_cond - v_uncond)
 
         return sample_chunk(velocity, noise, num_steps or self.config.denoising_steps, frozen_prefix)
