@@ -130,6 +130,32 @@ def test_mistakes_produce_characteristic_failures() -> None:
     assert all("missed the spout" in r for r in reasons["miss_spout"])
 
 
+def test_espresso_expert_presses_firmly_and_waits_for_the_finger_before_serving() -> None:
+    """The demonstrated press goes past the click and the cup stays under the spout until the finger
+    is off the button: a policy imitating a press that lifts at the very click, with the cup carried
+    away 0.12 s later, is a hair trigger away from never brewing or carrying the cup off first."""
+    from recap_sim.plans.espresso import BUTTON_TOP, FINGER_CLEAR, FINGERTIP, EspressoPlan
+    from recap_sim.tasks.espresso import BUTTON_PRESSED, PLACE_TOL, SPOUT_XY
+    env = SimEnv(SimConfig(task="espresso"))
+    left_pinch = env.model.site("left_pinch").id
+    tip_offset = FINGERTIP * EspressoPlan._press_rot()[:, 0]
+    for seed in (0, 1):
+        expert, obs = ScriptedExpert(env, seed=seed), env.reset(seed)
+        depth_after_click, res = [], None
+        while res is None or not res.done:
+            res = env.step(expert.act(obs))
+            obs = res.observation
+            if not env.task.brewed:
+                continue
+            depth_after_click.append(env.task.button_depth(env.data))
+            finger_down = env.data.site_xpos[left_pinch][2] + tip_offset[2] < BUTTON_TOP + FINGER_CLEAR
+            cup, _, _ = env.task.cup_pose(env.data)
+            if finger_down:
+                assert np.linalg.norm(cup[:2] - SPOUT_XY) < PLACE_TOL, (seed, "cup left the spout under the finger")
+        assert res.outcome == "success", (seed, res.failure_reason)
+        assert max(depth_after_click) > BUTTON_PRESSED + 0.002, seed  # pressed on past the click
+
+
 def test_expert_config_validation() -> None:
     with pytest.raises(ValueError, match="speed"):
         ExpertConfig(speed=0.0)

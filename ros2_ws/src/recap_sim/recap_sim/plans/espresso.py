@@ -27,6 +27,13 @@ PRESS_DEPTH = 0.011  # m pushed below the button's rest height
 PRESS_PITCH = 1.1  # rad below horizontal of the pressing fingers
 DROP_HEIGHT = 0.08  # m the "drop_cup" mistake lifts the cup before letting go
 MISS_OFFSET = np.array([0.07, -0.02])  # where the "miss_spout" mistake puts the cup instead
+# A firm press: the button is held down this long after it clicked, and the cup stays under the
+# spout until the finger is off the button. Lifting at the instant of the click (as before) left
+# policies a hair trigger to imitate: the click came 1 mm before the demonstrated depth and the
+# cup left 0.12 s later, so a policy a little early or shallow either never brewed or carried the
+# cup away before its own press.
+PRESS_HOLD_S = 0.3
+FINGER_CLEAR = 0.03  # m above the button's top that counts as off the button
 
 
 def _heading(base: np.ndarray, xy: np.ndarray) -> float:
@@ -49,6 +56,8 @@ class EspressoPlan(TaskPlan):
         self._retry_until = -1.0
         self._hold: ArmGoal | None = None
         self._dropping = False
+        self._brewed_at: float | None = None
+        self._serving = False  # latched: the left arm's way home may pass below FINGER_CLEAR
 
     def goals(self, time_s: float, commanded_gripper: dict[str, float]) -> dict[str, ArmGoal]:
         data = self.world.data
@@ -58,24 +67,41 @@ class EspressoPlan(TaskPlan):
         held = (touch_right and self.world.gripper_opening("right") < HELD_OPENING
                 and np.linalg.norm(cup - rpos) < 0.05)
         brewed = self.task.brewed
-        target = self.task.serve_xy if brewed else self.spout_target
+        if brewed and self._brewed_at is None:
+            self._brewed_at = time_s
+        pressing = brewed and time_s - self._brewed_at < PRESS_HOLD_S
+        self._serving |= brewed and not pressing and self._finger_clear()
+        serving = self._serving
+        target = self.task.serve_xy if serving else self.spout_target
         placed = self._resting_at(cup, target)
-        return {"left": self._left(brewed, placed), "right": self._right(time_s, cup, rpos, rrot, held, brewed,
-                                                                        target, placed)}
+        return {"left": self._left(brewed, pressing, placed),
+                "right": self._right(time_s, cup, rpos, rrot, held, serving, target, placed)}
+
+    def _finger_clear(self) -> bool:
+        lpos, _ = self.world.pinch("left")
+        return lpos[2] + self._press_tip_offset()[2] > BUTTON_TOP + FINGER_CLEAR
+
+    @staticmethod
+    def _press_rot() -> np.ndarray:
+        # Closed fingertips press the button, pitched down (straight down is out of reach there).
+        return gripper_frame(_heading(LEFT_BASE, BUTTON_XY), PRESS_PITCH)
+
+    def _press_tip_offset(self) -> np.ndarray:
+        return FINGERTIP * self._press_rot()[:, 0]
 
     def _resting_at(self, cup: np.ndarray, xy: np.ndarray) -> bool:
         return cup[2] < CUP_HALF_HEIGHT + 0.004 and np.linalg.norm(cup[:2] - xy) < PLACE_TOL
 
     # --- right arm: the cup ---------------------------------------------------------------------
-    def _right(self, time_s, cup, rpos, rrot, held, brewed, target, placed) -> ArmGoal:
-        if not (held and placed and not brewed):
+    def _right(self, time_s, cup, rpos, rrot, held, serving, target, placed) -> ArmGoal:
+        if not (held and placed and not serving):
             self._hold = None
         if not held and cup[2] < CUP_HALF_HEIGHT + 0.005:
             self._dropping = False  # the dropped cup has landed
         if self._dropping:
             return ArmGoal(rpos, rrot, 1.0)
         if held:
-            if placed and not brewed:
+            if placed and not serving:
                 if self._hold is None:
                     self._hold = ArmGoal(rpos, rrot, 0.0, 0.5)
                 return self._hold  # hold it under the spout while the left presses
@@ -128,14 +154,15 @@ class EspressoPlan(TaskPlan):
         return ArmGoal(pre, rot, 1.0)
 
     # --- left arm: the button -------------------------------------------------------------------
-    def _left(self, brewed: bool, placed: bool) -> ArmGoal:
-        # Closed fingertips press the button, pitched down (straight down is out of reach there).
-        rot = gripper_frame(_heading(LEFT_BASE, BUTTON_XY), PRESS_PITCH)
-        tip_offset = FINGERTIP * rot[:, 0]
+    def _left(self, brewed: bool, pressing: bool, placed: bool) -> ArmGoal:
+        rot = self._press_rot()
+        tip_offset = self._press_tip_offset()
         above = np.array([*BUTTON_XY, BUTTON_TOP + 0.05]) - tip_offset
         press = np.array([*BUTTON_XY, BUTTON_TOP - PRESS_DEPTH]) - tip_offset
         lpos, _ = self.world.pinch("left")
         tip = lpos + tip_offset
+        if pressing:
+            return ArmGoal(press, rot, 0.0, 0.5)
         if brewed:
             if tip[2] < BUTTON_TOP + 0.04 and np.linalg.norm(tip[:2] - BUTTON_XY) < 0.05:
                 return ArmGoal(above, rot, 0.0)  # straight up off the button first
