@@ -156,6 +156,30 @@ def test_espresso_expert_presses_firmly_and_waits_for_the_finger_before_serving(
         assert max(depth_after_click) > BUTTON_PRESSED + 0.002, seed  # pressed on past the click
 
 
+def test_espresso_expert_taking_over_after_the_brew_does_not_press_again() -> None:
+    """An operator's expert that takes over once coffee is brewed lifts the finger off and serves;
+    the firm-press hold belongs to its own click only."""
+    env = SimEnv(SimConfig(task="espresso"))
+    expert, obs = ScriptedExpert(env, seed=0), env.reset(0)
+    while not env.task.brewed:
+        obs = env.step(expert.act(obs)).observation
+    for _ in range(30):  # the first expert lifts off the button and stays clear
+        obs = env.step(expert.act(obs)).observation
+    from recap_sim.plans.espresso import BUTTON_TOP, FINGER_CLEAR, FINGERTIP, EspressoPlan
+    from recap_sim.tasks.espresso import BUTTON_XY
+    left_pinch = env.model.site("left_pinch").id
+    tip_offset = FINGERTIP * EspressoPlan._press_rot()[:, 0]
+    takeover = ScriptedExpert(env, seed=1)
+    res = None
+    while res is None or not res.done:
+        res = env.step(takeover.act(obs))
+        obs = res.observation
+        tip = env.data.site_xpos[left_pinch] + tip_offset
+        over_button = np.linalg.norm(tip[:2] - BUTTON_XY) < 0.03
+        assert not (over_button and tip[2] < BUTTON_TOP + FINGER_CLEAR), "went back down to the button"
+    assert res.outcome == "success", res.failure_reason
+
+
 def test_expert_config_validation() -> None:
     with pytest.raises(ValueError, match="speed"):
         ExpertConfig(speed=0.0)

@@ -57,6 +57,7 @@ class EspressoPlan(TaskPlan):
         self._hold: ArmGoal | None = None
         self._dropping = False
         self._brewed_at: float | None = None
+        self._saw_unbrewed = False  # a plan that takes over after the brew does not press again
         self._serving = False  # latched: the left arm's way home may pass below FINGER_CLEAR
 
     def goals(self, time_s: float, commanded_gripper: dict[str, float]) -> dict[str, ArmGoal]:
@@ -67,8 +68,10 @@ class EspressoPlan(TaskPlan):
         held = (touch_right and self.world.gripper_opening("right") < HELD_OPENING
                 and np.linalg.norm(cup - rpos) < 0.05)
         brewed = self.task.brewed
-        if brewed and self._brewed_at is None:
-            self._brewed_at = time_s
+        if not brewed:
+            self._saw_unbrewed = True
+        elif self._brewed_at is None:
+            self._brewed_at = time_s if self._saw_unbrewed else -np.inf
         pressing = brewed and time_s - self._brewed_at < PRESS_HOLD_S
         self._serving |= brewed and not pressing and self._finger_clear()
         serving = self._serving
