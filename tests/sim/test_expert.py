@@ -134,11 +134,11 @@ def test_espresso_expert_presses_firmly_and_waits_for_the_finger_before_serving(
     """The demonstrated press goes past the click and the cup stays under the spout until the finger
     is off the button: a policy imitating a press that lifts at the very click, with the cup carried
     away 0.12 s later, is a hair trigger away from never brewing or carrying the cup off first."""
-    from recap_sim.plans.espresso import BUTTON_TOP, FINGER_CLEAR, FINGERTIP, EspressoPlan
+    from recap_sim.plans.espresso import BUTTON_TOP, FINGER_CLEAR, PRESS_TIP_OFFSET
     from recap_sim.tasks.espresso import BUTTON_PRESSED, PLACE_TOL, SPOUT_XY
     env = SimEnv(SimConfig(task="espresso"))
     left_pinch = env.model.site("left_pinch").id
-    tip_offset = FINGERTIP * EspressoPlan._press_rot()[:, 0]
+    tip_offset = PRESS_TIP_OFFSET
     for seed in (0, 1):
         expert, obs = ScriptedExpert(env, seed=seed), env.reset(seed)
         depth_after_click, res = [], None
@@ -165,10 +165,10 @@ def test_espresso_expert_taking_over_after_the_brew_does_not_press_again() -> No
         obs = env.step(expert.act(obs)).observation
     for _ in range(30):  # the first expert lifts off the button and stays clear
         obs = env.step(expert.act(obs)).observation
-    from recap_sim.plans.espresso import BUTTON_TOP, FINGER_CLEAR, FINGERTIP, EspressoPlan
+    from recap_sim.plans.espresso import BUTTON_TOP, FINGER_CLEAR, PRESS_TIP_OFFSET
     from recap_sim.tasks.espresso import BUTTON_XY
     left_pinch = env.model.site("left_pinch").id
-    tip_offset = FINGERTIP * EspressoPlan._press_rot()[:, 0]
+    tip_offset = PRESS_TIP_OFFSET
     takeover = ScriptedExpert(env, seed=1)
     res = None
     while res is None or not res.done:

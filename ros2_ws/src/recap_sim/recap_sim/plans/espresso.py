@@ -40,6 +40,11 @@ def _heading(base: np.ndarray, xy: np.ndarray) -> float:
     return float(np.arctan2(xy[1] - base[1], xy[0] - base[0]))
 
 
+# Closed fingertips press the button, pitched down (straight down is out of reach there).
+PRESS_ROT = gripper_frame(_heading(LEFT_BASE, BUTTON_XY), PRESS_PITCH)
+PRESS_TIP_OFFSET = FINGERTIP * PRESS_ROT[:, 0]  # pinch site -> fingertips while pressing
+
+
 class EspressoPlan(TaskPlan):
     mistakes = ("miss_spout", "drop_cup")
     # Without the roll pull the IK flips forearm_roll/wrist_rotate by ~pi on the way to the pitched
@@ -82,15 +87,8 @@ class EspressoPlan(TaskPlan):
 
     def _finger_clear(self) -> bool:
         lpos, _ = self.world.pinch("left")
-        return lpos[2] + self._press_tip_offset()[2] > BUTTON_TOP + FINGER_CLEAR
+        return lpos[2] + PRESS_TIP_OFFSET[2] > BUTTON_TOP + FINGER_CLEAR
 
-    @staticmethod
-    def _press_rot() -> np.ndarray:
-        # Closed fingertips press the button, pitched down (straight down is out of reach there).
-        return gripper_frame(_heading(LEFT_BASE, BUTTON_XY), PRESS_PITCH)
-
-    def _press_tip_offset(self) -> np.ndarray:
-        return FINGERTIP * self._press_rot()[:, 0]
 
     def _resting_at(self, cup: np.ndarray, xy: np.ndarray) -> bool:
         return cup[2] < CUP_HALF_HEIGHT + 0.004 and np.linalg.norm(cup[:2] - xy) < PLACE_TOL
@@ -158,8 +156,7 @@ class EspressoPlan(TaskPlan):
 
     # --- left arm: the button -------------------------------------------------------------------
     def _left(self, brewed: bool, pressing: bool, placed: bool) -> ArmGoal:
-        rot = self._press_rot()
-        tip_offset = self._press_tip_offset()
+        rot, tip_offset = PRESS_ROT, PRESS_TIP_OFFSET
         above = np.array([*BUTTON_XY, BUTTON_TOP + 0.05]) - tip_offset
         press = np.array([*BUTTON_XY, BUTTON_TOP - PRESS_DEPTH]) - tip_offset
         lpos, _ = self.world.pinch("left")
