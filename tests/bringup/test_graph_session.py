@@ -32,6 +32,11 @@ def test_episodes_are_recorded_and_a_crashed_policy_node_is_restarted(checkpoint
         first = session.run_episode("transfer_cube", 1, "transfer", wall_timeout_s=3.0)
         assert first.outcome == "abort" and first.failure_reason == "wall-clock timeout"
         assert (Path(first.bag_path) / "episode.json").is_file()
+        # The sim waited for the recorder: the bag's first joint state is the start state (elapsed 0),
+        # published on resume; before the pause the first ticks of every episode were lost.
+        states = first_messages(first.bag_path, "/sim/task_state")
+        start_stamps = [m.header.stamp for m in states if m.seed == 1 and m.elapsed.sec == m.elapsed.nanosec == 0]
+        assert first_messages(first.bag_path, "/follower_left/joint_states")[0].header.stamp in start_stamps
 
         session.group.procs["policy_node"].send_signal(signal.SIGKILL)
         session.group.procs["policy_node"].wait(timeout=10)
@@ -39,6 +44,18 @@ def test_episodes_are_recorded_and_a_crashed_policy_node_is_restarted(checkpoint
         assert session.restarts == {"policy_node": 1}
         assert second.episode_id != first.episode_id and (Path(second.bag_path) / "episode.json").is_file()
         assert "policy_node" in session.pids()
+
+
+def first_messages(bag: str, topic: str, n: int = 3) -> list:
+    from recap_trainer.bags.source import BagSource
+
+    source = BagSource(bag)
+    out = []
+    for _topic, _t, raw in source.messages({topic}):
+        out.append(source.deserialize(raw, topic))
+        if len(out) == n:
+            break
+    return out
 
 
 def test_recorder_refusal_stops_cleanly_and_keeps_nothing_half_written(checkpoint, tmp_path):

@@ -59,10 +59,13 @@ def test_same_seed_same_objects_different_seed_different_objects(loop):
 def test_sim_clock_is_monotonic_across_resets_and_episode_time_restarts(loop):
     loop.reset("", 3)
     t = [tick.clock_ns for tick in steps(loop, 10)]
-    loop.reset("", 4)
+    snap = loop.reset("", 4)
+    start = loop.start_tick()  # the start state gets a stamp of its own, one period on
     t2 = [tick.clock_ns for tick in steps(loop, 10)]
-    assert np.all(np.diff(t + t2) == 20_000_000)
+    assert np.all(np.diff(t + [start.clock_ns] + t2) == 20_000_000)
     assert loop.task_state.elapsed_s == pytest.approx(0.2)
+    # The start tick publishes the reset pose and the new episode at elapsed 0, before any step.
+    assert start.joint_states and start.task_state == snap and snap.elapsed_s == 0.0
 
 
 def test_task_state_on_change_and_at_its_rate(loop):

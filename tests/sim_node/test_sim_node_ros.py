@@ -6,6 +6,7 @@ import pytest
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, JointState
+from std_srvs.srv import Trigger
 
 from recap_core.aloha_layout import ARM_JOINTS
 from recap_msgs.msg import TaskState
@@ -136,6 +137,33 @@ def test_reset_and_task_state_services(ros_node, sim_process):
     later = call(query, GetTaskState.Request()).state
     assert later.episode_id == new_id and sim.proc.poll() is None
     assert "refused" in sim.log()
+
+
+def test_a_paused_reset_holds_the_start_state_until_resumed(ros_node, sim_process):
+    states = ros_node.collect(TaskState, "/sim/task_state", LATCHED)
+    reset = ros_node.node.create_client(ResetSim, "/sim/reset")
+    resume = ros_node.node.create_client(Trigger, "/sim/resume")
+    query = ros_node.node.create_client(GetTaskState, "/sim/get_task_state")
+    # As fast as possible: a running sim would be many steps into the episode by the next call.
+    sim = sim_process(seed=1, real_time_factor=0.0, cameras="['none']")
+    states.wait_for(1, timeout=60.0)
+    not_paused = call(resume, Trigger.Request())
+    assert not not_paused.success and "not paused" in not_paused.message
+
+    reply = call(reset, ResetSim.Request(task="", seed=5, start_paused=True))
+    assert reply.success, reply.message
+    wait_until(lambda: "(paused until /sim/resume)" in sim.log(), 10.0, "the sim to log the pause")
+    new_id = reply.state.episode_id
+    # The start state is published at once (latched), and sim time stands still.
+    states.wait_for(1, timeout=10.0, predicate=lambda s: s.episode_id == new_id)
+    held = call(query, GetTaskState.Request()).state
+    assert held.episode_id == new_id and ns(held.elapsed) == 0
+    assert ns(call(query, GetTaskState.Request()).state.elapsed) == 0
+
+    resumed = call(resume, Trigger.Request())
+    assert resumed.success and new_id in resumed.message
+    states.wait_for(1, timeout=10.0, predicate=lambda s: s.episode_id == new_id and ns(s.elapsed) > 0)
+    assert not call(resume, Trigger.Request()).success  # running again: nothing to resume
 
 
 def test_unknown_start_task_exits_with_a_clear_error(start_process):

@@ -127,12 +127,14 @@ def test_no_shadow_expert_when_the_deviation_trigger_is_disabled(env):
     assert all(o.deviation is None for o in out)
 
 
-def test_a_reset_during_a_correction_hands_back_first(env):
+def test_a_reset_during_a_correction_hands_back_at_the_reset(env):
     op = SimulatedOperator(rule())
     out, _ = run_episode(env, op, 7, frozen_policy, 40, arbitration=False)
     assert op.rule.mode is not Mode.WATCH  # correcting when the episode is reset
     obs = env.reset(8)
-    op.new_episode(env, 8)
+    assert op.new_episode(env, 8) is True  # the caller hands back before the first step
     first = op.step(obs, 0, False, obs.qpos)
-    assert (first.request, first.reason, first.mode) == (False, "new episode", Mode.WATCH)
-    assert op.step(obs, 0, False, obs.qpos).request is None
+    assert (first.request, first.mode) == (None, Mode.WATCH)
+    # A reset while watching has nothing to hand back.
+    env.reset(9)
+    assert op.new_episode(env, 9) is False

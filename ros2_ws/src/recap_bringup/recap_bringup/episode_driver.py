@@ -1,7 +1,10 @@
-"""Drives deployment episodes through the ROS graph: reset the sim, start a recorded episode,
-wait for the task to finish, end the episode with its outcome.
+"""Drives deployment episodes through the ROS graph: reset the sim paused, start a recorded
+episode, resume the sim, wait for the task to finish, end the episode with its outcome.
 
-A client of the sim (/sim/reset, /sim/task_state) and the recorder (/recorder/start_episode,
+Paused because the physics would otherwise run while the recorder opens its bag: the first ticks
+of every episode were lost, and an episode that failed within them had no joint states at all.
+
+A client of the sim (/sim/reset, /sim/resume, /sim/task_state) and the recorder (/recorder/start_episode,
 /recorder/end_episode). It owns its own rclpy context and spins it on a background thread, so
 the loop can call `run_episode` from plain Python.
 """
@@ -16,6 +19,7 @@ from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from std_srvs.srv import Trigger
 
 from recap_msgs.msg import InterventionState, TaskState
 from recap_msgs.srv import EndEpisode, RelabelEpisode, ResetSim, StartEpisode
@@ -50,6 +54,7 @@ class EpisodeDriver:
         self.node = Node("recap_episode_driver", context=self._context)
         self._timeout = service_timeout_s
         self._reset = self.node.create_client(ResetSim, "/sim/reset")
+        self._resume = self.node.create_client(Trigger, "/sim/resume")
         self._start = self.node.create_client(StartEpisode, "/recorder/start_episode")
         self._end = self.node.create_client(EndEpisode, "/recorder/end_episode")
         self._relabel = self.node.create_client(RelabelEpisode, "/recorder/relabel_episode")
@@ -92,7 +97,7 @@ class EpisodeDriver:
 
     def run_episode(self, task: str, seed: int, prompt: str, wall_timeout_s: float) -> EpisodeResult:
         """One recorded episode; returns once the sim reports the task done (or aborts on timeout)."""
-        reply = self._call(self._reset, ResetSim.Request(task=task, seed=seed), "reset the sim")
+        reply = self._call(self._reset, ResetSim.Request(task=task, seed=seed, start_paused=True), "reset the sim")
         if not reply.success:
             raise EpisodeError(f"the sim refused reset(task={task}, seed={seed}): {reply.message}")
         # The reply carries the new episode's state. (Waiting on the topic for "seed matches and not
@@ -110,6 +115,9 @@ class EpisodeDriver:
             raise RecorderRefused(f"the recorder refused to start an episode: {start.message}")
         with self._state_lock:
             self._episode_id, self._interventions = start.episode_id, 0
+        resumed = self._call(self._resume, Trigger.Request(), "resume the sim")
+        if not resumed.success:
+            raise EpisodeError(f"the sim did not resume episode {start.episode_id}: {resumed.message}")
         state = self._wait_state(lambda s: s.seed == seed and s.done, wall_timeout_s, None)
         if state is None:
             outcome, reason, code = "abort", "wall-clock timeout", EndEpisode.Request.ABORT

@@ -9,7 +9,9 @@ With a `SimulatedOperator`, the operator is stepped right after the physics, on 
 (see recap_sim.sim_operator for why it lives in the sim process).
 
 Sim time (`clock_ns`) is monotonic across resets (stamps never go backwards for the rest of the
-graph); the task's own elapsed time restarts at 0 with every episode.
+graph); the task's own elapsed time restarts at 0 with every episode. After a reset the node
+publishes `start_tick()`, the episode's start state under a stamp of its own, before the first
+step (a paused reset publishes it again on resume, so a recorder started in between has it).
 """
 from __future__ import annotations
 
@@ -166,10 +168,15 @@ class SimLoop:
                                       False, None, "")
         for timer in (self._joint_timer, self._camera_timer, self._task_timer):
             timer.restart()
-        if self.operator is not None:
-            self.operator.new_episode(env, seed, obs.time)
+        # True: the reset cut a correction short and the node hands back now, before the first step.
+        self.handback_due = self.operator is not None and self.operator.new_episode(env, seed, obs.time)
         self._published: TaskSnapshot | None = None
         return self._snapshot
+
+    def start_tick(self) -> Tick:
+        """The episode's start state (before its first step), one control period after the last stamp."""
+        self.clock_ns += int(round(self.env.control_period * 1e9))
+        return Tick(self.clock_ns, self.observation, True, None, self._snapshot)
 
     def step(self) -> Tick:
         env = self.env

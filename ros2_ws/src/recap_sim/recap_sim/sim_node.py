@@ -5,7 +5,8 @@
 
 Threads: physics runs in its own thread (it owns the MuJoCo env and its GL context) and publishes
 what each step produced; subscription callbacks only validate a command and swap the held vector;
-the reset service hands its request to the physics thread and waits for the reply. One executor
+the reset and resume services hand their requests to the physics thread and wait for the reply;
+a paused sim (`start_paused` reset) sleeps in the physics thread until the next one. One executor
 thread: commands that arrive during a reset are taken right after it (they would be aimed at the
 old pose anyway), and rclpy's MultiThreadedExecutor (this wheel predates ros2/rclpy#1547) re-queues
 pending callbacks in a busy loop that, at 100 commands/s, starved the physics thread of the GIL.
@@ -29,6 +30,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profi
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool
+from std_srvs.srv import Trigger
 
 from recap_core.aloha_layout import ARMS, JOINTS_PER_ARM, arm_command
 from recap_msgs.msg import TaskState
@@ -100,9 +102,12 @@ class SimNode(Node):
                                      lambda msg, arm=arm: self._on_command(arm, msg), COMMAND_QOS)
         self.create_service(ResetSim, "/sim/reset", self._on_reset)
         self.create_service(GetTaskState, "/sim/get_task_state", self._on_get_task_state)
+        self.create_service(Trigger, "/sim/resume", self._on_resume)
 
         self.loop: SimLoop | None = None
-        self._resets: queue.SimpleQueue = queue.SimpleQueue()
+        self._requests: queue.SimpleQueue = queue.SimpleQueue()  # (request, reply queue) for the physics thread
+        self._wake = threading.Event()  # a request or the stop: wakes a paused physics thread
+        self._paused = False  # physics thread only
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
@@ -158,16 +163,24 @@ class SimNode(Node):
             self.get_logger().info(f"/follower_{arm}/command ignored: still aimed at the pose before the reset "
                                    f"({self.loop.stale_commands_ignored} so far)", throttle_duration_sec=1.0)
 
-    def _on_reset(self, request: ResetSim.Request, response: ResetSim.Response) -> ResetSim.Response:
+    def _ask_physics(self, request, what: str):
         reply: queue.SimpleQueue = queue.SimpleQueue()
-        self._resets.put((request.task, request.seed, reply))
+        self._requests.put((request, reply))
+        self._wake.set()
         try:
-            ok, message, snapshot, clock_ns = reply.get(timeout=RESET_TIMEOUT_S)
+            return reply.get(timeout=RESET_TIMEOUT_S)
         except queue.Empty:
-            ok, message, snapshot, clock_ns = False, f"the physics thread did not reset within {RESET_TIMEOUT_S:.0f} s", None, 0
+            return False, f"the physics thread did not {what} within {RESET_TIMEOUT_S:.0f} s", None, 0
+
+    def _on_reset(self, request: ResetSim.Request, response: ResetSim.Response) -> ResetSim.Response:
+        ok, message, snapshot, clock_ns = self._ask_physics(request, "reset")
         response.success, response.message = ok, message
         if snapshot is not None:
             response.state = task_state_msg(snapshot, clock_ns)
+        return response
+
+    def _on_resume(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        response.success, response.message, _, _ = self._ask_physics(request, "resume")
         return response
 
     def _on_get_task_state(self, request: GetTaskState.Request, response: GetTaskState.Response) -> GetTaskState.Response:
@@ -198,7 +211,11 @@ class SimNode(Node):
         start_wall, start_ns = time.monotonic(), self.loop.clock_ns
         try:
             while not self._stop.is_set():
-                self._serve_resets()
+                self._serve_requests()
+                if self._paused:
+                    self._wake.wait()
+                    self._wake.clear()  # before serving: a request put after this wakes the next wait
+                    continue
                 self._publish(self.loop.step())
                 if self.pacer.wall_period:
                     self._stop.wait(self.pacer.delay(time.monotonic()))
@@ -214,22 +231,41 @@ class SimNode(Node):
                                f"{self.pacer.max_lag_s:g} s {self.pacer.resyncs} times)")
         self.loop.close()
 
-    def _serve_resets(self) -> None:
+    def _serve_requests(self) -> None:
         while True:
             try:
-                task, seed, reply = self._resets.get_nowait()
+                request, reply = self._requests.get_nowait()
             except queue.Empty:
                 return
-            try:
-                snapshot = self.loop.reset(task, seed)
-            except Exception as exc:  # invalid request (ValueError) or a model/renderer that failed to build
-                message = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
-                self.get_logger().error(f"/sim/reset(task={task!r}, seed={seed}) refused: {message}")
-                reply.put((False, message, self.loop.task_state, self.loop.clock_ns))
-                continue
-            self.pacer.restart(time.monotonic())
-            self.get_logger().info(f"reset: episode {snapshot.episode_id}")
-            reply.put((True, f"episode {snapshot.episode_id}", snapshot, self.loop.clock_ns))
+            if isinstance(request, ResetSim.Request):
+                reply.put(self._reset(request.task, request.seed, request.start_paused))
+            else:
+                reply.put(self._resume())
+
+    def _reset(self, task: str, seed: int, paused: bool):
+        try:
+            snapshot = self.loop.reset(task, seed)
+        except Exception as exc:  # invalid request (ValueError) or a model/renderer that failed to build
+            message = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+            self.get_logger().error(f"/sim/reset(task={task!r}, seed={seed}) refused: {message}")
+            return False, message, self.loop.task_state, self.loop.clock_ns
+        if self.loop.handback_due:
+            self.takeover_pub.publish(Bool(data=False))
+            self.get_logger().info("operator hands back: new episode")
+        self._publish(self.loop.start_tick())
+        self._paused = paused
+        self.pacer.restart(time.monotonic())
+        self.get_logger().info(f"reset: episode {snapshot.episode_id}" + (" (paused until /sim/resume)" if paused else ""))
+        return True, f"episode {snapshot.episode_id}", snapshot, self.loop.clock_ns
+
+    def _resume(self):
+        if not self._paused:
+            return False, "the sim is not paused (only a reset with start_paused pauses it)", None, 0
+        self._paused = False
+        # Again, for whoever started listening while the sim was paused (the recorder).
+        self._publish(self.loop.start_tick())
+        self.pacer.restart(time.monotonic())
+        return True, f"resumed episode {self.loop.task_state.episode_id}", None, 0
 
     def _publish(self, tick: Tick) -> None:
         if not self.context.ok():
@@ -270,6 +306,7 @@ class SimNode(Node):
 
     def shutdown(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10.0)
 

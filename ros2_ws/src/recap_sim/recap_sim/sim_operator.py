@@ -48,17 +48,21 @@ class SimulatedOperator:
         self.expert: ScriptedExpert | None = None
         self._shadow = math.isfinite(rule.deviation_threshold)
 
-    def new_episode(self, env: SimEnv, seed: int, time_s: float = 0.0) -> None:
-        """Call after every env reset (a new task means a new env, hence a new expert)."""
+    def new_episode(self, env: SimEnv, seed: int, time_s: float = 0.0) -> bool:
+        """Call after every env reset (a new task means a new env, hence a new expert).
+
+        Returns True when the reset came in the middle of a correction: the caller hands control
+        back at once (before the episode's first step, so a recording started after the hand-back
+        holds none of the previous episode's intervention)."""
         if env is not self.env:
             self.env = env
             self.expert = ScriptedExpert(env, self.expert_config, seed=self.rule.rule.seed)
         self.expert.reset()
-        # A reset in the middle of a correction: hand back at the first step of the new episode.
-        self._handback_pending = self.rule.mode is not Mode.WATCH
+        handback = self.rule.mode is not Mode.WATCH
         self.rule.new_episode(time_s, seed)
         self._deviation: float | None = None
         self._shadow_command: np.ndarray | None = None
+        return handback
 
     def step(self, obs: Observation, stage: int, done: bool, executed: np.ndarray | None) -> OperatorStep:
         """`executed`: (14,) command the follower arms hold now (None before anyone commanded)."""
@@ -78,10 +82,6 @@ class SimulatedOperator:
         if decision.request is True:
             self.expert.reset()  # start correcting from the follower's target, not the shadow's path
             self._deviation = None
-        if self._handback_pending:
-            self._handback_pending = False
-            if decision.request is None:
-                decision = replace(decision, request=False, reason="new episode")
         if decision.mode is Mode.CORRECT:
             leader = self.expert.act(expert_obs)
         else:
