@@ -29,6 +29,13 @@ def test_ledger_refuses_another_configuration(tmp_path):
 def test_config_hash_identifies_sizes():
     assert PRESETS["quick"].hash() != PRESETS["default"].hash()
     assert LoopConfig().hash() == LoopConfig().hash()
+    assert LoopConfig(demos=599).hash() != LoopConfig().hash()
+    # Baselines run after every other step and threads change no step: a finished run of the same
+    # sizes resumes with them (the full preset adds the baselines to a default run).
+    assert PRESETS["full"].baselines and not PRESETS["default"].baselines
+    assert PRESETS["full"].hash() == PRESETS["default"].hash() == LoopConfig(train_threads=1).hash()
+    with pytest.raises(ValueError, match="positive"):
+        LoopConfig(train_threads=0)
     with pytest.raises(ValueError, match="positive"):
         LoopConfig(demos=0)
 
@@ -43,3 +50,8 @@ def test_the_command_line_overrides_the_preset_sizes():
     assert cfg.eval_episodes == PRESETS["default"].eval_episodes  # not overridden: the preset's
     with pytest.raises(ValueError, match="positive"):
         config_from(build_parser().parse_args(["--policy-steps", "0"]))
+    assert config_from(build_parser().parse_args(["--baselines"])).baselines
+    assert not config_from(build_parser().parse_args(["--size", "full", "--no-baselines"])).baselines
+    assert config_from(build_parser().parse_args(["--size", "full"])).baselines
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--baselines", "--no-baselines"])

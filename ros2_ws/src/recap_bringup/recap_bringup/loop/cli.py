@@ -23,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "Interrupted runs resume from the last finished step.")
     parser.add_argument("--task", default="espresso", help="sim task: espresso | transfer_cube")
     parser.add_argument("--size", choices=sorted(PRESETS), default="default",
-                        help="preset sizes: quick (smoke test, ~minutes) or default (<= 30 min on 2 cores)")
+                        help="preset sizes: quick (smoke test, ~2 min), default (<= 30 min on 2 cores, no "
+                             "baselines) or full (default + BC, filtered BC and AWR, ~45 min)")
     parser.add_argument("--quick", action="store_const", const="quick", dest="size", help="same as --size quick")
     parser.add_argument("--workdir", type=Path, default=None, help="default: runs/loop_<task>_<size>")
     parser.add_argument("--iterations", type=int, default=None, help="override K")
@@ -38,7 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--render-cameras", action="store_true",
                         help="render and record the three cameras during deployments (slower; the loop's "
                              "state-only policies do not use them)")
-    parser.add_argument("--no-baselines", action="store_true", help="skip BC / filtered BC / AWR")
+    baselines = parser.add_mutually_exclusive_group()
+    baselines.add_argument("--baselines", dest="baselines", action="store_true", default=None,
+                           help="also train and evaluate BC / filtered BC / AWR on the final data (a finished "
+                                "run of the same sizes resumes and only adds them)")
+    baselines.add_argument("--no-baselines", dest="baselines", action="store_false", help="skip them")
+    parser.add_argument("--train-threads", type=int, default=None,
+                        help="torch threads for training and evaluation (default: 2)")
     return parser
 
 
@@ -47,13 +54,12 @@ def config_from(opts: argparse.Namespace) -> LoopConfig:
     overrides = {"task": opts.task}
     for name, value in (("iterations", opts.iterations), ("rollouts_per_iteration", opts.rollouts),
                         ("eval_episodes", opts.eval_episodes), ("demos", opts.demos),
-                        ("value_steps", opts.value_steps), ("policy_steps", opts.policy_steps)):
+                        ("value_steps", opts.value_steps), ("policy_steps", opts.policy_steps),
+                        ("baselines", opts.baselines), ("train_threads", opts.train_threads)):
         if value is not None:
             overrides[name] = value
     if opts.render_cameras:
         overrides["render_cameras"] = True
-    if opts.no_baselines:
-        overrides["baselines"] = False
     return dataclasses.replace(PRESETS[opts.size], **overrides)
 
 

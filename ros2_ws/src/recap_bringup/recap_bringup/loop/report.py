@@ -52,6 +52,9 @@ def write_loop_report(workdir: Path, cfg: LoopConfig, ledger: Ledger) -> Path:
                   f"- failure rate: {_ratio(last.failure_rate.value, first.failure_rate.value)}"]
     if baselines:
         lines += ["", "## Baselines on the same data and policy-training budget", "", results_table(baselines)]
+    else:
+        lines += ["", "No baselines in this run: rerun the same command with `--baselines` to add BC, filtered BC "
+                      "and AWR on the same data (the finished steps are kept)."]
     lines += ["", "![success and throughput by iteration](report/by_iteration.png)", ""]
     value_png = _value_curves(workdir, cfg, figures / "value_curves.png")
     if value_png:

@@ -36,10 +36,9 @@ def algorithm_config(cfg: LoopConfig):
     from recap_trainer.algorithm import AlgorithmConfig
     from recap_trainer.training.loop import TrainConfig
 
-    # One torch thread: the policy node, the sim and the evaluation share the 2 cores, and the small
-    # models train several times slower with 2 threads fighting for them (docs/TRAINER.md).
-    value = TrainConfig(steps=cfg.value_steps, seed=cfg.seed, threads=1)
-    policy = TrainConfig(steps=cfg.policy_steps, seed=cfg.seed, threads=1)
+    # Training runs while the deployment graph is down: it has the cores to itself.
+    value = TrainConfig(steps=cfg.value_steps, seed=cfg.seed, threads=cfg.train_threads)
+    policy = TrainConfig(steps=cfg.policy_steps, seed=cfg.seed, threads=cfg.train_threads)
     return AlgorithmConfig(pretrain_value=value, pretrain_policy=policy,
                            finetune_value=replace(value, steps=max(1, cfg.value_steps // 2)),
                            finetune_policy=replace(policy, steps=max(1, cfg.policy_steps // 2)))
@@ -94,7 +93,9 @@ def run_loop(cfg: LoopConfig, workdir: Path) -> Path:
             out = workdir / "baselines" / method
             step(f"baseline/{method}/train", lambda: _train_baseline(method, data, out, cfg, alg, train_dir))
             step(f"baseline/{method}/evaluate", lambda: _evaluate(out, cfg, workdir / "eval" / f"{method}.json", method))
-    return step("report", lambda: str(write_loop_report(workdir, cfg, ledger)))
+    # Always rewritten (seconds): a resumed run may have added baselines since.
+    log.info("== report")
+    return write_loop_report(workdir, cfg, ledger)
 
 
 def _evaluate(policy_dir: Path, cfg: LoopConfig, out: Path, label: str) -> str:
