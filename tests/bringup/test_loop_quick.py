@@ -1,4 +1,5 @@
 """The RECAP loop at --quick size, end to end through the ROS graph, and its resume after a crash."""
+import dataclasses
 import json
 import logging
 
@@ -50,3 +51,12 @@ def test_quick_loop_runs_end_to_end_and_resumes_after_a_crash(tmp_path, monkeypa
     text = open(report).read()
     assert "SFT (pi^0)" in text and "RECAP iter 1 (pi^1)" in text and "interventions per deployed episode" in text
     assert (tmp_path / "report" / "by_iteration.png").stat().st_size > 0
+    assert "No baselines in this run" in text
+
+    # The same sizes with --baselines resume the finished run and only add the baselines.
+    checkpoint = tmp_path / "train" / "iter_1" / "policy"
+    before = {p: p.stat().st_mtime_ns for p in checkpoint.rglob("*") if p.is_file()}
+    with_baselines = loop_run.run_loop(dataclasses.replace(cfg, baselines=True), tmp_path)
+    assert {p: p.stat().st_mtime_ns for p in checkpoint.rglob("*") if p.is_file()} == before
+    text = open(with_baselines).read()
+    assert "## Baselines on the same data" in text and all(m in text for m in ("bc", "filtered_bc", "awr"))
