@@ -9,9 +9,12 @@
 
 Every step is recorded in a ledger (`<workdir>/ledger.json`); a crashed or interrupted run resumes
 after the last finished step (deployments resume per episode).
-Deviation from the paper: evaluation runs the policy in the sim core in-process (the same model,
-chunking and sim as the deployed graph, without DDS), so hundreds of evaluation episodes fit in
-the time budget; data collection, the part RECAP learns from, goes through the ROS graph.
+Deviation from the paper: evaluation runs the policy in the sim core in-process (the same model
+and sim as the deployed graph, without DDS), so hundreds of evaluation episodes fit in the time
+budget; data collection, the part RECAP learns from, goes through the ROS graph. The chunking
+differs: evaluation executes 25 actions per chunk, the deployed policy node real-time chunking
+(a chunk every 10 ticks continuing the last), which commits harder to a chunk's first decision
+(docs/BRINGUP.md, session 10).
 """
 from __future__ import annotations
 
