@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--task", default="espresso", help="sim task: espresso | transfer_cube")
     parser.add_argument("--size", choices=sorted(PRESETS), default="default",
                         help="preset sizes: quick (smoke test, ~2 min), default (<= 30 min on 2 cores, no "
-                             "baselines) or full (default + BC, filtered BC and AWR, ~45 min)")
+                             "baselines) or full (default + BC, filtered BC and AWR, ~55 min)")
     parser.add_argument("--quick", action="store_const", const="quick", dest="size", help="same as --size quick")
     parser.add_argument("--workdir", type=Path, default=None, help="default: runs/loop_<task>_<size>")
     parser.add_argument("--iterations", type=int, default=None, help="override K")

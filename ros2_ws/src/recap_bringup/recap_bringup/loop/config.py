@@ -19,7 +19,7 @@ class LoopConfig:
     eval_episodes: int = 200  # in-process evaluation episodes per policy
     value_steps: int = 3000  # gradient steps for V_pre (each fine-tune: half)
     policy_steps: int = 12000  # gradient steps for pi_pre (each fine-tune: half)
-    # Plain BC, filtered BC and AWR on the final data, each with pi^K's policy steps: about 20 more
+    # Plain BC, filtered BC and AWR on the final data, each with pi^K's policy steps: about 28 more
     # minutes at the default size. They can be added to a finished run (not part of its hash).
     baselines: bool = False
     # Torch threads for training and evaluation, which run while the graph is down (2 threads train
