@@ -250,8 +250,7 @@ class SimNode(Node):
             self.get_logger().error(f"/sim/reset(task={task!r}, seed={seed}) refused: {message}")
             return False, message, self.loop.task_state, self.loop.clock_ns
         if self.loop.handback_due:
-            self.takeover_pub.publish(Bool(data=False))
-            self.get_logger().info("operator hands back: new episode")
+            self._request_takeover(False, "new episode")
         self._publish(self.loop.start_tick())
         self._paused = paused
         self.pacer.restart(time.monotonic())
@@ -295,14 +294,17 @@ class SimNode(Node):
     def _publish_operator(self, tick: Tick, now: Time) -> None:
         op = tick.operator
         if op.request is not None:
-            self.takeover_pub.publish(Bool(data=op.request))
-            self.get_logger().info(f"operator {'takes over' if op.request else 'hands back'}: {op.reason}")
+            self._request_takeover(op.request, op.reason)
         if tick.joint_states:
             for i, (arm, pub) in enumerate(self.leader_pubs.items()):
                 names, positions = arm_command(op.leader[i * JOINTS_PER_ARM:(i + 1) * JOINTS_PER_ARM], self.operator.leader_gripper)
                 msg = JointState(name=names, position=positions)
                 msg.header.stamp = now
                 pub.publish(msg)
+
+    def _request_takeover(self, human: bool, reason: str) -> None:
+        self.takeover_pub.publish(Bool(data=human))
+        self.get_logger().info(f"operator {'takes over' if human else 'hands back'}: {reason}")
 
     def shutdown(self) -> None:
         self._stop.set()
