@@ -34,6 +34,10 @@ def test_config_hash_identifies_sizes():
     # sizes resumes with them (the full preset adds the baselines to a default run).
     assert PRESETS["full"].baselines and not PRESETS["default"].baselines
     assert PRESETS["full"].hash() == PRESETS["default"].hash() == LoopConfig(train_threads=1).hash()
+    # How deployments execute chunks changes the recorded data, so it is part of the run's identity.
+    assert LoopConfig(deploy_chunking="rtc").hash() != LoopConfig().hash()
+    with pytest.raises(ValueError, match="deploy_chunking must be one of"):
+        LoopConfig(deploy_chunking="ensemble")
     with pytest.raises(ValueError, match="positive"):
         LoopConfig(train_threads=0)
     with pytest.raises(ValueError, match="positive"):
@@ -55,3 +59,21 @@ def test_the_command_line_overrides_the_preset_sizes():
     assert config_from(build_parser().parse_args(["--size", "full"])).baselines
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--baselines", "--no-baselines"])
+    assert PRESETS["default"].deploy_chunking == "evaluation"
+    assert config_from(build_parser().parse_args(["--deploy-chunking", "rtc"])).deploy_chunking == "rtc"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--deploy-chunking", "sometimes"])
+
+
+def test_deployments_execute_chunks_as_the_evaluation_does_unless_told_otherwise(tmp_path):
+    from recap_bringup.loop.deployment import DeploymentConfig, deployment_graph
+    from recap_bringup.loop.run import EXECUTE_STEPS
+
+    def policy_parameters(**kw):
+        cfg = DeploymentConfig(task="espresso", prompt="p", episodes=1, first_seed=1, wall_timeout_s=1.0, **kw)
+        return next(s for s in deployment_graph(tmp_path, tmp_path, cfg) if s.name == "policy_node").parameters
+
+    aligned = policy_parameters(execute_steps=EXECUTE_STEPS)
+    assert (aligned["scheduler"], aligned["inference_every"]) == ("plain", EXECUTE_STEPS)
+    default = policy_parameters()  # the robot configuration's chunking is left alone
+    assert default["scheduler"] == "rtc" and "inference_every" not in default

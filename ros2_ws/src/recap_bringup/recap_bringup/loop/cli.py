@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from recap_bringup.loop.config import PRESETS, LoopConfig
+from recap_bringup.loop.config import DEPLOY_CHUNKING, PRESETS, LoopConfig
 from recap_bringup.graph_session import GraphStopped
 from recap_bringup.termination import INTERRUPTED_EXIT_CODE, terminate_as_interrupt
 
@@ -39,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--render-cameras", action="store_true",
                         help="render and record the three cameras during deployments (slower; the loop's "
                              "state-only policies do not use them)")
+    parser.add_argument("--deploy-chunking", choices=DEPLOY_CHUNKING, default=None,
+                        help="how the deployed policy node executes chunks: evaluation (default: a new chunk "
+                             "every 25 ticks, as the in-process evaluation executes them) or rtc (the node's "
+                             "real-time chunking, what a robot runs by default)")
     baselines = parser.add_mutually_exclusive_group()
     baselines.add_argument("--baselines", dest="baselines", action="store_true", default=None,
                            help="also train and evaluate BC / filtered BC / AWR on the final data (a finished "
@@ -55,7 +59,8 @@ def config_from(opts: argparse.Namespace) -> LoopConfig:
     for name, value in (("iterations", opts.iterations), ("rollouts_per_iteration", opts.rollouts),
                         ("eval_episodes", opts.eval_episodes), ("demos", opts.demos),
                         ("value_steps", opts.value_steps), ("policy_steps", opts.policy_steps),
-                        ("baselines", opts.baselines), ("train_threads", opts.train_threads)):
+                        ("baselines", opts.baselines), ("train_threads", opts.train_threads),
+                        ("deploy_chunking", opts.deploy_chunking)):
         if value is not None:
             overrides[name] = value
     if opts.render_cameras:

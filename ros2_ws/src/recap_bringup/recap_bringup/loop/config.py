@@ -7,6 +7,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+DEPLOY_CHUNKING = ("evaluation", "rtc")
+
 
 @dataclass(frozen=True)
 class LoopConfig:
@@ -29,12 +31,20 @@ class LoopConfig:
     # The loop trains state-only policies, which never read images: rendering three cameras costs
     # ~45 ms a frame on this CPU and slows the sim below real time, so deployments skip it unless asked.
     render_cameras: bool = False
+    # How the deployed policy node executes chunks. "evaluation": a new chunk every 25 ticks, each
+    # followed from its arrival (plain scheduler), which is what the in-process evaluation executes,
+    # so RECAP learns from the behaviour that is measured. "rtc": the node's default real-time
+    # chunking (a chunk every 10 ticks continuing the last), which commits harder to a chunk's first
+    # decision and fails in ways the evaluation does not see (docs/BRINGUP.md, session 10).
+    deploy_chunking: str = "evaluation"
     seed: int = 0
 
     def __post_init__(self) -> None:
         if self.iterations < 0 or min(self.demos, self.rollouts_per_iteration, self.eval_episodes,
                                       self.value_steps, self.policy_steps, self.train_threads) < 1:
             raise ValueError(f"loop sizes must be positive (iterations may be 0): {self}")
+        if self.deploy_chunking not in DEPLOY_CHUNKING:
+            raise ValueError(f"deploy_chunking must be one of {DEPLOY_CHUNKING}, got {self.deploy_chunking!r}")
 
     def hash(self) -> str:
         """Identifies the run: a ledger from another configuration is not resumed. Whether baselines

@@ -20,13 +20,19 @@ class DeploymentConfig:
     iteration: int = 0  # stored in each bag's metadata
     real_time_factor: float = 1.0
     render_cameras: bool = False
+    # None: the policy node's own chunking (real-time chunking). k: a new chunk every k ticks, each
+    # followed from its arrival, as the in-process evaluation executes chunks.
+    execute_steps: int | None = None
     startup_timeout_s: float = 60.0
 
 
 def deployment_graph(policy_dir: Path, bag_dir: Path, cfg: DeploymentConfig):
     sim = {"real_time_factor": cfg.real_time_factor, **({} if cfg.render_cameras else {"cameras": ["none"]})}
+    overrides = {"sim_node": sim, "recorder_node": {"iteration": cfg.iteration}}
+    if cfg.execute_steps is not None:
+        overrides["policy_node"] = {"scheduler": "plain", "inference_every": cfg.execute_steps}
     return describe_graph(LaunchArgs(task=cfg.task, checkpoint=str(policy_dir), bag_dir=str(bag_dir)),
-                          overrides={"sim_node": sim, "recorder_node": {"iteration": cfg.iteration}})
+                          overrides=overrides)
 
 
 def deploy(policy_dir: Path, bag_dir: Path, log_dir: Path, cfg: DeploymentConfig, ledger: Ledger,

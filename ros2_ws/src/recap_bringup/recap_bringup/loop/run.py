@@ -11,10 +11,11 @@ Every step is recorded in a ledger (`<workdir>/ledger.json`); a crashed or inter
 after the last finished step (deployments resume per episode).
 Deviation from the paper: evaluation runs the policy in the sim core in-process (the same model
 and sim as the deployed graph, without DDS), so hundreds of evaluation episodes fit in the time
-budget; data collection, the part RECAP learns from, goes through the ROS graph. The chunking
-differs: evaluation executes 25 actions per chunk, the deployed policy node real-time chunking
-(a chunk every 10 ticks continuing the last), which commits harder to a chunk's first decision
-(docs/BRINGUP.md, session 10).
+budget; data collection, the part RECAP learns from, goes through the ROS graph. Both execute
+chunks alike by default: 25 actions of each chunk, then a new chunk (deploy_chunking="evaluation").
+The robot's default real-time chunking (a chunk every 10 ticks continuing the last) commits harder
+to a chunk's first decision and failed in deployments where the evaluation did not (docs/BRINGUP.md,
+session 10); deploy_chunking="rtc" deploys with it.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ log = logging.getLogger("recap.loop")
 PROMPTS = {"espresso": "make an espresso", "transfer_cube": "transfer the cube to the left arm"}
 ROLLOUT_SEED_BASE = 100_000  # deployment seeds: far from demonstrations (0..) and evaluation (1e6..)
 EVAL_SEED = 1_000_000
+EXECUTE_STEPS = 25  # actions executed per chunk in evaluation (and in deployments, unless deploy_chunking="rtc")
 BASELINES = ("bc", "filtered_bc", "awr")
 
 
@@ -83,7 +85,8 @@ def run_loop(cfg: LoopConfig, workdir: Path) -> Path:
                                 first_seed=ROLLOUT_SEED_BASE + 1000 * k,
                                 wall_timeout_s=task_limit_s / max(cfg.real_time_factor, 1e-3) + 60.0,
                                 iteration=k, real_time_factor=cfg.real_time_factor,
-                                render_cameras=cfg.render_cameras),
+                                render_cameras=cfg.render_cameras,
+                                execute_steps=EXECUTE_STEPS if cfg.deploy_chunking == "evaluation" else None),
                ledger, f"iter_{k}/deploy")
         rollouts = workdir / "data" / f"rollouts_{k}"
         step(f"iter_{k}/convert", lambda: _convert(bags, rollouts, cfg.task, k))
@@ -106,7 +109,8 @@ def _evaluate(policy_dir: Path, cfg: LoopConfig, out: Path, label: str) -> str:
     from recap_trainer.policy import load_policy
 
     report = evaluate_policy(load_policy(policy_dir, seed=cfg.seed),
-                             EvaluationConfig(task=cfg.task, episodes=cfg.eval_episodes, seed=EVAL_SEED), label=label)
+                             EvaluationConfig(task=cfg.task, episodes=cfg.eval_episodes, seed=EVAL_SEED,
+                                              execute_steps=EXECUTE_STEPS), label=label)
     log.info("%s: success %s, throughput %s successes/h", label, report.success_rate.format(),
              report.throughput_per_hour.format(digits=0))
     return str(report.save(out))
