@@ -33,6 +33,18 @@ def test_generated_episodes_are_reproducible_and_complete(tmp_path):
     assert not np.allclose(episode.executed_action[10], episode.qpos[10])
 
 
+def test_worker_processes_write_the_same_dataset_in_seed_order(tmp_path):
+    serial = generate_dataset(tmp_path / "serial", _config(episodes=4), progress=False)
+    parallel = generate_dataset(tmp_path / "parallel", _config(episodes=4), progress=False, workers=2)
+    assert parallel == serial
+    a, b = RecapDataset(tmp_path / "serial"), RecapDataset(tmp_path / "parallel")
+    assert [s.episode_id for s in b.summaries] == [s.episode_id for s in a.summaries]
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.executed_action, y.executed_action)
+        np.testing.assert_array_equal(x.env_state, y.env_state)
+        assert x.outcome == y.outcome and x.metadata["profile"] == y.metadata["profile"]
+
+
 def test_generation_resumes_without_duplicating(tmp_path):
     generate_dataset(tmp_path, _config(episodes=2), progress=False)
     written = generate_dataset(tmp_path, _config(episodes=3), progress=False)
@@ -56,3 +68,9 @@ def test_bad_profiles_and_configs_are_rejected():
         DatagenConfig(task="transfer_cube", episodes=1, mixture=MIXTURES["expert"] * 2)
     with pytest.raises(ValueError, match="episodes must be >= 1"):
         DatagenConfig(task="transfer_cube", episodes=0)
+
+
+def test_bad_worker_count_is_rejected_before_anything_is_written(tmp_path):
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        generate_dataset(tmp_path / "d", _config(), progress=False, workers=0)
+    assert not (tmp_path / "d").exists()

@@ -63,6 +63,12 @@ def test_generate_on_an_unknown_task_fails_clearly(tmp_path):
         main(["generate", "--task", "laundry", "--episodes", "1", "--out", str(tmp_path / "d")])
 
 
+def test_generate_with_zero_workers_fails_clearly(tmp_path):
+    with pytest.raises(SystemExit, match="--workers must be >= 1"):
+        main(["generate", "--task", "transfer_cube", "--episodes", "1", "--out", str(tmp_path / "d"), "--workers", "0"])
+    assert not (tmp_path / "d").exists()
+
+
 def test_generate_collects_policy_rollouts(tiny_run):
     out = tiny_run / "rollouts"
     assert main(["generate", "--task", "transfer_cube", "--episodes", "2", "--out", str(out), "--policy",

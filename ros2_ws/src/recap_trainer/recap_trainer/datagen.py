@@ -11,6 +11,8 @@ seeds are skipped).
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -128,26 +130,56 @@ def generate_episode(env, config: DatagenConfig, seed: int) -> EpisodeData:
                   "state_names": list(env.state_names)})
 
 
-def generate_dataset(directory: str | Path, config: DatagenConfig, progress: bool = True) -> list[str]:
+def generate_dataset(directory: str | Path, config: DatagenConfig, progress: bool = True,
+                     workers: int = 1) -> list[str]:
     """Append `config.episodes` expert episodes to the dataset at `directory`; returns the ids
-    written now (seeds already in the dataset are skipped, so an interrupted run resumes)."""
-    from recap_sim.env import SimConfig, SimEnv
+    written now (seeds already in the dataset are skipped, so an interrupted run resumes).
 
-    env = SimEnv(SimConfig(task=config.task, cameras=config.cameras, time_limit_s=config.time_limit_s,
-                           **({"image_size": config.image_size} if config.cameras else {})))
+    `workers` > 1 runs the expert in that many processes. An episode depends only on its seed and
+    episodes are written in seed order, so the dataset is the same for any number of workers."""
+    if workers < 1:
+        raise ValueError(f"generate_dataset: workers must be >= 1, got {workers}")
+    env = _make_env(config)
     dataset_config = DatasetConfig(control_period=env.control_period, cameras=config.cameras,
                                    image_size=config.image_size if config.cameras else None)
     writer = DatasetWriter(directory, config=dataset_config)
+    seeds = _pending(writer, config)
     written = []
-    try:
-        for seed in tqdm(_pending(writer, config), desc=f"generate {config.task}", disable=not progress):
-            episode = generate_episode(env, config, seed)
+    with contextlib.ExitStack() as stack:
+        stack.callback(env.close)
+        if workers == 1 or len(seeds) < 2:
+            episodes = (generate_episode(env, config, seed) for seed in seeds)
+        else:
+            # spawn, not fork: the parent may hold torch's thread pools, which do not survive a fork
+            pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(
+                min(workers, len(seeds)), initializer=_start_worker, initargs=(config,)))
+            episodes = pool.imap(_worker_episode, seeds)
+        for seed, episode in zip(seeds, tqdm(episodes, total=len(seeds), desc=f"generate {config.task}",
+                                             disable=not progress)):
             writer.append(episode, origin=origin(config.task, seed))
             writer.mark_ingested(origin(config.task, seed))
             written.append(episode.episode_id)
-    finally:
-        env.close()
     return written
+
+
+def _make_env(config: DatagenConfig):
+    from recap_sim.env import SimConfig, SimEnv
+
+    return SimEnv(SimConfig(task=config.task, cameras=config.cameras, time_limit_s=config.time_limit_s,
+                            **({"image_size": config.image_size} if config.cameras else {})))
+
+
+_worker: tuple = ()  # (env, config) of a generation worker process
+
+
+def _start_worker(config: DatagenConfig) -> None:
+    global _worker
+    _worker = (_make_env(config), config)
+
+
+def _worker_episode(seed: int) -> EpisodeData:
+    env, config = _worker
+    return generate_episode(env, config, seed)
 
 
 def _pending(writer: DatasetWriter, config: DatagenConfig) -> Sequence[int]:

@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "run of the same sizes resumes and only adds them)")
     baselines.add_argument("--no-baselines", dest="baselines", action="store_false", help="skip them")
     parser.add_argument("--train-threads", type=int, default=None,
-                        help="torch threads for training and evaluation (default: 2)")
+                        help="torch threads for training and evaluation, and processes generating the "
+                             "demonstrations (default: 2)")
     return parser
 
 

@@ -24,8 +24,9 @@ class LoopConfig:
     # Plain BC, filtered BC and AWR on the final data, each with pi^K's policy steps: about 28 more
     # minutes at the default size. They can be added to a finished run (not part of its hash).
     baselines: bool = False
-    # Torch threads for training and evaluation, which run while the graph is down (2 threads train
-    # the default model 1.37x faster than 1 on this 2-core machine). Not part of the hash either.
+    # Torch threads for training and evaluation, and processes generating the demonstrations, all of
+    # which run while the graph is down (2 threads train the default model 1.37x faster than 1 on
+    # this 2-core machine). Not part of the hash either: the data are the same for any number.
     train_threads: int = 2
     real_time_factor: float = 1.0  # the sim node's pace during deployment
     # The loop trains state-only policies, which never read images: rendering three cameras costs

@@ -73,7 +73,8 @@ def run_loop(cfg: LoopConfig, workdir: Path) -> Path:
         ledger.finish(name, result)
         return result
 
-    step("demos", lambda: len(generate_dataset(demos, DatagenConfig(task=cfg.task, episodes=cfg.demos, seed=cfg.seed))))
+    step("demos", lambda: len(generate_dataset(demos, DatagenConfig(task=cfg.task, episodes=cfg.demos, seed=cfg.seed),
+                                               workers=cfg.train_threads)))
     step("pretrain", lambda: str(pretrain(open_datasets(data), train_dir, alg)))
     policies = [Path(step("iter_0/train", lambda: str(iterate(open_datasets(data), train_dir, 0, alg))))]
     step("iter_0/evaluate", lambda: _evaluate(policies[0], cfg, workdir / "eval" / "iter_0.json", "SFT (pi^0)"))

@@ -26,6 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--image-size", type=int, nargs=2, default=(96, 128), metavar=("H", "W"),
                    help="image size when cameras are recorded")
     p.add_argument("--time-limit", type=float, help="episode time limit in s (default: the task's)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes running the expert (the dataset is the same for any number)")
     rollouts = p.add_argument_group(
         "policy rollouts", "with --policy: collect rollouts of that checkpoint instead of expert demonstrations "
         "(source=rollout; a simulated operator corrects stalls and stuck stages with the scripted expert, "
@@ -49,7 +51,9 @@ def _generate(a: argparse.Namespace) -> int:
     else:
         config = DatagenConfig(task=a.task, episodes=a.episodes, seed=a.seed or 0, mixture=MIXTURES[a.mixture],
                                cameras=tuple(a.cameras), image_size=tuple(a.image_size), time_limit_s=a.time_limit)
-        written = generate_dataset(a.out, config)
+        if a.workers < 1:
+            raise SystemExit(f"recap generate: --workers must be >= 1, got {a.workers}")
+        written = generate_dataset(a.out, config, workers=a.workers)
     dataset = RecapDataset(a.out, tasks=[a.task])
     outcomes: dict[str, int] = {}
     for summary in dataset.summaries:
