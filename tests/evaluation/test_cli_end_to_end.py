@@ -58,6 +58,18 @@ def test_report_rejects_missing_inputs(tiny_run, tmp_path):
         main(["report", "--out", str(tmp_path), "--evaluations", str(bad)])
 
 
+def test_label_prints_the_positive_fraction_by_source_and_outcome(tiny_run, capsys):
+    out = tiny_run / "labels_again"
+    assert main(["label", "--data", str(tiny_run / "data"), "--value", str(tiny_run / "value"), "--out", str(out),
+                 "--stage", "pretrain", "--monte-carlo"]) == 0
+    printed = capsys.readouterr()
+    by_group = json.loads(printed.out)["positive_fraction_by_source_and_outcome"]
+    assert set(by_group) <= {"demo/success", "demo/failure"} and "demo/success" in by_group
+    assert all(0 <= f <= 1 for f in by_group.values())
+    header = [line.split() for line in printed.err.splitlines() if line.startswith("source")]
+    assert header == [["source", "outcome", "episodes", "steps", "positive"]]
+
+
 def test_generate_on_an_unknown_task_fails_clearly(tmp_path):
     with pytest.raises(Exception, match="laundry"):
         main(["generate", "--task", "laundry", "--episodes", "1", "--out", str(tmp_path / "d")])

@@ -13,17 +13,21 @@ Collecting rollouts (the sim, or a real robot with the recorder + converter) is 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from recap_trainer.checkpoint import load_checkpoint
+from recap_trainer.label_breakdown import format_breakdown, label_breakdown
 from recap_trainer.labels import LabelConfig, Labels, compute_labels
 from recap_trainer.rewards import RewardConfig
 from recap_trainer.training.episodes import EpisodeCatalog, open_datasets
 from recap_trainer.training.loop import TrainConfig
 from recap_trainer.training.train_policy import PolicyTrainConfig, train_policy
 from recap_trainer.training.train_value import predict_values, train_value
+
+log = logging.getLogger("recap.algorithm")
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,8 @@ def label_with_value(catalog: EpisodeCatalog, value_dir: str | Path, config: Lab
     rewards = RewardConfig.from_dict(ckpt.training["rewards"])
     labels = compute_labels(catalog, lambda ep: predict_values(ckpt.model, ckpt.stats, ep), rewards, config)
     labels.info["value_checkpoint"] = str(value_dir)
+    log.info("%s labels, positive fraction by source and outcome:\n%s", config.stage,
+             format_breakdown(label_breakdown(labels, catalog.summaries)))
     return labels
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from recap_trainer.action_frame import ACTION_FRAMES, relative_dims_for
@@ -145,16 +146,22 @@ def _train_value(a: argparse.Namespace) -> int:
 
 def _label(a: argparse.Namespace) -> int:
     from recap_trainer.algorithm import label_with_value
+    from recap_trainer.label_breakdown import format_breakdown, label_breakdown
     from recap_trainer.labels import LabelConfig
     from recap_trainer.training.episodes import open_datasets
 
     n_step = None if a.monte_carlo else (a.n_step if a.n_step is not None else -1)
     config = LabelConfig(stage=a.stage, n_step=n_step, positive_fraction=a.positive_fraction,
                          task_positive_fraction=_pairs(a.task_positive_fraction, float))
-    labels = label_with_value(open_datasets(a.data), a.value, config)
+    catalog = open_datasets(a.data)
+    labels = label_with_value(catalog, a.value, config)
     labels.save(a.out)
+    groups = label_breakdown(labels, catalog.summaries)
     print(json.dumps({"labels": str(a.out), "thresholds": labels.thresholds,
-                      "positive_fraction": round(labels.positive_fraction(), 4)}, indent=2))
+                      "positive_fraction": round(labels.positive_fraction(), 4),
+                      "positive_fraction_by_source_and_outcome": {
+                          f"{g.source}/{g.outcome}": round(g.positive_fraction, 4) for g in groups}}, indent=2))
+    print(format_breakdown(groups), file=sys.stderr)
     return 0
 
 
