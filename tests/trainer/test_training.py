@@ -12,7 +12,7 @@ from recap_trainer.features import ObservationError
 from recap_trainer.labels import LabelConfig
 from recap_trainer.policy import load_policy
 from recap_trainer.training.episodes import EpisodeCatalog, StepSampler, action_window
-from recap_trainer.training.loop import TrainConfig, lr_factor
+from recap_trainer.training.loop import TrainConfig, clip_gradients, lr_factor
 from recap_trainer.training.train_policy import PolicyBatches, PolicyTrainConfig, train_policy, training_episodes
 from recap_trainer.training.train_value import train_value
 
@@ -224,3 +224,26 @@ def test_learning_rate_warms_up_then_decays_by_cosine_to_its_floor():
     assert [lr_factor(constant, s) for s in (5, 50, 109)] == [pytest.approx(0.6), 1.0, 1.0]
     with pytest.raises(ValueError, match="lr_schedule"):
         TrainConfig(lr_schedule="linear")
+
+
+@pytest.mark.parametrize("scale", [0.01, 100.0])
+def test_gradient_clipping_matches_torch_whether_or_not_it_clips(scale):
+    import torch
+
+    def model_with_grads():
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Linear(7, 3))
+        (model(torch.randn(4, 5)).sum() * scale).backward()
+        return model
+
+    ours, reference = model_with_grads(), model_with_grads()
+    before = [p.grad.clone() for p in ours.parameters()]
+    norm = clip_gradients(ours, 1.0)
+    assert norm == pytest.approx(float(torch.nn.utils.clip_grad_norm_(reference.parameters(), 1.0)))
+    for p, q in zip(ours.parameters(), reference.parameters()):
+        torch.testing.assert_close(p.grad, q.grad)
+    clipped = torch.nn.utils.get_total_norm([p.grad for p in ours.parameters()])
+    assert float(clipped) == pytest.approx(min(norm, 1.0), rel=1e-4)
+    assert (norm > 1.0) == (scale > 1.0)  # both branches are exercised
+    if norm <= 1.0:
+        assert all(torch.equal(p.grad, b) for p, b in zip(ours.parameters(), before))
