@@ -35,6 +35,7 @@ from std_srvs.srv import Trigger
 from recap_core.aloha_layout import ARMS, JOINTS_PER_ARM, arm_command
 from recap_msgs.msg import TaskState
 from recap_msgs.srv import GetTaskState, ResetSim
+from recap_sim.blas_threads import one_blas_thread
 from recap_sim.command_validation import CommandLimits, CommandRejected, validate_arm_command
 from recap_sim.env import SIM_GRIPPER
 from recap_sim.operator_parameters import OPERATOR_PARAMETERS, operator_settings
@@ -314,6 +315,7 @@ class SimNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
+    one_blas_thread()  # the simulated operator's expert solves small IK systems every step
     rclpy.init(args=args)
     node = None
     try:

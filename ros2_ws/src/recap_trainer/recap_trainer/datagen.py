@@ -148,6 +148,9 @@ def generate_dataset(directory: str | Path, config: DatagenConfig, progress: boo
     with contextlib.ExitStack() as stack:
         stack.callback(env.close)
         if workers == 1 or len(seeds) < 2:
+            from recap_sim.blas_threads import one_blas_thread
+
+            stack.enter_context(one_blas_thread())
             episodes = (generate_episode(env, config, seed) for seed in seeds)
         else:
             # spawn, not fork: the parent may hold torch's thread pools, which do not survive a fork
@@ -173,7 +176,10 @@ _worker: tuple = ()  # (env, config) of a generation worker process
 
 
 def _start_worker(config: DatagenConfig) -> None:
+    from recap_sim.blas_threads import one_blas_thread
+
     global _worker
+    one_blas_thread()
     _worker = (_make_env(config), config)
 
 

@@ -91,6 +91,7 @@ def collect_episode(env, policy, config: RolloutConfig, seed: int) -> EpisodeDat
 def collect_rollouts(policy, directory: str | Path, config: RolloutConfig, progress: bool = True) -> list[str]:
     """Append `config.episodes` state-only rollouts of `policy` to the dataset at `directory`;
     seeds already there are skipped (resumable). Returns the ids written now."""
+    from recap_sim.blas_threads import one_blas_thread
     from recap_sim.env import SimConfig, SimEnv
 
     if policy.metadata.get("uses_images"):
@@ -105,10 +106,11 @@ def collect_rollouts(policy, directory: str | Path, config: RolloutConfig, progr
     try:
         seeds = [s for s in range(config.seed, config.seed + config.episodes)
                  if rollout_id(config.task, config.iteration, s) not in done]
-        for seed in tqdm(seeds, desc=f"rollouts {config.task} it{config.iteration}", disable=not progress):
-            episode = collect_episode(env, policy, config, seed)
-            writer.append(episode, origin=f"rollouts:{config.task}:it{config.iteration}:{seed}")
-            written.append(episode.episode_id)
+        with one_blas_thread():  # the operator's scripted expert (torch's threads are not limited)
+            for seed in tqdm(seeds, desc=f"rollouts {config.task} it{config.iteration}", disable=not progress):
+                episode = collect_episode(env, policy, config, seed)
+                writer.append(episode, origin=f"rollouts:{config.task}:it{config.iteration}:{seed}")
+                written.append(episode.episode_id)
     finally:
         env.close()
     return written
