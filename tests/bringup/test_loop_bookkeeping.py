@@ -77,3 +77,25 @@ def test_deployments_execute_chunks_as_the_evaluation_does_unless_told_otherwise
     assert (aligned["scheduler"], aligned["inference_every"]) == ("plain", EXECUTE_STEPS)
     default = policy_parameters()  # the robot configuration's chunking is left alone
     assert default["scheduler"] == "rtc" and "inference_every" not in default
+
+
+def test_the_operators_deviation_trigger_can_be_set_for_deployments(tmp_path):
+    from recap_bringup.loop.cli import build_parser, config_from
+    from recap_bringup.loop.deployment import DeploymentConfig, deployment_graph
+
+    def sim_parameters(**kw):
+        cfg = DeploymentConfig(task="espresso", prompt="p", episodes=1, first_seed=1, wall_timeout_s=1.0, **kw)
+        return next(s for s in deployment_graph(tmp_path, tmp_path, cfg) if s.name == "sim_node").parameters
+
+    default = sim_parameters()
+    assert (default["operator.deviation_threshold"], default["operator.deviation_duration_s"]) == (1.2, 0.5)  # aloha_sim.yaml
+    attentive = sim_parameters(operator_deviation=(0.7, 0.1))
+    assert (attentive["operator.deviation_threshold"], attentive["operator.deviation_duration_s"]) == (0.7, 0.1)
+
+    cfg = config_from(build_parser().parse_args(["--takeover-deviation", "0.7", "0.1"]))
+    assert cfg.takeover_deviation == (0.7, 0.1)
+    assert cfg.hash() != LoopConfig().hash()  # it changes the deployments' data
+    with pytest.raises(ValueError, match="takeover_deviation"):
+        LoopConfig(takeover_deviation=(0.7, 0.0))
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--takeover-deviation", "0.7"])

@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how the deployed policy node executes chunks: evaluation (default: a new chunk "
                              "every 25 ticks, as the in-process evaluation executes them) or rtc (the node's "
                              "real-time chunking, what a robot runs by default)")
+    parser.add_argument("--takeover-deviation", type=float, nargs=2, default=None, metavar=("RAD", "SECONDS"),
+                        help="the simulated operator takes over when the executed command stays RAD from its "
+                             "shadow expert's for SECONDS (default: the sim config's 1.2 rad for 0.5 s)")
     baselines = parser.add_mutually_exclusive_group()
     baselines.add_argument("--baselines", dest="baselines", action="store_true", default=None,
                            help="also train and evaluate BC / filtered BC / AWR on the final data (a finished "
@@ -61,7 +64,8 @@ def config_from(opts: argparse.Namespace) -> LoopConfig:
                         ("eval_episodes", opts.eval_episodes), ("demos", opts.demos),
                         ("value_steps", opts.value_steps), ("policy_steps", opts.policy_steps),
                         ("baselines", opts.baselines), ("train_threads", opts.train_threads),
-                        ("deploy_chunking", opts.deploy_chunking)):
+                        ("deploy_chunking", opts.deploy_chunking),
+                        ("takeover_deviation", tuple(opts.takeover_deviation) if opts.takeover_deviation else None)):
         if value is not None:
             overrides[name] = value
     if opts.render_cameras:

@@ -38,6 +38,10 @@ class LoopConfig:
     # chunking (a chunk every 10 ticks continuing the last), which commits harder to a chunk's first
     # decision and fails in ways the evaluation does not see (docs/BRINGUP.md, session 10).
     deploy_chunking: str = "evaluation"
+    # The simulated operator's deviation trigger during deployments, (rad, s): it takes over when
+    # the executed command stays this far from its shadow expert's for this long. None: the sim
+    # config's (recap_bringup/config/aloha_sim.yaml).
+    takeover_deviation: tuple[float, float] | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -46,6 +50,8 @@ class LoopConfig:
             raise ValueError(f"loop sizes must be positive (iterations may be 0): {self}")
         if self.deploy_chunking not in DEPLOY_CHUNKING:
             raise ValueError(f"deploy_chunking must be one of {DEPLOY_CHUNKING}, got {self.deploy_chunking!r}")
+        if self.takeover_deviation is not None and (len(self.takeover_deviation) != 2 or min(self.takeover_deviation) <= 0):
+            raise ValueError(f"takeover_deviation must be (rad > 0, seconds > 0), got {self.takeover_deviation}")
 
     def hash(self) -> str:
         """Identifies the run: a ledger from another configuration is not resumed. Whether baselines

@@ -87,7 +87,8 @@ def run_loop(cfg: LoopConfig, workdir: Path) -> Path:
                                 wall_timeout_s=task_limit_s / max(cfg.real_time_factor, 1e-3) + 60.0,
                                 iteration=k, real_time_factor=cfg.real_time_factor,
                                 render_cameras=cfg.render_cameras,
-                                execute_steps=EXECUTE_STEPS if cfg.deploy_chunking == "evaluation" else None),
+                                execute_steps=EXECUTE_STEPS if cfg.deploy_chunking == "evaluation" else None,
+                                operator_deviation=cfg.takeover_deviation),
                ledger, f"iter_{k}/deploy")
         rollouts = workdir / "data" / f"rollouts_{k}"
         step(f"iter_{k}/convert", lambda: _convert(bags, rollouts, cfg.task, k))
