@@ -55,8 +55,11 @@ class LoopConfig:
 
     def hash(self) -> str:
         """Identifies the run: a ledger from another configuration is not resumed. Whether baselines
-        run and with how many threads do not change the finished steps, so they may change on resume."""
-        fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("baselines", "train_threads")}
+        run and with how many threads do not change the finished steps, so they may change on resume.
+        An optional setting left at None is not part of the identity either, so that runs made
+        before it existed still resume."""
+        fields = {k: v for k, v in dataclasses.asdict(self).items()
+                  if k not in ("baselines", "train_threads") and v is not None}
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 
