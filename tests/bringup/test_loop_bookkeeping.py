@@ -89,7 +89,7 @@ def test_the_operators_deviation_trigger_can_be_set_for_deployments(tmp_path):
 
     default = sim_parameters()
     assert (default["operator.deviation_threshold"], default["operator.deviation_duration_s"]) == (1.2, 0.5)  # aloha_sim.yaml
-    attentive = sim_parameters(operator_deviation=(0.7, 0.1))
+    attentive = sim_parameters(takeover_deviation=(0.7, 0.1))
     assert (attentive["operator.deviation_threshold"], attentive["operator.deviation_duration_s"]) == (0.7, 0.1)
 
     cfg = config_from(build_parser().parse_args(["--takeover-deviation", "0.7", "0.1"]))

@@ -23,14 +23,14 @@ class DeploymentConfig:
     # None: the policy node's own chunking (real-time chunking). k: a new chunk every k ticks, each
     # followed from its arrival, as the in-process evaluation executes chunks.
     execute_steps: int | None = None
-    operator_deviation: tuple[float, float] | None = None  # (rad, s) of the operator's deviation trigger
+    takeover_deviation: tuple[float, float] | None = None  # (rad, s) of the operator's deviation trigger
     startup_timeout_s: float = 60.0
 
 
 def deployment_graph(policy_dir: Path, bag_dir: Path, cfg: DeploymentConfig):
     sim = {"real_time_factor": cfg.real_time_factor, **({} if cfg.render_cameras else {"cameras": ["none"]})}
-    if cfg.operator_deviation is not None:
-        sim["operator.deviation_threshold"], sim["operator.deviation_duration_s"] = map(float, cfg.operator_deviation)
+    if cfg.takeover_deviation is not None:
+        sim["operator.deviation_threshold"], sim["operator.deviation_duration_s"] = map(float, cfg.takeover_deviation)
     overrides = {"sim_node": sim, "recorder_node": {"iteration": cfg.iteration}}
     if cfg.execute_steps is not None:
         overrides["policy_node"] = {"scheduler": "plain", "inference_every": cfg.execute_steps}

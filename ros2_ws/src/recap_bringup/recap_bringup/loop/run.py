@@ -88,7 +88,7 @@ def run_loop(cfg: LoopConfig, workdir: Path) -> Path:
                                 iteration=k, real_time_factor=cfg.real_time_factor,
                                 render_cameras=cfg.render_cameras,
                                 execute_steps=EXECUTE_STEPS if cfg.deploy_chunking == "evaluation" else None,
-                                operator_deviation=cfg.takeover_deviation),
+                                takeover_deviation=cfg.takeover_deviation),
                ledger, f"iter_{k}/deploy")
         rollouts = workdir / "data" / f"rollouts_{k}"
         step(f"iter_{k}/convert", lambda: _convert(bags, rollouts, cfg.task, k))

@@ -105,9 +105,10 @@ def clip_gradients(module: nn.Module, max_norm: float) -> float:
     as the norm itself on a CPU and changes nothing on the steps that need no clipping."""
     params = [p for p in module.parameters() if p.grad is not None]
     norm = nn.utils.get_total_norm([p.grad for p in params])
-    if float(norm) > max_norm:
+    total = float(norm)
+    if total > max_norm:
         nn.utils.clip_grads_with_norm_(params, max_norm, norm)
-    return float(norm)
+    return total
 
 
 @dataclass
