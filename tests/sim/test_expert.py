@@ -126,8 +126,28 @@ def test_mistakes_produce_characteristic_failures() -> None:
         reasons.setdefault(mistake, []).append(res.failure_reason)
         if mistake == "miss_spout":
             break
-    assert set(reasons) <= {"miss_spout", "drop_cup"} and "miss_spout" in reasons
+    assert set(reasons) <= {"miss_spout", "drop_cup", "knock_cup"} and "miss_spout" in reasons
     assert all("missed the spout" in r for r in reasons["miss_spout"])
+
+
+def test_knock_cup_tips_the_cup_or_the_expert_recovers() -> None:
+    """The hurried grasp beside the cup either tips it (the failure learned policies show most) or
+    only pushes it, after which the plan grasps it properly and finishes the task."""
+    env = SimEnv(SimConfig(task="espresso"))
+    expert = ScriptedExpert(env, ExpertConfig(mistake_prob=1.0))
+    outcomes = set()
+    for seed in range(40):
+        obs = env.reset(seed)
+        expert.reset()
+        expert.act(obs)
+        if expert.mistake != "knock_cup":
+            continue
+        res = _finish(env, expert, obs)
+        assert res.outcome == "success" or res.failure_reason == "cup tipped over", (seed, res.failure_reason)
+        outcomes.add(res.outcome)
+        if outcomes == {"success", "failure"}:
+            break
+    assert outcomes == {"success", "failure"}
 
 
 def test_espresso_expert_presses_firmly_and_waits_for_the_finger_before_serving() -> None:

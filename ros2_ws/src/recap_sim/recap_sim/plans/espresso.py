@@ -27,6 +27,12 @@ PRESS_DEPTH = 0.011  # m pushed below the button's rest height
 PRESS_PITCH = 1.1  # rad below horizontal of the pressing fingers
 DROP_HEIGHT = 0.08  # m the "drop_cup" mistake lifts the cup before letting go
 MISS_OFFSET = np.array([0.07, -0.02])  # where the "miss_spout" mistake puts the cup instead
+# The "knock_cup" mistake: a hurried grasp whose approach line runs this far beside the cup, at
+# transit speed, so an open finger strikes the cup's side. It is how learned policies fail this task
+# most often (measured on pi^0, session 13: the pinch 4-5 cm out and 3-5 cm to the side, fingers
+# open, cup tipped about 1 s in); without it in the demonstrations the value function has never
+# seen a tip-over coming and rates a fast, sloppy approach as good.
+KNOCK_OFFSET = 0.035  # m sideways of the approach line
 # A firm press: the button is held down this long after it clicked, and the cup stays under the
 # spout until the finger is off the button. Lifting at the instant of the click (as before) left
 # policies a hair trigger to imitate: the click came 1 mm before the demonstrated depth and the
@@ -46,7 +52,7 @@ PRESS_TIP_OFFSET = FINGERTIP * PRESS_ROT[:, 0]  # pinch site -> fingertips while
 
 
 class EspressoPlan(TaskPlan):
-    mistakes = ("miss_spout", "drop_cup")
+    mistakes = ("miss_spout", "drop_cup", "knock_cup")
     # Without the roll pull the IK flips forearm_roll/wrist_rotate by ~pi on the way to the pitched
     # grasps (measured: both arms in most episodes, by varying amounts), which makes the
     # demonstrations multi-modal for no reason. 0.07 keeps both rolls within 0.65 rad at about the
@@ -58,6 +64,7 @@ class EspressoPlan(TaskPlan):
         self.task = self.world.env.task
         self.spout_target = SPOUT_XY + (MISS_OFFSET if self.mistake == "miss_spout" else 0.0)
         self._drop_pending = self.mistake == "drop_cup"
+        self._knock_side = float(self.rng.choice([-1.0, 1.0])) if self.mistake == "knock_cup" else 0.0
         self._retry_until = -1.0
         self._hold: ArmGoal | None = None
         self._dropping = False
@@ -149,10 +156,20 @@ class EspressoPlan(TaskPlan):
         if opening < 0.2:  # closed on nothing: back off and try again
             self._retry_until = time_s + 0.5
             return ArmGoal(pre, rot, 1.0)
+        if self._knock_side:
+            return self._knock(cup, rpos, rot, along, grasp)
         if on_line and (opening > 0.9 or np.linalg.norm(rpos - grasp) < 0.02):
             closing = np.linalg.norm(rpos - grasp) < 0.01 or opening < 0.9
             return ArmGoal(grasp, rot, 0.0 if closing else 1.0, 0.5)
         return ArmGoal(pre, rot, 1.0)
+
+    def _knock(self, cup, rpos, rot, along, grasp) -> ArmGoal:
+        """Rush along a line beside the cup; if the cup still stands once the pinch is level with
+        it (pushed aside, not tipped), the mistake is over and the normal grasp takes over."""
+        side = self._knock_side * KNOCK_OFFSET * np.array([-along[1], along[0], 0.0])
+        if float((rpos - grasp) @ along) > -0.005:
+            self._knock_side = 0.0
+        return ArmGoal(grasp + side, rot, 1.0)
 
     # --- left arm: the button -------------------------------------------------------------------
     def _left(self, brewed: bool, pressing: bool, placed: bool) -> ArmGoal:
