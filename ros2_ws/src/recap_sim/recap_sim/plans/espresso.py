@@ -27,12 +27,12 @@ PRESS_DEPTH = 0.011  # m pushed below the button's rest height
 PRESS_PITCH = 1.1  # rad below horizontal of the pressing fingers
 DROP_HEIGHT = 0.08  # m the "drop_cup" mistake lifts the cup before letting go
 MISS_OFFSET = np.array([0.07, -0.02])  # where the "miss_spout" mistake puts the cup instead
-# The "knock_cup" mistake: a hurried grasp whose approach line runs this far beside the cup, at
+# The "knock_cup" mistake: a hurried grasp aimed this far beside the grasp point, at
 # transit speed, so an open finger strikes the cup's side. It is how learned policies fail this task
 # most often (measured on pi^0, session 13: the pinch 4-5 cm out and 3-5 cm to the side, fingers
 # open, cup tipped about 1 s in); without it in the demonstrations the value function has never
 # seen a tip-over coming and rates a fast, sloppy approach as good.
-KNOCK_OFFSET = 0.035  # m sideways of the approach line
+KNOCK_OFFSET = 0.035  # m, sideways of the approach direction
 # A firm press: the button is held down this long after it clicked, and the cup stays under the
 # spout until the finger is off the button. Lifting at the instant of the click (as before) left
 # policies a hair trigger to imitate: the click came 1 mm before the demonstrated depth and the
@@ -157,15 +157,16 @@ class EspressoPlan(TaskPlan):
             self._retry_until = time_s + 0.5
             return ArmGoal(pre, rot, 1.0)
         if self._knock_side:
-            return self._knock(cup, rpos, rot, along, grasp)
+            return self._knock(rpos, rot, along, grasp)
         if on_line and (opening > 0.9 or np.linalg.norm(rpos - grasp) < 0.02):
             closing = np.linalg.norm(rpos - grasp) < 0.01 or opening < 0.9
             return ArmGoal(grasp, rot, 0.0 if closing else 1.0, 0.5)
         return ArmGoal(pre, rot, 1.0)
 
-    def _knock(self, cup, rpos, rot, along, grasp) -> ArmGoal:
-        """Rush along a line beside the cup; if the cup still stands once the pinch is level with
-        it (pushed aside, not tipped), the mistake is over and the normal grasp takes over."""
+    def _knock(self, rpos, rot, along, grasp) -> ArmGoal:
+        """Rush, fingers open, for a point beside the grasp point. Once the pinch has come level
+        with the grasp point the mistake is over: a cup still standing (pushed, not tipped) is then
+        grasped as usual."""
         side = self._knock_side * KNOCK_OFFSET * np.array([-along[1], along[0], 0.0])
         if float((rpos - grasp) @ along) > -0.005:
             self._knock_side = 0.0
