@@ -45,6 +45,7 @@ def test_chunked_execution_seeds_and_metrics():
     assert all(r.max_stage == 0 and r.num_stages == 5 for r in report.results)
     assert report.mean_progress.value == 0.0
     assert report.to_dict()["episodes"] == 5
+    assert report.noise_scale is None  # a policy without a noise scale (not a flow policy)
 
 
 def test_results_do_not_depend_on_parallel_envs():
@@ -83,3 +84,17 @@ def test_throughput_counts_the_time_of_failed_episodes():
     assert metrics["throughput_per_hour"].low <= 60.0 <= metrics["throughput_per_hour"].high
     with pytest.raises(ValueError, match="at least one episode"):
         EvaluationReport(label="x", config=_config(), results=(), wall_time_s=0.0)
+
+
+def test_the_policy_noise_scale_is_recorded_saved_and_tabled(tmp_path):
+    from recap_trainer.report import load_report, results_table
+
+    class NarrowNoise(HoldStill):
+        metadata = {"horizon": 10, "cameras": [], "noise_scale": 0.5}
+
+    report = evaluate_policy(NarrowNoise(), _config(episodes=2), label="narrow", progress=False)
+    assert report.noise_scale == 0.5
+    loaded = load_report(report.save(tmp_path / "r.json"))
+    assert loaded.noise_scale == 0.5 and loaded.results == report.results
+    row = results_table([loaded]).splitlines()[2]
+    assert row.startswith("| narrow | 1.5 | 0.5 | 2 |")

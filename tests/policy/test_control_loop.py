@@ -119,6 +119,11 @@ def test_node_config_validation_is_explicit():
         cfg.camera_topic_map(("cam_high", "cam_left_wrist"))
     default = PolicyNodeConfig.from_parameters(params(backend="remote"))
     assert default.camera_topic_map(("cam_high",)) == {"cam_high": "/cam_high/image_raw"}
+    # the node samples like the evaluation by default (recap_trainer.policy.DEFAULT_NOISE_SCALE)
+    from recap_trainer.policy import DEFAULT_NOISE_SCALE
+    assert default.conditioning.noise_scale == DEFAULT_NOISE_SCALE
+    with pytest.raises(ValueError, match="noise_scale"):
+        PolicyNodeConfig.from_parameters(params(backend="remote", noise_scale=-1.0))
 
 
 def test_skipped_periods_advance_the_plan_with_the_clock():

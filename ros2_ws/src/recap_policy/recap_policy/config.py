@@ -28,6 +28,8 @@ PARAMETERS: dict[str, tuple[object, str]] = {
     "scheduler": ("rtc", "chunk scheduler: plain | ensemble (ACT temporal ensembling) | rtc (real-time chunking)"),
     "advantage": ("positive", "advantage indicator the policy is conditioned on: positive | negative | unconditioned"),
     "guidance_scale": (1.0, "classifier-free guidance scale beta (1 = no guidance; the paper suggests 1.5-2.5)"),
+    "noise_scale": (0.5, "scale of the flow's starting noise (1 = the paper's sampling; 0.5 knocks over fewer cups, "
+                        "docs/TRAINER.md)"),
     "max_observation_age_s": (0.5, "an input older than this (header stamp) is stale: no new chunks, the command holds"),
     "max_step": (0.1, "largest change of one joint between two commands (rad / normalised gripper)"),
     "blend_steps": (5, "ticks over which a new chunk cross-fades in (plain, rtc)"),
@@ -109,7 +111,7 @@ class PolicyNodeConfig:
             remote_port=int(p["remote_port"]), remote_api_key=str(p["remote_api_key"]), task=str(p["task"]),
             loop=ControlLoopConfig(control_period=1.0 / rate, inference_every=int(p["inference_every"]),
                                    scheduler=scheduler, delay=delay),
-            conditioning=Conditioning(str(p["advantage"]), float(p["guidance_scale"])),
+            conditioning=Conditioning(str(p["advantage"]), float(p["guidance_scale"]), float(p["noise_scale"])),
             max_observation_age_s=float(p["max_observation_age_s"]),
             joint_state_topics=tuple(p["joint_state_topics"]),
             camera_topics=tuple(t for t in p["camera_topics"] if t),

@@ -94,6 +94,7 @@ class PolicyNode(Node):
         self.get_logger().info(
             f"policy {meta.policy_id}: scheduler={self.config.loop.scheduler.kind} "
             f"advantage={self.config.conditioning.advantage} beta={self.config.conditioning.guidance_scale} "
+            f"noise={self.config.conditioning.noise_scale} "
             f"cameras={cameras} state={list(meta.state_names)} at {1 / self.config.loop.control_period:.0f} Hz")
 
     def _now_ns(self) -> int:

@@ -81,6 +81,7 @@ class EvaluationReport:
     config: EvaluationConfig
     results: tuple[EpisodeResult, ...]
     wall_time_s: float
+    noise_scale: float | None = None  # the policy's sampling noise scale (policy.py), if it has one
     success_rate: Estimate = field(init=False)
     failure_rate: Estimate = field(init=False)
     mean_time_to_success_s: Estimate = field(init=False)
@@ -98,7 +99,8 @@ class EvaluationReport:
         return dict(Counter(_reason_kind(r.failure_reason) for r in self.results if r.outcome != "success"))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "config": asdict(self.config), "wall_time_s": self.wall_time_s,
+        return {"label": self.label, "config": asdict(self.config), "noise_scale": self.noise_scale,
+                "wall_time_s": self.wall_time_s,
                 "episodes": len(self.results),
                 "success_rate": self.success_rate.to_dict(), "failure_rate": self.failure_rate.to_dict(),
                 "mean_time_to_success_s": self.mean_time_to_success_s.to_dict(),
@@ -170,7 +172,8 @@ def evaluate_policy(policy: ChunkPolicy, config: EvaluationConfig, label: str = 
         env.close()
     results.sort(key=lambda r: r.seed)
     return EvaluationReport(label=label, config=config, results=tuple(results),
-                            wall_time_s=time.perf_counter() - started)
+                            wall_time_s=time.perf_counter() - started,
+                            noise_scale=_optional_metadata(policy, "noise_scale"))
 
 
 class _Slot:
@@ -219,6 +222,11 @@ def _infer(policy: ChunkPolicy, inputs: list[dict], config: EvaluationConfig) ->
         return list(batched(inputs, advantage=config.advantage, guidance_scale=config.guidance_scale))
     return [policy.infer(obs, advantage=config.advantage, guidance_scale=config.guidance_scale)
             for obs in inputs]
+
+
+def _optional_metadata(policy: ChunkPolicy, key: str) -> Any:
+    metadata = policy.metadata
+    return metadata.get(key) if isinstance(metadata, dict) else getattr(metadata, key, None)
 
 
 def _metadata(policy: ChunkPolicy, key: str, default: Any = None) -> Any:

@@ -18,9 +18,20 @@ from recap_trainer.checkpoint import CheckpointError, load_checkpoint
 from recap_trainer.features import ObservationError, observation_tensors
 from recap_trainer.models.encoders import DROPPED, indicator_id
 
+# Deviation from pi0 / RECAP, which start the flow from standard normal noise: by default the
+# starting noise is scaled by 0.5 (a lower sampling temperature). Measured on espresso (100
+# validation episodes, seeds 2 000 000+, disjoint from the evaluation's): four policies from two
+# loop runs succeed 45 -> 58 %, 33 -> 51 %, 78 -> 81 % and 56 -> 65 % at 0.5 instead of 1, with
+# fewer cups knocked over; at 0 (the deterministic flow) two of them get worse again. Imprecise
+# samples are what knocks the cup over. `noise_scale=1` restores the paper's sampling.
+DEFAULT_NOISE_SCALE = 0.5
+
 
 class Policy:
-    def __init__(self, checkpoint, seed: int = 0) -> None:
+    def __init__(self, checkpoint, seed: int = 0, noise_scale: float = DEFAULT_NOISE_SCALE) -> None:
+        if not (np.isfinite(noise_scale) and noise_scale >= 0):
+            raise ValueError(f"noise_scale must be a finite number >= 0 (1 = the paper's sampling), got {noise_scale}")
+        self.noise_scale = float(noise_scale)
         self._ckpt = checkpoint
         self.model = checkpoint.model.eval()
         self.config = checkpoint.config
@@ -44,6 +55,7 @@ class Policy:
             "task_state_names": dict(checkpoint.metadata.get("task_state_names", {})),
             "tasks": list(obs.tasks),
             "denoising_steps": self.config.denoising_steps,
+            "noise_scale": self.noise_scale,
             "advantage_conditioned": bool(checkpoint.metadata.get("advantage_conditioned", True)),
             "method": checkpoint.metadata.get("method", "recap"),
             "policy_id": f"{Path(checkpoint.path).name}-{digest}",
@@ -127,7 +139,7 @@ class Policy:
                 raise ValueError("frozen_prefix contains NaN or inf")
             fp_model = to_model_frame(fp, qpos, c.relative_dims)
             prefix = torch.from_numpy(self._ckpt.stats.normalize("action", fp_model))
-        noise = torch.randn(len(observations), c.horizon, c.action_dim, generator=self._generator)
+        noise = self.noise_scale * torch.randn(len(observations), c.horizon, c.action_dim, generator=self._generator)
         chunk = self.model.sample(batch, ind, float(guidance_scale), noise, prefix).numpy()
         actions = to_robot_frame(self._ckpt.stats.unnormalize("action", chunk), qpos, c.relative_dims).astype(np.float32)
         if frozen_prefixes is not None:
@@ -152,12 +164,13 @@ def _stack(name: str, rows: list[np.ndarray]) -> np.ndarray:
     return np.stack(rows)
 
 
-def load_policy(checkpoint_dir: str | Path, seed: int = 0) -> Policy:
-    """Load a policy checkpoint (safetensors + config.json + stats; no unpickling)."""
+def load_policy(checkpoint_dir: str | Path, seed: int = 0, noise_scale: float = DEFAULT_NOISE_SCALE) -> Policy:
+    """Load a policy checkpoint (safetensors + config.json + stats; no unpickling). `noise_scale`
+    multiplies the flow's starting noise at every inference (see DEFAULT_NOISE_SCALE)."""
     ckpt = load_checkpoint(checkpoint_dir, "policy")
     if ckpt.config.action_dim != 14:
         raise CheckpointError(f"{checkpoint_dir}: action_dim {ckpt.config.action_dim}, the robot needs 14")
-    return Policy(ckpt, seed=seed)
+    return Policy(ckpt, seed=seed, noise_scale=noise_scale)
 
 
 def _resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:

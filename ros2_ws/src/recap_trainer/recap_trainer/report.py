@@ -19,7 +19,8 @@ def load_report(path: str | Path) -> EvaluationReport:
         data = json.loads(path.read_text())
         return EvaluationReport(label=data["label"], config=EvaluationConfig(**data["config"]),
                                 results=tuple(EpisodeResult(**r) for r in data["results"]),
-                                wall_time_s=float(data["wall_time_s"]))
+                                wall_time_s=float(data["wall_time_s"]),
+                                noise_scale=data.get("noise_scale"))  # absent before session 14 (then 1)
     except (OSError, KeyError, TypeError, json.JSONDecodeError) as error:
         raise ValueError(f"{path}: not an evaluation report: {error!r}") from error
 
@@ -64,13 +65,14 @@ def advantage_figures(catalog, labels, out_dir: str | Path) -> dict[str, Path]:
 
 def results_table(reports: Sequence[EvaluationReport]) -> str:
     """Markdown table: one row per evaluated policy."""
-    lines = ["| method | β | episodes | success rate [95% CI] | failure rate [95% CI] | "
+    lines = ["| method | β | noise | episodes | success rate [95% CI] | failure rate [95% CI] | "
              "mean time to success s [95% CI] | throughput successes/h [95% CI] | "
              "task progress [95% CI] | failures by reason |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in reports:
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(r.failure_reasons.items())) or "-"
-        lines.append(f"| {r.label} | {r.config.guidance_scale:g} | {len(r.results)} | {r.success_rate.format()} | "
+        noise = "-" if r.noise_scale is None else f"{r.noise_scale:g}"  # "-": not recorded (before session 14: 1)
+        lines.append(f"| {r.label} | {r.config.guidance_scale:g} | {noise} | {len(r.results)} | {r.success_rate.format()} | "
                      f"{r.failure_rate.format()} | {r.mean_time_to_success_s.format(digits=1)} | "
                      f"{r.throughput_per_hour.format(digits=0)} | {r.mean_progress.format()} | {reasons} |")
     return "\n".join(lines)

@@ -40,16 +40,21 @@ class BackendMetadata:
 
 @dataclass(frozen=True)
 class Conditioning:
-    """RECAP inference conditioning (Eq. 3): the advantage indicator I and the CFG scale beta."""
+    """RECAP inference conditioning (Eq. 3): the advantage indicator I and the CFG scale beta, and
+    the scale of the flow's starting noise."""
 
     advantage: str = "positive"  # positive (default, RECAP) | negative | unconditioned
     guidance_scale: float = 1.0  # beta: 1 = conditioned sampling only, > 1 classifier-free guidance
+    # 1 = the paper's N(0, I); the built-in default 0.5 is a deviation (recap_trainer.policy.DEFAULT_NOISE_SCALE)
+    noise_scale: float = 0.5
 
     def __post_init__(self) -> None:
         if self.advantage not in ADVANTAGES:
             raise ValueError(f"advantage must be one of {ADVANTAGES}, got {self.advantage!r}")
         if not (np.isfinite(self.guidance_scale) and self.guidance_scale > 0):
             raise ValueError(f"guidance_scale must be a positive number, got {self.guidance_scale}")
+        if not (np.isfinite(self.noise_scale) and self.noise_scale >= 0):
+            raise ValueError(f"noise_scale must be a finite number >= 0, got {self.noise_scale}")
 
 
 class PolicyBackend(ABC):

@@ -23,7 +23,7 @@ class CheckpointBackend(PolicyBackend):
         # Inference shares the machine with the control-rate timer: cap its threads.
         if num_threads > 0:
             torch.set_num_threads(num_threads)
-        self._policy = load_policy(path)
+        self._policy = load_policy(path, noise_scale=conditioning.noise_scale)
         self._conditioning = conditioning
         m = self._policy.metadata
         if not isinstance(m, dict):

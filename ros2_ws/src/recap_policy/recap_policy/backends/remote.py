@@ -4,7 +4,8 @@ Protocol (openpi `WebsocketPolicyServer`): on connect the server sends a metadat
 request is one packed observation dict and each reply one packed dict with `actions` (H, D').
 Observation sent (openpi ALOHA conventions): `state` (14,) float32 JOINT_NAMES order with
 normalised grippers, `images` {camera: (3, H, W) uint8}, `prompt` (task), plus RECAP extras a
-server may use or ignore: `advantage`, `guidance_scale`, `env_state` (S,), `frozen_prefix` (d, 14).
+server may use or ignore: `advantage`, `guidance_scale`, `noise_scale`, `env_state` (S,), `frozen_prefix`
+(d, 14).
 The first 14 columns of `actions` are taken (openpi pads action dims).
 """
 from __future__ import annotations
@@ -41,6 +42,7 @@ class RemoteBackend(PolicyBackend):
             "prompt": obs.task,
             "advantage": self._conditioning.advantage,
             "guidance_scale": float(self._conditioning.guidance_scale),
+            "noise_scale": float(self._conditioning.noise_scale),
         }
         if obs.env_state is not None:
             request["env_state"] = obs.env_state.astype(np.float32)

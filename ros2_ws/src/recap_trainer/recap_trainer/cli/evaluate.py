@@ -23,6 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--advantage", choices=("positive", "negative", "dropped"), default="positive",
                    help="indicator the policy is conditioned on")
     p.add_argument("--beta", type=float, default=1.0, help="classifier-free guidance scale (1 = none)")
+    p.add_argument("--noise-scale", type=float, default=None,
+                   help="scale of the flow's starting noise (default: the policy's, 0.5; 1 = the paper's sampling)")
     p.add_argument("--parallel-envs", type=int, default=16, help="environments stepped in lockstep")
     p.add_argument("--time-limit", type=float, help="episode time limit in s (default: the task's)")
     p.add_argument("--label", help="name of this policy in reports (default: the checkpoint dir name)")
@@ -32,13 +34,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _evaluate(a: argparse.Namespace) -> int:
     from recap_trainer.evaluation import EvaluationConfig, evaluate_policy
-    from recap_trainer.policy import load_policy
+    from recap_trainer.policy import DEFAULT_NOISE_SCALE, load_policy
     from recap_trainer.report import results_table
 
     config = EvaluationConfig(task=a.task, episodes=a.episodes, seed=a.seed, execute_steps=a.execute_steps,
                               advantage=a.advantage, guidance_scale=a.beta, parallel_envs=a.parallel_envs,
                               time_limit_s=a.time_limit)
-    report = evaluate_policy(load_policy(a.policy), config, label=a.label or a.policy.name)
+    noise_scale = DEFAULT_NOISE_SCALE if a.noise_scale is None else a.noise_scale
+    report = evaluate_policy(load_policy(a.policy, noise_scale=noise_scale), config, label=a.label or a.policy.name)
     if a.out:
         report.save(a.out)
     print(results_table([report]))

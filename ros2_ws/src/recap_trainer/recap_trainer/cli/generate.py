@@ -35,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rollouts.add_argument("--policy", type=Path, help="policy checkpoint pi^(k-1) to roll out")
     rollouts.add_argument("--iteration", type=int, default=1, help="k the rollouts belong to")
     rollouts.add_argument("--beta", type=float, default=1.0, help="guidance scale of the rollouts")
+    rollouts.add_argument("--noise-scale", type=float, default=None,
+                          help="scale of the flow's starting noise (default: the policy's, 0.5; 1 = the paper's)")
     rollouts.add_argument("--execute-steps", type=int, default=25, help="actions executed per chunk")
     rollouts.add_argument("--no-operator", action="store_true", help="autonomous rollouts, no corrections")
     rollouts.add_argument("--stage-time-limit", type=float, default=12.0,
@@ -66,7 +68,7 @@ def _generate(a: argparse.Namespace) -> int:
 def _rollouts(a: argparse.Namespace) -> list[str]:
     from recap_sim.operator_policy import TakeoverRule
 
-    from recap_trainer.policy import load_policy
+    from recap_trainer.policy import DEFAULT_NOISE_SCALE, load_policy
     from recap_trainer.rollouts import RolloutConfig, collect_rollouts
 
     if a.cameras:
@@ -76,4 +78,5 @@ def _rollouts(a: argparse.Namespace) -> list[str]:
     config = RolloutConfig(task=a.task, episodes=a.episodes, iteration=a.iteration, seed=seed,
                            execute_steps=a.execute_steps, guidance_scale=a.beta, takeover=takeover,
                            time_limit_s=a.time_limit)
-    return collect_rollouts(load_policy(a.policy), a.out, config)
+    noise_scale = DEFAULT_NOISE_SCALE if a.noise_scale is None else a.noise_scale
+    return collect_rollouts(load_policy(a.policy, noise_scale=noise_scale), a.out, config)
