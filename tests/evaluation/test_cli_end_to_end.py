@@ -28,11 +28,12 @@ def test_evaluate_writes_a_report_with_every_seed(tiny_run, capsys):
     out = tiny_run / "eval_b15.json"
     assert main(["evaluate", "--policy", str(tiny_run / "policy"), "--task", "transfer_cube", "--episodes", "3",
                  "--execute-steps", "5", "--beta", "1.5", "--time-limit", "0.4", "--out", str(out),
-                 "--label", "recap_b15"]) == 0
+                 "--label", "recap_b15", "--noise-scale", "1"]) == 0
     report = json.loads(out.read_text())
     assert [r["seed"] for r in report["results"]] == [1_000_000, 1_000_001, 1_000_002]
     assert report["config"]["guidance_scale"] == 1.5 and report["label"] == "recap_b15"
-    assert "| recap_b15 | 1.5 | 3 |" in capsys.readouterr().out
+    assert report["noise_scale"] == 1.0  # --noise-scale 1: the paper's sampler
+    assert "| recap_b15 | 1.5 | 1 | 3 |" in capsys.readouterr().out
 
 
 def test_report_draws_value_advantages_and_comparison(tiny_run):
@@ -44,7 +45,7 @@ def test_report_draws_value_advantages_and_comparison(tiny_run):
                  "--evaluations", str(evaluation)]) == 0
     for name in ("value_over_time.png", "advantages_transfer_cube.png", "comparison.png"):
         assert (out / name).read_bytes().startswith(b"\x89PNG")
-    assert "| policy | 1 | 2 |" in (out / "report.md").read_text()
+    assert "| policy | 1 | 0.5 | 2 |" in (out / "report.md").read_text()  # the default noise scale
 
 
 def test_report_rejects_missing_inputs(tiny_run, tmp_path):
