@@ -225,15 +225,17 @@ def _infer(policy: ChunkPolicy, inputs: list[dict], config: EvaluationConfig) ->
 
 
 def _optional_metadata(policy: ChunkPolicy, key: str) -> Any:
+    """policy.metadata is a dict (load_policy) or an object with attributes; None if it lacks `key`."""
     metadata = policy.metadata
     return metadata.get(key) if isinstance(metadata, dict) else getattr(metadata, key, None)
 
 
 def _metadata(policy: ChunkPolicy, key: str, default: Any = None) -> Any:
-    """policy.metadata is a dict (load_policy) or an object with attributes."""
-    metadata = policy.metadata
-    value = metadata.get(key, default) if isinstance(metadata, dict) else getattr(metadata, key, default)
-    if value is None and default is None:
+    """`key` of the policy's metadata, else `default`; an error if neither is given."""
+    value = _optional_metadata(policy, key)
+    if value is None:
+        value = default
+    if value is None:
         raise ValueError(f"policy metadata has no {key!r}")
     return value
 
