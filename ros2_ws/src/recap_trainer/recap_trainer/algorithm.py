@@ -37,7 +37,7 @@ class AlgorithmConfig:
     finetune_value: TrainConfig = TrainConfig(steps=1000)
     finetune_policy: TrainConfig = TrainConfig(steps=1500)
     policy: PolicyTrainConfig = PolicyTrainConfig()
-    n_step: int = 50  # N of the fine-tuning advantages
+    n_step: int | None = 50  # N of the fine-tuning advantages; None = Monte Carlo (N = T)
     pretrain_positive_fraction: float = 0.3
     finetune_positive_fraction: float = 0.4
     task_positive_fraction: Mapping[str, float] = field(default_factory=dict)  # fine-tuning, per task

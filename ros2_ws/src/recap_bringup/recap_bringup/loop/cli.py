@@ -12,6 +12,8 @@ from recap_bringup.loop.config import DEPLOY_CHUNKING, PRESETS, LoopConfig
 from recap_bringup.graph_session import GraphStopped
 from recap_bringup.termination import INTERRUPTED_EXIT_CODE, terminate_as_interrupt
 
+_MONTE_CARLO = "monte-carlo"  # --monte-carlo's value: LoopConfig.finetune_n_step = None
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -46,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--takeover-deviation", type=float, nargs=2, default=None, metavar=("RAD", "SECONDS"),
                         help="the simulated operator takes over when the executed command stays RAD from its "
                              "shadow expert's for SECONDS (default: the sim config's 1.2 rad for 0.5 s)")
+    labels = parser.add_mutually_exclusive_group()
+    labels.add_argument("--n-step", type=int, default=None, dest="finetune_n_step", metavar="N",
+                        help="fine-tuning advantages over N steps, A_t = r_t + ... + r_t+N-1 + V(o_t+N) - V(o_t) "
+                             "(default: the paper's 50)")
+    labels.add_argument("--monte-carlo", dest="finetune_n_step", action="store_const", const=_MONTE_CARLO,
+                        help="Monte Carlo fine-tuning advantages, A_t = R_t - V(o_t) (docs/BRINGUP.md, session 15)")
     baselines = parser.add_mutually_exclusive_group()
     baselines.add_argument("--baselines", dest="baselines", action="store_true", default=None,
                            help="also train and evaluate BC / filtered BC / AWR on the final data (a finished "
@@ -65,9 +73,12 @@ def config_from(opts: argparse.Namespace) -> LoopConfig:
                         ("value_steps", opts.value_steps), ("policy_steps", opts.policy_steps),
                         ("baselines", opts.baselines), ("train_threads", opts.train_threads),
                         ("deploy_chunking", opts.deploy_chunking),
-                        ("takeover_deviation", tuple(opts.takeover_deviation) if opts.takeover_deviation else None)):
+                        ("takeover_deviation", tuple(opts.takeover_deviation) if opts.takeover_deviation else None),
+                        ("finetune_n_step", opts.finetune_n_step)):
         if value is not None:
             overrides[name] = value
+    if overrides.get("finetune_n_step") == _MONTE_CARLO:
+        overrides["finetune_n_step"] = None
     if opts.render_cameras:
         overrides["render_cameras"] = True
     return dataclasses.replace(PRESETS[opts.size], **overrides)

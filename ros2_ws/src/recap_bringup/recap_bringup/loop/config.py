@@ -8,6 +8,8 @@ import json
 from dataclasses import dataclass
 
 DEPLOY_CHUNKING = ("evaluation", "rtc")
+# (setting, value) pairs that every run made before the setting existed had.
+_BEFORE_IT_EXISTED = {("takeover_deviation", None), ("finetune_n_step", 50)}
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,10 @@ class LoopConfig:
     # the executed command stays this far from its shadow expert's for this long. None: the sim
     # config's (recap_bringup/config/aloha_sim.yaml).
     takeover_deviation: tuple[float, float] | None = None
+    # N of the fine-tuning advantages (the labels of pi^1..pi^K), the paper's 50; None = Monte Carlo,
+    # A_t = R_t - V(o_t). Session 15 screened both on espresso (docs/BRINGUP.md): within the spread
+    # of training seeds, so the default stays the paper's.
+    finetune_n_step: int | None = 50
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -55,14 +61,16 @@ class LoopConfig:
             raise ValueError(f"deploy_chunking must be one of {DEPLOY_CHUNKING}, got {self.deploy_chunking!r}")
         if self.takeover_deviation is not None and (len(self.takeover_deviation) != 2 or min(self.takeover_deviation) <= 0):
             raise ValueError(f"takeover_deviation must be (rad > 0, seconds > 0), got {self.takeover_deviation}")
+        if self.finetune_n_step is not None and self.finetune_n_step < 1:
+            raise ValueError(f"finetune_n_step must be >= 1 (or None: Monte Carlo), got {self.finetune_n_step}")
 
     def hash(self) -> str:
         """Identifies the run: a ledger from another configuration is not resumed. Whether baselines
         run and with how many threads do not change the finished steps, so they may change on resume.
-        An optional setting left at None is not part of the identity either, so that runs made
-        before it existed still resume."""
+        A setting at the value runs had before it existed is not part of the identity either, so that
+        those runs still resume."""
         fields = {k: v for k, v in dataclasses.asdict(self).items()
-                  if k not in ("baselines", "train_threads") and v is not None}
+                  if k not in ("baselines", "train_threads") and (k, v) not in _BEFORE_IT_EXISTED}
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -37,7 +37,9 @@ def write_loop_report(workdir: Path, cfg: LoopConfig, ledger: Ledger) -> Path:
     lines = [f"# RECAP loop on `{cfg.task}`", "",
              f"{cfg.iterations} iteration(s); {cfg.demos} demonstrations; {cfg.rollouts_per_iteration} deployments "
              f"per iteration through the ROS graph (simulated operator correcting); {cfg.eval_episodes} evaluation "
-             f"episodes per policy (seeded, in the sim core). Machine: {platform.machine()}, "
+             f"episodes per policy (seeded, in the sim core); fine-tuning advantages: "
+             f"{'Monte Carlo' if cfg.finetune_n_step is None else f'{cfg.finetune_n_step}-step'}. "
+             f"Machine: {platform.machine()}, "
              f"Python {platform.python_version()}.", "",
              "## Per iteration", "", results_table(iterations), "",
              "| policy | interventions per deployed episode [95% CI] |", "|---|---|"]

@@ -44,7 +44,7 @@ def algorithm_config(cfg: LoopConfig):
     # Training runs while the deployment graph is down: it has the cores to itself.
     value = TrainConfig(steps=cfg.value_steps, seed=cfg.seed, threads=cfg.train_threads)
     policy = TrainConfig(steps=cfg.policy_steps, seed=cfg.seed, threads=cfg.train_threads)
-    return AlgorithmConfig(pretrain_value=value, pretrain_policy=policy,
+    return AlgorithmConfig(pretrain_value=value, pretrain_policy=policy, n_step=cfg.finetune_n_step,
                            finetune_value=replace(value, steps=max(1, cfg.value_steps // 2)),
                            finetune_policy=replace(policy, steps=max(1, cfg.policy_steps // 2)))
 
