@@ -54,9 +54,9 @@ def test_quick_loop_runs_end_to_end_and_resumes_after_a_crash(tmp_path, monkeypa
     assert "SFT (pi^0)" in text and "RECAP iter 1 (pi^1)" in text and "interventions per deployed episode" in text
     assert (tmp_path / "report" / "by_iteration.png").stat().st_size > 0
     assert "No baselines in this run" in text
-    # pi^1's labels are the paper's 50-step advantages, and the report says so.
-    assert json.loads((tmp_path / "train" / "iter_1" / "labels" / "labels.json").read_text())["n_step"] == 50
-    assert "fine-tuning advantages: 50-step" in text
+    # pi^1's labels are the loop's default Monte Carlo advantages, and the report says so.
+    assert json.loads((tmp_path / "train" / "iter_1" / "labels" / "labels.json").read_text())["n_step"] is None
+    assert "fine-tuning advantages: Monte Carlo" in text
 
     # The same sizes with --baselines resume the finished run and only add the baselines.
     checkpoint = tmp_path / "train" / "iter_1" / "policy"

@@ -51,9 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     labels = parser.add_mutually_exclusive_group()
     labels.add_argument("--n-step", type=int, default=None, dest="finetune_n_step", metavar="N",
                         help="fine-tuning advantages over N steps, A_t = r_t + ... + r_t+N-1 + V(o_t+N) - V(o_t) "
-                             "(default: the paper's 50)")
+                             "(the paper: 50) instead of the default Monte Carlo A_t = R_t - V(o_t)")
     labels.add_argument("--monte-carlo", dest="finetune_n_step", action="store_const", const=_MONTE_CARLO,
-                        help="Monte Carlo fine-tuning advantages, A_t = R_t - V(o_t) (docs/BRINGUP.md, session 15)")
+                        help="Monte Carlo fine-tuning advantages, A_t = R_t - V(o_t) (the default; docs/BRINGUP.md, "
+                             "session 15)")
     baselines = parser.add_mutually_exclusive_group()
     baselines.add_argument("--baselines", dest="baselines", action="store_true", default=None,
                            help="also train and evaluate BC / filtered BC / AWR on the final data (a finished "

@@ -47,10 +47,12 @@ class LoopConfig:
     # the executed command stays this far from its shadow expert's for this long. None: the sim
     # config's (recap_bringup/config/aloha_sim.yaml).
     takeover_deviation: tuple[float, float] | None = None
-    # N of the fine-tuning advantages (the labels of pi^1..pi^K), the paper's 50; None = Monte Carlo,
-    # A_t = R_t - V(o_t). Session 15 screened both on espresso (docs/BRINGUP.md): within the spread
-    # of training seeds, so the default stays the paper's.
-    finetune_n_step: int | None = 50
+    # N of the fine-tuning advantages (the labels of pi^1..pi^K); None = Monte Carlo, A_t = R_t - V(o_t).
+    # The paper uses N = 50, which charges a failure only to the last second before it: on espresso
+    # a policy that tips the cup early was labelled positive for most of the approach. Monte Carlo
+    # labels charge it to every step of the failed episode; with them the loop's pi^2 fails less
+    # than pi^0 (session 15, docs/BRINGUP.md): a named deviation. --n-step 50 restores the paper's.
+    finetune_n_step: int | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
