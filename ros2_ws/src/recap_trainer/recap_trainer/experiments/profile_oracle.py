@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from recap_trainer.dataset import DatasetWriter, RecapDataset
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     if not (policy / "config.json").is_file():
         train_policy(open_datasets([data]), policy, TrainConfig(steps=opts.steps, seed=opts.seed, threads=opts.threads),
-                     replace(PolicyTrainConfig(), method="bc"), None)
+                     PolicyTrainConfig(method="bc"), None)
     if opts.eval_episodes:
         report = evaluate_policy(load_policy(policy, seed=opts.seed),
                                  EvaluationConfig(task=RecapDataset(data)[0].task, episodes=opts.eval_episodes,
