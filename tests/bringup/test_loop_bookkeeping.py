@@ -97,7 +97,7 @@ def test_the_operators_deviation_trigger_can_be_set_for_deployments(tmp_path):
     assert cfg.hash() != LoopConfig().hash()  # it changes the deployments' data
     # Unset, it is not part of the identity: a run made before the option existed resumes (session
     # 11's default size, 12 000 policy steps and the 50-step labels of then, hashed to this).
-    assert LoopConfig(policy_steps=12000, finetune_n_step=50).hash() == "6ecaae8050b5"
+    assert LoopConfig(policy_steps=12000, finetune_n_step=50, noise_scale=0.5).hash() == "6ecaae8050b5"
     with pytest.raises(ValueError, match="takeover_deviation"):
         LoopConfig(takeover_deviation=(0.7, 0.0))
     with pytest.raises(SystemExit):
@@ -120,3 +120,25 @@ def test_fine_tuning_advantages_are_monte_carlo_unless_n_step_is_asked_for():
         parsed("--n-step", "0")
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--n-step", "50", "--monte-carlo"])
+
+
+def test_every_policy_is_sampled_with_the_loops_noise_scale(tmp_path):
+    from recap_bringup.loop.cli import build_parser, config_from
+    from recap_bringup.loop.deployment import DeploymentConfig, deployment_graph
+    from recap_trainer.policy import DEFAULT_NOISE_SCALE
+
+    def policy_parameters(**kw):
+        cfg = DeploymentConfig(task="espresso", prompt="p", episodes=1, first_seed=1, wall_timeout_s=1.0, **kw)
+        return next(s for s in deployment_graph(tmp_path, tmp_path, cfg) if s.name == "policy_node").parameters
+
+    assert LoopConfig().noise_scale == DEFAULT_NOISE_SCALE  # the loop samples like the node and `recap evaluate`
+    assert policy_parameters(noise_scale=0.3)["noise_scale"] == 0.3
+    assert "noise_scale" not in policy_parameters()  # the node's own default
+
+    paper = config_from(build_parser().parse_args(["--noise-scale", "1"]))
+    assert paper.noise_scale == 1.0 and paper.hash() != LoopConfig().hash()
+    # Runs made before session 16 sampled at 0.5: that value is not part of their identity.
+    assert LoopConfig(noise_scale=0.5).hash() == "583fc37b42fc"  # session 15's make run
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="noise_scale must be a finite number >= 0"):
+            LoopConfig(noise_scale=bad)

@@ -45,7 +45,7 @@ def test_report_draws_value_advantages_and_comparison(tiny_run):
                  "--evaluations", str(evaluation)]) == 0
     for name in ("value_over_time.png", "advantages_transfer_cube.png", "comparison.png"):
         assert (out / name).read_bytes().startswith(b"\x89PNG")
-    assert "| policy | 1 | 0.5 | 2 |" in (out / "report.md").read_text()  # the default noise scale
+    assert "| policy | 1 | 0.2 | 2 |" in (out / "report.md").read_text()  # the default noise scale
 
 
 def test_report_rejects_missing_inputs(tiny_run, tmp_path):

@@ -39,7 +39,7 @@ def test_zero_noise_is_deterministic_and_the_spread_grows_with_the_scale(checkpo
 
 
 def test_the_default_is_recorded_in_the_metadata(checkpoint):
-    assert load_policy(checkpoint).metadata["noise_scale"] == DEFAULT_NOISE_SCALE == 0.5
+    assert load_policy(checkpoint).metadata["noise_scale"] == DEFAULT_NOISE_SCALE == 0.2
     assert load_policy(checkpoint, noise_scale=1.0).metadata["noise_scale"] == 1.0
 
 

@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     labels.add_argument("--monte-carlo", dest="finetune_n_step", action="store_const", const=_MONTE_CARLO,
                         help="Monte Carlo fine-tuning advantages, A_t = R_t - V(o_t) (the default; docs/BRINGUP.md, "
                              "session 15)")
+    parser.add_argument("--noise-scale", type=float, default=None, metavar="S",
+                        help="scale of the flow's starting noise for every policy evaluated and deployed "
+                             "(default 0.2; 1 = the paper's sampling; runs made before session 16 used 0.5: "
+                             "pass --noise-scale 0.5 to resume one)")
     baselines = parser.add_mutually_exclusive_group()
     baselines.add_argument("--baselines", dest="baselines", action="store_true", default=None,
                            help="also train and evaluate BC / filtered BC / AWR on the final data (a finished "
@@ -75,7 +79,7 @@ def config_from(opts: argparse.Namespace) -> LoopConfig:
                         ("baselines", opts.baselines), ("train_threads", opts.train_threads),
                         ("deploy_chunking", opts.deploy_chunking),
                         ("takeover_deviation", tuple(opts.takeover_deviation) if opts.takeover_deviation else None),
-                        ("finetune_n_step", opts.finetune_n_step)):
+                        ("finetune_n_step", opts.finetune_n_step), ("noise_scale", opts.noise_scale)):
         if value is not None:
             overrides[name] = value
     if overrides.get("finetune_n_step") == _MONTE_CARLO:

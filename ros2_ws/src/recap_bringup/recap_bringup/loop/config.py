@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 DEPLOY_CHUNKING = ("evaluation", "rtc")
 # (setting, value) pairs that every run made before the setting existed had.
-_BEFORE_IT_EXISTED = {("takeover_deviation", None), ("finetune_n_step", 50)}
+_BEFORE_IT_EXISTED = {("takeover_deviation", None), ("finetune_n_step", 50), ("noise_scale", 0.5)}
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,10 @@ class LoopConfig:
     # labels charge it to every step of the failed episode; with them the loop's pi^2 fails less
     # than pi^0 (session 15, docs/BRINGUP.md): a named deviation. --n-step 50 restores the paper's.
     finetune_n_step: int | None = None
+    # Scale of the flow's starting noise for every policy the loop evaluates and deploys (π^k and the
+    # baselines alike); recap_trainer.policy.DEFAULT_NOISE_SCALE, which a test keeps equal to it.
+    # 1 = the paper's sampler (TRAINER.md, deviation 11). Runs made before session 16 used 0.5.
+    noise_scale: float = 0.2
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -65,6 +69,8 @@ class LoopConfig:
             raise ValueError(f"takeover_deviation must be (rad > 0, seconds > 0), got {self.takeover_deviation}")
         if self.finetune_n_step is not None and self.finetune_n_step < 1:
             raise ValueError(f"finetune_n_step must be >= 1 (or None: Monte Carlo), got {self.finetune_n_step}")
+        if not 0 <= self.noise_scale < float("inf"):
+            raise ValueError(f"noise_scale must be a finite number >= 0 (1 = the paper's sampling), got {self.noise_scale}")
 
     def hash(self) -> str:
         """Identifies the run: a ledger from another configuration is not resumed. Whether baselines

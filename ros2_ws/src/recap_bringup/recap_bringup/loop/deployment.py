@@ -24,6 +24,7 @@ class DeploymentConfig:
     # followed from its arrival, as the in-process evaluation executes chunks.
     execute_steps: int | None = None
     takeover_deviation: tuple[float, float] | None = None  # (rad, s) of the operator's deviation trigger
+    noise_scale: float | None = None  # the policy node's sampling noise; None: the node's default
     startup_timeout_s: float = 60.0
 
 
@@ -31,9 +32,10 @@ def deployment_graph(policy_dir: Path, bag_dir: Path, cfg: DeploymentConfig):
     sim = {"real_time_factor": cfg.real_time_factor, **({} if cfg.render_cameras else {"cameras": ["none"]})}
     if cfg.takeover_deviation is not None:
         sim["operator.deviation_threshold"], sim["operator.deviation_duration_s"] = map(float, cfg.takeover_deviation)
-    overrides = {"sim_node": sim, "recorder_node": {"iteration": cfg.iteration}}
+    policy = {} if cfg.noise_scale is None else {"noise_scale": float(cfg.noise_scale)}
     if cfg.execute_steps is not None:
-        overrides["policy_node"] = {"scheduler": "plain", "inference_every": cfg.execute_steps}
+        policy.update(scheduler="plain", inference_every=cfg.execute_steps)
+    overrides = {"sim_node": sim, "recorder_node": {"iteration": cfg.iteration}, "policy_node": policy}
     return describe_graph(LaunchArgs(task=cfg.task, checkpoint=str(policy_dir), bag_dir=str(bag_dir)),
                           overrides=overrides)
 

@@ -88,7 +88,7 @@ def run_loop(cfg: LoopConfig, workdir: Path) -> Path:
                                 iteration=k, real_time_factor=cfg.real_time_factor,
                                 render_cameras=cfg.render_cameras,
                                 execute_steps=EXECUTE_STEPS if cfg.deploy_chunking == "evaluation" else None,
-                                takeover_deviation=cfg.takeover_deviation),
+                                takeover_deviation=cfg.takeover_deviation, noise_scale=cfg.noise_scale),
                ledger, f"iter_{k}/deploy")
         rollouts = workdir / "data" / f"rollouts_{k}"
         step(f"iter_{k}/convert", lambda: _convert(bags, rollouts, cfg.task, k))
@@ -110,7 +110,7 @@ def _evaluate(policy_dir: Path, cfg: LoopConfig, out: Path, label: str) -> str:
     from recap_trainer.evaluation import EvaluationConfig, evaluate_policy
     from recap_trainer.policy import load_policy
 
-    report = evaluate_policy(load_policy(policy_dir, seed=cfg.seed),
+    report = evaluate_policy(load_policy(policy_dir, seed=cfg.seed, noise_scale=cfg.noise_scale),
                              EvaluationConfig(task=cfg.task, episodes=cfg.eval_episodes, seed=EVAL_SEED,
                                               execute_steps=EXECUTE_STEPS), label=label)
     log.info("%s: success %s, throughput %s successes/h", label, report.success_rate.format(),

@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="indicator the policy is conditioned on")
     p.add_argument("--beta", type=float, default=1.0, help="classifier-free guidance scale (1 = none)")
     p.add_argument("--noise-scale", type=float, default=None,
-                   help="scale of the flow's starting noise (default: the policy's, 0.5; 1 = the paper's sampling)")
+                   help="scale of the flow's starting noise (default: the policy's, 0.2; 1 = the paper's sampling)")
     p.add_argument("--parallel-envs", type=int, default=16, help="environments stepped in lockstep")
     p.add_argument("--time-limit", type=float, help="episode time limit in s (default: the task's)")
     p.add_argument("--label", help="name of this policy in reports (default: the checkpoint dir name)")

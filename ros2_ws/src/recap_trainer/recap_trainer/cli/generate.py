@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rollouts.add_argument("--iteration", type=int, default=1, help="k the rollouts belong to")
     rollouts.add_argument("--beta", type=float, default=1.0, help="guidance scale of the rollouts")
     rollouts.add_argument("--noise-scale", type=float, default=None,
-                          help="scale of the flow's starting noise (default: the policy's, 0.5; 1 = the paper's)")
+                          help="scale of the flow's starting noise (default: the policy's, 0.2; 1 = the paper's)")
     rollouts.add_argument("--execute-steps", type=int, default=25, help="actions executed per chunk")
     rollouts.add_argument("--no-operator", action="store_true", help="autonomous rollouts, no corrections")
     rollouts.add_argument("--stage-time-limit", type=float, default=12.0,
