@@ -47,7 +47,7 @@ def test_remote_backend_round_trip_with_a_local_openpi_server():
     np.testing.assert_allclose(actions, np.repeat((QPOS + 0.1)[None], 8, axis=0), atol=1e-6)
     request = server.requests[0]
     assert request["prompt"] == "transfer cube" and request["advantage"] == "positive"
-    assert request["guidance_scale"] == pytest.approx(1.5) and request["noise_scale"] == pytest.approx(0.5)
+    assert request["guidance_scale"] == pytest.approx(1.5) and request["noise_scale"] == pytest.approx(0.2)  # Conditioning's default
     np.testing.assert_array_equal(request["images"]["cam_high"], IMAGE.transpose(2, 0, 1))  # CHW like openpi
     np.testing.assert_allclose(request["frozen_prefix"], prefix)
 
