@@ -139,12 +139,13 @@ def test_hand_back_resumes_policy_from_current_pose_without_jump():
     assert not out.state.human_in_control
 
 
-def test_episode_start_reinitialises_from_the_follower():
+def test_episode_start_restarts_the_command_from_the_next_measured_pose():
     core = _core()
     moved = POSE + 0.2
+    core.new_episode()
+    np.testing.assert_allclose(core.filter.pose, POSE)  # readings from before the event do not count
     for i, arm in enumerate(split_arms(moved)):
         core.follower(i, arm, 1.0)
-    assert core.reinitialise_from_follower()
     np.testing.assert_allclose(core.filter.pose, moved)
 
 
@@ -155,19 +156,60 @@ def test_config_validation(kw):
         ArbitrationConfig(**kw)
 
 
-def test_a_reset_of_the_follower_drops_the_stale_policy_command():
-    """A sim reset teleports the arms: the core must hold at the new pose instead of dragging
-    the arms back toward the policy command computed from the old one."""
+def _teleported(pose: np.ndarray) -> np.ndarray:
+    moved = pose.copy()
+    moved[1] += 1.0  # left shoulder teleported by 1 rad
+    moved[8] -= 1.0  # right shoulder too
+    return moved
+
+
+def test_an_unannounced_pose_jump_holds_the_arms_and_says_so():
+    """The measured pose jumps with no reset event (a bad reading, a driver glitch): the command
+    neither follows it nor moves on; the hold names the joint and ends when readings agree again."""
     core = _core()
-    old_target = POSE + 0.02
-    core.policy_command(old_target, 0.0)
-    before = core.tick(0.01).output.command
-    assert np.abs(before - POSE).max() > 0  # the policy command is being followed
-    reset_pose = POSE.copy()
-    reset_pose[1] += 1.0  # left shoulder teleported by 1 rad
-    reset_pose[8] -= 1.0  # right shoulder too
+    core.policy_command(POSE + 0.02, 0.0)
+    before = core.tick(0.0).output.command
+    messages = [core.follower(i, arm, 0.02) for i, arm in enumerate(split_arms(_teleported(POSE)))]
+    assert "jumped without a reset" in messages[0] and "left_shoulder" in messages[0]
+    core.policy_command(POSE + 0.02, 0.02)
+    held = core.tick(0.02)
+    np.testing.assert_allclose(held.output.command, before)
+    assert held.output.holding and held.state.source == Source.SAFETY and "jumped" in held.state.detail
+    assert core.reported_state().source == Source.SAFETY
+    messages = [core.follower(i, arm, 0.04) for i, arm in enumerate(split_arms(POSE))]
+    assert messages[0] is None and "hold released" in messages[1]  # both arms must agree again
+    resumed = core.tick(0.04)
+    assert not resumed.output.holding
+
+
+def test_an_announced_reset_restarts_from_the_new_pose_and_drops_the_stale_policy_command():
+    """A sim reset teleports the arms and says so: the command restarts at the new pose instead of
+    dragging the arms back toward the policy command computed from the old one."""
+    core = _core()
+    core.policy_command(POSE + 0.02, 0.0)
+    assert np.abs(core.tick(0.0).output.command - POSE).max() > 0  # the policy command is being followed
+    core.announce_reset()
+    waiting = core.tick(0.02).output
+    assert waiting.holding and "reset announced" in waiting.reason
+    reset_pose = _teleported(POSE)
     for i, arm in enumerate(split_arms(reset_pose)):
-        core.follower(i, arm, 0.02)
-    after = core.tick(0.03).output
+        assert core.follower(i, arm, 0.04) is None  # announced: no jump reported
+    after = core.tick(0.04).output
     np.testing.assert_allclose(after.command, reset_pose)
-    assert after.holding
+    assert after.holding and "no command" in after.reason
+
+
+def test_at_most_one_command_per_control_period():
+    """A flood of policy commands is forwarded once per control period, so it cannot drive the arms
+    faster than max_step per period."""
+    core = _core()
+    outputs = []
+    for k in range(40):  # 10 commands per 20 ms period, each 3 rad away
+        now = k * 0.002
+        core.policy_command(POSE + 3.0, now)
+        result = core.tick(now)
+        if result is not None:
+            outputs.append(result.output.command)
+    assert len(outputs) == 4
+    steps = np.abs(np.diff(np.stack([POSE] + outputs), axis=0)).max(axis=1)
+    assert steps.max() <= SAFETY.max_step + 1e-12

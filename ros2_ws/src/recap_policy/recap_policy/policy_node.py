@@ -16,7 +16,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image, JointState
 
 from recap_core.aloha_layout import JOINT_NAMES
-from recap_core.pose_jump import PoseJumpDetector
+from recap_core.pose_jump import JUMP_RAD, PoseJumpDetector
 from recap_msgs.msg import ActionChunk, EpisodeEvent
 from recap_policy.backends.base import BackendMetadata, PolicyBackend
 from recap_policy.chunk_message import chunk_to_msg, ns_to_time
@@ -104,8 +104,10 @@ class PolicyNode(Node):
         try:
             vec = self.builder.update_joints(index, msg.name, msg.position, stamp_ns(msg))
             if self.follower_jumps.update(index, vec):
-                # The robot was reset (the arms jumped): the current plan starts from the old pose.
-                self.get_logger().info(f"{topic}: the arm pose jumped (robot reset); dropping the current chunk")
+                # The plan starts from the old pose. Whether this was a reset is the arbitration node's
+                # call (it holds the arms on a jump nobody announced); here only the plan goes.
+                self.get_logger().warning(f"{topic}: the measured arm pose jumped more than {JUMP_RAD} rad "
+                                          "between two readings; dropping the current chunk")
                 self.loop.new_episode()
         except ValueError as exc:
             self.get_logger().error(f"ignored joint state: {exc}", throttle_duration_sec=self.config.warn_period_s)
@@ -124,7 +126,7 @@ class PolicyNode(Node):
             self.get_logger().error(f"ignored object state: {exc}", throttle_duration_sec=self.config.warn_period_s)
 
     def _on_episode_event(self, msg: EpisodeEvent) -> None:
-        if msg.kind == EpisodeEvent.START:
+        if msg.kind in (EpisodeEvent.START, EpisodeEvent.RESET):
             self.loop.new_episode()
 
     def _on_tick(self) -> None:

@@ -33,7 +33,7 @@ from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
 from recap_core.aloha_layout import ARMS, JOINTS_PER_ARM, arm_command
-from recap_msgs.msg import TaskState
+from recap_msgs.msg import EpisodeEvent, TaskState
 from recap_msgs.srv import GetTaskState, ResetSim
 from recap_sim.blas_threads import one_blas_thread
 from recap_sim.command_validation import CommandLimits, CommandRejected, validate_arm_command
@@ -93,6 +93,9 @@ class SimNode(Node):
         self.image_pubs = {cam: self.create_publisher(Image, f"/{cam}/image_raw", sensor)
                            for cam in self.loop_config.cameras}
         self.task_pub = self.create_publisher(TaskState, "/sim/task_state", LATCHED_QOS)
+        # A reset teleports the arms: the arbitration node re-syncs its command on this event, and
+        # holds on any jump it is not told about. Reliable, as the recorder's episode events.
+        self.events_pub = self.create_publisher(EpisodeEvent, "/episode_events", 100)
         if self.operator.enabled:
             self.leader_pubs = {arm: self.create_publisher(JointState, f"/leader_{arm}/joint_states", sensor)
                                 for arm in ARMS}
@@ -252,7 +255,12 @@ class SimNode(Node):
             return False, message, self.loop.task_state, self.loop.clock_ns
         if self.loop.handback_due:
             self._request_takeover(False, "new episode")
-        self._publish(self.loop.start_tick())
+        tick = self.loop.start_tick()
+        # Before the new pose: a controller that hears of the reset first never sees an unannounced jump.
+        event = EpisodeEvent(episode_id=snapshot.episode_id, kind=EpisodeEvent.RESET, note=f"sim reset, seed {seed}")
+        event.header.stamp = stamp(tick.clock_ns)
+        self.events_pub.publish(event)
+        self._publish(tick)
         self._paused = paused
         self.pacer.restart(time.monotonic())
         self.get_logger().info(f"reset: episode {snapshot.episode_id}" + (" (paused until /sim/resume)" if paused else ""))

@@ -1,5 +1,13 @@
 """One control tick of the arbitration node, ROS-free: latest inputs -> arbitrator -> safety filter.
 
+The invariant it keeps: between two consecutive commands no joint moves more than `max_step`, and
+two commands are never sent in the same control period of the node clock (a flood of policy
+commands cannot move the arms faster). The one exception is an explicit reset from the robot side
+(`EpisodeEvent` RESET from the sim or a driver, or START): the robot moved the arms itself, so the
+commanded pose restarts from the measured one (the arms are commanded to stay where they are) and
+ramps from there. A measured pose that jumps without such an event is never followed: it is
+reported and the arms hold until the readings agree with the command again or a reset comes.
+
 Thread-safe (subscription callbacks, the service, the keyboard thread and the timer all call in).
 Vectors are 14-D JOINT_NAMES order with normalised grippers; times are node-clock seconds.
 """
@@ -10,8 +18,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from recap_core.aloha_layout import ARMS, join_arms
-from recap_core.pose_jump import PoseJumpDetector
+from recap_core.aloha_layout import ARMS, JOINT_NAMES, JOINTS_PER_ARM, join_arms
+from recap_core.pose_jump import JUMP_RAD, PoseJumpDetector
 from recap_teleop.arbitration import ArbitrationConfig, Arbitrator, ControlState, Decision, Source
 from recap_teleop.safety_filter import SafetyConfig, SafetyFilter, SafetyOutput
 
@@ -29,15 +37,32 @@ class _PairedArms:
     def __init__(self) -> None:
         self.vectors: list[np.ndarray | None] = [None] * len(ARMS)
         self.times: list[float] = [0.0] * len(ARMS)
+        self.counts = [0] * len(ARMS)  # readings received per arm (orders readings where sim time cannot)
 
     def update(self, arm_index: int, vec7: np.ndarray, now: float) -> None:
         self.vectors[arm_index] = np.asarray(vec7, dtype=np.float64)
         self.times[arm_index] = now
+        self.counts[arm_index] += 1
 
     def joined(self) -> tuple[np.ndarray | None, float | None]:
         if any(v is None for v in self.vectors):
             return None, None
         return join_arms(*self.vectors), min(self.times)
+
+    def received_after(self, counts: list[int]) -> bool:
+        """Both arms have a reading newer than the snapshot `counts`."""
+        return all(now > then for now, then in zip(self.counts, counts))
+
+
+_ARM_JOINTS = np.array([i % JOINTS_PER_ARM != JOINTS_PER_ARM - 1 for i in range(len(JOINT_NAMES))])
+
+
+def farthest_arm_joint(measured: np.ndarray, commanded: np.ndarray) -> tuple[float, str]:
+    """The largest |measured - commanded| over the arm joints (grippers left out: a gripper that
+    squeezes an object measures wider than commanded) and that joint's name."""
+    diff = np.where(_ARM_JOINTS, np.abs(measured - commanded), 0.0)
+    j = int(np.argmax(diff))
+    return float(diff[j]), JOINT_NAMES[j]
 
 
 class ArbitrationCore:
@@ -50,6 +75,10 @@ class ArbitrationCore:
         self._leader = _PairedArms()
         self._follower = _PairedArms()
         self._follower_jumps = PoseJumpDetector()
+        self._period_ns = round(safety.control_period * 1e9)
+        self._last_output_period: int | None = None
+        self._resync_after: list[int] | None = None  # a reset was announced after these readings
+        self.jump_hold: str | None = None  # why the arms hold after an unannounced pose jump
         self.last_decision: Decision | None = None
 
     # Inputs ---------------------------------------------------------------------------------------------
@@ -61,27 +90,49 @@ class ArbitrationCore:
         with self._lock:
             self._leader.update(arm_index, vec7, now)
 
-    def follower(self, arm_index: int, vec7: np.ndarray, now: float) -> None:
+    def follower(self, arm_index: int, vec7: np.ndarray, now: float) -> str | None:
+        """Record one arm's measured 7-vector. Returns a message to log when the jump hold begins
+        or ends (None otherwise)."""
         with self._lock:
             self._follower.update(arm_index, vec7, now)
-            reset = self._follower_jumps.update(arm_index, vec7)
-            pose, _ = self._follower.joined()
-            if pose is not None and (self.filter.pose is None or reset) and np.isfinite(pose).all():
-                # A reset (the arms jumped): restart from the measured pose and forget the policy's
-                # command, which was computed from the old one; hold until a fresh one arrives.
-                self.filter.initialise(pose)
-                if reset:
-                    self._policy, self._policy_time = None, None
-
-    def reinitialise_from_follower(self) -> bool:
-        """Restart the commanded pose from the measured arms (a new episode after a reset)."""
-        with self._lock:
+            jumped = self._follower_jumps.update(arm_index, vec7)
             pose, _ = self._follower.joined()
             if pose is None or not np.isfinite(pose).all():
-                return False
-            self.filter.initialise(pose)
+                return None
+            if self.filter.pose is None:  # the first full reading: nothing was commanded yet
+                self.filter.initialise(pose)
+                return None
+            if self._resync_after is not None:  # a reset was announced: jumps are expected until re-synced
+                if self._follower.received_after(self._resync_after):
+                    self._resync(pose)
+                return None
+            gap, joint = farthest_arm_joint(pose, self.filter.pose)
+            if jumped and self.jump_hold is None and gap > JUMP_RAD:
+                self.jump_hold = (f"follower pose jumped without a reset: {joint} measured {gap:.2f} rad from the "
+                                  f"command (more than {JUMP_RAD} rad between two readings); holding the arms")
+                return self.jump_hold
+            if self.jump_hold is not None and gap <= JUMP_RAD:
+                self.jump_hold = None
+                return f"follower pose agrees with the command again ({joint} within {gap:.2f} rad); hold released"
+            return None
+
+    def announce_reset(self) -> None:
+        """The robot side moved the arms (a sim reset, a driver re-homing, a new episode): restart the
+        commanded pose from the first reading of both arms received after this call. Not from the
+        latest reading: it may predate the reset (readings and events travel on separate topics)."""
+        with self._lock:
+            self._resync_after = list(self._follower.counts)
+
+    def _resync(self, pose: np.ndarray) -> None:
+        # Forget the policy's command too: it was computed from the old pose; hold until a fresh one.
+        self.filter.initialise(pose)
+        self._policy, self._policy_time = None, None
+        self._resync_after, self.jump_hold = None, None
+
+    def new_episode(self) -> None:
+        self.announce_reset()
+        with self._lock:
             self.arbitrator.new_episode()
-            return True
 
     def request(self, human: bool, source: Source, now: float) -> Decision:
         with self._lock:
@@ -103,13 +154,26 @@ class ArbitrationCore:
         pose, _ = self._follower.joined()
         return pose
 
+    def reported_state(self) -> ControlState:
+        """Who is in control, as published; SAFETY while an unannounced pose jump holds the arms."""
+        with self._lock:
+            state = self.arbitrator.state
+            if self.jump_hold is not None:
+                state = replace(state, source=Source.SAFETY, detail=self.jump_hold)
+            return state
+
     @property
     def human_in_control(self) -> bool:
         return self.arbitrator.state.human_in_control
 
     # The tick -------------------------------------------------------------------------------------------
-    def tick(self, now: float) -> TickResult:
+    def tick(self, now: float) -> TickResult | None:
+        """The command for this control period, or None when this period already had its command."""
         with self._lock:
+            period = round(now * 1e9) // self._period_ns
+            last = self._last_output_period
+            if last is not None and period == last:
+                return None
             leader, leader_time = self._leader.joined()
             if leader is not None:
                 decision = self.arbitrator.observe_leader(now, leader, self._match_pose(), self.filter.pose)
@@ -119,7 +183,14 @@ class ArbitrationCore:
                 candidate, when = leader, leader_time
             else:
                 candidate, when = self._policy, self._policy_time
-            output = self.filter.tick(now, candidate, when)
+            if self._resync_after is not None and self.filter.estop_reason is None:
+                output = self.filter.hold("reset announced: waiting for fresh follower joint states")
+            elif self.jump_hold is not None and self.filter.estop_reason is None:
+                output = self.filter.hold(self.jump_hold)
+            else:
+                output = self.filter.tick(now, candidate, when)
+            if output.command is not None:
+                self._last_output_period = period  # a clock that went back (a restarted sim) starts a new grid
             state = self.arbitrator.state
             if output.holding:
                 state = replace(state, source=Source.SAFETY, detail=output.reason)

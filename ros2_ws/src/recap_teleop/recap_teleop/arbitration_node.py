@@ -2,7 +2,8 @@
 
 Thin by design: the state machine (arbitration), the safety filter and the tick (arbitration_core)
 are ROS-free. In policy mode each /policy/command is forwarded as soon as it arrives (no timer
-latency); the timer ticks in human mode and whenever the policy falls silent (the watchdog holds).
+latency) unless this control period already had its command; then the timer forwards it at the next
+period. The timer also ticks in human mode and whenever the policy falls silent (the watchdog holds).
 """
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ class ArbitrationNode(Node):
         self._published_key: tuple | None = None
         self._published_at = -1e18
         self._last_policy_at: float | None = None  # arrival of the latest policy command (own clock)
+        self._policy_pending = False  # a policy command arrived in a period that already had its command
         self._joy_pressed = False
 
         self.create_subscription(JointState, cfg.policy_command_topic, self._on_policy_command, RELIABLE_1)
@@ -94,7 +96,8 @@ class ArbitrationNode(Node):
         self.core.policy_command(command, now)
         self._last_policy_at = now
         if not self.core.human_in_control:
-            self._tick(now)  # forward at once: the policy stream is the clock in policy mode
+            # Forward at once (the policy stream is the clock in policy mode), once per control period.
+            self._policy_pending = not self._tick(now)
 
     def _on_arm(self, msg: JointState, index: int, topic: str, leader: bool) -> None:
         gripper = self.config.leader_gripper if leader else self.config.adapter.gripper
@@ -103,7 +106,16 @@ class ArbitrationNode(Node):
         except ValueError as exc:
             self.get_logger().error(f"ignored joint state: {exc}", throttle_duration_sec=2.0)
             return
-        (self.core.leader if leader else self.core.follower)(index, vec, self._now())
+        if leader:
+            self.core.leader(index, vec, self._now())
+            return
+        change = self.core.follower(index, vec, self._now())
+        if change is not None:
+            if self.core.jump_hold is not None:
+                self.get_logger().error(f"{topic}: {change}")
+            else:
+                self.get_logger().warning(f"{topic}: {change}")
+            self._publish_state(self.core.reported_state(), force=True)
 
     def _on_joy(self, msg: Joy) -> None:
         button = self.config.joy_button
@@ -132,10 +144,13 @@ class ArbitrationNode(Node):
             self.get_logger().info(f"e-stop released on {self.config.estop_topic}")
 
     def _on_episode_event(self, msg: EpisodeEvent) -> None:
+        # Both re-sync the commanded pose to the arms' next measured pose: the robot side moved them.
         if msg.kind == EpisodeEvent.START:
             self._episode_id = msg.episode_id
-            if not self.core.reinitialise_from_follower():
-                self.get_logger().warning("episode start before any follower joint state")
+            self.core.new_episode()
+        elif msg.kind == EpisodeEvent.RESET:
+            self.core.announce_reset()
+            self.get_logger().info("robot reset announced: the command restarts from the next measured pose")
         elif msg.kind in (EpisodeEvent.SUCCESS, EpisodeEvent.FAILURE, EpisodeEvent.ABORT):
             self._episode_id = ""
 
@@ -155,11 +170,15 @@ class ArbitrationNode(Node):
         # Silence is measured from the last policy command, not the last output: measured from the output,
         # the timer's own ticks would reset it and a silent policy would be watched at half the rate.
         silent = self._last_policy_at is None or now - self._last_policy_at >= 1.5 * self.config.control_period
-        if self.core.human_in_control or silent:
-            self._tick(now)
+        if self.core.human_in_control or silent or self._policy_pending:
+            if self._tick(now):
+                self._policy_pending = False
 
-    def _tick(self, now: float) -> None:
+    def _tick(self, now: float) -> bool:
+        """One control tick; False when this control period already had its command."""
         result = self.core.tick(now)
+        if result is None:
+            return False
         if result.output.command is not None:
             stamp = to_time_msg(now)
             self.adapter.publish(result.output.command, stamp)
@@ -167,6 +186,7 @@ class ArbitrationNode(Node):
             executed.header.stamp = stamp
             self.executed_pub.publish(executed)
         self._publish_state(result.state)
+        return True
 
     def _publish_state(self, s: ControlState, force: bool = False) -> None:
         now = self._now()

@@ -75,21 +75,21 @@ class SafetyFilter:
         if self._pose is None:
             return SafetyOutput(None, True, "waiting for the follower joint states")
         if self.estop_reason is not None:
-            return self._hold(f"e-stop engaged: {self.estop_reason}")
+            return self.hold(f"e-stop engaged: {self.estop_reason}")
         if candidate is None or candidate_time is None:
-            return self._hold("no command yet")
+            return self.hold("no command yet")
         age = now - candidate_time
         if age > self.config.watchdog_timeout_s:
-            return self._hold(f"watchdog: last command {age:.3f} s old (timeout {self.config.watchdog_timeout_s:.3f} s)")
+            return self.hold(f"watchdog: last command {age:.3f} s old (timeout {self.config.watchdog_timeout_s:.3f} s)")
         vec = np.asarray(candidate, dtype=np.float64)
         if vec.shape != (ACTION_DIM,):
             self.rejected += 1
-            return self._hold(f"rejected command of shape {vec.shape} (need {ACTION_DIM})")
+            return self.hold(f"rejected command of shape {vec.shape} (need {ACTION_DIM})")
         bad = ~np.isfinite(vec)
         if bad.any():
             self.rejected += 1
             names = [JOINT_NAMES[i] for i in np.nonzero(bad)[0]]
-            return self._hold(f"rejected non-finite command at {names}")
+            return self.hold(f"rejected non-finite command at {names}")
         lower, upper, _ = self.config.limits.as_arrays()
         target = np.clip(vec, lower, upper)
         bound = self.config.step_bound()
@@ -99,5 +99,6 @@ class SafetyFilter:
         clipped = not np.array_equal(self._pose, vec)
         return SafetyOutput(self._pose.copy(), False, "limited" if clipped else "", clipped)
 
-    def _hold(self, reason: str) -> SafetyOutput:
-        return SafetyOutput(self._pose.copy(), True, reason)
+    def hold(self, reason: str) -> SafetyOutput:
+        """Repeat the commanded pose (None before the filter knows where the arms are)."""
+        return SafetyOutput(self.pose, True, reason)
