@@ -1,5 +1,6 @@
 """The one description of the graph, read by the launch files and the runner alike."""
 import ast
+import os
 from pathlib import Path
 
 import pytest
@@ -58,12 +59,47 @@ def test_launch_argument_errors_are_clear():
 
 
 def test_runner_starts_exactly_the_described_processes(capsys):
-    assert runner_main(["transfer_cube", "--checkpoint", "/ckpt", "--dry-run"]) == 0
+    assert runner_main(["transfer_cube", "--checkpoint", "/ckpt", "--dry-run", "--domain-id", "17"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     specs = describe_graph(LaunchArgs(task="transfer_cube", checkpoint="/ckpt"))
     assert len(lines) == len(specs)
     for line, spec in zip(lines, specs):
+        assert line.startswith("ROS_DOMAIN_ID=17 ")
         assert f"-m {spec.module} " in line and f"__node:={spec.name}" in line
+
+
+def test_runner_domain_defaults_to_ros_domain_id_else_a_free_one(capsys, monkeypatch):
+    from recap_bringup import ros_domain
+
+    monkeypatch.setenv("ROS_DOMAIN_ID", "31")
+    assert runner_main(["espresso", "--dry-run"]) == 0
+    assert all(line.startswith("ROS_DOMAIN_ID=31 ") for line in capsys.readouterr().out.splitlines())
+    monkeypatch.delenv("ROS_DOMAIN_ID")
+    monkeypatch.setattr(ros_domain, "free_domain_id", lambda: 64)
+    assert runner_main(["espresso", "--dry-run"]) == 0
+    assert all(line.startswith("ROS_DOMAIN_ID=64 ") for line in capsys.readouterr().out.splitlines())
+    monkeypatch.setenv("ROS_DOMAIN_ID", "300")
+    assert runner_main(["espresso", "--dry-run"]) == 2
+    assert "ROS_DOMAIN_ID=300 is not a valid ROS domain id" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_node_processes_run_in_the_graphs_domain(tmp_path):
+    """The domain reaches the processes: a node started in another domain than this test session's
+    is discovered there (a participant belongs to exactly one domain)."""
+    from recap_bringup.ros_domain import free_domain_id
+    from ros_harness import SpinningNode
+
+    domain = free_domain_id()
+    assert str(domain) != os.environ["ROS_DOMAIN_ID"]
+    sim = describe_graph(LaunchArgs(task="transfer_cube", operator=False, record=False))[0]
+    group = NodeProcesses([sim], domain_id=domain, log_dir=tmp_path, echo=None)
+    group.start()
+    try:
+        with SpinningNode("observer", domain_id=domain) as observer:
+            observer.wait_for_publishers("/follower_left/joint_states", timeout=60)
+    finally:
+        group.stop()
 
 
 def test_params_file_round_trip():
@@ -87,11 +123,14 @@ def test_startup_check_names_silent_topics():
 def test_process_group_reports_a_crashed_node(tmp_path):
     from recap_bringup.graph import NodeSpec
     crash = NodeSpec("x", "x", "processes.exit_with_code", "crasher", {"code": 3})
-    group = NodeProcesses([crash], log_dir=tmp_path, echo=None)
+    group = NodeProcesses([crash], domain_id=0, log_dir=tmp_path, echo=None)
     group.start()
     assert group.procs["crasher"].wait(timeout=30) == 3
     assert group.exited() == {"crasher": 3}
     assert "exiting with 3" in (tmp_path / "crasher.log").read_text()
+    assert group.last_output("crasher") == ["exiting with 3"]
+    assert group.exit_report("crasher") == (f"crasher exited with code 3 (log: {tmp_path / 'crasher.log'}); "
+                                            "its last output:\n    | exiting with 3")
 
 
 NODE_SOURCES = {

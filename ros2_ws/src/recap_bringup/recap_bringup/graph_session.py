@@ -1,6 +1,10 @@
 """A running ROS graph plus an episode driver: runs recorded episodes one after another,
 restarting a node that crashed and retrying its episode, and stopping cleanly when the recorder
-refuses to start one (e.g. the disk is full). Used by the loop's deployments and the soak."""
+refuses to start one (e.g. the disk is full). Used by the loop's deployments and the soak.
+
+The nodes and the driver share one ROS domain: the one asked for, or one that is free on this
+machine when the graph starts (chosen then, not earlier: the loop's graph is down for minutes while
+it trains, and another graph may have taken a domain that was free at the loop's start)."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +13,8 @@ from pathlib import Path
 from recap_bringup.episode_driver import EpisodeDriver, EpisodeError, EpisodeResult, RecorderRefused
 from recap_bringup.graph import NodeSpec
 from recap_bringup.process_group import NodeProcesses
-from recap_bringup.startup_check import wait_for_publishers
+from recap_bringup.ros_domain import free_domain_id
+from recap_bringup.startup_check import NodeExitedAtStartup, watch_startup
 
 log = logging.getLogger("recap.graph")
 
@@ -20,21 +25,28 @@ class GraphStopped(RuntimeError):
 
 class GraphSession:
     def __init__(self, specs: list[NodeSpec], log_dir: Path, startup_timeout_s: float = 60.0,
-                 max_restarts: int = 3) -> None:
+                 max_restarts: int = 3, domain_id: int | None = None) -> None:
         self.specs = specs
         self.log_dir = log_dir
         self.startup_timeout_s = startup_timeout_s
         self.max_restarts = max_restarts
+        self._requested_domain_id = domain_id  # None: a free one, chosen on __enter__
+        self.domain_id: int | None = None
         self.restarts: dict[str, int] = {}
-        self.group = NodeProcesses(specs, log_dir=log_dir, echo=None)
+        self.group: NodeProcesses | None = None
         self.driver: EpisodeDriver | None = None
 
     def __enter__(self) -> "GraphSession":
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.domain_id = self._requested_domain_id
+        if self.domain_id is None:
+            self.domain_id = free_domain_id()
+            log.info("ROS domain %d (free on this machine)", self.domain_id)
+        self.group = NodeProcesses(self.specs, domain_id=self.domain_id, log_dir=self.log_dir, echo=None)
         self.group.start()
         try:
             self._check_startup()
-            self.driver = EpisodeDriver()
+            self.driver = EpisodeDriver(domain_id=self.domain_id)
         except BaseException:
             self.group.stop()
             raise
@@ -84,8 +96,9 @@ class GraphSession:
         return {name: proc.pid for name, proc in self.group.procs.items() if proc.poll() is None}
 
     def _check_startup(self) -> None:
-        problems = wait_for_publishers(self.specs, self.startup_timeout_s)
-        problems += [f"{name} exited with code {code} (log: {self.log_dir / (name + '.log')})"
-                     for name, code in self.group.exited().items()]
+        try:
+            problems = watch_startup(self.group, self.startup_timeout_s)
+        except NodeExitedAtStartup as exited:
+            raise GraphStopped(f"the ROS graph did not come up:\n{exited}") from None
         if problems:
             raise GraphStopped("the ROS graph did not come up:\n  " + "\n  ".join(problems))

@@ -11,23 +11,31 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
 from recap_bringup.graph import NodeSpec, params_yaml, ros_args
 
+TAIL_LINES = 10  # of each node's output, kept for the message when it exits
+
 
 class NodeProcesses:
-    """The running processes of a graph, with their output prefixed by node name."""
+    """The running processes of a graph, all in ROS domain `domain_id`, with their output prefixed
+    by node name."""
 
-    def __init__(self, specs: Iterable[NodeSpec], log_dir: Path | None = None,
+    def __init__(self, specs: Iterable[NodeSpec], domain_id: int, log_dir: Path | None = None,
                  echo: IO[str] | None = sys.stdout) -> None:
         self.specs = {spec.name: spec for spec in specs}
+        self.domain_id = domain_id
         self._params_dir = Path(tempfile.mkdtemp(prefix="recap-params-"))
         self._log_dir = log_dir
         self._echo = echo
         self.procs: dict[str, subprocess.Popen] = {}
+        self._relays: dict[str, threading.Thread] = {}
+        # The last lines each node wrote: a node that exits says why there (e.g. "cannot start: ...").
+        self._tails: dict[str, deque[str]] = {}
         self._lock = threading.Lock()
 
     def command(self, spec: NodeSpec) -> list[str]:
@@ -37,16 +45,21 @@ class NodeProcesses:
 
     def start(self, name: str | None = None) -> None:
         """Start every node (in description order), or just `name`."""
+        env = {**os.environ, "ROS_DOMAIN_ID": str(self.domain_id)}
         for spec in ([self.specs[name]] if name else self.specs.values()):
             proc = subprocess.Popen(self.command(spec), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    text=True, bufsize=1, env=os.environ.copy())
+                                    text=True, bufsize=1, env=env)
             self.procs[spec.name] = proc
-            threading.Thread(target=self._relay, args=(spec.name, proc), daemon=True).start()
+            self._tails[spec.name] = tail = deque(maxlen=TAIL_LINES)
+            self._relays[spec.name] = relay = threading.Thread(target=self._relay, args=(spec.name, proc, tail),
+                                                               daemon=True)
+            relay.start()
 
-    def _relay(self, name: str, proc: subprocess.Popen) -> None:
+    def _relay(self, name: str, proc: subprocess.Popen, tail: deque[str]) -> None:
         log = open(self._log_dir / f"{name}.log", "a") if self._log_dir else None
         try:
             for line in proc.stdout:
+                tail.append(line.rstrip("\n"))
                 if log:
                     log.write(line)
                     log.flush()
@@ -61,6 +74,19 @@ class NodeProcesses:
     def exited(self) -> dict[str, int]:
         """Nodes whose process has ended, with exit codes (negative: killed by that signal)."""
         return {name: p.returncode for name, p in self.procs.items() if p.poll() is not None}
+
+    def last_output(self, name: str, timeout: float = 5.0) -> list[str]:
+        """The last lines `name` wrote; once its process has ended, all of them up to its exit."""
+        if self.procs[name].poll() is not None:
+            self._relays[name].join(timeout)  # the relay reads on until the pipe closes
+        return list(self._tails[name])
+
+    def exit_report(self, name: str) -> str:
+        """'<name> exited with code <c>' and the last lines it wrote, for an error message."""
+        lines = self.last_output(name)
+        where = f" (log: {self._log_dir / (name + '.log')})" if self._log_dir else ""
+        said = "".join(f"\n    | {line}" for line in lines) if lines else "\n    (it wrote nothing)"
+        return f"{name} exited with code {self.procs[name].returncode}{where}; its last output:{said}"
 
     def stop(self, timeout: float = 10.0) -> dict[str, int]:
         """SIGINT to every node (as ros2 launch does), SIGKILL to those still alive after `timeout`."""

@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -18,6 +19,7 @@ import psutil
 from recap_bringup.graph_session import GraphSession, GraphStopped
 from recap_bringup.loop.deployment import DeploymentConfig, deployment_graph
 from recap_bringup.loop.run import PROMPTS
+from recap_bringup.ros_domain import MAX_DOMAIN_ID, domain_id_option, requested_domain_id
 from recap_bringup.soak_stats import audit_episodes, rss_growth
 from recap_bringup.termination import INTERRUPTED_EXIT_CODE, terminate_as_interrupt
 
@@ -57,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sample-period", type=float, default=10.0, help="RSS sampling period (s)")
     parser.add_argument("--warmup", type=float, default=300.0, help="seconds left out of the RSS slope")
     parser.add_argument("--render-cameras", action="store_true", help="render and record the three cameras")
+    parser.add_argument("--domain-id", type=domain_id_option, default=None, metavar="N",
+                        help=f"ROS domain (0..{MAX_DOMAIN_ID}) of the graph, so that graphs on one machine stay "
+                             "apart (default: $ROS_DOMAIN_ID; unset: a domain no process on this machine uses)")
     return parser
 
 
@@ -66,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     if not (opts.checkpoint / "config.json").is_file():
         print(f"recap-bringup soak: no policy checkpoint at {opts.checkpoint}", file=sys.stderr)
         return 2
+    try:
+        domain_id = requested_domain_id(opts.domain_id, os.environ)
+    except ValueError as error:
+        print(f"recap-bringup soak: {error}", file=sys.stderr)
+        return 2
     cfg = DeploymentConfig(task=opts.task, prompt=PROMPTS.get(opts.task, opts.task), episodes=0, first_seed=200_000,
                            wall_timeout_s=120.0, render_cameras=opts.render_cameras)
     specs = deployment_graph(opts.checkpoint, opts.out / "bags", cfg)
@@ -73,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     sampler = None
     terminate_as_interrupt()
     try:
-        with GraphSession(specs, opts.out / "logs") as session:
+        with GraphSession(specs, opts.out / "logs", domain_id=domain_id) as session:
             sampler = RssSampler(session, opts.sample_period)
             sampler.start()
             try:

@@ -4,12 +4,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import sys
 import time
 from pathlib import Path
 
 from recap_bringup.loop.config import DEPLOY_CHUNKING, PRESETS, LoopConfig
 from recap_bringup.graph_session import GraphStopped
+from recap_bringup.ros_domain import MAX_DOMAIN_ID, domain_id_option, requested_domain_id
 from recap_bringup.termination import INTERRUPTED_EXIT_CODE, terminate_as_interrupt
 
 _MONTE_CARLO = "monte-carlo"  # --monte-carlo's value: LoopConfig.finetune_n_step = None
@@ -67,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--train-threads", type=int, default=None,
                         help="torch threads for training and evaluation, and processes generating the "
                              "demonstrations (default: 2)")
+    parser.add_argument("--domain-id", type=domain_id_option, default=None, metavar="N",
+                        help=f"ROS domain (0..{MAX_DOMAIN_ID}) of the deployments' graphs, so that graphs on "
+                             "one machine stay apart (default: $ROS_DOMAIN_ID; unset: a domain no process on "
+                             "this machine uses, chosen each time a graph starts). Not part of the run's "
+                             "identity: a run resumes in any domain")
     return parser
 
 
@@ -94,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s %(name)s] %(message)s", datefmt="%H:%M:%S")
     try:
         cfg = config_from(opts)
+        domain_id = requested_domain_id(opts.domain_id, os.environ)
     except ValueError as error:
         print(f"recap-bringup loop: {error}", file=sys.stderr)
         return 2
@@ -103,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     terminate_as_interrupt()
     try:
-        report = run_loop(cfg, workdir)
+        report = run_loop(cfg, workdir, domain_id)
     except (GraphStopped, FileNotFoundError, ValueError) as error:
         print(f"recap-bringup loop: stopped: {error}\nFinished steps are kept; run the same command to resume.",
               file=sys.stderr)

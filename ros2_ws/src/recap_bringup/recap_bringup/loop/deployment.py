@@ -26,6 +26,8 @@ class DeploymentConfig:
     takeover_deviation: tuple[float, float] | None = None  # (rad, s) of the operator's deviation trigger
     noise_scale: float | None = None  # the policy node's sampling noise; None: the node's default
     startup_timeout_s: float = 60.0
+    # ROS domain of the graph; None: one that is free on this machine when the graph starts.
+    domain_id: int | None = None
 
 
 def deployment_graph(policy_dir: Path, bag_dir: Path, cfg: DeploymentConfig):
@@ -47,7 +49,8 @@ def deploy(policy_dir: Path, bag_dir: Path, log_dir: Path, cfg: DeploymentConfig
     if pending:
         if not (policy_dir / "config.json").is_file():
             raise FileNotFoundError(f"no policy checkpoint at {policy_dir} (config.json missing)")
-        with GraphSession(deployment_graph(policy_dir, bag_dir, cfg), log_dir, cfg.startup_timeout_s) as session:
+        with GraphSession(deployment_graph(policy_dir, bag_dir, cfg), log_dir, cfg.startup_timeout_s,
+                          domain_id=cfg.domain_id) as session:
             for i in pending:
                 result = session.run_episode(cfg.task, cfg.first_seed + i, cfg.prompt, cfg.wall_timeout_s)
                 ledger.finish(f"{step_prefix}/episode_{i}", dataclasses.asdict(result))

@@ -49,8 +49,12 @@ def algorithm_config(cfg: LoopConfig):
                            finetune_policy=replace(policy, steps=max(1, cfg.policy_steps // 2)))
 
 
-def run_loop(cfg: LoopConfig, workdir: Path) -> Path:
-    """Run (or resume) the loop; returns the report's path."""
+def run_loop(cfg: LoopConfig, workdir: Path, domain_id: int | None = None) -> Path:
+    """Run (or resume) the loop; returns the report's path.
+
+    `domain_id`: the ROS domain of every deployment's graph (None: a free one each time a graph
+    starts). Not part of `cfg`: where the graph talks changes nothing that is learnt, so a run
+    resumes in any domain."""
     from recap_trainer.algorithm import iterate, pretrain
     from recap_trainer.datagen import DatagenConfig, generate_dataset
     from recap_trainer.training.episodes import open_datasets
@@ -88,7 +92,8 @@ def run_loop(cfg: LoopConfig, workdir: Path) -> Path:
                                 iteration=k, real_time_factor=cfg.real_time_factor,
                                 render_cameras=cfg.render_cameras,
                                 execute_steps=EXECUTE_STEPS if cfg.deploy_chunking == "evaluation" else None,
-                                takeover_deviation=cfg.takeover_deviation, noise_scale=cfg.noise_scale),
+                                takeover_deviation=cfg.takeover_deviation, noise_scale=cfg.noise_scale,
+                                domain_id=domain_id),
                ledger, f"iter_{k}/deploy")
         rollouts = workdir / "data" / f"rollouts_{k}"
         step(f"iter_{k}/convert", lambda: _convert(bags, rollouts, cfg.task, k))
