@@ -41,6 +41,10 @@ class BagSpec:
     unknown_type_topic: bool = False
     camera_gap: tuple[int, int] | None = None  # no camera frames for steps [a, b) (a stalled driver)
     command_gap: tuple[int, int] | None = None  # no /executed_command for steps [a, b)
+    command_step: float = 1.0  # /executed_command is command_step * k on every joint at step k
+    executed_override: dict[int, float] = field(default_factory=dict)  # step -> left_waist command
+    follower_override: dict[int, float] = field(default_factory=dict)  # step -> left_shoulder reading
+    bad_proposals: dict[int, str] = field(default_factory=dict)  # step -> "seven_joints" | "nan"
 
 
 def stamp(ns: int):
@@ -52,7 +56,8 @@ def header(ns: int):
 
 
 def qpos_value(k: int, side: int, j: int) -> float:
-    return 0.01 * k + 0.1 * j + side
+    """Inside the ViperX joint limits for any k < 500."""
+    return 0.001 * k + 0.1 * j + 0.5 * side
 
 
 def frame(k: int, hw) -> np.ndarray:
@@ -76,6 +81,8 @@ def messages(spec: BagSpec):
                 pos = np.array([qpos_value(k, side, j) for j in range(len(ARM))])
                 pos[6] = 0.021 + 0.036 * (k % 2)  # raw gripper, alternately closed/open
                 topic = f"/{role}_{arm}/joint_states"
+                if topic == "/follower_left/joint_states" and k in spec.follower_override:
+                    pos[1] = spec.follower_override[k]
                 s = 0 if topic in spec.zero_stamps else ns
                 if topic in spec.backwards_stamps and k == 3:
                     s = ns - 3 * PERIOD_NS
@@ -94,13 +101,18 @@ def messages(spec: BagSpec):
                     header=header(ns), height=spec.hw[0], width=spec.hw[1], encoding="rgb8", is_bigendian=0,
                     step=spec.hw[1] * 3, data=img.ravel())
         if spec.executed and not (spec.command_gap and spec.command_gap[0] <= k < spec.command_gap[1]):
-            yield "/executed_command", js, ns + 3000, T[js](header=header(ns), name=PREFIXED,
-                                                            position=np.full(14, float(k)), velocity=np.zeros(0),
-                                                            effort=np.zeros(0))
-        if spec.policy and k % 2 == 0:
-            yield "/policy/command", js, ns + 3000, T[js](header=header(ns), name=PREFIXED,
-                                                          position=np.full(14, k + 0.5), velocity=np.zeros(0),
-                                                          effort=np.zeros(0))
+            command = np.full(14, spec.command_step * k)
+            command[0] = spec.executed_override.get(k, command[0])
+            yield "/executed_command", js, ns + 3000, T[js](header=header(ns), name=PREFIXED, position=command,
+                                                            velocity=np.zeros(0), effort=np.zeros(0))
+        if spec.policy and (k % 2 == 0 or k in spec.bad_proposals):
+            names, proposal = PREFIXED, np.full(14, k + 0.5)
+            if spec.bad_proposals.get(k) == "seven_joints":
+                names, proposal = PREFIXED[:7], proposal[:7]
+            elif spec.bad_proposals.get(k) == "nan":
+                proposal[3] = np.nan
+            yield "/policy/command", js, ns + 3000, T[js](header=header(ns), name=names, position=proposal,
+                                                          velocity=np.zeros(0), effort=np.zeros(0))
         if spec.intervention_steps and k in spec.intervention_steps or (spec.intervention_steps and k == 0):
             human = spec.intervention_steps is not None and k == spec.intervention_steps[0]
             yield "/intervention_state", "recap_msgs/msg/InterventionState", ns + 4000, \

@@ -20,8 +20,8 @@ CFG = ConverterConfig(cameras=("cam_high",), image_size=(32, 48))
 
 
 def test_lerobot_v3_export_with_rewards_interventions_and_advantage_text(tmp_path):
-    bags = [write_rosbags(tmp_path / "ok", BagSpec(steps=20)),
-            write_rosbags(tmp_path / "bad", BagSpec(steps=15, outcome_event=2))]
+    bags = [write_rosbags(tmp_path / "ok", BagSpec(steps=20, command_step=0.01)),
+            write_rosbags(tmp_path / "bad", BagSpec(steps=15, outcome_event=2, command_step=0.01))]
     build_dataset(bags, tmp_path / "ds", CFG, progress=False)
     labels = {"ok": [t % 2 == 0 for t in range(20)], "bad": [False] * 15}
     info = export_lerobot(tmp_path / "ds", tmp_path / "lr", labels=labels)
@@ -131,7 +131,7 @@ def test_cli_import_and_export(tmp_path, capsys):
 
 def test_export_reads_recap_label_output(tmp_path):
     from recap_trainer.labels import Labels
-    bag = write_rosbags(tmp_path / "ok", BagSpec(steps=10))
+    bag = write_rosbags(tmp_path / "ok", BagSpec(steps=10, command_step=0.01))
     build_dataset([bag], tmp_path / "ds", CFG, progress=False)
     flags = np.arange(10) < 4
     Labels(advantage={"ok": np.zeros(10)}, indicator={"ok": flags}, value={"ok": np.zeros(10)},

@@ -26,7 +26,7 @@ STATE_ONLY = ConverterConfig(cameras=(), image_size=None)
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("replay")
-    bags = [write_rosbags(root / f"bag{i}", BagSpec(steps=30, outcome_event=1 + i % 2)) for i in range(3)]
+    bags = [write_rosbags(root / f"bag{i}", BagSpec(steps=30, outcome_event=1 + i % 2, command_step=0.01)) for i in range(3)]
     builder = EpisodeBuilder(STATE_ONLY)
     catalog = EpisodeCatalog([[builder.build(b)[0] for b in bags]])
     few = TrainConfig(steps=3, batch_size=8, warmup_steps=1)
@@ -52,7 +52,7 @@ def test_replay_writes_report_plots_and_per_step_advantage(trained, tmp_path, ca
     adv = np.array([float(r["advantage"]) for r in rows])
     assert np.isfinite(values).all() and np.isfinite(adv).all() and -1.5 <= values.min() <= values.max() <= 0.5
     executed = np.array([float(r["executed_left_waist"]) for r in rows])
-    np.testing.assert_allclose(executed, np.arange(30.0))  # the recorded executed command, per step
+    np.testing.assert_allclose(executed, 0.01 * np.arange(30))  # the recorded executed command, per step
     for png in ("actions.png", "value.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
 
@@ -63,3 +63,13 @@ def test_replay_policy_only_without_value(trained, tmp_path):
     report = replay(bags[1], root / "iter" / "policy", tmp_path / "r")
     assert report["value_checkpoint"] is None and not (tmp_path / "r" / "value.png").exists()
     assert (tmp_path / "r" / "actions.png").exists()
+
+
+def test_replay_skips_commands_the_arbiter_rejected(trained, tmp_path):
+    root, _ = trained
+    bag = write_rosbags(tmp_path / "badcmd", BagSpec(steps=30, command_step=0.01,
+                                                     bad_proposals={4: "seven_joints", 10: "nan"}))
+    from recap_trainer.replay import replay
+    report = replay(bag, root / "iter" / "policy", tmp_path / "r")
+    assert report["steps"] == 30 and report["mae_vs_recorded_proposal"] is not None
+    assert any("/policy/command: 2 messages skipped" in w for w in report["warnings"])

@@ -84,7 +84,7 @@ def test_duplicate_episode_id_is_refused_and_loses_nothing(tmp_path, episode_fac
 
 def test_other_config_is_refused(tmp_path, episode_factory):
     DatasetWriter(tmp_path, config=DatasetConfig(control_period=0.02))
-    with pytest.raises(DatasetError, match="refusing to append with config"):
+    with pytest.raises(DatasetError, match=r"other settings \(control_period: 0.02 in the dataset, 0.04 here\)"):
         DatasetWriter(tmp_path, config=DatasetConfig(control_period=0.04))
 
 

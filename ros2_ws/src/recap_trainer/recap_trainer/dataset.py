@@ -24,16 +24,33 @@ from typing import Any
 
 import numpy as np
 
+from recap_core.output_files import OutputError, check_output_dir
+
 from recap_trainer.dataset_arrow import read_episode_file, write_episode_file
-from recap_trainer.dataset_manifest import (DatasetConfig, DatasetError, EpisodeSummary, Manifest,
-                                            write_atomic)
+from recap_trainer.dataset_manifest import MANIFEST_NAME, DatasetConfig, DatasetError, EpisodeSummary, Manifest
 from recap_trainer.episode import ACTION_DIM, OUTCOMES, SOURCES, EpisodeData, EpisodeError
 
 __all__ = ["ACTION_DIM", "OUTCOMES", "SOURCES", "DatasetConfig", "DatasetError", "DatasetWriter",
            "EpisodeData", "EpisodeError", "EpisodeSummary", "FeatureStats", "RecapDataset",
-           "write_atomic"]
+           "check_dataset_output"]
 
 EPISODES_DIR = "episodes"
+LOCK_NAME = ".lock"
+
+
+def check_dataset_output(directory: str | Path, what: str = "--out") -> Path:
+    """A dataset output must be a dataset (appended to), an empty directory or a new path; an
+    existing file or a directory holding anything else is refused before any work starts."""
+    directory = Path(directory)
+    if (directory / MANIFEST_NAME).is_file():
+        return directory
+    try:
+        return check_output_dir(directory, what=what)
+    except OutputError as error:
+        if directory.is_dir():
+            raise OutputError(f"{what} {directory} is not a RECAP dataset (no {MANIFEST_NAME}) and not empty; "
+                              "choose a new directory") from error
+        raise
 
 
 class DatasetWriter:
@@ -43,25 +60,43 @@ class DatasetWriter:
     so a converter run with other settings cannot silently mix into an old dataset.
     Appends are incremental: `is_ingested(origin)` tells whether a source (bag, file) was already
     converted; `mark_ingested(origin)` records it once all its episodes are appended.
-    Concurrent writers on one directory are serialised with a lock file.
+    Concurrent writers on one directory are serialised with a lock file. `remove_if_unused()`
+    takes back what this writer created when nothing was appended (a failed first build).
     """
 
     def __init__(self, directory: str | Path, config: DatasetConfig | None = None) -> None:
         self.directory = Path(directory)
+        self._created = [p for p in (self.directory, *self.directory.parents) if not p.exists()]
+        self._created += [p for p in (self.directory / n for n in (EPISODES_DIR, LOCK_NAME, MANIFEST_NAME))
+                          if not p.exists()]
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / EPISODES_DIR).mkdir(exist_ok=True)
         with self._locked():
-            if (self.directory / "manifest.json").exists():
+            if (self.directory / MANIFEST_NAME).exists():
                 manifest = Manifest.load(self.directory)
                 if config is not None and config.hash != manifest.config.hash:
                     raise DatasetError(
-                        f"{self.directory}: existing dataset has config {manifest.config.hash} "
-                        f"({manifest.config.to_dict()}), refusing to append with config {config.hash} "
-                        f"({config.to_dict()}); write to a new directory")
+                        f"{self.directory}: the dataset was built with other settings "
+                        f"({config_differences(manifest.config, config)}); write to a new directory")
             else:
                 manifest = Manifest(config=config or DatasetConfig())
                 manifest.save(self.directory)
         self.config = manifest.config
+
+    def remove_if_unused(self) -> None:
+        """Remove the files and directories this writer created if the dataset holds no episode and
+        no ingested source, so that a failed first build does not block a retry with other
+        settings. Nothing that existed before this writer is touched."""
+        with self._locked():
+            manifest = Manifest.load(self.directory)
+            if manifest.episodes or manifest.sources:
+                return
+        for path in self._created:  # files first, then directories from the innermost out
+            if path.is_file():
+                path.unlink(missing_ok=True)
+        for path in sorted((p for p in self._created if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+            if not any(path.iterdir()):
+                path.rmdir()
 
     def append(self, episode: EpisodeData, origin: str | None = None) -> EpisodeSummary:
         """Write `episode` atomically and add it to the manifest. `origin`: e.g. the bag path."""
@@ -126,12 +161,24 @@ class DatasetWriter:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        with open(self.directory / ".lock", "a") as handle:
+        with open(self.directory / LOCK_NAME, "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def config_differences(existing: DatasetConfig, wanted: DatasetConfig) -> str:
+    """'extra.converter.joint_tolerance_s: 0.05 in the dataset, 0.1 here; ...' (hashes left out)."""
+    def flat(data: Any, prefix: str = "") -> dict[str, Any]:
+        if isinstance(data, dict):
+            return {k: v for key, value in data.items() for k, v in flat(value, f"{prefix}{key}.").items()}
+        return {prefix.rstrip("."): data}
+
+    old, new = flat(existing.to_dict()), flat(wanted.to_dict())
+    keys = [k for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k) and not k.endswith("_hash")]
+    return "; ".join(f"{k}: {old.get(k, 'absent')} in the dataset, {new.get(k, 'absent')} here" for k in keys)
 
 
 @dataclass(frozen=True)

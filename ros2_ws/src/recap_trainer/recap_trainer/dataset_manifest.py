@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from recap_core.output_files import write_json_atomic
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -114,18 +114,4 @@ class Manifest:
             raise DatasetError(f"{path}: malformed manifest: {error!r}") from error
 
     def save(self, directory: Path) -> None:
-        write_atomic(Path(directory) / MANIFEST_NAME, json.dumps(self.to_dict(), indent=1).encode())
-
-
-def write_atomic(path: Path, payload: bytes) -> None:
-    """Write `payload` to `path` so that readers see the old or the new file, never half of one."""
-    descriptor, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+        write_json_atomic(Path(directory) / MANIFEST_NAME, self.to_dict(), indent=1)

@@ -4,6 +4,10 @@ Shapes (T = steps of the episode, D = 14 action dim, S = privileged state dim):
 timestamps (T,), qpos (T, D), env_state (T, S) or None, images {cam: (T, H, W, 3) uint8},
 executed_action (T, D), proposed_action (T, D) with all-NaN rows where the policy proposed
 nothing, intervention (T,) bool.
+
+`JointRange` says which qpos and action values a robot can produce at all (joint limits plus a
+margin); the converter, the HDF5 import and the normalisation use it to stop corrupt or mis-scaled
+values before they reach training.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from recap_core.aloha_layout import ACTION_DIM, GRIPPER_INDICES, JOINT_NAMES
+from recap_core.joint_limits import JointLimits
 
-ACTION_DIM = 14  # recap_core.aloha_layout.ACTION_DIM; the dataset does not import the ROS-side layout
 OUTCOMES = ("success", "failure", "abort")
 SOURCES = ("demo", "rollout")
 # Episode ids become file names: keep them portable.
@@ -24,6 +29,48 @@ _EPISODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
 class EpisodeError(ValueError):
     """An episode is malformed; the message names the episode and what is wrong."""
+
+
+@dataclass(frozen=True)
+class JointRange:
+    """The values a 14-D joint vector (JOINT_NAMES order) can take: the robot's position limits
+    widened by a margin. Readings overshoot a limit a little and gripper calibrations are
+    approximate; anything further out is a corrupt value or a unit / calibration error."""
+
+    limits: JointLimits = field(default_factory=JointLimits)
+    joint_margin: float = 0.2  # rad beyond each arm joint's limit
+    gripper_margin: float = 0.5  # beyond the normalised gripper's 0 (closed) and 1 (open)
+
+    def __post_init__(self) -> None:
+        if not (self.joint_margin >= 0 and self.gripper_margin >= 0):
+            raise ValueError(f"JointRange margins must be >= 0, got {self.joint_margin}, {self.gripper_margin}")
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """(lower (D,), upper (D,)) including the margins."""
+        lower, upper, _ = self.limits.as_arrays()
+        margin = np.full(ACTION_DIM, self.joint_margin)
+        margin[list(GRIPPER_INDICES)] = self.gripper_margin
+        return lower - margin, upper + margin
+
+    def outside(self, values: np.ndarray, joints: slice = slice(None)) -> np.ndarray:
+        """(T, d) bool: values (T, d) of the `joints` columns outside the range; NaN counts as outside."""
+        lower, upper = self.bounds()
+        values = np.asarray(values, np.float64)
+        return ~((values >= lower[joints]) & (values <= upper[joints]))
+
+    def describe(self, joint: int, value: float) -> str:
+        """'left_shoulder = 1e+30 (allowed -2.05..1.46)' for column `joint` of the 14-D vector."""
+        lower, upper = self.bounds()
+        return f"{JOINT_NAMES[joint]} = {value:.6g} (allowed {lower[joint]:.3g}..{upper[joint]:.3g})"
+
+    def check(self, where: str, key: str, values: np.ndarray) -> None:
+        """Raise EpisodeError naming `where`, `key`, the first step and joint outside the range."""
+        bad = self.outside(values)
+        if bad.any():
+            step, joint = (int(i) for i in np.argwhere(bad)[0])
+            raise EpisodeError(f"{where}: {key} step {step}: {self.describe(joint, values[step, joint])}; "
+                               f"{int(bad.any(axis=1).sum())} of {len(values)} steps are outside the joint "
+                               "limits (unit or calibration error, or corrupt data?)")
 
 
 @dataclass(frozen=True, eq=False)

@@ -9,7 +9,7 @@ from tqdm import tqdm
 from recap_trainer.bags.config import ConverterConfig
 from recap_trainer.bags.episode_builder import EpisodeBuilder
 from recap_trainer.bags.errors import BagError
-from recap_trainer.dataset import DatasetConfig, DatasetError, DatasetWriter, EpisodeError
+from recap_trainer.dataset import DatasetConfig, DatasetError, DatasetWriter, EpisodeError, check_dataset_output
 
 INCOMPLETE = ".incomplete"
 
@@ -20,6 +20,8 @@ class BuildReport:
     skipped: list[str] = field(default_factory=list)  # already in the dataset
     failed: dict[str, str] = field(default_factory=dict)  # bag -> error
     warnings: dict[str, list[str]] = field(default_factory=dict)
+    stale_steps: dict[str, dict[str, int]] = field(default_factory=dict)  # bag -> "topic: reason" -> steps
+    skipped_messages: dict[str, dict[str, int]] = field(default_factory=dict)  # bag -> "topic: reason" -> n
 
 
 def _is_bag(path: Path) -> bool:
@@ -63,23 +65,36 @@ def dataset_config(cfg: ConverterConfig) -> DatasetConfig:
 def build_dataset(bags: list[Path], out: Path, cfg: ConverterConfig, task: str | None = None,
                   source_kind: str | None = None, iteration: int | None = None,
                   progress: bool = True) -> BuildReport:
+    """Convert `bags` into the dataset at `out` (created, or appended to with the same settings).
+
+    A build that converts nothing into a new dataset leaves nothing behind (the retry may use
+    other settings); OutputError before any work when `out` is a file or a foreign directory.
+    """
+    check_dataset_output(out)
     writer = DatasetWriter(out, dataset_config(cfg))
     builder = EpisodeBuilder(cfg)
     report = BuildReport()
-    for bag in tqdm(bags, desc="bags", unit="bag", disable=not progress):
-        origin = str(Path(bag).resolve())
-        if writer.is_ingested(origin):
-            report.skipped.append(origin)
-            continue
-        try:
-            episode, warnings = builder.build(bag, task=task, source_kind=source_kind, iteration=iteration)
-            if episode.episode_id in writer.episode_ids:
-                raise BagError(f"{bag}: episode id {episode.episode_id!r} is already in {out} from another bag")
-            writer.append(episode, origin=origin)
-            writer.mark_ingested(origin)
-            report.converted.append(origin)
-            if warnings:
-                report.warnings[origin] = warnings
-        except (BagError, EpisodeError, DatasetError, OSError) as exc:
-            report.failed[origin] = str(exc)
+    try:
+        for bag in tqdm(bags, desc="bags", unit="bag", disable=not progress):
+            origin = str(Path(bag).resolve())
+            if writer.is_ingested(origin):
+                report.skipped.append(origin)
+                continue
+            try:
+                episode, warnings = builder.build(bag, task=task, source_kind=source_kind, iteration=iteration)
+                if episode.episode_id in writer.episode_ids:
+                    raise BagError(f"{bag}: episode id {episode.episode_id!r} is already in {out} from another bag")
+                writer.append(episode, origin=origin)
+                writer.mark_ingested(origin)
+                report.converted.append(origin)
+                if warnings:
+                    report.warnings[origin] = warnings
+                for counts, key in ((report.stale_steps, "stale_reasons"), (report.skipped_messages,
+                                                                            "skipped_messages")):
+                    if episode.metadata[key]:
+                        counts[origin] = episode.metadata[key]
+            except (BagError, EpisodeError, DatasetError, OSError) as exc:
+                report.failed[origin] = str(exc)
+    finally:
+        writer.remove_if_unused()
     return report

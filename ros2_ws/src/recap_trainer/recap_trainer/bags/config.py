@@ -12,7 +12,9 @@ class ConverterConfig:
 
     Every stream is sampled at the step times t_k = t_0 + k * control_period by holding its latest
     message with header stamp <= t_k. A sample older than its tolerance is stale: the step is
-    dropped (stale_policy="drop") or kept and counted in metadata["stale_steps"] ("flag").
+    dropped (stale_policy="drop") or kept and counted in metadata["stale_steps"] ("flag"). A follower
+    reading that is NaN / inf, lacks joints or lies outside the joint limits makes its steps stale
+    too. An episode with fewer than min_valid_fraction of its steps not stale is refused.
     Images are resized to image_size (H, W).
     """
 
@@ -35,6 +37,7 @@ class ConverterConfig:
     task_state_topic: str = "/sim/task_state"
     object_state_topic: str = "/sim/object_state"
     missing_outcome: str = "skip"  # "skip" | "failure" | "abort": episodes with no outcome anywhere
+    min_valid_fraction: float = 0.5  # in (0, 1]: the share of steps that must not be stale
 
     def __post_init__(self) -> None:
         if self.control_period <= 0:
@@ -46,6 +49,8 @@ class ConverterConfig:
             raise ValueError(f"stale_policy must be 'drop' or 'flag', got {self.stale_policy!r}")
         if self.missing_outcome not in ("skip", "failure", "abort"):
             raise ValueError(f"missing_outcome must be skip|failure|abort, got {self.missing_outcome!r}")
+        if not 0 < self.min_valid_fraction <= 1:
+            raise ValueError(f"min_valid_fraction must be in (0, 1], got {self.min_valid_fraction}")
         if self.cameras and self.image_size is None:
             raise ValueError("image_size (H, W) is required when cameras are given")
         object.__setattr__(self, "cameras", tuple(self.cameras))

@@ -1,7 +1,8 @@
 """One pass over a bag: every needed topic decoded into per-topic samples (stamp, value).
 
 Values: arm 7-vectors (follower / leader, gripper normalised), 14-vectors (executed / proposed
-command), camera frames at the dataset size, intervention flags, object-state vectors. Events
+command), camera frames at the dataset size, intervention flags, object-state vectors; a joint
+message that cannot be used is stored as a `Rejected` (message_checks.py) in its place. Events
 (`/episode_events`, `/sim/task_state`) and policy ids are collected as they are. Camera frames
 (the bulk of a bag) skip the generic deserializer and are resized on worker threads.
 """
@@ -13,12 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from recap_core.aloha_layout import GripperCalibration, JointNameError, arm_vector, reorder_by_name
+from recap_core.aloha_layout import GripperCalibration, arm_vector, reorder_by_name
 
 from recap_trainer.bags.config import ConverterConfig
 from recap_trainer.bags.errors import BagError
 from recap_trainer.bags.images import decode_resize, raw_image_view, resize
+from recap_trainer.bags.message_checks import ALL_JOINTS, arm_columns, checked_vector
 from recap_trainer.bags.source import BagSource
+from recap_trainer.episode import JointRange
 
 RESIZE_THREADS = 2
 MAX_PENDING = 32  # raw camera frames in flight to the resize threads (bounds memory)
@@ -58,10 +61,11 @@ def _resize_copy(img: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
 
 
 def decode_bag(src: BagSource, cfg: ConverterConfig, topics: set[str], cameras: set[str]) -> DecodedBag:
-    """Decode `topics` of `src` (`cameras`: the camera topics among them). Raises BagError on
-    mismatched joint names; undecodable single messages are skipped with a warning."""
+    """Decode `topics` of `src` (`cameras`: the camera topics among them). Undecodable single
+    messages are skipped with a warning; unusable joint messages are stored as `Rejected`."""
     follower = GripperCalibration(*cfg.follower_gripper)
     leader = GripperCalibration(*cfg.leader_gripper)
+    joint_range = JointRange()
     out = DecodedBag({t: Samples() for t in topics}, [], [], None)
     pool = ThreadPoolExecutor(max_workers=RESIZE_THREADS, thread_name_prefix="resize")
     pending: deque[Future] = deque()
@@ -84,12 +88,14 @@ def decode_bag(src: BagSource, cfg: ConverterConfig, topics: set[str], cameras: 
                 continue
             where = f"{src.name}: {topic}"
             try:
-                if topic in cfg.follower_topics:
-                    value = arm_vector(msg.name, msg.position, follower, where)
-                elif topic in cfg.leader_topics:
-                    value = arm_vector(msg.name, msg.position, leader, where)
+                if topic in (*cfg.follower_topics, *cfg.leader_topics):
+                    arm = (*cfg.follower_topics, *cfg.leader_topics).index(topic) % 2
+                    gripper = follower if topic in cfg.follower_topics else leader
+                    value = checked_vector(lambda: arm_vector(msg.name, msg.position, gripper, where),
+                                           arm_columns(arm), joint_range)
                 elif topic in (cfg.executed_topic, cfg.proposed_topic):
-                    value = reorder_by_name(msg.name, msg.position, where)
+                    value = checked_vector(lambda: reorder_by_name(msg.name, msg.position, where), ALL_JOINTS,
+                                           joint_range if topic == cfg.executed_topic else None)
                 elif topic in cameras:
                     value = decode_resize(msg, cfg.image_size)
                 elif topic == cfg.intervention_topic:
@@ -106,8 +112,6 @@ def decode_bag(src: BagSource, cfg: ConverterConfig, topics: set[str], cameras: 
                     elif topic in (cfg.events_topic, cfg.task_state_topic):
                         out.events.append((log_ns, topic, msg))
                     continue
-            except JointNameError as exc:
-                raise BagError(f"mismatched joint names: {exc}") from exc
             except BagError:
                 raise
             except Exception as exc:

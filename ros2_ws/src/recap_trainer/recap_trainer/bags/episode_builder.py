@@ -2,17 +2,16 @@
 
 Per step: qpos from the follower arms, the executed action from /executed_command (a
 teleoperation bag without it: the leader arms), the policy's proposal from /policy/command (NaN
-where none is fresh), intervention from /intervention_state, camera frames, env_state from
+where none is fresh; commands the arbitration node refused are skipped), intervention from /intervention_state, camera frames, env_state from
 /sim/object_state. Shapes: T steps, D = 14: qpos, executed, proposed (T, D); images (T, H, W, 3).
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from recap_trainer.bags.alignment import clean_stamps, hold, step_grid
+from recap_trainer.bags.alignment import AlignedSteps
 from recap_trainer.bags.config import ConverterConfig
 from recap_trainer.bags.decode import DecodedBag, decode_bag
 from recap_trainer.bags.episode_labels import episode_labels
@@ -31,6 +30,8 @@ class EpisodeBuilder:
         cfg = self.config
         src = BagSource(path)
         available = set(src.topics)
+        if not available:
+            raise BagError(f"{src.name}: the bag records no topics")
         for topic in cfg.follower_topics:
             if topic not in available:
                 raise BagError(f"{src.name}: {topic}: follower joint states missing (topics: {sorted(available)})")
@@ -47,8 +48,10 @@ class EpisodeBuilder:
         labels = episode_labels(src, Path(path), cfg, decoded.events, task, iteration)
         # Staleness is judged on the observation (follower arms, cameras) only: a command that was
         # not refreshed is what the arm actually kept executing (controllers hold the last command).
-        steps = _Aligned(src, cfg, decoded, required=[*cfg.follower_topics, *action_topics, *cams.values()],
-                         observed=[*cfg.follower_topics, *cams.values()], cameras=set(cams.values()))
+        steps = AlignedSteps(src.name, cfg, decoded.samples,
+                             required=[*cfg.follower_topics, *action_topics, *cams.values()],
+                             observed=[*cfg.follower_topics, *cams.values()], cameras=set(cams.values()),
+                             warn=lambda message, topic: src.warn(message, topic))
 
         qpos = np.concatenate([steps.take(t) for t in cfg.follower_topics], axis=1)
         executed = np.concatenate([steps.take(t) for t in action_topics], axis=1)
@@ -63,6 +66,7 @@ class EpisodeBuilder:
         metadata = {
             "bag": str(Path(path).resolve()), "start_time_ns": int(steps.times[0]),
             "steps_in_grid": steps.grid_size, "stale_steps": steps.stale, "stale_policy": cfg.stale_policy,
+            "stale_reasons": steps.stale_reasons, "skipped_messages": steps.skipped,
             "complete": labels.complete, "policy_ids": decoded.policy_ids,
             "recorder_config_hash": labels.recorder_config_hash, "state_names": decoded.state_names,
             "warnings": list(src.warnings), "converter_config_hash": cfg.hash(),
@@ -89,56 +93,3 @@ class EpisodeBuilder:
                            "no action to learn from")
         src.warn(f"no {cfg.executed_topic} messages; using the leader arms as the executed action (teleoperation)")
         return tuple(cfg.leader_topics)
-
-
-class _Aligned:
-    """The step grid of one bag and every stream held onto it.
-
-    Grid: from the latest first stamp to the earliest last stamp of the required streams, every
-    control period. Steps where an observed stream is older than its tolerance are stale: dropped
-    or kept (flagged) per cfg.stale_policy.
-    """
-
-    def __init__(self, src: BagSource, cfg: ConverterConfig, decoded: DecodedBag, required: list[str],
-                 observed: list[str], cameras: set[str]) -> None:
-        self.streams = {}
-        for topic, s in decoded.samples.items():
-            stamps, order = clean_stamps(topic, s.stamps, s.log, lambda m, t: src.warn(m, t))
-            self.streams[topic] = (stamps, [s.values[i] for i in order])
-        for topic in required:
-            if len(self.streams[topic][0]) == 0:
-                raise BagError(f"{src.name}: {topic}: no usable messages")
-        first = max(int(self.streams[t][0][0]) for t in required)
-        last = min(int(self.streams[t][0][-1]) for t in required)
-        grid = step_grid(first, last, cfg.control_period)
-        if len(grid) == 0:
-            raise BagError(f"{src.name}: the required topics never overlap in time ({required})")
-        stale = np.zeros(len(grid), bool)
-        for topic in observed:
-            tolerance = cfg.image_tolerance_s if topic in cameras else cfg.joint_tolerance_s
-            stale |= hold(self.streams[topic][0], grid)[1] > tolerance
-        self.grid_size, self.stale = len(grid), int(stale.sum())
-        self.keep = ~stale if cfg.stale_policy == "drop" else np.ones(len(grid), bool)
-        if self.stale:
-            src.warn(f"{self.stale} of {len(grid)} steps have a stale observation stream "
-                     f"({'dropped' if cfg.stale_policy == 'drop' else 'kept, flagged'})")
-        if not self.keep.any():
-            raise BagError(f"{src.name}: every step is stale (tolerances joint {cfg.joint_tolerance_s}s, "
-                           f"image {cfg.image_tolerance_s}s)")
-        self.times = grid[self.keep]
-        self.count = len(self.times)
-
-    def take(self, topic: str, tolerance: float | None = None, fill: Any = None) -> np.ndarray | None:
-        """The held value of `topic` at every kept step, (T, ...). Steps before the first message
-        (or older than `tolerance`) get `fill`; None when the topic has no messages and no fill."""
-        stamps, values = self.streams.get(topic, (np.zeros(0, np.int64), []))
-        if not values:
-            return None
-        idx, age = hold(stamps, self.times)
-        missing = idx < 0
-        if tolerance is not None:
-            missing |= age > tolerance
-        if missing.any() and fill is None:
-            idx = np.maximum(idx, 0)  # before its first message a state stream holds its first value
-            missing[:] = False
-        return np.stack([fill if m else values[i] for i, m in zip(idx, missing)])

@@ -22,6 +22,18 @@ from rosbags.typesys.store import Typestore
 from recap_trainer.bags.errors import BagError, warn
 
 SIDECAR = "episode.json"
+MAGIC = {".mcap": (b"\x89MCAP0\r\n", "an MCAP file"), ".db3": (b"SQLite format 3\x00", "an SQLite file")}
+
+
+def _check_magic(path: Path) -> None:
+    """An empty file, or a storage file that does not start as its format must, is named as such."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if not head:
+        raise BagError(f"{path}: empty file")
+    magic, what = MAGIC.get(path.suffix, (b"", ""))
+    if not head.startswith(magic):
+        raise BagError(f"{path}: not {what} (starts with {head[:len(magic)]!r})")
 
 
 class BagSource:
@@ -83,11 +95,12 @@ class BagSource:
             if not (bag_dir / "metadata.yaml").exists():
                 self.warn("no metadata.yaml; reading the storage file directly")
         if not files:
-            raise BagError(f"{self.name}: no metadata.yaml and no .mcap or .db3 file")
+            raise BagError(f"{self.name}: not a rosbag2 directory (no metadata.yaml, .mcap or .db3 file)")
         if len(files) > 1:
             self.warn(f"{len(files)} storage files; only split bags with metadata.yaml are read in full, "
                       f"using {files[0].name}")
         self._file = files[0]
+        _check_magic(self._file)
         if self._file.suffix == ".mcap":
             self._mode = "mcap"
             for _topic, _t, _d in self._mcap_records(scan_only=True):
@@ -96,7 +109,8 @@ class BagSource:
             self._mode = "sqlite"
             self._sqlite_scan()
         else:
-            raise BagError(f"{self.name}: unknown storage file {self._file.name}")
+            raise BagError(f"{self._file}: not a rosbag2 bag (expected a directory with metadata.yaml, "
+                           "a .mcap or a .db3 file)")
 
     def _sqlite_scan(self) -> None:
         con = sqlite3.connect(f"file:{self._file}?mode=ro", uri=True)

@@ -1,6 +1,7 @@
 """`recap dataset build | export-lerobot | import-hdf5`: bags and HDF5 files to RECAP datasets, and out."""
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import sys
@@ -26,7 +27,12 @@ def register(subparsers) -> None:
     b.add_argument("--control-period", type=float, default=0.02, help="s between steps (default 0.02 = 50 Hz)")
     b.add_argument("--joint-tolerance", type=float, default=0.05, help="max age (s) of the follower joint states at a step")
     b.add_argument("--image-tolerance", type=float, default=0.1, help="max age (s) of a camera frame at a step")
-    b.add_argument("--stale", choices=("drop", "flag"), default="drop", help="what to do with stale steps")
+    b.add_argument("--stale", choices=("drop", "flag"), default="drop",
+                   help="what to do with stale steps (an observation stream older than its tolerance, or a "
+                   "follower reading that is NaN / inf, lacks joints or lies outside the joint limits)")
+    b.add_argument("--min-valid-fraction", type=_fraction, default=0.5, metavar="F",
+                   help="refuse an episode when fewer than this share of its steps are not stale, "
+                   "in (0, 1] (default 0.5)")
     b.add_argument("--missing-outcome", choices=("skip", "failure", "abort"), default="skip",
                    help="episodes without any recorded outcome: skip them (default) or assume one")
     b.add_argument("--follower-gripper", type=float, nargs=2, default=(0.021, 0.057), metavar=("CLOSED", "OPEN"),
@@ -71,6 +77,21 @@ def register(subparsers) -> None:
     parser.set_defaults(func=lambda a: parser.print_help() or 2)
 
 
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
+def _totals(per_bag: dict[str, dict[str, int]]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for counts in per_bag.values():
+        for reason, n in counts.items():
+            totals[reason] = totals.get(reason, 0) + n
+    return totals
+
+
 def _print_report(report) -> int:
     for warnings in report.warnings.values():
         for w in warnings:
@@ -78,7 +99,8 @@ def _print_report(report) -> int:
     for origin, err in report.failed.items():
         print(f"FAILED {origin}: {err}", file=sys.stderr)
     print(json.dumps({"converted": len(report.converted), "skipped_already_in_dataset": len(report.skipped),
-                      "failed": len(report.failed)}))
+                      "failed": len(report.failed), "stale_steps": _totals(report.stale_steps),
+                      "skipped_messages": _totals(report.skipped_messages)}))
     return 1 if report.failed else 0
 
 
@@ -90,7 +112,8 @@ def _build(args) -> int:
     cfg = ConverterConfig(cameras=cams, image_size=tuple(args.image_size) if cams else None,
                           control_period=args.control_period, joint_tolerance_s=args.joint_tolerance,
                           image_tolerance_s=args.image_tolerance, stale_policy=args.stale,
-                          missing_outcome=args.missing_outcome, follower_gripper=tuple(args.follower_gripper),
+                          missing_outcome=args.missing_outcome, min_valid_fraction=args.min_valid_fraction,
+                          follower_gripper=tuple(args.follower_gripper),
                           leader_gripper=tuple(args.leader_gripper))
     bags = find_bags(args.bags, include_incomplete=args.include_incomplete)
     if not bags:
