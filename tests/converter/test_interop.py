@@ -61,15 +61,15 @@ def test_lerobot_v3_export_with_rewards_interventions_and_advantage_text(tmp_pat
     np.testing.assert_allclose(first[..., ::-1].mean((0, 1)), ep.images["cam_high"][0].mean((0, 1)), atol=8)
 
 
-def write_act_hdf5(path, steps=12, compressed=False, drop=None, cams=("cam_high",)):
-    qpos = np.tile(np.linspace(0, 1, 14), (steps, 1)) + np.arange(steps)[:, None] * 0.01
+def write_act_hdf5(path, steps=12, compressed=False, drop=None, cams=("cam_high",), scale=1.0):
+    qpos = scale * (np.tile(np.linspace(0, 1, 14), (steps, 1)) + np.arange(steps)[:, None] * 0.01)
     with h5py.File(path, "w") as f:
         f.attrs["sim"] = False
         f.attrs["compress"] = compressed
         if drop != "/observations/qpos":
             f["/observations/qpos"] = qpos
         if drop != "/action":
-            f["/action"] = qpos + 0.5
+            f["/action"] = qpos + 0.05
         frames = np.zeros((steps, 60, 80, 3), np.uint8)
         frames[..., 0] = (np.arange(steps) * 20)[:, None, None]
         for cam in cams:
@@ -94,6 +94,7 @@ def test_aloha_hdf5_import_raw_and_jpeg_with_bad_files_named(tmp_path):
     write_act_hdf5(src / "episode_1.hdf5", compressed=True)
     write_act_hdf5(src / "episode_2.hdf5", drop="/action")
     write_act_hdf5(src / "episode_3.hdf5", cams=("cam_low",))
+    write_act_hdf5(src / "episode_6.hdf5", scale=1e6)  # stored in other units
     (src / "episode_4.hdf5").write_bytes(b"not hdf5")
     with h5py.File(src / "episode_5.hdf5", "w") as f:  # a 6-DoF single-arm recording
         f["/observations/qpos"] = np.zeros((12, 7))
@@ -106,11 +107,13 @@ def test_aloha_hdf5_import_raw_and_jpeg_with_bad_files_named(tmp_path):
     assert "missing key /observations/images/cam_high" in failed["episode_3.hdf5"]
     assert "not a readable HDF5 file" in failed["episode_4.hdf5"]
     assert "/observations/qpos has shape (12, 7), expected (T, 14)" in failed["episode_5.hdf5"]
+    assert "episode_6.hdf5: /observations/qpos step 0: left_shoulder = 76923.1 (allowed -2.05..1.46)" \
+        in failed["episode_6.hdf5"]
     ds = RecapDataset(tmp_path / "ds")
     raw, jpeg = ds.episode("hdf5-act-episode_0"), ds.episode("hdf5-act-episode_1")
     for ep in (raw, jpeg):
         assert ep.source == "demo" and ep.outcome == "success" and ep.task == "fold the towel"
-        np.testing.assert_allclose(ep.executed_action - ep.qpos, 0.5)
+        np.testing.assert_allclose(ep.executed_action - ep.qpos, 0.05)
         assert np.isnan(ep.proposed_action).all() and ep.images["cam_high"].shape == (12, 30, 40, 3)
     assert raw.images["cam_high"][5, 3, 3, 0] == 100
     assert abs(int(jpeg.images["cam_high"][5, 3, 3, 0]) - 100) <= 4  # lossy, still RGB order

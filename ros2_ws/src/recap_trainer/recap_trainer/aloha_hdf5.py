@@ -4,7 +4,8 @@ Expected keys: /observations/qpos (T, 14), /observations/images/<cam> either raw
 uint8 or JPEG-compressed (T, L) uint8 rows padded to L (root attr `compress` true; lengths in
 /compress_len when present), /action (T, 14). The 14-D order is ALOHA's (left 6 + gripper,
 right 6 + gripper), the same as JOINT_NAMES. ACT stores grippers already normalised to [0, 1];
-raw readings are normalised with `gripper=(closed, open)`.
+raw readings are normalised with `gripper=(closed, open)`. A file with a qpos or action outside
+the joint limits (plus a margin: `JointRange`) is refused naming the step and joint.
 """
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ import numpy as np
 from tqdm import tqdm
 
 from recap_trainer.bags.build import BuildReport
-from recap_trainer.dataset import DatasetConfig, DatasetError, DatasetWriter, EpisodeData, EpisodeError
+from recap_trainer.dataset import (DatasetConfig, DatasetError, DatasetWriter, EpisodeData, EpisodeError,
+                                   check_dataset_output)
+from recap_trainer.episode import JointRange
 
 GRIPPER_COLUMNS = (6, 13)
 
@@ -105,6 +108,12 @@ def read_hdf5_episode(path: str | Path, task: str, cfg: HDF5ImportConfig) -> Epi
         for col in GRIPPER_COLUMNS:
             qpos[:, col] = (qpos[:, col] - closed) / (opened - closed)
             action[:, col] = (action[:, col] - closed) / (opened - closed)
+    for key, arr in (("/observations/qpos", qpos), ("/action", action)):
+        try:  # values in other units (degrees, raw encoder ticks) refuse the whole file
+            if np.isfinite(arr).all():  # NaN / inf are named by EpisodeData below
+                JointRange().check(str(path), key, arr)
+        except EpisodeError as exc:
+            raise HDF5Error(str(exc)) from exc
     episode_id = re.sub(r"[^A-Za-z0-9._-]", "_", f"hdf5-{path.parent.name}-{path.stem}").lstrip("._-")
     try:
         return EpisodeData(
@@ -124,20 +133,25 @@ def find_hdf5(paths: list[Path]) -> list[Path]:
 
 
 def import_hdf5(paths: list[Path], out: Path, task: str, cfg: HDF5ImportConfig) -> BuildReport:
-    """Append every file's episode to the dataset at `out`; bad files are reported, not fatal."""
+    """Append every file's episode to the dataset at `out`; bad files are reported, not fatal.
+    An import that adds nothing to a new dataset leaves nothing behind."""
+    check_dataset_output(out)
     writer = DatasetWriter(out, DatasetConfig(control_period=cfg.control_period, cameras=cfg.cameras,
                                               image_size=cfg.image_size if cfg.cameras else None,
                                               extra={"hdf5_import": {"bgr": cfg.bgr, "gripper": cfg.gripper}}))
     report = BuildReport()
-    for path in tqdm(find_hdf5(paths), desc="hdf5", unit="file"):
-        origin = str(Path(path).resolve())
-        if writer.is_ingested(origin):
-            report.skipped.append(origin)
-            continue
-        try:
-            writer.append(read_hdf5_episode(path, task, cfg), origin=origin)
-            writer.mark_ingested(origin)
-            report.converted.append(origin)
-        except (HDF5Error, DatasetError, EpisodeError, OSError) as exc:
-            report.failed[origin] = str(exc)
+    try:
+        for path in tqdm(find_hdf5(paths), desc="hdf5", unit="file"):
+            origin = str(Path(path).resolve())
+            if writer.is_ingested(origin):
+                report.skipped.append(origin)
+                continue
+            try:
+                writer.append(read_hdf5_episode(path, task, cfg), origin=origin)
+                writer.mark_ingested(origin)
+                report.converted.append(origin)
+            except (HDF5Error, DatasetError, EpisodeError, OSError) as exc:
+                report.failed[origin] = str(exc)
+    finally:
+        writer.remove_if_unused()
     return report

@@ -12,6 +12,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from recap_trainer.action_frame import episode_windows, to_model_frame
+from recap_trainer.episode import JointRange
 
 # Dimensions that barely move (a gripper that never closes in the data) would blow up when divided
 # by their tiny std; they are divided by at least this much instead.
@@ -86,8 +87,12 @@ class _Moments:
         return mean.astype(np.float32), np.maximum(std, MIN_STD).astype(np.float32)
 
 
-def compute_stats(episodes: Iterable, horizon: int = 0, relative_dims: Sequence[int] = ()) -> NormStats:
+def compute_stats(episodes: Iterable, horizon: int = 0, relative_dims: Sequence[int] = (),
+                  joint_range: JointRange = JointRange()) -> NormStats:
     """Stats over every step of `episodes` (EpisodeData-like: qpos, env_state, executed_action).
+
+    A qpos or executed action outside `joint_range` is refused naming the episode, step and joint:
+    one corrupt value (1e30) would otherwise become a std that erases the joint for every sample.
 
     "action" is in the policy's action frame: with `relative_dims`, over every chunk of `horizon`
     actions with those dimensions taken relative to the chunk's starting qpos (action_frame.py).
@@ -96,6 +101,10 @@ def compute_stats(episodes: Iterable, horizon: int = 0, relative_dims: Sequence[
         raise ValueError("relative action stats need the chunk horizon")
     moments: dict[str, _Moments] = {"qpos": _Moments(), "action": _Moments()}
     for ep in episodes:
+        for key in ("qpos", "executed_action"):
+            values = getattr(ep, key)
+            if values is not None and np.all(np.isfinite(values)):  # NaN / inf are named below
+                joint_range.check(f"episode {ep.episode_id!r}", key, values)
         actions = ep.executed_action
         if relative_dims and actions is not None and len(actions):
             actions = to_model_frame(episode_windows(actions, horizon), ep.qpos, relative_dims)
