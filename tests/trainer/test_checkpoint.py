@@ -78,3 +78,33 @@ def test_optimizer_state_round_trip(tmp_path):
     assert load_optimizer_state(tmp_path, opt2)["step"] == 1
     a, b = opt.state_dict()["state"], opt2.state_dict()["state"]
     assert a.keys() == b.keys() and all(torch.equal(a[k]["exp_avg"], b[k]["exp_avg"]) for k in a)
+
+
+def saved_with_optimizer(directory):
+    model = policy()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model.velocity.out.weight.sum().backward()
+    opt.step()
+    save_checkpoint(directory, "policy", model, STATS, optimizer=opt, trainer_state={"step": 1})
+    return torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: (d / "optimizer.safetensors").write_bytes(b"\x00" * 40), r"optimizer.safetensors: cannot read"),
+    (lambda d: (d / "optimizer.safetensors").unlink(), r"optimizer.safetensors: cannot read"),
+    (lambda d: (d / "trainer_state.json").write_text('{"param_groups": [{"par'), r"trainer_state.json: damaged"),
+    (lambda d: (d / "trainer_state.json").write_text('{"step": 1}'), r"trainer_state.json: damaged.*param_groups"),
+])
+def test_a_damaged_optimizer_state_is_an_error_naming_the_file(tmp_path, damage, message):
+    from recap_trainer.checkpoint import load_optimizer_state
+
+    optimizer = saved_with_optimizer(tmp_path)
+    damage(tmp_path)
+    with pytest.raises(CheckpointError, match=message):
+        load_optimizer_state(tmp_path, optimizer)
+
+
+def test_checkpoint_files_are_replaced_atomically_and_config_json_is_strict(tmp_path):
+    save_checkpoint(tmp_path, "policy", policy(), STATS, metadata={"undefined": float("nan")})
+    assert json.loads((tmp_path / "config.json").read_text())["metadata"] == {"undefined": None}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors", "normalization.safetensors"]

@@ -10,15 +10,15 @@ Layout of a checkpoint directory:
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from safetensors.numpy import load_file as load_numpy, save_file as save_numpy
-from safetensors.torch import load_file as load_torch, save_file as save_torch
+from safetensors.numpy import load_file as load_numpy, save as numpy_to_bytes
+from safetensors.torch import load_file as load_torch, save as torch_to_bytes
+
+from recap_core.output_files import write_bytes_atomic, write_json_atomic
 
 from recap_trainer.models.config import (
     ConfigMismatchError, PolicyConfig, ValueConfig, config_differences, config_from_dict, config_to_dict,
@@ -56,17 +56,18 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer | None = None,
     trainer_state: dict | None = None,
 ) -> Path:
-    """Write a checkpoint (config.json last, so a directory with it is complete)."""
+    """Write a checkpoint (config.json last, so a directory with it is complete); every file is
+    replaced atomically, so a crash mid-save leaves the previous file, never half of one."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    save_torch(state, str(directory / "model.safetensors"))
-    save_numpy(stats.to_tensors(), str(directory / "normalization.safetensors"))
+    write_bytes_atomic(directory / "model.safetensors", torch_to_bytes(state))
+    write_bytes_atomic(directory / "normalization.safetensors", numpy_to_bytes(stats.to_tensors()))
     if optimizer is not None:
         tensors, groups = _flatten_optimizer(optimizer)
-        save_torch(tensors, str(directory / "optimizer.safetensors"))
-        _write_json(directory / "trainer_state.json", {"param_groups": groups, **(trainer_state or {})})
-    _write_json(directory / "config.json", {
+        write_bytes_atomic(directory / "optimizer.safetensors", torch_to_bytes(tensors))
+        write_json_atomic(directory / "trainer_state.json", {"param_groups": groups, **(trainer_state or {})})
+    write_json_atomic(directory / "config.json", {
         "format": FORMAT,
         "kind": kind,
         "model_config": config_to_dict(model.config),
@@ -131,21 +132,35 @@ def load_checkpoint(directory: str | Path, kind: str, expected_config: Any = Non
 
 
 def load_optimizer_state(directory: str | Path, optimizer: torch.optim.Optimizer) -> dict:
-    """Restore optimizer state saved by `save_checkpoint`; returns trainer_state.json."""
+    """Restore optimizer state saved by `save_checkpoint`; returns trainer_state.json. A missing,
+    damaged or mismatched file is a CheckpointError naming it."""
     directory = Path(directory)
     path = directory / "trainer_state.json"
     if not path.is_file():
         raise CheckpointError(f"{directory}: cannot resume, no optimizer state (trainer_state.json missing)")
-    info = json.loads(path.read_text())
-    tensors = load_torch(str(directory / "optimizer.safetensors"))
+    try:
+        info = json.loads(path.read_text())
+        groups = info["param_groups"]
+        group_sizes = [len(g["params"]) for g in groups]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{path}: damaged trainer state ({type(exc).__name__}: {exc})") from exc
+    tensors_path = directory / "optimizer.safetensors"
+    try:
+        tensors = load_torch(str(tensors_path))
+    except Exception as exc:  # safetensors raises several types for missing / truncated files
+        raise CheckpointError(f"{tensors_path}: cannot read optimizer state ({exc})") from exc
     state: dict[int, dict] = {}
     for key, value in tensors.items():
-        index, name = key.split(".", 1)
+        index, _, name = key.partition(".")
+        if not (index.isdigit() and name):
+            raise CheckpointError(f"{tensors_path}: unexpected tensor {key!r} (expected <param index>.<name>)")
         state.setdefault(int(index), {})[name] = value
-    groups = info["param_groups"]
-    if [len(g["params"]) for g in groups] != [len(g["params"]) for g in optimizer.state_dict()["param_groups"]]:
+    if group_sizes != [len(g["params"]) for g in optimizer.state_dict()["param_groups"]]:
         raise CheckpointError(f"{directory}: optimizer state does not match the model's parameters")
-    optimizer.load_state_dict({"state": state, "param_groups": groups})
+    try:
+        optimizer.load_state_dict({"state": state, "param_groups": groups})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{tensors_path}: optimizer state does not fit the model ({exc})") from exc
     return info
 
 
@@ -157,17 +172,3 @@ def _flatten_optimizer(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torc
             tensors[f"{index}.{name}"] = (value if torch.is_tensor(value) else torch.tensor(value)).contiguous()
     groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in sd["param_groups"]]
     return tensors, groups
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=_json_default))
-    os.replace(tmp, path)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (np.integer, np.floating)):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"not JSON serialisable: {type(value)}")
