@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from recap_trainer.cli import main
+from recap_trainer.cli._options import UsageError
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +50,9 @@ def test_report_draws_value_advantages_and_comparison(tiny_run):
 
 
 def test_report_rejects_missing_inputs(tiny_run, tmp_path):
-    with pytest.raises(SystemExit, match="nothing to do"):
+    with pytest.raises(UsageError, match="nothing to do"):
         main(["report", "--out", str(tmp_path)])
-    with pytest.raises(SystemExit, match="go together"):
+    with pytest.raises(UsageError, match="go together"):
         main(["report", "--out", str(tmp_path), "--labels", str(tiny_run / "labels")])
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
@@ -77,7 +78,7 @@ def test_generate_on_an_unknown_task_fails_clearly(tmp_path):
 
 
 def test_generate_with_zero_workers_fails_clearly(tmp_path):
-    with pytest.raises(SystemExit, match="--workers must be >= 1"):
+    with pytest.raises(UsageError, match="--workers must be >= 1"):
         main(["generate", "--task", "transfer_cube", "--episodes", "1", "--out", str(tmp_path / "d"), "--workers", "0"])
     assert not (tmp_path / "d").exists()
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from recap_trainer.checkpoint import load_checkpoint
+from recap_trainer.config_errors import check_task_names
 from recap_trainer.label_breakdown import format_breakdown, label_breakdown
 from recap_trainer.labels import LabelConfig, Labels, compute_labels
 from recap_trainer.rewards import RewardConfig
@@ -48,9 +49,25 @@ class AlgorithmConfig:
     model_sizes: Mapping | None = None  # ObservationConfig size overrides of the policy
     policy_sizes: Mapping | None = None  # PolicyConfig overrides (horizon, flow_width, ...)
 
+    def __post_init__(self) -> None:
+        # checked now, not after an hour of value training when the labels are made
+        self.pretrain_labels()
+        self.finetune_labels(1)
+
+    def pretrain_labels(self) -> LabelConfig:
+        """Monte Carlo advantages on the demonstrations."""
+        return LabelConfig(stage="pretrain", n_step=None, positive_fraction=self.pretrain_positive_fraction)
+
+    def finetune_labels(self, k: int) -> LabelConfig:
+        """Iteration k's labels: the SFT stage at k = 0 (demos forced positive), then fine-tuning."""
+        return LabelConfig(stage="sft" if k == 0 else "finetune", n_step=self.n_step,
+                           positive_fraction=self.finetune_positive_fraction,
+                           task_positive_fraction=dict(self.task_positive_fraction))
+
 
 def label_with_value(catalog: EpisodeCatalog, value_dir: str | Path, config: LabelConfig) -> Labels:
     """Labels from the value checkpoint's V and its reward config (so both use the same L, C_fail)."""
+    check_task_names("LabelConfig", "task_positive_fraction", config.task_positive_fraction, catalog.tasks())
     ckpt = load_checkpoint(value_dir, "value")
     rewards = RewardConfig.from_dict(ckpt.training["rewards"])
     labels = compute_labels(catalog, lambda ep: predict_values(ckpt.model, ckpt.stats, ep), rewards, config)
@@ -67,8 +84,7 @@ def pretrain(demos: EpisodeCatalog, work_dir: str | Path, cfg: AlgorithmConfig) 
     train_value(demos, out / "value", cfg.pretrain_value, rewards, cameras=cfg.cameras)
     labels = None
     if cfg.policy.needs_labels:
-        labels = label_with_value(demos, out / "value", LabelConfig(
-            stage="pretrain", n_step=None, positive_fraction=cfg.pretrain_positive_fraction))
+        labels = label_with_value(demos, out / "value", cfg.pretrain_labels())
         labels.save(out / "labels")
     train_policy(demos, out / "policy", cfg.pretrain_policy, cfg.policy, labels, cameras=cfg.cameras,
                  model_sizes=dict(cfg.model_sizes or {}), policy_sizes=dict(cfg.policy_sizes or {}))
@@ -81,12 +97,11 @@ def iterate(data: EpisodeCatalog, work_dir: str | Path, k: int, cfg: AlgorithmCo
     pre, out = work_dir / "pretrained", work_dir / f"iter_{k}"
     if not (pre / "policy" / "config.json").is_file():
         raise FileNotFoundError(f"{pre}: no pre-trained checkpoints; run the pre-training first")
+    check_task_names("LabelConfig", "task_positive_fraction", cfg.task_positive_fraction, data.tasks())
     train_value(data, out / "value", cfg.finetune_value, init_from=pre / "value")
     labels = None
     if cfg.policy.needs_labels:
-        labels = label_with_value(data, out / "value", LabelConfig(
-            stage="sft" if k == 0 else "finetune", n_step=cfg.n_step,
-            positive_fraction=cfg.finetune_positive_fraction, task_positive_fraction=dict(cfg.task_positive_fraction)))
+        labels = label_with_value(data, out / "value", cfg.finetune_labels(k))
         labels.save(out / "labels")
     train_policy(data, out / "policy", cfg.finetune_policy, cfg.policy, labels, init_from=pre / "policy")
     return out / "policy"

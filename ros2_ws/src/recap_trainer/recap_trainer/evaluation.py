@@ -14,7 +14,6 @@ bootstrap 95 % intervals over episodes.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -25,6 +24,8 @@ from typing import Any, Protocol
 import numpy as np
 from tqdm import tqdm
 
+from recap_core.output_files import write_json_atomic
+from recap_trainer.config_errors import check_field
 from recap_trainer.stats import Estimate, bootstrap_interval, wilson_interval
 
 ADVANTAGES = ("positive", "negative", "dropped")
@@ -51,16 +52,15 @@ class EvaluationConfig:
     time_limit_s: float | None = None  # None = the task's own limit
 
     def __post_init__(self) -> None:
-        if self.episodes < 1:
-            raise ValueError(f"EvaluationConfig.episodes must be >= 1, got {self.episodes}")
-        if self.execute_steps < 1:
-            raise ValueError(f"EvaluationConfig.execute_steps must be >= 1, got {self.execute_steps}")
-        if self.advantage not in ADVANTAGES:
-            raise ValueError(f"EvaluationConfig.advantage must be one of {ADVANTAGES}, got {self.advantage!r}")
-        if not self.guidance_scale > 0:
-            raise ValueError(f"EvaluationConfig.guidance_scale must be > 0, got {self.guidance_scale}")
-        if self.parallel_envs < 1 or self.seed < 0:
-            raise ValueError("EvaluationConfig: parallel_envs must be >= 1 and seed >= 0")
+        name = type(self).__name__
+        check_field(self.episodes >= 1, name, "episodes", "must be >= 1", self.episodes)
+        check_field(self.seed >= 0, name, "seed", "must be >= 0", self.seed)
+        check_field(self.execute_steps >= 1, name, "execute_steps", "must be >= 1", self.execute_steps)
+        check_field(self.advantage in ADVANTAGES, name, "advantage", f"must be one of {ADVANTAGES}", self.advantage)
+        check_field(self.guidance_scale > 0, name, "guidance_scale", "must be > 0", self.guidance_scale)
+        check_field(self.parallel_envs >= 1, name, "parallel_envs", "must be >= 1", self.parallel_envs)
+        check_field(self.time_limit_s is None or self.time_limit_s > 0, name, "time_limit_s",
+                    "must be > 0", self.time_limit_s)
 
 
 @dataclass(frozen=True)
@@ -110,9 +110,11 @@ class EvaluationReport:
                 "results": [asdict(r) for r in self.results]}
 
     def save(self, path: str | Path) -> Path:
+        """Strict JSON (an undefined metric, e.g. the time to success without successes, is null),
+        written atomically."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=1))
+        write_json_atomic(path, self.to_dict(), indent=1)
         return path
 
 

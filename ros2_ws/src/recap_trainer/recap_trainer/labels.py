@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 import numpy as np
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file, save as numpy_to_bytes
 
+from recap_core.output_files import write_bytes_atomic, write_json_atomic
 from recap_trainer.advantages import n_step_advantages, threshold_for_fraction
+from recap_trainer.config_errors import check_field, check_task_names
 from recap_trainer.rewards import LabelError, RewardConfig, check_outcome, episode_returns
 
 log = logging.getLogger(__name__)
@@ -38,17 +40,18 @@ class LabelConfig:
     task_positive_fraction: Mapping[str, float] = field(default_factory=dict)  # per-task override
 
     def __post_init__(self) -> None:
-        if self.stage not in STAGES:
-            raise ValueError(f"stage must be one of {STAGES}, got {self.stage!r}")
+        name = type(self).__name__
+        check_field(self.stage in STAGES, name, "stage", f"must be one of {STAGES}", self.stage)
         if self.n_step == -1:
             object.__setattr__(self, "n_step", DEFAULT_N_STEP[self.stage])
-        if self.n_step is not None and self.n_step <= 0:
-            raise ValueError(f"n_step must be positive or None (Monte Carlo), got {self.n_step}")
+        check_field(self.n_step is None or self.n_step > 0, name, "n_step", "must be > 0",
+                    self.n_step)
         if self.positive_fraction is None:
             object.__setattr__(self, "positive_fraction", DEFAULT_POSITIVE_FRACTION[self.stage])
-        for task, frac in {"*": self.positive_fraction, **self.task_positive_fraction}.items():
-            if not 0.0 < frac < 1.0:
-                raise ValueError(f"positive fraction of task {task!r} must be in (0, 1), got {frac}")
+        check_field(0.0 < self.positive_fraction < 1.0, name, "positive_fraction", "must be in (0, 1)",
+                    self.positive_fraction)
+        for task, frac in self.task_positive_fraction.items():
+            check_field(0.0 < frac < 1.0, name, "task_positive_fraction", f"of task {task!r} must be in (0, 1)", frac)
 
     def fraction(self, task: str) -> float:
         return float(self.task_positive_fraction.get(task, self.positive_fraction))
@@ -66,14 +69,15 @@ class Labels:
     info: dict  # stage, config, counts
 
     def save(self, directory: str | Path) -> Path:
+        """Write labels.safetensors, then labels.json (what `load` looks for), each atomically."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         tensors = {}
         for name in ("advantage", "indicator", "value", "returns"):
             for ep, arr in getattr(self, name).items():
                 tensors[f"{name}/{ep}"] = np.ascontiguousarray(arr.astype(np.uint8) if arr.dtype == bool else arr)
-        save_file(tensors, str(directory / "labels.safetensors"))
-        (directory / "labels.json").write_text(json.dumps({"thresholds": self.thresholds, **self.info}, indent=2))
+        write_bytes_atomic(directory / "labels.safetensors", numpy_to_bytes(tensors))
+        write_json_atomic(directory / "labels.json", {"thresholds": self.thresholds, **self.info})
         return directory
 
     @classmethod
@@ -81,13 +85,21 @@ class Labels:
         directory = Path(directory)
         if not (directory / "labels.json").is_file():
             raise LabelError(f"{directory}: no labels.json (run `recap label` first)")
-        info = json.loads((directory / "labels.json").read_text())
-        tensors = load_file(str(directory / "labels.safetensors"))
+        try:
+            info = json.loads((directory / "labels.json").read_text())
+            thresholds = info.pop("thresholds")
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, AttributeError) as exc:
+            raise LabelError(f"{directory / 'labels.json'}: damaged ({type(exc).__name__}: {exc})") from exc
+        try:
+            tensors = load_file(str(directory / "labels.safetensors"))
+        except Exception as exc:  # safetensors raises several types for missing / truncated files
+            raise LabelError(f"{directory / 'labels.safetensors'}: cannot read labels ({exc})") from exc
         parts: dict[str, dict[str, np.ndarray]] = {n: {} for n in ("advantage", "indicator", "value", "returns")}
         for key, arr in tensors.items():
-            name, ep = key.split("/", 1)
+            name, _, ep = key.partition("/")
+            if name not in parts or not ep:
+                raise LabelError(f"{directory / 'labels.safetensors'}: unexpected tensor {key!r}")
             parts[name][ep] = arr.astype(bool) if name == "indicator" else arr
-        thresholds = info.pop("thresholds")
         return cls(thresholds=thresholds, info=info, **parts)
 
     def positive_fraction(self) -> float:
@@ -129,6 +141,7 @@ def compute_labels(
     if not adv:
         raise LabelError("no episodes to label (empty dataset, or every episode aborted)")
 
+    check_task_names("LabelConfig", "task_positive_fraction", config.task_positive_fraction, successes)
     thresholds = {}
     for task in sorted(successes):
         if successes[task] == 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ matplotlib.use("Agg")  # headless: never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from recap_core.output_files import write_bytes_atomic  # noqa: E402
 from recap_trainer.stats import Estimate  # noqa: E402
 
 
@@ -127,9 +129,12 @@ def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _save(figure: plt.Figure, path: str | Path) -> Path:
+    """PNG written atomically: a reader (a docs page, a second report) never sees half a figure."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    png = io.BytesIO()
+    figure.savefig(png, format="png", dpi=110)
     plt.close(figure)
+    write_bytes_atomic(path, png.getvalue())
     return path

@@ -58,9 +58,27 @@ def advantage_figures(catalog, labels, out_dir: str | Path) -> dict[str, Path]:
     for task, epsilon in sorted(labels.thresholds.items()):
         advantages = np.concatenate([a for e, a in labels.advantage.items() if tasks.get(e) == task])
         paths[task] = plot_advantage_histogram(
-            advantages, epsilon, Path(out_dir) / f"advantages_{task}.png",
+            advantages, epsilon, Path(out_dir) / advantage_figure_name(task),
             title=f"{task}: advantages ({labels.info.get('stage', '?')} stage, N = {labels.info.get('n_step') or 'T'})")
     return paths
+
+
+VALUE_FIGURE, COMPARISON_FIGURE, TABLE = "value_over_time.png", "comparison.png", "report.md"
+
+
+def advantage_figure_name(task: str) -> str:
+    return f"advantages_{task}.png"
+
+
+def report_files(labels, evaluations: bool) -> list[str]:
+    """Names of the files a report writes: figures of the labels (value over time, one advantage
+    histogram per task) and, with evaluations, the comparison figure and the markdown table."""
+    names = []
+    if labels is not None:
+        names += [VALUE_FIGURE, *(advantage_figure_name(task) for task in sorted(labels.thresholds))]
+    if evaluations:
+        names += [COMPARISON_FIGURE, TABLE]
+    return names
 
 
 def results_table(reports: Sequence[EvaluationReport]) -> str:

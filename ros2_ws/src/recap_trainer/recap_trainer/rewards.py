@@ -21,6 +21,8 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
+from recap_trainer.config_errors import FieldError, check_field, check_task_names
+
 OUTCOMES = ("success", "failure", "abort")
 TAKEOVER_SPLITS = ("first", "every", "none")
 
@@ -35,8 +37,9 @@ class TaskReward:
     c_fail: float  # C_fail, in steps
 
     def __post_init__(self) -> None:
-        if self.max_episode_length <= 0 or self.c_fail < 0:
-            raise ValueError(f"bad task reward: L={self.max_episode_length}, C_fail={self.c_fail}")
+        check_field(self.max_episode_length > 0, "TaskReward", "max_episode_length", "must be > 0",
+                    self.max_episode_length)
+        check_field(self.c_fail >= 0, "TaskReward", "c_fail", "must be >= 0", self.c_fail)
 
     @property
     def normalizer(self) -> float:
@@ -79,7 +82,8 @@ class RewardConfig:
         takeover_split: str = "first",
     ) -> "RewardConfig":
         """L per task = the given value, else the episodes' metadata["max_episode_length"] (the
-        env's time limit), else the longest episode of the task. C_fail defaults to L."""
+        env's time limit), else the longest episode of the task. C_fail defaults to L. A task the
+        episodes do not have is an error (FieldError naming the mapping), not silently unused."""
         max_episode_length, c_fail = dict(max_episode_length or {}), dict(c_fail or {})
         seen: dict[str, int] = {}
         for ep in episodes:
@@ -87,10 +91,15 @@ class RewardConfig:
             seen[ep.task] = max(seen.get(ep.task, 0), len(ep.timestamps), int(limit or 0))
         if not seen:
             raise LabelError("cannot build a reward config: no episodes")
+        check_task_names(cls.__name__, "max_episode_length", max_episode_length, seen)
+        check_task_names(cls.__name__, "c_fail", c_fail, seen)
         tasks = {}
         for task, longest in seen.items():
             length = int(max_episode_length.get(task, longest))
-            tasks[task] = TaskReward(length, float(c_fail.get(task, length)))
+            try:
+                tasks[task] = TaskReward(length, float(c_fail.get(task, length)))
+            except FieldError as error:
+                raise FieldError(cls.__name__, error.field, f"of task {task!r} {error.problem}") from None
         return cls(tasks=tasks, takeover_split=takeover_split)
 
 

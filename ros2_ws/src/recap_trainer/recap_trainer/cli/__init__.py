@@ -13,6 +13,9 @@ import os
 import pkgutil
 import sys
 
+from recap_core.output_files import OutputError
+from recap_trainer.cli._options import UsageError
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -44,12 +47,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (ValueError, KeyError, OSError, RuntimeError) as error:
         # On the command line bad input (a dataset, a checkpoint, a label) is one line naming the
-        # culprit; RECAP_DEBUG=1 shows the traceback.
+        # culprit; RECAP_DEBUG=1 shows the traceback. Bad options and refused outputs exit 2, as
+        # argparse's own usage errors do.
         if os.environ.get("RECAP_DEBUG"):
             raise
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"recap {args.command}: error: {message}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(error, (UsageError, OutputError)) else 1
 
 
 if __name__ == "__main__":

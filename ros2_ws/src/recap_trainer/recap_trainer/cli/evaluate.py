@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from recap_core.output_files import check_output_file, json_dumps
+from recap_trainer.cli._options import options_named
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,7 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--parallel-envs", type=int, default=16, help="environments stepped in lockstep")
     p.add_argument("--time-limit", type=float, help="episode time limit in s (default: the task's)")
     p.add_argument("--label", help="name of this policy in reports (default: the checkpoint dir name)")
-    p.add_argument("--out", type=Path, help="write the full report (per-episode results) as JSON here")
+    p.add_argument("--out", type=Path, help="write the full report (per-episode results) as JSON here "
+                   "(checked before the first episode runs)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
     p.set_defaults(func=_evaluate)
 
 
@@ -37,14 +41,18 @@ def _evaluate(a: argparse.Namespace) -> int:
     from recap_trainer.policy import DEFAULT_NOISE_SCALE, load_policy
     from recap_trainer.report import results_table
 
-    config = EvaluationConfig(task=a.task, episodes=a.episodes, seed=a.seed, execute_steps=a.execute_steps,
-                              advantage=a.advantage, guidance_scale=a.beta, parallel_envs=a.parallel_envs,
-                              time_limit_s=a.time_limit)
+    with options_named(episodes="--episodes", seed="--seed", execute_steps="--execute-steps",
+                       guidance_scale="--beta", parallel_envs="--parallel-envs", time_limit_s="--time-limit"):
+        config = EvaluationConfig(task=a.task, episodes=a.episodes, seed=a.seed, execute_steps=a.execute_steps,
+                                  advantage=a.advantage, guidance_scale=a.beta, parallel_envs=a.parallel_envs,
+                                  time_limit_s=a.time_limit)
+    if a.out:
+        check_output_file(a.out, overwrite=a.force, what="--out")
     noise_scale = DEFAULT_NOISE_SCALE if a.noise_scale is None else a.noise_scale
     report = evaluate_policy(load_policy(a.policy, noise_scale=noise_scale), config, label=a.label or a.policy.name)
-    if a.out:
-        report.save(a.out)
     print(results_table([report]))
     summary = {k: v for k, v in report.to_dict().items() if k not in ("results", "config")}
-    print(json.dumps(summary, indent=2))
+    print(json_dumps(summary))
+    if a.out:
+        report.save(a.out)
     return 0

@@ -6,6 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
+from recap_core.output_files import check_output_dir
+from recap_trainer.cli._options import UsageError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from recap_trainer.datagen import MIXTURES
@@ -48,13 +51,16 @@ def _generate(a: argparse.Namespace) -> int:
     from recap_trainer.datagen import MIXTURES, DatagenConfig, generate_dataset
     from recap_trainer.dataset import RecapDataset
 
+    if a.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {a.workers}")
+    if a.policy is not None and a.cameras:
+        raise UsageError("--policy rollouts are recorded state-only; drop --cameras")
+    check_output_dir(a.out, overwrite=True, what="--out")  # a dataset is appended to; it must be writable
     if a.policy is not None:
         written = _rollouts(a)
     else:
         config = DatagenConfig(task=a.task, episodes=a.episodes, seed=a.seed or 0, mixture=MIXTURES[a.mixture],
                                cameras=tuple(a.cameras), image_size=tuple(a.image_size), time_limit_s=a.time_limit)
-        if a.workers < 1:
-            raise SystemExit(f"recap generate: --workers must be >= 1, got {a.workers}")
         written = generate_dataset(a.out, config, workers=a.workers)
     dataset = RecapDataset(a.out, tasks=[a.task])
     outcomes: dict[str, int] = {}
@@ -71,8 +77,6 @@ def _rollouts(a: argparse.Namespace) -> list[str]:
     from recap_trainer.policy import DEFAULT_NOISE_SCALE, load_policy
     from recap_trainer.rollouts import RolloutConfig, collect_rollouts
 
-    if a.cameras:
-        raise SystemExit("recap generate --policy: rollouts are recorded state-only; drop --cameras")
     seed = 500_000 if a.seed is None else a.seed
     takeover = None if a.no_operator else TakeoverRule(stage_time_limit_s=a.stage_time_limit, seed=seed)
     config = RolloutConfig(task=a.task, episodes=a.episodes, iteration=a.iteration, seed=seed,

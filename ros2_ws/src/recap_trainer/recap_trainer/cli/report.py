@@ -6,6 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
+from recap_core.output_files import check_output_file, write_text_atomic
+from recap_trainer.cli._options import UsageError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -22,33 +25,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="episode ids for the value plot (default: fastest / slowest success, a failure, "
                    "an episode with an intervention)")
     p.add_argument("--evaluations", type=Path, nargs="*", default=[], help="evaluation JSON files to compare")
+    p.add_argument("--force", action="store_true", help="replace figures and report.md already in --out")
     p.set_defaults(func=_report)
 
 
 def _report(a: argparse.Namespace) -> int:
     from recap_trainer.labels import Labels
     from recap_trainer.plots import plot_method_comparison
-    from recap_trainer.report import advantage_figures, load_report, results_table, sample_episodes, value_figure
+    from recap_trainer.report import (
+        COMPARISON_FIGURE, TABLE, VALUE_FIGURE, advantage_figures, load_report, report_files, results_table,
+        sample_episodes, value_figure,
+    )
     from recap_trainer.training.episodes import open_datasets
 
     if not a.labels and not a.evaluations:
-        raise SystemExit("recap report: nothing to do; give --data with --labels, and/or --evaluations")
+        raise UsageError("nothing to do; give --data with --labels, and/or --evaluations")
     if bool(a.labels) != bool(a.data):
-        raise SystemExit("recap report: --labels and --data go together (the labels of that data)")
+        raise UsageError("--labels and --data go together (the labels of that data)")
+    labels = Labels.load(a.labels) if a.labels else None
+    reports = [load_report(path) for path in a.evaluations]
+    targets = [a.out / name for name in report_files(labels, bool(reports))]
+    for path in targets:  # every file is checked before the first figure is drawn
+        check_output_file(path, overwrite=a.force, what="report file")
     written: dict[str, str] = {}
     a.out.mkdir(parents=True, exist_ok=True)
-    if a.labels:
-        catalog, labels = open_datasets(a.data), Labels.load(a.labels)
+    if labels is not None:
+        catalog = open_datasets(a.data)
         episodes = a.episodes or sample_episodes(catalog)
-        written["value"] = str(value_figure(catalog, labels, episodes, a.out / "value_over_time.png"))
+        written["value"] = str(value_figure(catalog, labels, episodes, a.out / VALUE_FIGURE))
         written |= {f"advantages_{task}": str(path) for task, path in advantage_figures(catalog, labels, a.out).items()}
-    if a.evaluations:
-        reports = [load_report(path) for path in a.evaluations]
+    if reports:
         written["comparison"] = str(plot_method_comparison(
             [r.label for r in reports], [r.success_rate for r in reports], [r.throughput_per_hour for r in reports],
-            a.out / "comparison.png"))
-        (a.out / "report.md").write_text(results_table(reports) + "\n")
-        written["table"] = str(a.out / "report.md")
+            a.out / COMPARISON_FIGURE))
+        write_text_atomic(a.out / TABLE, results_table(reports) + "\n")
+        written["table"] = str(a.out / TABLE)
         print(results_table(reports))
     print(json.dumps(written, indent=2))
     return 0
+

@@ -10,7 +10,9 @@ import json
 import sys
 from pathlib import Path
 
+from recap_core.output_files import check_output_dir
 from recap_trainer.action_frame import ACTION_FRAMES, relative_dims_for
+from recap_trainer.cli._options import UsageError, check_checkpoint_out, options_named, task_values
 from recap_trainer.training.loop import TrainConfig
 
 
@@ -41,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Writes labels.safetensors + labels.json.")
     _data_args(p, cameras=False)
     p.add_argument("--value", type=Path, required=True, help="value checkpoint V^k")
-    p.add_argument("--out", type=Path, required=True, help="labels directory to write")
+    p.add_argument("--out", type=Path, required=True, help="labels directory to write (new or empty)")
+    p.add_argument("--force", action="store_true", help="replace the labels in a non-empty --out")
     p.add_argument("--stage", choices=("pretrain", "sft", "finetune"), default="finetune",
                    help="pretrain: Monte Carlo A, 30%% of demo steps positive; sft: demos forced positive; "
                    "finetune: N = 50, 40%% of rollout steps positive")
@@ -94,6 +97,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--positive-fraction", type=float, default=0.4, help="fine-tuning positive fraction")
     p.add_argument("--n-step", type=int, default=50, help="N of the fine-tuning advantages")
+    p.add_argument("--force", action="store_true",
+                   help="replace a non-empty WORK_DIR/iter_<k> (and an unfinished WORK_DIR/pretrained)")
     p.set_defaults(func=_iterate)
 
 
@@ -104,7 +109,8 @@ def _data_args(p: argparse.ArgumentParser, cameras: bool = True) -> None:
 
 
 def _train_args(p: argparse.ArgumentParser, steps: int) -> None:
-    p.add_argument("--out", type=Path, required=True, help="checkpoint directory to write")
+    p.add_argument("--out", type=Path, required=True,
+                   help="checkpoint directory to write (new or empty, unless --resume or --force)")
     p.add_argument("--steps", type=int, default=steps, help="gradient steps")
     p.add_argument("--batch-size", type=int, default=64, help="global batch (split over torchrun processes)")
     p.add_argument("--lr", type=float, default=3e-4)
@@ -112,22 +118,15 @@ def _train_args(p: argparse.ArgumentParser, steps: int) -> None:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (0 = default)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                    help="cuda: each torchrun process uses GPU LOCAL_RANK with NCCL")
-    p.add_argument("--resume", action="store_true", help="continue from --out's saved optimizer state")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the checkpoint in --out from its saved optimizer state (it must hold one)")
+    p.add_argument("--force", action="store_true", help="replace a checkpoint (or other files) in --out")
 
 
 def _train_config(a: argparse.Namespace) -> TrainConfig:
-    return TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, seed=a.seed, threads=a.threads,
-                       device=a.device)
-
-
-def _pairs(items: list[str], cast) -> dict:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"expected TASK=VALUE, got {item!r}")
-        out[key] = cast(value)
-    return out
+    with options_named(steps="--steps", batch_size="--batch-size", lr="--lr", seed="--seed", threads="--threads"):
+        return TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, seed=a.seed, threads=a.threads,
+                           device=a.device)
 
 
 def _train_value(a: argparse.Namespace) -> int:
@@ -135,10 +134,17 @@ def _train_value(a: argparse.Namespace) -> int:
     from recap_trainer.training.episodes import open_datasets
     from recap_trainer.training.train_value import train_value
 
+    train = _train_config(a)
+    lengths = task_values("--max-episode-length", a.max_episode_length, int)
+    c_fail = task_values("--c-fail", a.c_fail, float)
+    if a.init_from and (lengths or c_fail):
+        raise UsageError("--max-episode-length and --c-fail do not apply with --init-from: the fine-tuned V "
+                         "keeps the reward config of the checkpoint it starts from")
+    check_checkpoint_out(a.out, a.resume, a.force)
     catalog = open_datasets(a.data)
-    rewards = None if a.init_from else RewardConfig.from_episodes(
-        catalog, _pairs(a.max_episode_length, int), _pairs(a.c_fail, float), a.takeover_split)
-    out = train_value(catalog, a.out, _train_config(a), rewards, init_from=a.init_from, resume=a.resume,
+    with options_named(max_episode_length="--max-episode-length", c_fail="--c-fail"):
+        rewards = None if a.init_from else RewardConfig.from_episodes(catalog, lengths, c_fail, a.takeover_split)
+    out = train_value(catalog, a.out, train, rewards, init_from=a.init_from, resume=a.resume,
                       cameras=tuple(a.cameras))
     _say(f"value checkpoint: {out}")
     return 0
@@ -151,10 +157,14 @@ def _label(a: argparse.Namespace) -> int:
     from recap_trainer.training.episodes import open_datasets
 
     n_step = None if a.monte_carlo else (a.n_step if a.n_step is not None else -1)
-    config = LabelConfig(stage=a.stage, n_step=n_step, positive_fraction=a.positive_fraction,
-                         task_positive_fraction=_pairs(a.task_positive_fraction, float))
-    catalog = open_datasets(a.data)
-    labels = label_with_value(catalog, a.value, config)
+    with options_named(n_step="--n-step", positive_fraction="--positive-fraction",
+                       task_positive_fraction="--task-positive-fraction"):
+        config = LabelConfig(stage=a.stage, n_step=n_step, positive_fraction=a.positive_fraction,
+                             task_positive_fraction=task_values("--task-positive-fraction", a.task_positive_fraction,
+                                                                float))
+        check_output_dir(a.out, overwrite=a.force, what="--out")
+        catalog = open_datasets(a.data)
+        labels = label_with_value(catalog, a.value, config)
     labels.save(a.out)
     groups = label_breakdown(labels, catalog.summaries)
     print(json.dumps({"labels": str(a.out), "thresholds": labels.thresholds,
@@ -170,9 +180,13 @@ def _train_policy(a: argparse.Namespace) -> int:
     from recap_trainer.training.episodes import open_datasets
     from recap_trainer.training.train_policy import PolicyTrainConfig, train_policy
 
-    method = PolicyTrainConfig(a.method, a.indicator_dropout, a.awr_temperature, a.awr_max_weight)
+    train = _train_config(a)
+    with options_named(indicator_dropout="--indicator-dropout", awr_temperature="--awr-temperature",
+                       awr_max_weight="--awr-max-weight"):
+        method = PolicyTrainConfig(a.method, a.indicator_dropout, a.awr_temperature, a.awr_max_weight)
+    check_checkpoint_out(a.out, a.resume, a.force)
     labels = Labels.load(a.labels) if a.labels else None
-    out = train_policy(open_datasets(a.data), a.out, _train_config(a), method, labels, init_from=a.init_from,
+    out = train_policy(open_datasets(a.data), a.out, train, method, labels, init_from=a.init_from,
                        resume=a.resume, cameras=tuple(a.cameras),
                        policy_sizes={"horizon": a.horizon, "denoising_steps": a.denoising_steps,
                                      "relative_dims": relative_dims_for(a.action_frame)})
@@ -185,18 +199,27 @@ def _iterate(a: argparse.Namespace) -> int:
     from recap_trainer.training.episodes import open_datasets
     from recap_trainer.training.train_policy import PolicyTrainConfig
 
+    if a.iteration < 0:
+        raise UsageError(f"--iteration must be >= 0, got {a.iteration}")
     common = dict(batch_size=a.batch_size, seed=a.seed, threads=a.threads, device=a.device)
-    pre = TrainConfig(steps=a.pretrain_steps, **common)
-    fine = TrainConfig(steps=a.finetune_steps, **common)
-    cfg = AlgorithmConfig(pretrain_value=pre, pretrain_policy=pre, finetune_value=fine, finetune_policy=fine,
-                          policy=PolicyTrainConfig(a.method), n_step=a.n_step,
-                          finetune_positive_fraction=a.positive_fraction, cameras=tuple(a.cameras))
-    if not (a.work_dir / "pretrained" / "policy" / "config.json").is_file():
+    named = dict(batch_size="--batch-size", seed="--seed", threads="--threads")
+    with options_named(steps="--pretrain-steps", **named):
+        pre = TrainConfig(steps=a.pretrain_steps, **common)
+    with options_named(steps="--finetune-steps", **named):
+        fine = TrainConfig(steps=a.finetune_steps, **common)
+    with options_named(n_step="--n-step", positive_fraction="--positive-fraction"):
+        cfg = AlgorithmConfig(pretrain_value=pre, pretrain_policy=pre, finetune_value=fine, finetune_policy=fine,
+                              policy=PolicyTrainConfig(a.method), n_step=a.n_step,
+                              finetune_positive_fraction=a.positive_fraction, cameras=tuple(a.cameras))
+    needs_pretraining = not (a.work_dir / "pretrained" / "policy" / "config.json").is_file()
+    if needs_pretraining:  # a pre-training that stopped half-way is not silently overwritten
+        check_output_dir(a.work_dir / "pretrained", overwrite=a.force, what="pre-training directory")
+    check_output_dir(a.work_dir / f"iter_{a.iteration}", overwrite=a.force, what=f"iteration {a.iteration} directory")
+    if needs_pretraining:
         pretrain(open_datasets(a.demos), a.work_dir, cfg)
     policy = iterate(open_datasets([*a.demos, *a.data]), a.work_dir, a.iteration, cfg)
     _say(f"policy checkpoint: {policy}")
     return 0
-
 
 
 def _say(message: str) -> None:

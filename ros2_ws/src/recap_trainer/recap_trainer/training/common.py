@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from recap_trainer.checkpoint import load_checkpoint, load_optimizer_state
+from recap_trainer.checkpoint import CheckpointError, load_checkpoint, load_optimizer_state
 from recap_trainer.features import observation_tensors
 from recap_trainer.models.config import ObservationConfig
 from recap_trainer.normalization import NormStats
@@ -83,6 +83,9 @@ def gather_observations(
     )
 
 
+TRAINER_STATE_KEYS = ("step", "losses", "rng", "torch_rng")  # TrainerState's fields, in order
+
+
 def trainer_files_exist(directory: Path) -> bool:
     return (directory / "trainer_state.json").is_file() and (directory / "config.json").is_file()
 
@@ -100,5 +103,9 @@ def optimizer_and_resume(out_dir: Path, kind: str, config, model: torch.nn.Modul
     model.load_state_dict(resumed.model.state_dict())
     optimizer, scheduler = make_optimizer(model, train)
     info = load_optimizer_state(out_dir, optimizer)
+    missing = [key for key in TRAINER_STATE_KEYS if key not in info]
+    if missing or not isinstance(info["step"], int) or info["step"] < 0:
+        problem = f"no {missing}" if missing else f"step {info['step']!r} is not a step count"
+        raise CheckpointError(f"{out_dir / 'trainer_state.json'}: cannot resume, {problem}")
     fast_forward(scheduler, info["step"])
-    return optimizer, scheduler, TrainerState(info["step"], info["losses"], info["rng"], info["torch_rng"])
+    return optimizer, scheduler, TrainerState(*(info[key] for key in TRAINER_STATE_KEYS))

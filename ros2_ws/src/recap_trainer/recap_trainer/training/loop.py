@@ -9,7 +9,7 @@ floating-point summation order.
 
 from __future__ import annotations
 
-import json
+import io
 import math
 import os
 import warnings
@@ -22,6 +22,9 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
+
+from recap_core.output_files import write_bytes_atomic, write_json_atomic
+from recap_trainer.config_errors import check_field
 
 
 @dataclass(frozen=True)
@@ -39,12 +42,18 @@ class TrainConfig:
     device: str = "cpu"  # "cuda": process r uses GPU LOCAL_RANK and NCCL (not tested here: no GPU)
 
     def __post_init__(self) -> None:
-        if self.device not in ("cpu", "cuda"):
-            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
-        if self.steps <= 0 or self.batch_size <= 0 or self.lr <= 0 or self.warmup_steps < 0 or self.grad_clip <= 0:
-            raise ValueError(f"bad training config: {self}")
-        if self.lr_schedule not in ("cosine", "constant") or not 0.0 <= self.min_lr_ratio <= 1.0:
-            raise ValueError(f"lr_schedule must be 'cosine' or 'constant' and min_lr_ratio in [0, 1]: {self}")
+        name = type(self).__name__
+        check_field(self.device in ("cpu", "cuda"), name, "device", "must be 'cpu' or 'cuda'", self.device)
+        check_field(self.steps > 0, name, "steps", "must be > 0", self.steps)
+        check_field(self.batch_size > 0, name, "batch_size", "must be > 0", self.batch_size)
+        check_field(self.lr > 0, name, "lr", "must be > 0", self.lr)
+        check_field(self.warmup_steps >= 0, name, "warmup_steps", "must be >= 0", self.warmup_steps)
+        check_field(self.grad_clip > 0, name, "grad_clip", "must be > 0", self.grad_clip)
+        check_field(self.seed >= 0, name, "seed", "must be >= 0", self.seed)
+        check_field(self.threads >= 0, name, "threads", "must be >= 0 (0 = torch's default)", self.threads)
+        check_field(self.lr_schedule in ("cosine", "constant"), name, "lr_schedule", "must be 'cosine' or 'constant'",
+                    self.lr_schedule)
+        check_field(0.0 <= self.min_lr_ratio <= 1.0, name, "min_lr_ratio", "must be in [0, 1]", self.min_lr_ratio)
 
 
 @dataclass(frozen=True)
@@ -236,6 +245,8 @@ def save_loss_curve(losses: list[float], path: Path, title: str) -> None:
     ax.set_title(title)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100)
     plt.close(fig)
-    (path.with_suffix(".json")).write_text(json.dumps({"losses": losses}))
+    write_bytes_atomic(path, png.getvalue())
+    write_json_atomic(path.with_suffix(".json"), {"losses": losses}, indent=None)

@@ -21,6 +21,7 @@ from torch import nn
 
 from recap_trainer.action_frame import to_model_frame
 from recap_trainer.checkpoint import load_checkpoint, save_checkpoint
+from recap_trainer.config_errors import check_field
 from recap_trainer.labels import Labels
 from recap_trainer.models.config import PolicyConfig
 from recap_trainer.models.encoders import DROPPED, NEGATIVE, POSITIVE
@@ -44,10 +45,12 @@ class PolicyTrainConfig:
     awr_max_weight: float = 20.0
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
-        if not 0.0 <= self.indicator_dropout < 1.0 or self.awr_temperature <= 0 or self.awr_max_weight < 1:
-            raise ValueError(f"bad policy training config: {self}")
+        name = type(self).__name__
+        check_field(self.method in METHODS, name, "method", f"must be one of {METHODS}", self.method)
+        check_field(0.0 <= self.indicator_dropout < 1.0, name, "indicator_dropout", "must be in [0, 1)",
+                    self.indicator_dropout)
+        check_field(self.awr_temperature > 0, name, "awr_temperature", "must be > 0", self.awr_temperature)
+        check_field(self.awr_max_weight >= 1, name, "awr_max_weight", "must be >= 1", self.awr_max_weight)
 
     @property
     def needs_labels(self) -> bool:
