@@ -14,11 +14,13 @@ frame of a successful episode, else 0: LeRobot's HIL-SERL convention), next.done
 complementary_info.is_intervention, complementary_info.proposed_action (NaN: no proposal).
 With advantage labels (`recap label` output), the task text of every frame ends with
 "Advantage: positive" or "Advantage: negative" (RECAP's indicator I_t as text, as pi*0.6 feeds it).
+Labels must cover every episode with an outcome (labels of another dataset are refused).
 Memory: one episode at a time (frames stream into the parquet and video writers).
 """
 from __future__ import annotations
 
-import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from recap_core.output_files import check_output_dir, write_json_atomic
 from recap_trainer.dataset import RecapDataset
 
 CODEBASE_VERSION = "v3.0"
@@ -78,13 +81,65 @@ def _load_labels(labels: Any) -> dict[str, np.ndarray] | None:
     return {k: np.asarray(v, bool) for k, v in labels.items()}
 
 
-def export_lerobot(dataset_dir: str | Path, out: str | Path, labels: Any = None,
-                   repo_id: str = "recap/aloha", fps: int | None = None, robot_type: str = "aloha") -> dict:
+def check_labels_match(summaries, indicator: dict[str, np.ndarray]) -> None:
+    """Every episode with an outcome needs labels of its length (aborted episodes are never
+    labelled): labels of other data would otherwise export unconditioned without a word."""
+    ids = {s.episode_id for s in summaries}
+    missing = [s.episode_id for s in summaries if s.outcome != "abort" and s.episode_id not in indicator]
+    if missing:
+        extra = sorted(set(indicator) - ids)
+        hint = f"; the labels hold {len(extra)} episode(s) the dataset lacks: {_few(extra)}" if extra else ""
+        raise ValueError(f"labels do not match the dataset: {len(missing)} of its {len(ids)} episodes have no "
+                         f"labels: {_few(missing)}{hint}")
+    for s in summaries:
+        flags = indicator.get(s.episode_id)
+        if flags is not None and len(flags) != s.num_steps:
+            raise ValueError(f"labels for episode {s.episode_id}: {len(flags)} flags for {s.num_steps} steps")
+
+
+def _few(ids: list[str], count: int = 3) -> str:
+    return ", ".join(ids[:count]) + (f" and {len(ids) - count} more" if len(ids) > count else "")
+
+
+def export_lerobot(dataset_dir: str | Path, out: str | Path, labels: Any = None, repo_id: str = "recap/aloha",
+                   fps: int | None = None, robot_type: str = "aloha", overwrite: bool = False) -> dict:
+    """Export into `out` (new or empty; `overwrite` replaces a non-empty one). Everything is
+    checked first and written into a sibling staging directory that is renamed to `out` at the
+    end, so `out` never holds half an export."""
     ds = RecapDataset(dataset_dir)
     out = Path(out)
-    if (out / "meta" / "info.json").exists():
-        raise FileExistsError(f"{out} already holds a LeRobot dataset; export to a new directory")
+    check_output_dir(out, overwrite=overwrite, what="LeRobot export directory")
     indicator = _load_labels(labels)
+    if indicator is not None:
+        check_labels_match(ds.summaries, indicator)
+    staging = out.with_name(f".{out.name}.{os.getpid()}.partial")  # mkdir, unlike mkdtemp, honours the umask
+    staging.mkdir(parents=True)
+    try:
+        info = _write_export(ds, staging, indicator, repo_id, fps, robot_type, dataset_dir)
+        _replace_dir(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return info
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Rename `new` to `target`; an existing `target` is moved aside first and removed only after."""
+    old = None
+    if target.exists():
+        if any(target.iterdir()):
+            old = target.with_name(f".{target.name}.replaced")
+            shutil.rmtree(old, ignore_errors=True)
+            target.rename(old)
+        else:
+            target.rmdir()
+    new.rename(target)
+    if old is not None:
+        shutil.rmtree(old)
+
+
+def _write_export(ds: RecapDataset, out: Path, indicator: dict[str, np.ndarray] | None, repo_id: str,
+                  fps: int | None, robot_type: str, dataset_dir: str | Path) -> dict:
     fps = fps or int(round(1.0 / ds.config.control_period))
     cams = list(ds.config.cameras)
     h, w = ds.config.image_size or (0, 0)
@@ -119,8 +174,6 @@ def export_lerobot(dataset_dir: str | Path, out: str | Path, labels: Any = None,
         for ep_index, ep in enumerate(tqdm(ds, desc="export", unit="episode")):
             T = ep.num_steps
             flags = indicator.get(ep.episode_id) if indicator is not None else None
-            if flags is not None and len(flags) != T:
-                raise ValueError(f"labels for episode {ep.episode_id}: {len(flags)} flags for {T} steps")
             texts = [advantage_text(ep.task, None if flags is None else bool(flags[t])) for t in range(T)]
             task_idx = np.array([tasks.setdefault(t, len(tasks)) for t in texts], np.int64)
             reward = np.zeros(T, np.float32)
@@ -196,6 +249,6 @@ def export_lerobot(dataset_dir: str | Path, out: str | Path, labels: Any = None,
         "recap": {"repo_id": repo_id, "source_dataset": str(Path(dataset_dir).resolve()),
                   "advantage_labels": indicator is not None},
     }
-    (out / "meta" / "info.json").write_text(json.dumps(info, indent=2))
-    (out / "meta" / "stats.json").write_text(json.dumps({k: s.to_dict() for k, s in stats.items() if s.n}, indent=2))
+    write_json_atomic(out / "meta" / "info.json", info)
+    write_json_atomic(out / "meta" / "stats.json", {k: s.to_dict() for k, s in stats.items() if s.n})
     return info
