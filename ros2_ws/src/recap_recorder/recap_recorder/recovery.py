@@ -88,12 +88,21 @@ def salvage_mcap(src: Path, dst: Path, custom_data: dict[str, str] | None = None
     return report
 
 
+class NoMessagesError(ValueError):
+    """A partial bag holds no complete message: there is nothing to salvage, and it is kept."""
+
+
 def recover_episode(partial_dir: Path, out_dir: Path) -> tuple[Path, SalvageReport]:
-    """Salvage <out>/.incomplete/<id>/ into <out>/<id>/ (marked incomplete, no outcome)."""
+    """Salvage <out>/.incomplete/<id>/ into <out>/<id>/ (marked incomplete, no outcome). The
+    partial directory is removed only once the salvaged bag is in place; a file without one
+    complete message is a NoMessagesError and is left untouched."""
     partial_dir = Path(partial_dir)
     mcaps = sorted(partial_dir.glob("*.mcap"))
     if not mcaps:
         raise FileNotFoundError(f"{partial_dir}: no .mcap file to salvage")
+    if len(mcaps) > 1:  # one is salvaged and the directory removed: the others would be lost
+        raise ValueError(f"{partial_dir}: {len(mcaps)} .mcap files ({', '.join(p.name for p in mcaps)}); "
+                         "recap-recover salvages an episode recorded into one file")
     episode_id = partial_dir.name
     try:
         meta = read_sidecar(partial_dir)
@@ -102,24 +111,29 @@ def recover_episode(partial_dir: Path, out_dir: Path) -> tuple[Path, SalvageRepo
                                config_hash="", start_time_ns=0)
     meta.complete = False
     meta.incomplete_reason = meta.incomplete_reason or "recorder crashed; salvaged by recap-recover"
+    final = out_dir / episode_id
+    in_place = partial_dir.resolve() == final.resolve()  # a finished dir without metadata.yaml (full disk)
+    if final.exists() and not in_place:
+        raise FileExistsError(f"{final} exists already; not overwriting it with the salvaged {partial_dir}")
     staging = out_dir / INCOMPLETE / f"{episode_id}.salvage"
     shutil.rmtree(staging, ignore_errors=True)
     report = salvage_mcap(mcaps[0], staging)
+    if report.messages == 0:  # an empty bag would replace the only copy of whatever the file holds
+        shutil.rmtree(staging)
+        why = f" (read stopped at: {report.truncated})" if report.truncated else ""
+        raise NoMessagesError(f"{mcaps[0]}: no complete message to salvage{why}; {partial_dir} is left as it is")
     meta.topic_counts = dict(report.per_topic)
     if report.truncated:
         meta.incomplete_reason += f"; read stopped at: {report.truncated}"
     write_sidecar(staging, meta)
     update_bag_custom_data(staging, meta)
-    final = out_dir / episode_id
-    if partial_dir.resolve() == final.resolve():  # a finished dir without metadata.yaml (full disk)
+    if in_place:
         old = out_dir / INCOMPLETE / f"{episode_id}.unsalvaged"
         partial_dir.rename(old)
         staging.rename(final)
         fsync_dir(out_dir)
         shutil.rmtree(old)
         return final, report
-    if final.exists():
-        raise FileExistsError(f"{final} exists already; not overwriting it with the salvaged {partial_dir}")
     staging.rename(final)
     fsync_dir(out_dir)
     shutil.rmtree(partial_dir)
