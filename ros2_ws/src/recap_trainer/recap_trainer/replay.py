@@ -3,13 +3,14 @@
 For every step t of the bag (aligned as the converter does), the policy proposes a chunk from the
 recorded observation o_t; its first row is compared with what was executed and with what the live
 policy proposed then. With a value checkpoint, V(o_t) over time (interventions shaded) and the
-per-step N-step advantage A_t (RECAP Eq. 5 rewards from the outcome) are reported.
+per-step N-step advantage A_t (RECAP Eq. 5 rewards from the outcome) are reported. The bag is read
+as the converter reads it: commands the arbitration node refused are skipped, bad follower
+readings make their steps stale (kept and flagged here).
 Outputs in --out: report.json, steps.csv, actions.png, value.png. Runs batched, faster than real time.
 """
 from __future__ import annotations
 
 import csv
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from recap_core.output_files import write_json_atomic  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from recap_trainer.bags.config import ConverterConfig  # noqa: E402
@@ -102,7 +104,7 @@ def replay(bag: Path, checkpoint: Path, out: Path, value_checkpoint: Path | None
         report["value_mean"] = float(values.mean())
         report["positive_advantage_fraction"] = (None if advantages is None
                                                  else float(np.mean(advantages[np.isfinite(advantages)] > 0)))
-    (out / "report.json").write_text(json.dumps(report, indent=2))
+    write_json_atomic(out / "report.json", report)
     with open(out / "steps.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["step", "time_s", "intervention", "value", "advantage"]
