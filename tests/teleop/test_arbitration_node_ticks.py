@@ -11,6 +11,7 @@ import rclpy
 from sensor_msgs.msg import JointState
 
 from recap_core.aloha_layout import JOINT_NAMES, split_arms
+from recap_teleop.arbitration import Source
 from recap_teleop.arbitration_node import ArbitrationNode
 
 PERIOD = 0.02
@@ -72,3 +73,21 @@ def test_a_live_policy_is_not_duplicated_by_the_timer(node):
         at(node, k * PERIOD, node._on_policy_command, JointState(name=list(JOINT_NAMES), position=POSE.tolist()))
         at(node, k * PERIOD + PERIOD / 2, node._on_timer)
     assert len(node.executed_pub.messages) == 10
+
+
+def test_timer_catch_up_after_a_clock_jump_sends_one_command_per_period(node):
+    """On sim time a clock that jumps several periods makes a ROS timer fire several times at the same
+    instant to catch up. In human mode each firing is a tick: only the first may command the arms."""
+    for i, arm in enumerate(split_arms(POSE)):
+        node.core.leader(i, arm, 0.0)
+    assert node.core.request(True, Source.TOPIC, 0.0).accepted
+    leader = POSE.copy()
+    leader[2] += 0.5  # the human moves the leader's elbow far: the arms follow one step per period
+    for t in (0.0, 0.1, 0.1, 0.1, 0.1, 0.12):  # the clock jumped from 0 to 0.1 s: four firings at 0.1
+        for i, arm in enumerate(split_arms(leader)):
+            node.core.leader(i, arm, t)
+        at(node, t, node._on_timer)
+    executed = [np.asarray(m.position) for m in node.executed_pub.messages]
+    assert len(executed) == 3
+    steps = np.abs(np.diff(np.stack([POSE] + executed), axis=0)).max(axis=1)
+    assert steps.max() <= 0.05 + 1e-12
