@@ -56,6 +56,12 @@ def test_atomic_write_leaves_no_temporary_file(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.txt"]
 
 
+def test_atomic_write_gives_the_permissions_of_a_plain_write(tmp_path):
+    write_text_atomic(tmp_path / "atomic.txt", "x")
+    (tmp_path / "plain.txt").write_text("x")
+    assert (tmp_path / "atomic.txt").stat().st_mode == (tmp_path / "plain.txt").stat().st_mode
+
+
 def test_json_is_strict_nan_becomes_null(tmp_path):
     value = {"a": float("nan"), "b": [1.0, float("inf")], "c": np.float32(2.5), "d": np.array([np.nan, 1.0])}
     text = json_dumps(value)

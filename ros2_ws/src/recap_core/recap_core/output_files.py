@@ -76,6 +76,7 @@ def write_bytes_atomic(path: str | os.PathLike, payload: bytes) -> None:
     path = Path(path)
     descriptor, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(descriptor, 0o666 & ~_umask())  # mkstemp makes 0600; the file gets what open() would give
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(payload)
             handle.flush()
@@ -84,6 +85,12 @@ def write_bytes_atomic(path: str | os.PathLike, payload: bytes) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
