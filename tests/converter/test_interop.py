@@ -6,8 +6,10 @@ import json
 import cv2
 import h5py
 import numpy as np
+import pytest
 import pyarrow.parquet as pq
 from converter.bagfactory import BagSpec, write_rosbags
+from recap_core.output_files import OutputError
 
 from recap_trainer.aloha_hdf5 import HDF5ImportConfig, import_hdf5
 from recap_trainer.bags.build import build_dataset
@@ -130,6 +132,11 @@ def test_cli_import_and_export(tmp_path, capsys):
     assert recap_main(["dataset", "export-lerobot", str(tmp_path / "ds"), "--out", str(tmp_path / "lr")]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["episodes"] == 1 and out["frames"] == 12
+    # A non-empty --out is kept unless --force.
+    with pytest.raises(OutputError, match="--force"):
+        recap_main(["dataset", "export-lerobot", str(tmp_path / "ds"), "--out", str(tmp_path / "lr")])
+    assert recap_main(["dataset", "export-lerobot", str(tmp_path / "ds"), "--out", str(tmp_path / "lr"),
+                       "--force"]) == 0
 
 
 def test_export_reads_recap_label_output(tmp_path):

@@ -49,13 +49,14 @@ def register(subparsers) -> None:
                        description="Write a LeRobotDataset v3.0 (parquet + mp4 + meta/) with next.reward, "
                        "complementary_info.is_intervention and, given advantage labels, the task text suffixed "
                        "'Advantage: positive/negative' (for openpi / LeRobot VLA fine-tuning).")
-    e.add_argument("dataset", type=Path)
-    e.add_argument("--out", type=Path, required=True)
+    e.add_argument("dataset", type=Path, help="RECAP dataset directory (from `recap dataset build`)")
+    e.add_argument("--out", type=Path, required=True, help="export directory (new or empty, unless --force)")
+    e.add_argument("--force", action="store_true", help="replace the contents of a non-empty --out")
     e.add_argument("--labels", type=Path,
                    help="advantage labels: a `recap label` output directory, or a JSON file "
                    "{episode_id: [bool per step]} (true = positive)")
-    e.add_argument("--repo-id", default="recap/aloha")
-    e.add_argument("--fps", type=int, help="default: 1 / control_period")
+    e.add_argument("--repo-id", default="recap/aloha", help="repo_id written to meta/info.json")
+    e.add_argument("--fps", type=int, help="frames per second (default: 1 / control_period)")
     e.set_defaults(func=_export)
 
     h = sub.add_parser("import-hdf5", help="import ALOHA/ACT HDF5 episodes as demonstrations",
@@ -128,7 +129,8 @@ def _export(args) -> int:
     labels = None
     if args.labels:
         labels = json.loads(args.labels.read_text()) if args.labels.is_file() else args.labels
-    info = export_lerobot(args.dataset, args.out, labels=labels, repo_id=args.repo_id, fps=args.fps)
+    info = export_lerobot(args.dataset, args.out, labels=labels, repo_id=args.repo_id, fps=args.fps,
+                          overwrite=args.force)
     print(json.dumps({"episodes": info["total_episodes"], "frames": info["total_frames"], "out": str(args.out)}))
     return 0
 
