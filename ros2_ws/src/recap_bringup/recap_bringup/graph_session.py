@@ -38,10 +38,11 @@ class GraphSession:
 
     def __enter__(self) -> "GraphSession":
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.domain_id = self._requested_domain_id
-        if self.domain_id is None:
-            self.domain_id = free_domain_id()
-            log.info("ROS domain %d (free on this machine)", self.domain_id)
+        if self._requested_domain_id is None:
+            self.domain_id, source = free_domain_id(), "free on this machine"
+        else:
+            self.domain_id, source = self._requested_domain_id, "as asked"
+        log.info("graph in ROS domain %d (%s)", self.domain_id, source)
         self.group = NodeProcesses(self.specs, domain_id=self.domain_id, log_dir=self.log_dir, echo=None)
         self.group.start()
         try:
