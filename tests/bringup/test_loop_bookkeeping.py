@@ -95,8 +95,8 @@ def test_the_operators_deviation_trigger_can_be_set_for_deployments(tmp_path):
     cfg = config_from(build_parser().parse_args(["--takeover-deviation", "0.7", "0.1"]))
     assert cfg.takeover_deviation == (0.7, 0.1)
     assert cfg.hash() != LoopConfig().hash()  # it changes the deployments' data
-    # Unset, it is not part of the identity: a run made before the option existed resumes (session
-    # 11's default size, 12 000 policy steps and the 50-step labels of then, hashed to this).
+    # Unset, it is not part of the identity: a run made before the option existed resumes (one of
+    # 12 000 policy steps, 50-step labels and noise 0.5, hashed to this).
     assert LoopConfig(policy_steps=12000, finetune_n_step=50, noise_scale=0.5).hash() == "6ecaae8050b5"
     with pytest.raises(ValueError, match="takeover_deviation"):
         LoopConfig(takeover_deviation=(0.7, 0.0))
@@ -137,8 +137,8 @@ def test_every_policy_is_sampled_with_the_loops_noise_scale(tmp_path):
 
     paper = config_from(build_parser().parse_args(["--noise-scale", "1"]))
     assert paper.noise_scale == 1.0 and paper.hash() != LoopConfig().hash()
-    # Runs made before session 16 sampled at 0.5: that value is not part of their identity.
-    assert LoopConfig(noise_scale=0.5).hash() == "583fc37b42fc"  # session 15's make run
+    # Runs sampled at 0.5 before the option existed: that value is not part of their identity.
+    assert LoopConfig(noise_scale=0.5).hash() == "583fc37b42fc"  # such a run of the default size
     for bad in (-0.1, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="noise_scale must be a finite number >= 0"):
             LoopConfig(noise_scale=bad)

@@ -55,12 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="fine-tuning advantages over N steps, A_t = r_t + ... + r_t+N-1 + V(o_t+N) - V(o_t) "
                              "(the paper: 50) instead of the default Monte Carlo A_t = R_t - V(o_t)")
     labels.add_argument("--monte-carlo", dest="finetune_n_step", action="store_const", const=_MONTE_CARLO,
-                        help="Monte Carlo fine-tuning advantages, A_t = R_t - V(o_t) (the default; docs/BRINGUP.md, "
-                             "session 15)")
+                        help="Monte Carlo fine-tuning advantages, A_t = R_t - V(o_t) (the default; docs/BRINGUP.md)")
     parser.add_argument("--noise-scale", type=float, default=None, metavar="S",
                         help="scale of the flow's starting noise for every policy evaluated and deployed "
-                             "(default 0.2; 1 = the paper's sampling; runs made before session 16 used 0.5: "
-                             "pass --noise-scale 0.5 to resume one)")
+                             "(default 0.2; 1 = the paper's sampling; a run made at 0.5 resumes with "
+                             "--noise-scale 0.5)")
     baselines = parser.add_mutually_exclusive_group()
     baselines.add_argument("--baselines", dest="baselines", action="store_true", default=None,
                            help="also train and evaluate BC / filtered BC / AWR on the final data (a finished "

@@ -16,15 +16,14 @@ _BEFORE_IT_EXISTED = {("takeover_deviation", None), ("finetune_n_step", 50), ("n
 class LoopConfig:
     task: str = "espresso"
     iterations: int = 2  # K: RECAP iterations after the SFT policy pi^0 (the paper needs 1-2)
-    # Sizes at which espresso is learnt in part (session 9: pi^0 34 %, pi^2 41 % success); 50 demos
-    # and 2000 steps, the default until session 9, left every espresso policy below 1 %.
+    # Sizes at which espresso is learnt in part (docs/BRINGUP.md); at 50 demos and 2000 steps every
+    # espresso policy stayed below 1 %.
     demos: int = 600  # mixed-quality scripted-expert demonstrations (D_demo)
     rollouts_per_iteration: int = 25  # deployments of pi^{k-1} through the ROS graph, operator correcting
     eval_episodes: int = 200  # in-process evaluation episodes per policy
     value_steps: int = 3000  # gradient steps for V_pre (each fine-tune: half)
-    # 12 000 until session 13, when demonstrations with the knock_cup mistake made pi^0's episodes
-    # (and so its evaluation and deployments) longer and `make run` took 30.3 min; 11 000 keeps it
-    # within 30 (session 11: 10 000 gave a clearly weaker pi^0).
+    # 11 000 keeps `make run` within 30 min on 2 cores (12 000 took 30.3 min, as demonstrations with
+    # the knock_cup mistake make pi^0's episodes longer); 10 000 gives a clearly weaker pi^0.
     policy_steps: int = 11000  # gradient steps for pi_pre (each fine-tune: half)
     # Plain BC, filtered BC and AWR on the final data, each with pi^K's policy steps: about 28 more
     # minutes at the default size. They can be added to a finished run (not part of its hash).
@@ -41,7 +40,7 @@ class LoopConfig:
     # followed from its arrival (plain scheduler), which is what the in-process evaluation executes,
     # so RECAP learns from the behaviour that is measured. "rtc": the node's default real-time
     # chunking (a chunk every 10 ticks continuing the last), which commits harder to a chunk's first
-    # decision and fails in ways the evaluation does not see (docs/BRINGUP.md, session 10).
+    # decision and fails in ways the evaluation does not see (docs/BRINGUP.md).
     deploy_chunking: str = "evaluation"
     # The simulated operator's deviation trigger during deployments, (rad, s): it takes over when
     # the executed command stays this far from its shadow expert's for this long. None: the sim
@@ -51,11 +50,11 @@ class LoopConfig:
     # The paper uses N = 50, which charges a failure only to the last second before it: on espresso
     # a policy that tips the cup early was labelled positive for most of the approach. Monte Carlo
     # labels charge it to every step of the failed episode; with them the loop's pi^2 fails less
-    # than pi^0 (session 15, docs/BRINGUP.md): a named deviation. --n-step 50 restores the paper's.
+    # than pi^0 (docs/BRINGUP.md): a named deviation. --n-step 50 restores the paper's.
     finetune_n_step: int | None = None
     # Scale of the flow's starting noise for every policy the loop evaluates and deploys (π^k and the
     # baselines alike); recap_trainer.policy.DEFAULT_NOISE_SCALE, which a test keeps equal to it.
-    # 1 = the paper's sampler (TRAINER.md, deviation 11). Runs made before session 16 used 0.5.
+    # 1 = the paper's sampler (TRAINER.md, deviation 11). Runs made at 0.5 resume with it.
     noise_scale: float = 0.2
     seed: int = 0
 

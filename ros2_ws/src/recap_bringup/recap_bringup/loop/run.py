@@ -14,8 +14,8 @@ and sim as the deployed graph, without DDS), so hundreds of evaluation episodes 
 budget; data collection, the part RECAP learns from, goes through the ROS graph. Both execute
 chunks alike by default: 25 actions of each chunk, then a new chunk (deploy_chunking="evaluation").
 The robot's default real-time chunking (a chunk every 10 ticks continuing the last) commits harder
-to a chunk's first decision and failed in deployments where the evaluation did not (docs/BRINGUP.md,
-session 10); deploy_chunking="rtc" deploys with it.
+to a chunk's first decision and failed in deployments where the evaluation did not (docs/BRINGUP.md);
+deploy_chunking="rtc" deploys with it.
 """
 from __future__ import annotations
 
