@@ -20,6 +20,18 @@ def test_ledger_resumes_finished_steps(tmp_path):
     assert json.loads(path.read_text())["config_hash"] == "abc"
 
 
+def test_ledger_is_strict_json_even_for_an_episode_without_a_duration(tmp_path):
+    # An episode aborted before the sim reported any state has sim_duration_s = NaN.
+    Ledger(tmp_path / "ledger.json", "abc").finish("iter_1/deploy/episode_0", {"sim_duration_s": float("nan")})
+
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    data = json.loads((tmp_path / "ledger.json").read_text(), parse_constant=refuse)
+    assert data["steps"]["iter_1/deploy/episode_0"] == {"sim_duration_s": None}
+    assert [p.name for p in tmp_path.iterdir()] == ["ledger.json"]
+
+
 def test_ledger_refuses_another_configuration(tmp_path):
     Ledger(tmp_path / "l.json", "abc").finish("demos", 1)
     with pytest.raises(ValueError, match="another configuration"):

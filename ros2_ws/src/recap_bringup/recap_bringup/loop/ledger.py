@@ -1,11 +1,12 @@
 """Which steps of a loop run have finished, so a crashed or interrupted run resumes after the
-last finished step instead of starting over. One JSON file, rewritten atomically."""
+last finished step instead of starting over. One strict JSON file, rewritten atomically."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from recap_core.output_files import write_json_atomic
 
 
 class Ledger:
@@ -28,14 +29,10 @@ class Ledger:
         return self._steps[step]
 
     def finish(self, step: str, result: Any = None) -> None:
-        """Record `step` as finished with a JSON-serialisable result (atomic: temp file + rename)."""
+        """Record `step` as finished with a JSON-serialisable result (NaN and infinities stored as null)."""
         self._steps[step] = result
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"config_hash": self.config_hash, "steps": self._steps}, indent=1))
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        tmp.replace(self.path)
+        write_json_atomic(self.path, {"config_hash": self.config_hash, "steps": self._steps}, indent=1)
 
     def results_under(self, prefix: str) -> list[Any]:
         """Results of the finished steps whose names start with `prefix`, in finishing order."""
