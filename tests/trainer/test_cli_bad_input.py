@@ -93,6 +93,13 @@ def test_policy_and_label_options_are_named_in_their_error(data, tmp_path, train
               "--finetune-steps", "0"])
 
 
+def test_policy_sizes_are_named_in_their_error_before_training(data, tmp_path):
+    for option in ("--horizon", "--denoising-steps"):
+        with pytest.raises(UsageError, match=f"^{option} must be > 0, got 0$"):
+            main(["train-policy", "--data", str(data), "--out", str(tmp_path / "p"), option, "0"])
+    assert not (tmp_path / "p" / "config.json").exists()
+
+
 def test_a_misspelt_task_in_a_per_task_option_is_an_error(data, tmp_path, trainings):
     with pytest.raises(UsageError) as error:
         train_value(data, tmp_path / "v", "--c-fail", "transfer_cub=100")

@@ -186,10 +186,11 @@ def _train_policy(a: argparse.Namespace) -> int:
         method = PolicyTrainConfig(a.method, a.indicator_dropout, a.awr_temperature, a.awr_max_weight)
     check_checkpoint_out(a.out, a.resume, a.force)
     labels = Labels.load(a.labels) if a.labels else None
-    out = train_policy(open_datasets(a.data), a.out, train, method, labels, init_from=a.init_from,
-                       resume=a.resume, cameras=tuple(a.cameras),
-                       policy_sizes={"horizon": a.horizon, "denoising_steps": a.denoising_steps,
-                                     "relative_dims": relative_dims_for(a.action_frame)})
+    with options_named(horizon="--horizon", denoising_steps="--denoising-steps"):  # checked before training
+        out = train_policy(open_datasets(a.data), a.out, train, method, labels, init_from=a.init_from,
+                           resume=a.resume, cameras=tuple(a.cameras),
+                           policy_sizes={"horizon": a.horizon, "denoising_steps": a.denoising_steps,
+                                         "relative_dims": relative_dims_for(a.action_frame)})
     _say(f"policy checkpoint: {out}")
     return 0
 

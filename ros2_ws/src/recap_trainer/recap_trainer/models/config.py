@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from recap_trainer.config_errors import check_field
+
 
 class ConfigMismatchError(ValueError):
     """A checkpoint or a stored config does not match the model configuration asked for."""
@@ -77,10 +79,9 @@ class PolicyConfig:
         if bad or len(set(self.relative_dims)) != len(self.relative_dims):
             raise ValueError(f"relative_dims {self.relative_dims} must be distinct indices of both the action "
                              f"({self.action_dim}) and qpos ({self.observation.qpos_dim}) vectors")
-        if self.horizon <= 0 or self.action_dim <= 0 or self.flow_width <= 0 or self.flow_blocks <= 0:
-            raise ValueError(f"bad policy dimensions: {self}")
-        if self.denoising_steps <= 0:
-            raise ValueError(f"denoising_steps must be positive, got {self.denoising_steps}")
+        for name in ("horizon", "action_dim", "flow_width", "flow_blocks", "denoising_steps"):
+            value = getattr(self, name)
+            check_field(value > 0, "PolicyConfig", name, "must be > 0", value)
 
 
 @dataclass(frozen=True)
