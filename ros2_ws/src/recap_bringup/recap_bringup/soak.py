@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 import os
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 
+from recap_core.output_files import write_json_atomic, write_text_atomic
 from recap_bringup.graph_session import GraphSession, GraphStopped
 from recap_bringup.loop.deployment import DeploymentConfig, deployment_graph
 from recap_bringup.loop.run import PROMPTS
@@ -141,9 +141,9 @@ def write_report(out: Path, results: list[dict], samples: dict, opts, wall_s: fl
     lines += [f"| {g.node} | {g.start_mb:.0f} | {g.end_mb:.0f} | {g.peak_mb:.0f} | {g.slope_mb_per_h:+.1f} |"
               for g in growth]
     lines += ["", "![RSS per node](rss.png)", ""]
-    (out / "soak.json").write_text(json.dumps({"episodes": results, "audit": dataclasses.asdict(audit),
-                                               "rss": [dataclasses.asdict(g) for g in growth],
-                                               "wall_s": wall_s, "restarts": restarts, "error": error}, indent=1))
+    write_json_atomic(out / "soak.json", {"episodes": results, "audit": dataclasses.asdict(audit),
+                                          "rss": [dataclasses.asdict(g) for g in growth],
+                                          "wall_s": wall_s, "restarts": restarts, "error": error}, indent=1)
     path = out / "SOAK.md"
-    path.write_text("\n".join(lines))
+    write_text_atomic(path, "\n".join(lines))
     return path
