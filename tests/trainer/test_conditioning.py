@@ -11,13 +11,16 @@ from recap_trainer.training.train_policy import PolicyTrainConfig, train_policy
 
 
 def test_positive_and_negative_indicators_select_the_good_and_bad_behaviour(tmp_path):
-    # Identical observations, two behaviours: "good" episodes command +1 on every joint, "bad" -1;
-    # only the indicator can tell them apart.
+    # Identical observations, two behaviours: "good" episodes command +1 on every arm joint and open
+    # grippers (1), "bad" -1 and closed grippers (0); only the indicator can tell them apart.
     episodes, indicator = [], {}
+    grippers = [6, 13]
     for i in range(4):
         base = make_episode(f"e{i}", steps=40, seed=0)
         sign = 1.0 if i % 2 == 0 else -1.0
-        episodes.append(type(base)(**{**vars(base), "executed_action": np.full((40, 14), sign)}))
+        action = np.full((40, 14), sign)
+        action[:, grippers] = max(sign, 0.0)
+        episodes.append(type(base)(**{**vars(base), "executed_action": action}))
         indicator[base.episode_id] = np.full(40, sign > 0)
     zeros = {k: np.zeros(40, np.float32) for k in indicator}
     labels = Labels(advantage=zeros, indicator=indicator, value=zeros, returns=zeros, thresholds={"transfer_cube": 0.0},
