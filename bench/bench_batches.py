@@ -25,7 +25,7 @@ import torch
 from bench_policy_model import batch, timed  # same synthetic batch and timing loop as the model bench
 from recap_trainer.dataset import DatasetWriter, RecapDataset
 from recap_trainer.episode import EpisodeData
-from recap_trainer.models import ObservationConfig, PolicyConfig, PolicyModel
+from recap_model.models import ObservationConfig, PolicyConfig, PolicyModel
 from recap_trainer.normalization import compute_stats
 from recap_trainer.training.episodes import EpisodeCatalog
 from recap_trainer.training.loop import TrainConfig, make_optimizer, train_step

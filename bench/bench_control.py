@@ -39,9 +39,9 @@ PERIOD = 0.02
 def write_default_checkpoint(directory: Path, cameras: tuple[str, ...]) -> Path:
     """The default PolicyConfig (H=50, width 256, flow 512 x 3, 10 denoising steps), untrained."""
     import torch
-    from recap_trainer.checkpoint import save_checkpoint
-    from recap_trainer.models import ObservationConfig, PolicyConfig, PolicyModel
-    from recap_trainer.normalization import NormStats
+    from recap_model.checkpoint import save_checkpoint
+    from recap_model.models import ObservationConfig, PolicyConfig, PolicyModel
+    from recap_model.normalization import NormStats
     torch.manual_seed(0)
     s = len(STATE_NAMES)
     config = PolicyConfig(observation=ObservationConfig(state_dim=s, cameras=cameras, tasks=("transfer_cube",)))

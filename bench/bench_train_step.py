@@ -18,7 +18,7 @@ import time
 import torch
 from torch import nn
 
-from recap_trainer.models import POSITIVE, ObservationConfig, PolicyConfig, PolicyModel
+from recap_model.models import POSITIVE, ObservationConfig, PolicyConfig, PolicyModel
 from recap_trainer.training.loop import TrainConfig, make_optimizer, train_step
 from recap_trainer.training.train_policy import PolicyLoss
 

@@ -137,7 +137,7 @@ def test_fine_tuning_advantages_are_monte_carlo_unless_n_step_is_asked_for():
 def test_every_policy_is_sampled_with_the_loops_noise_scale(tmp_path):
     from recap_bringup.loop.cli import build_parser, config_from
     from recap_bringup.loop.deployment import DeploymentConfig, deployment_graph
-    from recap_trainer.policy import DEFAULT_NOISE_SCALE
+    from recap_model.policy import DEFAULT_NOISE_SCALE
 
     def policy_parameters(**kw):
         cfg = DeploymentConfig(task="espresso", prompt="p", episodes=1, first_seed=1, wall_timeout_s=1.0, **kw)

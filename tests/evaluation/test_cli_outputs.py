@@ -25,7 +25,7 @@ def failures_only(episodes: int = 2) -> EvaluationReport:
 def evaluations(monkeypatch):
     """Replaces the policy and the sim: each evaluation is recorded and returns `failures_only`."""
     calls = []
-    monkeypatch.setattr("recap_trainer.policy.load_policy", lambda path, noise_scale: object())
+    monkeypatch.setattr("recap_model.policy.load_policy", lambda path, noise_scale: object())
     monkeypatch.setattr("recap_trainer.evaluation.evaluate_policy",
                         lambda policy, config, label: calls.append(config) or failures_only(config.episodes))
     return calls

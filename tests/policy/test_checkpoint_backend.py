@@ -1,4 +1,4 @@
-"""The built-in backend on a real (tiny, untrained) recap_trainer checkpoint, in-process and as a node."""
+"""The built-in backend on a real (tiny, untrained) RECAP checkpoint, in-process and as a node."""
 import numpy as np
 import pytest
 from sensor_msgs.msg import JointState

@@ -4,7 +4,7 @@ import pytest
 
 from recap_core.aloha_layout import JOINT_NAMES
 from recap_policy.chunk_message import chunk_to_msg, msg_to_chunk
-from recap_policy.chunk_scheduling import DelayEstimatorConfig, SchedulerConfig
+from recap_model.chunk_scheduling import DelayEstimatorConfig, SchedulerConfig
 from recap_policy.config import PARAMETERS, PolicyNodeConfig
 from recap_policy.control_loop import ControlLoop, ControlLoopConfig, InferenceResult
 
@@ -119,8 +119,8 @@ def test_node_config_validation_is_explicit():
         cfg.camera_topic_map(("cam_high", "cam_left_wrist"))
     default = PolicyNodeConfig.from_parameters(params(backend="remote"))
     assert default.camera_topic_map(("cam_high",)) == {"cam_high": "/cam_high/image_raw"}
-    # the node samples like the evaluation by default (recap_trainer.policy.DEFAULT_NOISE_SCALE)
-    from recap_trainer.policy import DEFAULT_NOISE_SCALE
+    # the node samples like the evaluation by default (recap_model.policy.DEFAULT_NOISE_SCALE)
+    from recap_model.policy import DEFAULT_NOISE_SCALE
     assert default.conditioning.noise_scale == DEFAULT_NOISE_SCALE
     with pytest.raises(ValueError, match="noise_scale"):
         PolicyNodeConfig.from_parameters(params(backend="remote", noise_scale=-1.0))

@@ -1,4 +1,4 @@
-"""A tiny untrained recap_trainer policy checkpoint (state-only, transfer_cube object state) for tests."""
+"""A tiny untrained RECAP policy checkpoint (state-only, transfer_cube object state) for tests."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from recap_trainer.checkpoint import save_checkpoint
-from recap_trainer.models import ObservationConfig, PolicyConfig, PolicyModel
-from recap_trainer.normalization import NormStats
+from recap_model.checkpoint import save_checkpoint
+from recap_model.models import ObservationConfig, PolicyConfig, PolicyModel
+from recap_model.normalization import NormStats
 
 # recap_sim's transfer_cube object-state features (what /sim/object_state names).
 STATE_NAMES = ("cube_x", "cube_y", "cube_z", "cube_qw", "cube_qx", "cube_qy", "cube_qz",
@@ -17,7 +17,7 @@ HORIZON = 10
 
 
 def write_tiny_checkpoint(directory: Path, action_mean: np.ndarray | None = None) -> Path:
-    """Saved through B1's checkpoint API from an untrained model; actions ~ mean +- 0.01."""
+    """Saved through recap_model's checkpoint API from an untrained model; actions ~ mean +- 0.01."""
     torch.manual_seed(0)
     s = len(STATE_NAMES)
     config = PolicyConfig(observation=ObservationConfig(state_dim=s, tasks=("transfer_cube",), width=16),

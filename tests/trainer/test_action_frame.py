@@ -5,13 +5,14 @@ import pytest
 import torch
 
 from conftest import make_episode
-from recap_trainer.action_frame import (
+from recap_model.action_frame import (
     ALOHA_ARM_JOINTS, episode_windows, relative_dims_for, to_model_frame, to_robot_frame,
 )
-from recap_trainer.checkpoint import load_checkpoint, save_checkpoint
-from recap_trainer.models import ObservationConfig, PolicyConfig, PolicyModel
-from recap_trainer.normalization import MIN_STD, NormStats, compute_stats
-from recap_trainer.policy import Policy
+from recap_model.checkpoint import load_checkpoint, save_checkpoint
+from recap_model.models import ObservationConfig, PolicyConfig, PolicyModel
+from recap_model.normalization import NormStats
+from recap_trainer.normalization import MIN_STD, compute_stats
+from recap_model.policy import Policy
 from recap_trainer.training.episodes import action_window
 
 GRIPPERS = [6, 13]

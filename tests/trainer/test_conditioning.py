@@ -4,7 +4,7 @@ import numpy as np
 
 from conftest import TINY_MODEL, make_episode
 from recap_trainer.labels import Labels
-from recap_trainer.policy import load_policy
+from recap_model.policy import load_policy
 from recap_trainer.training.episodes import EpisodeCatalog
 from recap_trainer.training.loop import TrainConfig
 from recap_trainer.training.train_policy import PolicyTrainConfig, train_policy

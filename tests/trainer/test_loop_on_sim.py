@@ -7,7 +7,7 @@ import pytest
 
 from recap_trainer.cli import main
 from recap_trainer.labels import Labels
-from recap_trainer.policy import load_policy
+from recap_model.policy import load_policy
 from recap_trainer.training.episodes import open_datasets
 
 pytestmark = pytest.mark.slow

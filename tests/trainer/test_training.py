@@ -8,9 +8,9 @@ import pytest
 
 from conftest import TINY_MODEL, TINY_POLICY, make_episode, mixed_episodes
 from recap_trainer.algorithm import label_with_value
-from recap_trainer.features import ObservationError
+from recap_model.features import ObservationError
 from recap_trainer.labels import LabelConfig
-from recap_trainer.policy import load_policy
+from recap_model.policy import load_policy
 from recap_trainer.training.episodes import EpisodeCatalog, StepSampler, action_window
 from recap_trainer.training.loop import TrainConfig, clip_gradients, lr_factor
 from recap_trainer.training.train_policy import PolicyBatches, PolicyTrainConfig, train_policy, training_episodes

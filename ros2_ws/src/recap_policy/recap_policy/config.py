@@ -9,14 +9,14 @@ from dataclasses import dataclass
 
 from recap_core.aloha_layout import GripperCalibration
 from recap_policy.backends.base import Conditioning
-from recap_policy.chunk_scheduling import DelayEstimatorConfig, SchedulerConfig
+from recap_model.chunk_scheduling import DelayEstimatorConfig, SchedulerConfig
 from recap_policy.control_loop import ControlLoopConfig
 
 BACKENDS = ("checkpoint", "remote")
 
 # name -> (default, description). Types follow the defaults.
 PARAMETERS: dict[str, tuple[object, str]] = {
-    "backend": ("checkpoint", "checkpoint: the built-in recap_trainer policy; remote: an openpi websocket policy server"),
+    "backend": ("checkpoint", "checkpoint: a RECAP checkpoint run in-process (recap_model); remote: an openpi websocket policy server"),
     "checkpoint": ("", "policy checkpoint directory (backend=checkpoint)"),
     "remote_host": ("localhost", "policy server host (backend=remote)"),
     "remote_port": (8000, "policy server port (backend=remote)"),

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recap_policy.chunk_scheduling import (DelayEstimator, DelayEstimatorConfig, SchedulerConfig, TimedChunk,
+from recap_model.chunk_scheduling import (DelayEstimator, DelayEstimatorConfig, SchedulerConfig, TimedChunk,
                                            make_scheduler)
 
 

@@ -23,7 +23,7 @@ class Observation:
     images: dict[str, np.ndarray] = field(default_factory=dict)
 
     def as_policy_dict(self) -> dict:
-        """The `obs_dict` of recap_trainer.policy.Policy.infer."""
+        """The `obs_dict` of recap_model.policy.Policy.infer."""
         out: dict = {"qpos": self.qpos, "images": dict(self.images), "task": self.task}
         if self.env_state is not None:
             out["env_state"] = self.env_state

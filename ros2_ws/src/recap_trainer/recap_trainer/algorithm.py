@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from recap_trainer.checkpoint import load_checkpoint
-from recap_trainer.config_errors import check_task_names
+from recap_model.checkpoint import load_checkpoint
+from recap_core.config_errors import check_task_names
 from recap_trainer.label_breakdown import format_breakdown, label_breakdown
 from recap_trainer.labels import LabelConfig, Labels, compute_labels
 from recap_trainer.rewards import RewardConfig

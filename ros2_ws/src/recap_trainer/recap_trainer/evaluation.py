@@ -25,7 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from recap_core.output_files import write_json_atomic
-from recap_trainer.config_errors import check_field
+from recap_core.config_errors import check_field
 from recap_trainer.stats import Estimate, bootstrap_interval, wilson_interval
 
 ADVANTAGES = ("positive", "negative", "dropped")

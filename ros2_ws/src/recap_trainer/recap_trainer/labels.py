@@ -23,7 +23,7 @@ from safetensors.numpy import load_file, save as numpy_to_bytes
 
 from recap_core.output_files import write_bytes_atomic, write_json_atomic
 from recap_trainer.advantages import n_step_advantages, threshold_for_fraction
-from recap_trainer.config_errors import check_field, check_task_names
+from recap_core.config_errors import check_field, check_task_names
 from recap_trainer.rewards import LabelError, RewardConfig, check_outcome, episode_returns
 
 log = logging.getLogger(__name__)

@@ -54,7 +54,7 @@ def resolve_checkpoints(checkpoint: Path, value: Path | None) -> tuple[Path, Pat
 def replay(bag: Path, checkpoint: Path, out: Path, value_checkpoint: Path | None = None,
            cfg: ReplayConfig | None = None) -> dict:
     cfg = cfg or ReplayConfig()
-    from recap_trainer.policy import load_policy
+    from recap_model.policy import load_policy
     policy_dir, value_dir = resolve_checkpoints(checkpoint, value_checkpoint)
     policy = load_policy(policy_dir, seed=cfg.seed)
     meta = policy.metadata
@@ -122,7 +122,7 @@ def replay(bag: Path, checkpoint: Path, out: Path, value_checkpoint: Path | None
 
 def _values_and_advantages(value_dir: Path, episode, task: str, n_step: int):
     from recap_trainer.advantages import n_step_advantages
-    from recap_trainer.checkpoint import load_checkpoint
+    from recap_model.checkpoint import load_checkpoint
     from recap_trainer.rewards import LabelError, RewardConfig, episode_returns
     from recap_trainer.training.train_value import predict_values
     ckpt = load_checkpoint(value_dir, "value")

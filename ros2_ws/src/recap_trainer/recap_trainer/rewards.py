@@ -21,7 +21,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from recap_trainer.config_errors import FieldError, check_field, check_task_names
+from recap_core.config_errors import FieldError, check_field, check_task_names
 
 OUTCOMES = ("success", "failure", "abort")
 TAKEOVER_SPLITS = ("first", "every", "none")

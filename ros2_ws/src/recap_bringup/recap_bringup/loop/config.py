@@ -53,7 +53,7 @@ class LoopConfig:
     # than pi^0 (docs/BRINGUP.md): a named deviation. --n-step 50 restores the paper's.
     finetune_n_step: int | None = None
     # Scale of the flow's starting noise for every policy the loop evaluates and deploys (π^k and the
-    # baselines alike); recap_trainer.policy.DEFAULT_NOISE_SCALE, which a test keeps equal to it.
+    # baselines alike); recap_model.policy.DEFAULT_NOISE_SCALE, which a test keeps equal to it.
     # 1 = the paper's sampler (TRAINER.md, deviation 11). Runs made at 0.5 resume with it.
     noise_scale: float = 0.2
     seed: int = 0

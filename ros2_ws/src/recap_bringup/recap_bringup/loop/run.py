@@ -113,7 +113,7 @@ def run_loop(cfg: LoopConfig, workdir: Path, domain_id: int | None = None) -> Pa
 
 def _evaluate(policy_dir: Path, cfg: LoopConfig, out: Path, label: str) -> str:
     from recap_trainer.evaluation import EvaluationConfig, evaluate_policy
-    from recap_trainer.policy import load_policy
+    from recap_model.policy import load_policy
 
     report = evaluate_policy(load_policy(policy_dir, seed=cfg.seed, noise_scale=cfg.noise_scale),
                              EvaluationConfig(task=cfg.task, episodes=cfg.eval_episodes, seed=EVAL_SEED,

@@ -45,7 +45,7 @@ class Conditioning:
 
     advantage: str = "positive"  # positive (default, RECAP) | negative | unconditioned
     guidance_scale: float = 1.0  # beta: 1 = conditioned sampling only, > 1 classifier-free guidance
-    # 1 = the paper's N(0, I); the built-in default 0.2 is a deviation (recap_trainer.policy.DEFAULT_NOISE_SCALE)
+    # 1 = the paper's N(0, I); the built-in default 0.2 is a deviation (recap_model.policy.DEFAULT_NOISE_SCALE)
     noise_scale: float = 0.2
 
     def __post_init__(self) -> None:

@@ -1,4 +1,4 @@
-"""The built-in backend: a recap_trainer checkpoint (advantage-conditioned flow-matching policy)."""
+"""The built-in backend: a RECAP checkpoint (advantage-conditioned flow-matching policy) run in-process by recap_model."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,12 +10,12 @@ from recap_policy.observation import Observation
 
 
 class CheckpointBackend(PolicyBackend):
-    """Wraps `recap_trainer.policy.load_policy(dir)`; fails loudly on a missing/mismatched checkpoint."""
+    """Wraps `recap_model.policy.load_policy(dir)`; fails loudly on a missing/mismatched checkpoint."""
 
     def __init__(self, checkpoint_dir: str | Path, conditioning: Conditioning, num_threads: int = 1) -> None:
         import torch
 
-        from recap_trainer.policy import load_policy
+        from recap_model.policy import load_policy
 
         path = Path(checkpoint_dir)
         if not path.is_dir():
@@ -26,8 +26,6 @@ class CheckpointBackend(PolicyBackend):
         self._policy = load_policy(path, noise_scale=conditioning.noise_scale)
         self._conditioning = conditioning
         m = self._policy.metadata
-        if not isinstance(m, dict):
-            m = vars(m)
         missing = [k for k in ("policy_id", "joint_names", "horizon", "control_period", "cameras") if k not in m]
         if missing:
             raise ValueError(f"{path}: policy metadata lacks {missing}")

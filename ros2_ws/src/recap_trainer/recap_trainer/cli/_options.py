@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from recap_core.output_files import check_output_dir
-from recap_trainer.config_errors import FieldError
+from recap_core.config_errors import FieldError
 
 
 class UsageError(ValueError):

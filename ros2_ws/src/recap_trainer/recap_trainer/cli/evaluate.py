@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _evaluate(a: argparse.Namespace) -> int:
     from recap_trainer.evaluation import EvaluationConfig, evaluate_policy
-    from recap_trainer.policy import DEFAULT_NOISE_SCALE, load_policy
+    from recap_model.policy import DEFAULT_NOISE_SCALE, load_policy
     from recap_trainer.report import results_table
 
     with options_named(episodes="--episodes", seed="--seed", execute_steps="--execute-steps",

@@ -74,7 +74,7 @@ def _generate(a: argparse.Namespace) -> int:
 def _rollouts(a: argparse.Namespace) -> list[str]:
     from recap_sim.operator_policy import TakeoverRule
 
-    from recap_trainer.policy import DEFAULT_NOISE_SCALE, load_policy
+    from recap_model.policy import DEFAULT_NOISE_SCALE, load_policy
     from recap_trainer.rollouts import RolloutConfig, collect_rollouts
 
     seed = 500_000 if a.seed is None else a.seed

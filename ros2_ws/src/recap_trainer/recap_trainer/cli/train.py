@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from recap_core.output_files import check_output_dir
-from recap_trainer.action_frame import ACTION_FRAMES, relative_dims_for
+from recap_model.action_frame import ACTION_FRAMES, relative_dims_for
 from recap_trainer.cli._options import UsageError, check_checkpoint_out, options_named, task_values
 from recap_trainer.training.loop import TrainConfig
 

@@ -78,7 +78,7 @@ def variant_name(label: str, beta: float) -> str:
 
 def run_task(config: ExperimentConfig, work_dir: Path, figures_dir: Path) -> dict:
     from recap_trainer.algorithm import label_with_value
-    from recap_trainer.policy import load_policy
+    from recap_model.policy import load_policy
     from recap_trainer.training.episodes import open_datasets
     from recap_trainer.training.loop import TrainConfig
     from recap_trainer.training.train_policy import PolicyTrainConfig, train_policy

@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from recap_trainer.evaluation import EvaluationConfig, evaluate_policy
-    from recap_trainer.policy import load_policy
+    from recap_model.policy import load_policy
     from recap_trainer.training.loop import TrainConfig
     from recap_trainer.training.train_policy import PolicyTrainConfig, train_policy
 

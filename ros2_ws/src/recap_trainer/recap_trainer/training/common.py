@@ -9,10 +9,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from recap_trainer.checkpoint import CheckpointError, load_checkpoint, load_optimizer_state
-from recap_trainer.features import observation_tensors
-from recap_trainer.models.config import ObservationConfig
-from recap_trainer.normalization import NormStats
+from recap_model.checkpoint import CheckpointError, load_checkpoint, load_optimizer_state
+from recap_model.features import observation_tensors
+from recap_model.models.config import ObservationConfig
+from recap_model.normalization import NormStats
 from recap_trainer.training.episodes import EpisodeCatalog
 from recap_trainer.training.loop import TrainConfig, TrainerState, fast_forward, make_optimizer
 

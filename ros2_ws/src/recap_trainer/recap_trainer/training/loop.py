@@ -24,7 +24,7 @@ from torch import nn
 from tqdm import tqdm
 
 from recap_core.output_files import write_bytes_atomic, write_json_atomic
-from recap_trainer.config_errors import check_field
+from recap_core.config_errors import check_field
 
 
 @dataclass(frozen=True)

@@ -19,15 +19,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from recap_trainer.action_frame import to_model_frame
-from recap_trainer.checkpoint import load_checkpoint, save_checkpoint
-from recap_trainer.config_errors import check_field
+from recap_model.action_frame import to_model_frame
+from recap_model.checkpoint import load_checkpoint, save_checkpoint
+from recap_core.config_errors import check_field
 from recap_trainer.labels import Labels
-from recap_trainer.models.config import PolicyConfig
-from recap_trainer.models.encoders import DROPPED, NEGATIVE, POSITIVE
-from recap_trainer.models.flow_matching import sample_tau
-from recap_trainer.models.policy_model import PolicyModel
-from recap_trainer.normalization import NormStats, compute_stats
+from recap_model.models.config import PolicyConfig
+from recap_model.models.encoders import DROPPED, NEGATIVE, POSITIVE
+from recap_model.models.flow_matching import sample_tau
+from recap_model.models.policy_model import PolicyModel
+from recap_model.normalization import NormStats
+from recap_trainer.normalization import compute_stats
 from recap_trainer.training.common import check_fits, gather_observations, observation_config_for, optimizer_and_resume
 from recap_trainer.training.episodes import EpisodeCatalog, StepSampler, action_window
 from recap_trainer.training.loop import (

@@ -9,10 +9,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from recap_trainer.checkpoint import load_checkpoint, save_checkpoint
-from recap_trainer.models.config import ValueConfig
-from recap_trainer.models.value_model import ValueModel
-from recap_trainer.normalization import NormStats, compute_stats
+from recap_model.checkpoint import load_checkpoint, save_checkpoint
+from recap_model.models.config import ValueConfig
+from recap_model.models.value_model import ValueModel
+from recap_model.normalization import NormStats
+from recap_trainer.normalization import compute_stats
 from recap_trainer.rewards import RewardConfig, episode_returns
 from recap_trainer.training.common import check_fits, gather_observations, observation_config_for, optimizer_and_resume
 from recap_trainer.training.episodes import EpisodeCatalog, StepSampler
@@ -127,7 +128,7 @@ def predict_values(model: ValueModel, stats: NormStats, episode, batch_size: int
     config = model.config.observation
     model.eval()
     task_id = config.task_id(episode.task)
-    from recap_trainer.features import observation_tensors
+    from recap_model.features import observation_tensors
 
     out = []
     for start in range(0, len(episode.timestamps), batch_size):

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from recap_trainer.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from recap_trainer.models import ObservationConfig, PolicyConfig, PolicyModel, ValueConfig, ValueModel
-from recap_trainer.normalization import NormStats
-from recap_trainer.policy import load_policy
+from recap_model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from recap_model.models import ObservationConfig, PolicyConfig, PolicyModel, ValueConfig, ValueModel
+from recap_model.normalization import NormStats
+from recap_model.policy import load_policy
 
 OBS = ObservationConfig(state_dim=3, tasks=("a",), width=16)
 STATS = NormStats(mean={"qpos": np.zeros(14, np.float32), "env_state": np.zeros(3, np.float32), "action": np.ones(14, np.float32)},
@@ -67,7 +67,7 @@ def test_missing_or_corrupt_checkpoint_is_an_error(tmp_path):
 
 
 def test_optimizer_state_round_trip(tmp_path):
-    from recap_trainer.checkpoint import load_optimizer_state
+    from recap_model.checkpoint import load_optimizer_state
 
     model = policy()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -96,7 +96,7 @@ def saved_with_optimizer(directory):
     (lambda d: (d / "trainer_state.json").write_text('{"step": 1}'), r"trainer_state.json: damaged.*param_groups"),
 ])
 def test_a_damaged_optimizer_state_is_an_error_naming_the_file(tmp_path, damage, message):
-    from recap_trainer.checkpoint import load_optimizer_state
+    from recap_model.checkpoint import load_optimizer_state
 
     optimizer = saved_with_optimizer(tmp_path)
     damage(tmp_path)

@@ -4,10 +4,10 @@ default is the documented deviation, and a bad value is refused."""
 import numpy as np
 import pytest
 
-from recap_trainer.checkpoint import save_checkpoint
-from recap_trainer.models import ObservationConfig, PolicyConfig, PolicyModel
-from recap_trainer.normalization import NormStats
-from recap_trainer.policy import DEFAULT_NOISE_SCALE, load_policy
+from recap_model.checkpoint import save_checkpoint
+from recap_model.models import ObservationConfig, PolicyConfig, PolicyModel
+from recap_model.normalization import NormStats
+from recap_model.policy import DEFAULT_NOISE_SCALE, load_policy
 
 OBS = ObservationConfig(state_dim=3, tasks=("a",), width=16)
 STATS = NormStats(mean={"qpos": np.zeros(14, np.float32), "env_state": np.zeros(3, np.float32),

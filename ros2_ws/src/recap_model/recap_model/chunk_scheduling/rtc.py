@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from recap_policy.chunk_scheduling.base import TimedChunk
-from recap_policy.chunk_scheduling.plain import PlainScheduler
+from recap_model.chunk_scheduling.base import TimedChunk
+from recap_model.chunk_scheduling.plain import PlainScheduler
 
 
 class RealTimeChunkingScheduler(PlainScheduler):

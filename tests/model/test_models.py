@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from recap_trainer.models import (
+from recap_model.models import (
     DROPPED, NEGATIVE, POSITIVE, ObservationConfig, PolicyConfig, PolicyModel, ValueConfig, ValueModel, indicator_id,
 )
-from recap_trainer.models.flow_matching import (
+from recap_model.models.flow_matching import (
     MIN_REMAINING, VelocityNetwork, flow_matching_loss, sample_chunk, sample_tau,
 )
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recap_policy.chunk_scheduling.base import ChunkScheduler, TimedChunk
+from recap_model.chunk_scheduling.base import ChunkScheduler, TimedChunk
 
 
 class EnsembleScheduler(ChunkScheduler):

@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from recap_trainer.config_errors import check_field
+from recap_core.config_errors import check_field
 
 
 class ConfigMismatchError(ValueError):
@@ -66,7 +66,7 @@ class PolicyConfig:
     flow_width: int = 512  # hidden width of the velocity network
     flow_blocks: int = 3  # residual FiLM blocks of the velocity network
     denoising_steps: int = 10  # Euler steps from noise (tau = 0) to actions (tau = 1)
-    # Action dimensions predicted as offsets from q_t (see recap_trainer.action_frame); () = absolute,
+    # Action dimensions predicted as offsets from q_t (see recap_model.action_frame); () = absolute,
     # the default: with ALOHA_ARM_JOINTS relative, BC on transfer_cube fell from 90 % to 15 % (session 4,
     # docs/TRAINER.md).
     relative_dims: tuple[int, ...] = ()

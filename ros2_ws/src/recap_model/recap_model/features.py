@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from recap_trainer.models.config import ObservationConfig
-from recap_trainer.normalization import NormStats
+from recap_model.models.config import ObservationConfig
+from recap_model.normalization import NormStats
 
 
 class ObservationError(ValueError):

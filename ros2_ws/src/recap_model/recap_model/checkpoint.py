@@ -20,12 +20,12 @@ from safetensors.torch import load_file as load_torch, save as torch_to_bytes
 
 from recap_core.output_files import write_bytes_atomic, write_json_atomic
 
-from recap_trainer.models.config import (
+from recap_model.models.config import (
     ConfigMismatchError, PolicyConfig, ValueConfig, config_differences, config_from_dict, config_to_dict,
 )
-from recap_trainer.models.policy_model import PolicyModel
-from recap_trainer.models.value_model import ValueModel
-from recap_trainer.normalization import NormStats
+from recap_model.models.policy_model import PolicyModel
+from recap_model.models.value_model import ValueModel
+from recap_model.normalization import NormStats
 
 FORMAT = "recap-checkpoint/4"  # 2: x-prediction head; 3: relative_dims, condition at the head input; 4: condition-only branch
 KINDS = {"policy": (PolicyConfig, PolicyModel), "value": (ValueConfig, ValueModel)}

@@ -1,9 +1,9 @@
 """Chunk scheduling (ROS-free): action chunks (H, D) -> one command per control tick."""
-from recap_policy.chunk_scheduling.base import SCHEDULERS, ChunkScheduler, SchedulerConfig, TimedChunk
-from recap_policy.chunk_scheduling.delay_estimator import DelayEstimator, DelayEstimatorConfig
-from recap_policy.chunk_scheduling.ensemble import EnsembleScheduler
-from recap_policy.chunk_scheduling.plain import PlainScheduler
-from recap_policy.chunk_scheduling.rtc import RealTimeChunkingScheduler
+from recap_model.chunk_scheduling.base import SCHEDULERS, ChunkScheduler, SchedulerConfig, TimedChunk
+from recap_model.chunk_scheduling.delay_estimator import DelayEstimator, DelayEstimatorConfig
+from recap_model.chunk_scheduling.ensemble import EnsembleScheduler
+from recap_model.chunk_scheduling.plain import PlainScheduler
+from recap_model.chunk_scheduling.rtc import RealTimeChunkingScheduler
 
 _BY_KIND = {"plain": PlainScheduler, "ensemble": EnsembleScheduler, "rtc": RealTimeChunkingScheduler}
 

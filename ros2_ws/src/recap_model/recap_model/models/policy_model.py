@@ -13,9 +13,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from recap_trainer.models.config import PolicyConfig
-from recap_trainer.models.encoders import DROPPED, ObservationEncoder, mlp
-from recap_trainer.models.flow_matching import VelocityNetwork, flow_matching_loss, sample_chunk
+from recap_model.models.config import PolicyConfig
+from recap_model.models.encoders import DROPPED, ObservationEncoder, mlp
+from recap_model.models.flow_matching import VelocityNetwork, flow_matching_loss, sample_chunk
 
 
 class PolicyModel(nn.Module):

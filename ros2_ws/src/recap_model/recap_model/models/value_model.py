@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from recap_trainer.models.config import ValueConfig
-from recap_trainer.models.encoders import ObservationEncoder, mlp
+from recap_model.models.config import ValueConfig
+from recap_model.models.encoders import ObservationEncoder, mlp
 
 
 class ValueModel(nn.Module):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from recap_trainer.models.config import ObservationConfig
+from recap_model.models.config import ObservationConfig
 
 # Advantage indicator I_t as an embedding index. RECAP feeds "Advantage: positive/negative" as text
 # after the prompt; without a language backbone a learned embedding of the three states plays that

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from recap_policy.chunk_scheduling import (DelayEstimator, DelayEstimatorConfig, SchedulerConfig, TimedChunk,
+from recap_model.chunk_scheduling import (DelayEstimator, DelayEstimatorConfig, SchedulerConfig, TimedChunk,
                                            make_scheduler)
 
 D = 14

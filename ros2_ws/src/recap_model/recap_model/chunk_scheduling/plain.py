@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recap_policy.chunk_scheduling.base import ChunkScheduler, SchedulerConfig, TimedChunk
+from recap_model.chunk_scheduling.base import ChunkScheduler, SchedulerConfig, TimedChunk
 
 
 class PlainScheduler(ChunkScheduler):

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from recap_trainer.action_frame import to_model_frame, to_robot_frame
-from recap_trainer.checkpoint import CheckpointError, load_checkpoint
-from recap_trainer.features import ObservationError, observation_tensors
-from recap_trainer.models.encoders import DROPPED, indicator_id
+from recap_model.action_frame import to_model_frame, to_robot_frame
+from recap_model.checkpoint import CheckpointError, load_checkpoint
+from recap_model.features import ObservationError, observation_tensors
+from recap_model.models.encoders import DROPPED, indicator_id
 
 # Deviation from pi0 / RECAP, which start the flow from standard normal noise: by default the
 # starting noise is scaled by 0.2 (a lower sampling temperature). Imprecise samples are what knocks
