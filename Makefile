@@ -26,10 +26,10 @@ bench: setup  ## benchmarks in bench/: each prints the ratio to a baseline measu
 	@$(ENV) for b in bench/bench_*.py; do echo "== $$b"; python $$b || exit 1; done
 
 run: setup  ## the main job: the RECAP loop on the simulated espresso task through the ROS graph (<= 30 min)
-	@$(ENV) python -m recap_bringup.runner loop --task espresso $(ARGS)
+	@$(ENV) python -m recap_lab loop --task espresso $(ARGS)
 
 run-quick: setup  ## the same loop at smoke-test size (minutes)
-	@$(ENV) python -m recap_bringup.runner loop --task espresso --quick $(ARGS)
+	@$(ENV) python -m recap_lab loop --task espresso --quick $(ARGS)
 
 clean:  ## remove build outputs (keeps the venv)
 	rm -rf ros2_ws/build ros2_ws/install ros2_ws/log ros2_ws/colcon-build.log

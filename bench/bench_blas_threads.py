@@ -21,7 +21,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from recap_sim.blas_threads import one_blas_thread
 from recap_sim.env import SimConfig, SimEnv
-from recap_trainer.datagen import DatagenConfig, generate_episode
+from recap_lab.datagen import DatagenConfig, generate_episode
 
 
 def _spin() -> None:

@@ -3,7 +3,7 @@
     python bench/bench_datagen.py [--task espresso] [--episodes 60] [--workers 2]
 
 Generates the same seeds twice, in the same run: with --workers processes, and (the baseline) in
-this process alone, as `recap-bringup loop` did before session 11. Prints both times, the ratio
+this process alone, as the loop did when it ran the expert in its own process. Prints both times, the ratio
 and the machine, and checks that both datasets hold the same episodes.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recap_trainer.datagen import DatagenConfig, generate_dataset
+from recap_lab.datagen import DatagenConfig, generate_dataset
 from recap_trainer.dataset import RecapDataset
 
 

@@ -3,7 +3,7 @@ clip norm) vs torch's defaults (per-tensor AdamW, clip_grad_norm_ rescaling on e
 
     python bench/bench_train_step.py [--steps 200] [--threads 2] [--batch-size 64]
 
-Both train the same default state-only policy (the one `recap-bringup loop` trains) on the same
+Both train the same default state-only policy (the one `recap-lab loop` trains) on the same
 batch, interleaved in blocks of 10 steps so that both see the same load. Prints steps/s of each,
 the ratio and the machine.
 """

@@ -7,8 +7,7 @@ import pytest
 from policy.tiny_checkpoint import write_tiny_checkpoint
 from recap_bringup.graph import NodeSpec
 from recap_bringup.graph_session import GraphSession, GraphStopped
-from recap_bringup.loop.deployment import DeploymentConfig, deploy, deployment_graph
-from recap_bringup.loop.ledger import Ledger
+from recap_bringup.deployment import DeploymentConfig, deploy, deployment_graph
 
 pytestmark = pytest.mark.integration
 
@@ -78,4 +77,4 @@ def test_a_topic_nobody_publishes_is_named_at_startup(checkpoint, tmp_path):
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     cfg = DeploymentConfig(task="transfer_cube", prompt="t", episodes=1, first_seed=1, wall_timeout_s=3.0)
     with pytest.raises(FileNotFoundError, match="no policy checkpoint at"):
-        deploy(tmp_path / "nope", tmp_path / "bags", tmp_path / "logs", cfg, Ledger(tmp_path / "l.json", "x"), "d")
+        deploy(tmp_path / "nope", tmp_path / "bags", tmp_path / "logs", cfg, [0], lambda i, result: None)

@@ -10,7 +10,7 @@ from ros_harness import SpinningNode
 
 
 def _parsers():
-    from recap_bringup.loop.cli import build_parser as loop_parser
+    from recap_lab.self_improvement.cli import build_parser as loop_parser
     from recap_bringup.runner import build_parser as runner_parser
     from recap_bringup.soak import build_parser as soak_parser
 
@@ -75,9 +75,8 @@ def test_a_domain_with_a_participant_on_this_machine_is_in_use():
 
 
 def test_the_domain_is_not_part_of_a_loop_runs_identity(tmp_path, monkeypatch):
-    from recap_bringup.loop import deployment
-    from recap_bringup.loop.cli import build_parser, config_from
-    from recap_bringup.loop.ledger import Ledger
+    from recap_bringup import deployment
+    from recap_lab.self_improvement.cli import build_parser, config_from
 
     assert config_from(build_parser().parse_args(["--domain-id", "5"])).hash() == \
         config_from(build_parser().parse_args([])).hash()
@@ -102,9 +101,10 @@ def test_the_domain_is_not_part_of_a_loop_runs_identity(tmp_path, monkeypatch):
     (tmp_path / "policy" / "config.json").write_text("{}")
     cfg = deployment.DeploymentConfig(task="espresso", prompt="p", episodes=1, first_seed=1, wall_timeout_s=1.0,
                                       domain_id=23)
-    deployment.deploy(tmp_path / "policy", tmp_path / "bags", tmp_path / "logs", cfg,
-                      Ledger(tmp_path / "ledger.json", "x"), "iter_1/deploy")
-    assert sessions == [23]
+    finished = []
+    deployment.deploy(tmp_path / "policy", tmp_path / "bags", tmp_path / "logs", cfg, [0],
+                      lambda i, result: finished.append((i, result["seed"])))
+    assert sessions == [23] and finished == [(0, 1)]
 
 
 def _result(seed):

@@ -18,7 +18,7 @@ def test_one_blas_thread_limits_and_restores():
 
 
 def test_a_demonstration_worker_starts_with_one_blas_thread():
-    from recap_trainer import datagen
+    from recap_lab import datagen
 
     with threadpool_limits(limits=None):  # changes nothing, restores this process's setting on exit
         datagen._start_worker(datagen.DatagenConfig(task="transfer_cube", episodes=1))

@@ -68,7 +68,7 @@ def test_a_relative_policy_returns_joint_targets_around_where_the_arm_is(tmp_pat
     torch.manual_seed(0)
     config = PolicyConfig(observation=ObservationConfig(state_dim=0, tasks=("t",), width=16), horizon=6,
                           flow_width=32, flow_blocks=1, denoising_steps=2, relative_dims=ALOHA_ARM_JOINTS)
-    assert PolicyConfig().relative_dims == ()  # absolute is the default (docs/TRAINER.md, session 4)
+    assert PolicyConfig().relative_dims == ()  # absolute is the default (docs/TRAINER.md)
     stats = NormStats(mean={"qpos": np.zeros(14, np.float32), "action": np.full(14, 0.5, np.float32)},
                       std={"qpos": np.ones(14, np.float32), "action": np.full(14, 1e-4, np.float32)})
     save_checkpoint(tmp_path / "p", "policy", PolicyModel(config), stats, metadata={"control_period": 0.02})

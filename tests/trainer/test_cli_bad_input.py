@@ -7,7 +7,7 @@ import pytest
 from conftest import mixed_episodes
 from recap_core.output_files import OutputError
 from recap_trainer.cli import main
-from recap_trainer.cli._options import UsageError
+from recap_trainer.cli.options import UsageError
 from recap_trainer.dataset import DatasetWriter
 
 

@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start the RECAP-ROS graph (sim or real robot, policy, arbitration, recorder) "
                     "as processes, from the same description as the launch files.",
         epilog="examples: recap-bringup espresso --checkpoint runs/loop/train/iter_1/policy\n"
-               "          recap-bringup loop --task espresso   (the RECAP loop; see recap-bringup loop --help)\n"
+               "          recap-lab loop --task espresso   (the RECAP loop through this graph; recap_lab)\n"
                "          recap-bringup soak --checkpoint DIR --duration 3600   (endurance run)",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("launch", choices=sorted(LAUNCH_FILES),
@@ -54,9 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["loop"]:
-        from recap_bringup.loop.cli import main as loop_main
-        return loop_main(argv[1:])
     if argv[:1] == ["soak"]:
         from recap_bringup.soak import main as soak_main
         return soak_main(argv[1:])

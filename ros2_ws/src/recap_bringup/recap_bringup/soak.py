@@ -17,9 +17,9 @@ import psutil
 
 from recap_core.output_files import write_json_atomic, write_text_atomic
 from recap_bringup.graph_session import GraphSession, GraphStopped
-from recap_bringup.loop.deployment import DeploymentConfig, deployment_graph
-from recap_bringup.loop.run import PROMPTS
+from recap_bringup.deployment import DeploymentConfig, deployment_graph
 from recap_bringup.ros_domain import MAX_DOMAIN_ID, domain_id_option, requested_domain_id
+from recap_sim.tasks import task_prompt
 from recap_bringup.soak_stats import audit_episodes, rss_growth
 from recap_bringup.termination import INTERRUPTED_EXIT_CODE, terminate_as_interrupt
 
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"recap-bringup soak: {error}", file=sys.stderr)
         return 2
-    cfg = DeploymentConfig(task=opts.task, prompt=PROMPTS.get(opts.task, opts.task), episodes=0, first_seed=200_000,
+    cfg = DeploymentConfig(task=opts.task, prompt=task_prompt(opts.task), episodes=0, first_seed=200_000,
                            wall_timeout_s=120.0, render_cameras=opts.render_cameras)
     specs = deployment_graph(opts.checkpoint, opts.out / "bags", cfg)
     results, error, interrupted, started = [], "", False, time.monotonic()

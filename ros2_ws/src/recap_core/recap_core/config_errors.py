@@ -2,7 +2,7 @@
 
 A config's `__post_init__` raises `FieldError("TrainConfig", "steps", "must be > 0, got 0")`; in
 Python that reads "TrainConfig.steps must be > 0, got 0", and the `recap` command that filled the
-field from `--steps` re-words it as "--steps must be > 0, got 0" (cli/_options.py).
+field from `--steps` re-words it as "--steps must be > 0, got 0" (recap_trainer/cli/options.py).
 """
 from __future__ import annotations
 

@@ -22,10 +22,6 @@ def seconds_to_duration(t: float) -> Duration:
     return Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
-def duration_to_seconds(d: Duration) -> float:
-    return d.sec + d.nanosec * 1e-9
-
-
 def chunk_to_msg(actions: np.ndarray, *, chunk_id: int, observation_stamp_ns: int, control_period: float,
                  advantage: str, guidance_scale: float, policy_id: str, inference_latency: float,
                  joint_names: tuple[str, ...] = JOINT_NAMES, frame_id: str = "") -> ActionChunk:

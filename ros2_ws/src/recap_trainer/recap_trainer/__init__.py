@@ -1,1 +1,1 @@
-"""Offline RECAP trainer: bags to datasets, value function, advantages, advantage-conditioned policy, evaluation. No ROS imports."""
+"""Offline RECAP trainer: bags to datasets, rewards, value function, advantages, advantage-conditioned policy, the Algorithm 1 iteration, LeRobot export, ALOHA HDF5 import, replay. No ROS, no simulator."""

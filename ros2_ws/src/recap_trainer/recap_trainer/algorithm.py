@@ -8,7 +8,8 @@
 
 Work directory layout: pretrained/{value,labels,policy}, iter_<k>/{value,labels,policy}.
 Collecting rollouts (the sim, or a real robot with the recorder + converter) is outside this module:
-`run_algorithm` takes a `collect(policy_dir, k) -> dataset_dir` callable.
+`recap iterate` is called again after each collection, and the lab's loop (recap_lab) drives all of
+it through the ROS graph.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Mapping
 
 from recap_model.checkpoint import load_checkpoint
 from recap_core.config_errors import check_task_names
 from recap_trainer.label_breakdown import format_breakdown, label_breakdown
 from recap_trainer.labels import LabelConfig, Labels, compute_labels
 from recap_trainer.rewards import RewardConfig
-from recap_trainer.training.episodes import EpisodeCatalog, open_datasets
+from recap_trainer.training.episodes import EpisodeCatalog
 from recap_trainer.training.loop import TrainConfig
 from recap_trainer.training.train_policy import PolicyTrainConfig, train_policy
 from recap_trainer.training.train_value import predict_values, train_value
@@ -105,22 +106,3 @@ def iterate(data: EpisodeCatalog, work_dir: str | Path, k: int, cfg: AlgorithmCo
         labels.save(out / "labels")
     train_policy(data, out / "policy", cfg.finetune_policy, cfg.policy, labels, init_from=pre / "policy")
     return out / "policy"
-
-
-def run_algorithm(
-    demo_paths: Sequence[str | Path],
-    work_dir: str | Path,
-    cfg: AlgorithmConfig,
-    iterations: int,
-    collect: Callable[[Path, int], Path] | None = None,
-) -> list[Path]:
-    """The whole loop: pretrain, pi^0, then K iterations of collect + fine-tune. Returns pi^0..pi^K."""
-    if iterations > 0 and collect is None:
-        raise ValueError("iterations > 0 need a `collect(policy_dir, k) -> dataset_dir` to gather rollouts")
-    paths = [Path(p) for p in demo_paths]
-    pretrain(open_datasets(paths), work_dir, cfg)
-    policies = [iterate(open_datasets(paths), work_dir, 0, cfg)]
-    for k in range(1, iterations + 1):
-        paths.append(Path(collect(policies[-1], k)))
-        policies.append(iterate(open_datasets(paths), work_dir, k, cfg))
-    return policies

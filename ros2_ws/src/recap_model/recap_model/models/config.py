@@ -67,8 +67,8 @@ class PolicyConfig:
     flow_blocks: int = 3  # residual FiLM blocks of the velocity network
     denoising_steps: int = 10  # Euler steps from noise (tau = 0) to actions (tau = 1)
     # Action dimensions predicted as offsets from q_t (see recap_model.action_frame); () = absolute,
-    # the default: with ALOHA_ARM_JOINTS relative, BC on transfer_cube fell from 90 % to 15 % (session 4,
-    # docs/TRAINER.md).
+    # the default: with ALOHA_ARM_JOINTS relative, BC on transfer_cube fell from 90 % to 15 %
+    # (docs/TRAINER.md).
     relative_dims: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:

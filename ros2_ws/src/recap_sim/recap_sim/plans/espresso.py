@@ -29,7 +29,7 @@ DROP_HEIGHT = 0.08  # m the "drop_cup" mistake lifts the cup before letting go
 MISS_OFFSET = np.array([0.07, -0.02])  # where the "miss_spout" mistake puts the cup instead
 # The "knock_cup" mistake: a hurried grasp aimed this far beside the grasp point, at
 # transit speed, so an open finger strikes the cup's side. It is how learned policies fail this task
-# most often (measured on pi^0, session 13: the pinch 4-5 cm out and 3-5 cm to the side, fingers
+# most often (measured on a pi^0: the pinch 4-5 cm out and 3-5 cm to the side, fingers
 # open, cup tipped about 1 s in); without it in the demonstrations the value function has never
 # seen a tip-over coming and rates a fast, sloppy approach as good.
 KNOCK_OFFSET = 0.035  # m, sideways of the approach direction

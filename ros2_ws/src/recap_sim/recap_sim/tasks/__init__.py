@@ -18,4 +18,9 @@ def make_task(name: str) -> Task:
     return TASKS[name]()
 
 
-__all__ = ["TASKS", "Task", "TaskStatus", "make_task"]
+def task_prompt(name: str) -> str:
+    """The instruction a policy is given for task `name` (the task name itself for unknown tasks)."""
+    return TASKS[name].prompt if name in TASKS else name
+
+
+__all__ = ["TASKS", "Task", "TaskStatus", "make_task", "task_prompt"]

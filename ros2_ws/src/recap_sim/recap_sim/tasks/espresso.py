@@ -32,6 +32,7 @@ TABLE_X, TABLE_Y = (-0.6, 0.6), (0.1, 1.1)
 
 class Espresso(Task):
     name = "espresso"
+    prompt = "make an espresso"  # the instruction l the policy is conditioned on
     stage_names = ("start", "cup_grasped", "cup_under_spout", "brewed", "served")
     time_limit_s = 15.0  # s; the clean expert needs ~5 s, a slow hesitant operator ~10 s
     state_names = ("cup_x", "cup_y", "cup_z", "cup_qw", "cup_qx", "cup_qy", "cup_qz", "cup_upright",

@@ -21,6 +21,7 @@ TABLE_X, TABLE_Y = (-0.6, 0.6), (0.1, 1.1)  # outside this the cube has left the
 
 class TransferCube(Task):
     name = "transfer_cube"
+    prompt = "transfer the cube to the left arm"  # the instruction l the policy is conditioned on
     stage_names = ("start", "touched", "lifted", "attempted_transfer", "transferred")
     time_limit_s = 10.0  # s; the clean expert needs ~4 s
     state_names = ("cube_x", "cube_y", "cube_z", "cube_qw", "cube_qx", "cube_qy", "cube_qz",

@@ -7,7 +7,6 @@ message with stamp <= t_k, whose age t_k - stamp is compared with the stream's t
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,15 +14,6 @@ import numpy as np
 from recap_trainer.bags.config import ConverterConfig
 from recap_trainer.bags.errors import BagError
 from recap_trainer.bags.message_checks import Rejected
-
-
-@dataclass
-class Stream:
-    """One topic's samples: stamps_ns (N,) int64 ascending, values (N, ...) or a list of N."""
-
-    topic: str
-    stamps_ns: np.ndarray
-    values: object
 
 
 def clean_stamps(topic: str, stamps_ns: list[int], log_ns: list[int],

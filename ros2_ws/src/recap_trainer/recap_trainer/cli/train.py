@@ -12,7 +12,7 @@ from pathlib import Path
 
 from recap_core.output_files import check_output_dir
 from recap_model.action_frame import ACTION_FRAMES, relative_dims_for
-from recap_trainer.cli._options import UsageError, check_checkpoint_out, options_named, task_values
+from recap_trainer.cli.options import UsageError, check_checkpoint_out, options_named, task_values
 from recap_trainer.training.loop import TrainConfig
 
 
@@ -82,7 +82,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Runs the RECAP loop's training side in WORK_DIR: if WORK_DIR/pretrained is missing, trains "
         "V_pre and pi_pre on --demos; then fine-tunes V^k and pi^k FROM THE PRE-TRAINED checkpoints on "
         "--demos plus --data (all rollouts so far) into WORK_DIR/iter_<k>. Collect rollouts with pi^(k-1) "
-        "(`recap generate`/the robot) between calls.")
+        "(`recap-lab generate`/the robot) between calls.")
     p.add_argument("--work-dir", type=Path, required=True)
     p.add_argument("--demos", type=Path, nargs="+", required=True, help="demonstration dataset directories")
     p.add_argument("--data", type=Path, nargs="*", default=[], help="rollout dataset directories collected so far")

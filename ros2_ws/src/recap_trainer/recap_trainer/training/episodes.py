@@ -124,7 +124,7 @@ def _nbytes(ep) -> int:
 
 
 def open_datasets(paths: Sequence[str | Path]) -> EpisodeCatalog:
-    """Catalog of the RecapDatasets at `paths` (B2's recap_trainer.dataset)."""
+    """Catalog of the RecapDatasets at `paths` (recap_trainer.dataset)."""
     from recap_trainer.dataset import RecapDataset
 
     if not paths:

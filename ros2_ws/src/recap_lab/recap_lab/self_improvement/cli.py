@@ -1,0 +1,124 @@
+"""recap-lab loop: Algorithm 1 of RECAP on a simulated task, through the ROS graph."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from recap_lab.self_improvement.config import DEPLOY_CHUNKING, PRESETS, LoopConfig
+from recap_bringup.graph_session import GraphStopped
+from recap_bringup.ros_domain import MAX_DOMAIN_ID, domain_id_option, requested_domain_id
+from recap_bringup.termination import INTERRUPTED_EXIT_CODE, terminate_as_interrupt
+
+_MONTE_CARLO = "monte-carlo"  # --monte-carlo's value: LoopConfig.finetune_n_step = None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="recap-lab loop",
+        description="Run the RECAP self-improvement loop in simulation: mixed-quality scripted demos -> "
+                    "V_pre, pi_pre -> deploy pi^k through the ROS graph (sim, simulated operator, policy, "
+                    "arbitration, recorder) -> bags -> dataset -> V^k+1, pi^k+1 (from the pre-trained "
+                    "checkpoints) -> ... Evaluates every iteration and writes <workdir>/REPORT.md. "
+                    "Interrupted runs resume from the last finished step.")
+    parser.add_argument("--task", default="espresso", help="sim task: espresso | transfer_cube")
+    parser.add_argument("--size", choices=sorted(PRESETS), default="default",
+                        help="preset sizes: quick (smoke test, ~2 min), default (<= 30 min on 2 cores, no "
+                             "baselines) or full (default + BC, filtered BC and AWR, ~55 min)")
+    parser.add_argument("--quick", action="store_const", const="quick", dest="size", help="same as --size quick")
+    parser.add_argument("--workdir", type=Path, default=None, help="default: runs/loop_<task>_<size>")
+    parser.add_argument("--iterations", type=int, default=None, help="override K")
+    parser.add_argument("--rollouts", type=int, default=None, help="override deployments per iteration")
+    parser.add_argument("--eval-episodes", type=int, default=None, help="override evaluation episodes per policy")
+    parser.add_argument("--demos", type=int, default=None, help="override the scripted demonstrations")
+    parser.add_argument("--value-steps", type=int, default=None,
+                        help="override V_pre's gradient steps (each fine-tune: half)")
+    parser.add_argument("--policy-steps", type=int, default=None,
+                        help="override pi_pre's gradient steps (each fine-tune: half; baselines: pre-training "
+                             "plus one fine-tune)")
+    parser.add_argument("--render-cameras", action="store_true",
+                        help="render and record the three cameras during deployments (slower; the loop's "
+                             "state-only policies do not use them)")
+    parser.add_argument("--deploy-chunking", choices=DEPLOY_CHUNKING, default=None,
+                        help="how the deployed policy node executes chunks: evaluation (default: a new chunk "
+                             "every 25 ticks, as the in-process evaluation executes them) or rtc (the node's "
+                             "real-time chunking, what a robot runs by default)")
+    parser.add_argument("--takeover-deviation", type=float, nargs=2, default=None, metavar=("RAD", "SECONDS"),
+                        help="the simulated operator takes over when the executed command stays RAD from its "
+                             "shadow expert's for SECONDS (default: the sim config's 1.2 rad for 0.5 s)")
+    labels = parser.add_mutually_exclusive_group()
+    labels.add_argument("--n-step", type=int, default=None, dest="finetune_n_step", metavar="N",
+                        help="fine-tuning advantages over N steps, A_t = r_t + ... + r_t+N-1 + V(o_t+N) - V(o_t) "
+                             "(the paper: 50) instead of the default Monte Carlo A_t = R_t - V(o_t)")
+    labels.add_argument("--monte-carlo", dest="finetune_n_step", action="store_const", const=_MONTE_CARLO,
+                        help="Monte Carlo fine-tuning advantages, A_t = R_t - V(o_t) (the default; docs/BRINGUP.md)")
+    parser.add_argument("--noise-scale", type=float, default=None, metavar="S",
+                        help="scale of the flow's starting noise for every policy evaluated and deployed "
+                             "(default 0.2; 1 = the paper's sampling; a run made at 0.5 resumes with "
+                             "--noise-scale 0.5)")
+    baselines = parser.add_mutually_exclusive_group()
+    baselines.add_argument("--baselines", dest="baselines", action="store_true", default=None,
+                           help="also train and evaluate BC / filtered BC / AWR on the final data (a finished "
+                                "run of the same sizes resumes and only adds them)")
+    baselines.add_argument("--no-baselines", dest="baselines", action="store_false", help="skip them")
+    parser.add_argument("--train-threads", type=int, default=None,
+                        help="torch threads for training and evaluation, and processes generating the "
+                             "demonstrations (default: 2)")
+    parser.add_argument("--domain-id", type=domain_id_option, default=None, metavar="N",
+                        help=f"ROS domain (0..{MAX_DOMAIN_ID}) of the deployments' graphs, so that graphs on "
+                             "one machine stay apart (default: $ROS_DOMAIN_ID; unset: a domain no process on "
+                             "this machine uses, chosen each time a graph starts). Not part of the run's "
+                             "identity: a run resumes in any domain")
+    return parser
+
+
+def config_from(opts: argparse.Namespace) -> LoopConfig:
+    """The preset named by --size with the command line's overrides (ValueError when out of range)."""
+    overrides = {"task": opts.task}
+    for name, value in (("iterations", opts.iterations), ("rollouts_per_iteration", opts.rollouts),
+                        ("eval_episodes", opts.eval_episodes), ("demos", opts.demos),
+                        ("value_steps", opts.value_steps), ("policy_steps", opts.policy_steps),
+                        ("baselines", opts.baselines), ("train_threads", opts.train_threads),
+                        ("deploy_chunking", opts.deploy_chunking),
+                        ("takeover_deviation", tuple(opts.takeover_deviation) if opts.takeover_deviation else None),
+                        ("finetune_n_step", opts.finetune_n_step), ("noise_scale", opts.noise_scale)):
+        if value is not None:
+            overrides[name] = value
+    if overrides.get("finetune_n_step") == _MONTE_CARLO:
+        overrides["finetune_n_step"] = None
+    if opts.render_cameras:
+        overrides["render_cameras"] = True
+    return dataclasses.replace(PRESETS[opts.size], **overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s %(name)s] %(message)s", datefmt="%H:%M:%S")
+    try:
+        cfg = config_from(opts)
+        domain_id = requested_domain_id(opts.domain_id, os.environ)
+    except ValueError as error:
+        print(f"recap-lab loop: {error}", file=sys.stderr)
+        return 2
+    workdir = opts.workdir or Path("runs") / f"loop_{opts.task}_{opts.size}"
+    from recap_lab.self_improvement.run import run_loop
+
+    started = time.monotonic()
+    terminate_as_interrupt()
+    try:
+        report = run_loop(cfg, workdir, domain_id)
+    except (GraphStopped, FileNotFoundError, ValueError) as error:
+        print(f"recap-lab loop: stopped: {error}\nFinished steps are kept; run the same command to resume.",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("recap-lab loop: interrupted; the nodes were stopped. Finished steps are kept; run the same "
+              "command to resume.", file=sys.stderr)
+        return INTERRUPTED_EXIT_CODE
+    print(Path(report).read_text())
+    print(f"\nreport: {report} (wall time {(time.monotonic() - started) / 60:.1f} min)")
+    return 0

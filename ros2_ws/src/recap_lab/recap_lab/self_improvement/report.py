@@ -1,0 +1,88 @@
+"""The loop's report: a table per iteration (success, failure, throughput, time to success,
+interventions per episode, 95% CIs), the baselines on the same data, and plots."""
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+
+from recap_lab.self_improvement.config import LoopConfig
+from recap_lab.self_improvement.ledger import Ledger
+
+
+def interventions_per_episode(ledger: Ledger, k: int) -> tuple[float, float, float] | None:
+    """Mean takeovers per episode while pi^k was deployed (in iteration k + 1), with a 95% bootstrap CI."""
+    counts = [r["interventions"] for r in ledger.results_under(f"iter_{k + 1}/deploy/episode_")]
+    if not counts:
+        return None
+    data = np.asarray(counts, dtype=float)
+    means = np.random.default_rng(0).choice(data, size=(2000, data.size)).mean(axis=1)
+    return float(data.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def write_loop_report(workdir: Path, cfg: LoopConfig, ledger: Ledger) -> Path:
+    from recap_lab.plots import plot_method_comparison
+    from recap_lab.report import load_report, results_table
+
+    iterations = [load_report(workdir / "eval" / f"iter_{k}.json") for k in range(cfg.iterations + 1)]
+    baselines = [load_report(p) for p in sorted((workdir / "eval").glob("*.json")) if not p.stem.startswith("iter_")]
+    figures = workdir / "report"
+    figures.mkdir(parents=True, exist_ok=True)
+    everything = iterations + baselines
+    plot_method_comparison([r.label for r in everything], [r.success_rate for r in everything],
+                           [r.throughput_per_hour for r in everything], figures / "by_iteration.png",
+                           title=f"{cfg.task}: {cfg.eval_episodes} evaluation episodes per policy")
+    lines = [f"# RECAP loop on `{cfg.task}`", "",
+             f"{cfg.iterations} iteration(s); {cfg.demos} demonstrations; {cfg.rollouts_per_iteration} deployments "
+             f"per iteration through the ROS graph (simulated operator correcting); {cfg.eval_episodes} evaluation "
+             f"episodes per policy (seeded, in the sim core); fine-tuning advantages: "
+             f"{'Monte Carlo' if cfg.finetune_n_step is None else f'{cfg.finetune_n_step}-step'}. "
+             f"Machine: {platform.machine()}, "
+             f"Python {platform.python_version()}.", "",
+             "## Per iteration", "", results_table(iterations), "",
+             "| policy | interventions per deployed episode [95% CI] |", "|---|---|"]
+    for k, report in enumerate(iterations):
+        est = interventions_per_episode(ledger, k)
+        lines.append(f"| {report.label} | " + (f"{est[0]:.2f} [{est[1]:.2f}, {est[2]:.2f}]" if est else "not deployed")
+                     + " |")
+    if len(iterations) > 1:
+        first, last = iterations[0], iterations[-1]
+        lines += ["", "## Against the SFT policy (the paper: throughput >= 2x, failure rate <= 0.5x)", "",
+                  f"- throughput: {_ratio(last.throughput_per_hour.value, first.throughput_per_hour.value)}",
+                  f"- failure rate: {_ratio(last.failure_rate.value, first.failure_rate.value)}"]
+    if baselines:
+        lines += ["", "## Baselines on the same data and policy-training budget", "", results_table(baselines)]
+    else:
+        lines += ["", "No baselines in this run: rerun the same command with `--baselines` to add BC, filtered BC "
+                      "and AWR on the same data (the finished steps are kept)."]
+    lines += ["", "![success and throughput by iteration](report/by_iteration.png)", ""]
+    value_png = _value_curves(workdir, cfg, figures / "value_curves.png")
+    if value_png:
+        lines += [f"![V(o_t) of sample episodes, interventions shaded](report/{value_png.name})", ""]
+    path = workdir / "REPORT.md"
+    path.write_text("\n".join(lines))
+    (workdir / "report" / "summary.json").write_text(json.dumps(
+        {r.label: r.to_dict() | {"results": None} for r in everything}, indent=1))
+    return path
+
+
+def _value_curves(workdir: Path, cfg: LoopConfig, path: Path) -> Path | None:
+    """V(o_t) of the last value function over sample episodes (a fast and a slow success, a failure,
+    a corrected deployment), human interventions shaded."""
+    from recap_trainer.labels import Labels
+    from recap_lab.report import sample_episodes, value_figure
+    from recap_trainer.training.episodes import open_datasets
+
+    labels_dir = workdir / "train" / f"iter_{cfg.iterations}" / "labels"
+    if not labels_dir.exists():
+        return None
+    data = [workdir / "data" / "demos", *[workdir / "data" / f"rollouts_{k}" for k in range(1, cfg.iterations + 1)]]
+    catalog = open_datasets([d for d in data if d.exists()])
+    return value_figure(catalog, Labels.load(labels_dir), sample_episodes(catalog, 4), path,
+                        title=f"{cfg.task}: V^{cfg.iterations}(o_t) on sample episodes")
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a:.3g} vs {b:.3g} = {a / b:.2f}x" if b else f"{a:.3g} vs {b:.3g} (baseline is 0)"

@@ -1,0 +1,163 @@
+"""Algorithm 1 of RECAP in simulation, with data collection through the ROS graph.
+
+    demos (scripted expert, mixed quality)  -> V_pre, pi_pre -> V^0, pi^0 (SFT)      [in-process]
+    for k = 1..K:
+        deploy pi^{k-1}: sim + simulated operator + policy + arbitration + recorder  [ROS graph]
+        bags -> dataset (converter)                                                  [in-process]
+        V^k, pi^k fine-tuned FROM V_pre, pi_pre on all data so far                  [in-process]
+    evaluate every pi^k (and the baselines) on the same seeded episodes             [sim core]
+
+Every step is recorded in a ledger (`<workdir>/ledger.json`); a crashed or interrupted run resumes
+after the last finished step (deployments resume per episode).
+Deviation from the paper: evaluation runs the policy in the sim core in-process (the same model
+and sim as the deployed graph, without DDS), so hundreds of evaluation episodes fit in the time
+budget; data collection, the part RECAP learns from, goes through the ROS graph. Both execute
+chunks alike by default: 25 actions of each chunk, then a new chunk (deploy_chunking="evaluation").
+The robot's default real-time chunking (a chunk every 10 ticks continuing the last) commits harder
+to a chunk's first decision and failed in deployments where the evaluation did not (docs/BRINGUP.md);
+deploy_chunking="rtc" deploys with it.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+from recap_lab.self_improvement.config import LoopConfig
+from recap_bringup.deployment import DeploymentConfig, deploy
+from recap_sim.tasks import task_prompt
+from recap_lab.self_improvement.ledger import Ledger
+from recap_lab.self_improvement.report import write_loop_report
+
+log = logging.getLogger("recap.loop")
+
+ROLLOUT_SEED_BASE = 100_000  # deployment seeds: far from demonstrations (0..) and evaluation (1e6..)
+EVAL_SEED = 1_000_000
+EXECUTE_STEPS = 25  # actions executed per chunk in evaluation (and in deployments, unless deploy_chunking="rtc")
+BASELINES = ("bc", "filtered_bc", "awr")
+
+
+def algorithm_config(cfg: LoopConfig):
+    from recap_trainer.algorithm import AlgorithmConfig
+    from recap_trainer.training.loop import TrainConfig
+
+    # Training runs while the deployment graph is down: it has the cores to itself.
+    value = TrainConfig(steps=cfg.value_steps, seed=cfg.seed, threads=cfg.train_threads)
+    policy = TrainConfig(steps=cfg.policy_steps, seed=cfg.seed, threads=cfg.train_threads)
+    return AlgorithmConfig(pretrain_value=value, pretrain_policy=policy, n_step=cfg.finetune_n_step,
+                           finetune_value=replace(value, steps=max(1, cfg.value_steps // 2)),
+                           finetune_policy=replace(policy, steps=max(1, cfg.policy_steps // 2)))
+
+
+def run_loop(cfg: LoopConfig, workdir: Path, domain_id: int | None = None) -> Path:
+    """Run (or resume) the loop; returns the report's path.
+
+    `domain_id`: the ROS domain of every deployment's graph (None: a free one each time a graph
+    starts). Not part of `cfg`: where the graph talks changes nothing that is learnt, so a run
+    resumes in any domain."""
+    from recap_trainer.algorithm import iterate, pretrain
+    from recap_lab.datagen import DatagenConfig, generate_dataset
+    from recap_trainer.training.episodes import open_datasets
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    ledger = Ledger(workdir / "ledger.json", cfg.hash())
+    if ledger.finished_steps:
+        log.info("resuming %s: %d steps already finished (%s)", workdir, len(ledger.finished_steps),
+                 ledger.finished_steps[-1])
+    alg = algorithm_config(cfg)
+    train_dir = workdir / "train"
+    demos = workdir / "data" / "demos"
+    data = [demos]
+
+    def step(name: str, work):
+        if ledger.done(name):
+            return ledger.result(name)
+        log.info("== %s", name)
+        result = work()
+        ledger.finish(name, result)
+        return result
+
+    step("demos", lambda: len(generate_dataset(demos, DatagenConfig(task=cfg.task, episodes=cfg.demos, seed=cfg.seed),
+                                               workers=cfg.train_threads)))
+    step("pretrain", lambda: str(pretrain(open_datasets(data), train_dir, alg)))
+    policies = [Path(step("iter_0/train", lambda: str(iterate(open_datasets(data), train_dir, 0, alg))))]
+    step("iter_0/evaluate", lambda: _evaluate(policies[0], cfg, workdir / "eval" / "iter_0.json", "SFT (pi^0)"))
+    task_limit_s = _task_time_limit(cfg.task)
+    for k in range(1, cfg.iterations + 1):
+        bags = workdir / "bags" / f"iter_{k}"
+        deployment = f"iter_{k}/deploy/episode_"
+        pending = [i for i in range(cfg.rollouts_per_iteration) if not ledger.done(f"{deployment}{i}")]
+        deploy(policies[-1], bags, workdir / "logs" / f"iter_{k}",
+               DeploymentConfig(task=cfg.task, prompt=task_prompt(cfg.task), episodes=cfg.rollouts_per_iteration,
+                                first_seed=ROLLOUT_SEED_BASE + 1000 * k,
+                                wall_timeout_s=task_limit_s / max(cfg.real_time_factor, 1e-3) + 60.0,
+                                iteration=k, real_time_factor=cfg.real_time_factor,
+                                render_cameras=cfg.render_cameras,
+                                execute_steps=EXECUTE_STEPS if cfg.deploy_chunking == "evaluation" else None,
+                                takeover_deviation=cfg.takeover_deviation, noise_scale=cfg.noise_scale,
+                                domain_id=domain_id),
+               pending, lambda i, result: ledger.finish(f"{deployment}{i}", result))
+        rollouts = workdir / "data" / f"rollouts_{k}"
+        step(f"iter_{k}/convert", lambda: _convert(bags, rollouts, cfg.task, k))
+        data.append(rollouts)
+        policies.append(Path(step(f"iter_{k}/train", lambda: str(iterate(open_datasets(data), train_dir, k, alg)))))
+        step(f"iter_{k}/evaluate", lambda: _evaluate(policies[k], cfg, workdir / "eval" / f"iter_{k}.json",
+                                                     f"RECAP iter {k} (pi^{k})"))
+    if cfg.baselines:
+        for method in BASELINES:
+            out = workdir / "baselines" / method
+            step(f"baseline/{method}/train", lambda: _train_baseline(method, data, out, cfg, alg, train_dir))
+            step(f"baseline/{method}/evaluate", lambda: _evaluate(out, cfg, workdir / "eval" / f"{method}.json", method))
+    # Always rewritten (seconds): a resumed run may have added baselines since.
+    log.info("== report")
+    return write_loop_report(workdir, cfg, ledger)
+
+
+def _evaluate(policy_dir: Path, cfg: LoopConfig, out: Path, label: str) -> str:
+    from recap_lab.evaluation import EvaluationConfig, evaluate_policy
+    from recap_model.policy import load_policy
+
+    report = evaluate_policy(load_policy(policy_dir, seed=cfg.seed, noise_scale=cfg.noise_scale),
+                             EvaluationConfig(task=cfg.task, episodes=cfg.eval_episodes, seed=EVAL_SEED,
+                                              execute_steps=EXECUTE_STEPS), label=label)
+    log.info("%s: success %s, throughput %s successes/h", label, report.success_rate.format(),
+             report.throughput_per_hour.format(digits=0))
+    return str(report.save(out))
+
+
+def _convert(bags: Path, out: Path, task: str, iteration: int) -> int:
+    """The iteration's episode bags -> a rollout dataset (state-only: camera streams are not used)."""
+    from recap_trainer.bags.build import build_dataset, find_bags
+    from recap_trainer.bags.config import ConverterConfig
+
+    report = build_dataset(find_bags([bags]), out, ConverterConfig(cameras=(), image_size=None), task=task,
+                           source_kind="rollout", iteration=iteration)
+    for bag, error in report.failed.items():
+        log.warning("bag %s not converted: %s", bag, error)
+    if not report.converted and not report.skipped:
+        raise ValueError(f"none of the bags in {bags} converted; see the warnings above")
+    return len(report.converted)
+
+
+def _train_baseline(method: str, data: list[Path], out: Path, cfg: LoopConfig, alg, train_dir: Path) -> str:
+    """Same data and the same total policy steps as RECAP's pi^K (pre-training + fine-tuning);
+    AWR weights by the advantages of RECAP's last value function V^K."""
+    from recap_trainer.labels import Labels
+    from recap_trainer.training.episodes import open_datasets
+    from recap_trainer.training.train_policy import PolicyTrainConfig, train_policy
+
+    steps = alg.pretrain_policy.steps + alg.finetune_policy.steps
+    labels = Labels.load(train_dir / f"iter_{cfg.iterations}" / "labels") if method == "awr" else None
+    train_policy(open_datasets(data), out, replace(alg.pretrain_policy, steps=steps),
+                 PolicyTrainConfig(method=method), labels)
+    return str(out)
+
+
+def _task_time_limit(task: str) -> float:
+    from recap_sim.env import SimConfig, SimEnv
+
+    env = SimEnv(SimConfig(task=task))
+    try:
+        return env.max_steps * env.control_period
+    finally:
+        env.close()

@@ -1,0 +1,157 @@
+"""The loop's resumable ledger and its configuration presets."""
+import json
+
+import pytest
+
+from recap_lab.self_improvement.config import PRESETS, LoopConfig
+from recap_lab.self_improvement.ledger import Ledger
+
+
+def test_ledger_resumes_finished_steps(tmp_path):
+    path = tmp_path / "ledger.json"
+    ledger = Ledger(path, "abc")
+    ledger.finish("demos", 6)
+    ledger.finish("iter_1/deploy/episode_0", {"interventions": 2})
+    ledger.finish("iter_1/deploy/episode_1", {"interventions": 0})
+    again = Ledger(path, "abc")
+    assert again.done("demos") and again.result("demos") == 6
+    assert not again.done("pretrain")
+    assert [r["interventions"] for r in again.results_under("iter_1/deploy/")] == [2, 0]
+    assert json.loads(path.read_text())["config_hash"] == "abc"
+
+
+def test_ledger_is_strict_json_even_for_an_episode_without_a_duration(tmp_path):
+    # An episode aborted before the sim reported any state has sim_duration_s = NaN.
+    Ledger(tmp_path / "ledger.json", "abc").finish("iter_1/deploy/episode_0", {"sim_duration_s": float("nan")})
+
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    data = json.loads((tmp_path / "ledger.json").read_text(), parse_constant=refuse)
+    assert data["steps"]["iter_1/deploy/episode_0"] == {"sim_duration_s": None}
+    assert [p.name for p in tmp_path.iterdir()] == ["ledger.json"]
+
+
+def test_a_work_dir_of_an_older_loop_is_refused_by_name(tmp_path):
+    (tmp_path / "ledger.json").write_text(json.dumps({"config_hash": "abc", "steps": {"demos": 6}}))
+    with pytest.raises(ValueError, match="made by an older version of the loop; start a new workdir"):
+        Ledger(tmp_path / "ledger.json", "abc")
+
+
+def test_ledger_refuses_another_configuration(tmp_path):
+    Ledger(tmp_path / "l.json", "abc").finish("demos", 1)
+    with pytest.raises(ValueError, match="another configuration"):
+        Ledger(tmp_path / "l.json", "xyz")
+
+
+def test_config_hash_identifies_sizes():
+    assert PRESETS["quick"].hash() != PRESETS["default"].hash()
+    assert LoopConfig().hash() == LoopConfig().hash()
+    assert LoopConfig(demos=599).hash() != LoopConfig().hash()
+    # Baselines run after every other step and threads change no step: a finished run of the same
+    # sizes resumes with them (the full preset adds the baselines to a default run).
+    assert PRESETS["full"].baselines and not PRESETS["default"].baselines
+    assert PRESETS["full"].hash() == PRESETS["default"].hash() == LoopConfig(train_threads=1).hash()
+    # How deployments execute chunks changes the recorded data, so it is part of the run's identity.
+    assert LoopConfig(deploy_chunking="rtc").hash() != LoopConfig().hash()
+    with pytest.raises(ValueError, match="deploy_chunking must be one of"):
+        LoopConfig(deploy_chunking="ensemble")
+    with pytest.raises(ValueError, match="positive"):
+        LoopConfig(train_threads=0)
+    with pytest.raises(ValueError, match="positive"):
+        LoopConfig(demos=0)
+
+
+def test_the_command_line_overrides_the_preset_sizes():
+    from recap_lab.self_improvement.cli import build_parser, config_from
+
+    cfg = config_from(build_parser().parse_args(["--task", "transfer_cube", "--demos", "200", "--policy-steps", "8000",
+                                                 "--value-steps", "2000", "--rollouts", "30"]))
+    assert (cfg.task, cfg.demos, cfg.policy_steps, cfg.value_steps, cfg.rollouts_per_iteration) == \
+        ("transfer_cube", 200, 8000, 2000, 30)
+    assert cfg.eval_episodes == PRESETS["default"].eval_episodes  # not overridden: the preset's
+    with pytest.raises(ValueError, match="positive"):
+        config_from(build_parser().parse_args(["--policy-steps", "0"]))
+    assert config_from(build_parser().parse_args(["--baselines"])).baselines
+    assert not config_from(build_parser().parse_args(["--size", "full", "--no-baselines"])).baselines
+    assert config_from(build_parser().parse_args(["--size", "full"])).baselines
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--baselines", "--no-baselines"])
+    assert PRESETS["default"].deploy_chunking == "evaluation"
+    assert config_from(build_parser().parse_args(["--deploy-chunking", "rtc"])).deploy_chunking == "rtc"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--deploy-chunking", "sometimes"])
+
+
+def test_deployments_execute_chunks_as_the_evaluation_does_unless_told_otherwise(tmp_path):
+    from recap_bringup.deployment import DeploymentConfig, deployment_graph
+    from recap_lab.self_improvement.run import EXECUTE_STEPS
+
+    def policy_parameters(**kw):
+        cfg = DeploymentConfig(task="espresso", prompt="p", episodes=1, first_seed=1, wall_timeout_s=1.0, **kw)
+        return next(s for s in deployment_graph(tmp_path, tmp_path, cfg) if s.name == "policy_node").parameters
+
+    aligned = policy_parameters(execute_steps=EXECUTE_STEPS)
+    assert (aligned["scheduler"], aligned["inference_every"]) == ("plain", EXECUTE_STEPS)
+    default = policy_parameters()  # the robot configuration's chunking is left alone
+    assert default["scheduler"] == "rtc" and "inference_every" not in default
+
+
+def test_the_operators_deviation_trigger_can_be_set_for_deployments(tmp_path):
+    from recap_lab.self_improvement.cli import build_parser, config_from
+    from recap_bringup.deployment import DeploymentConfig, deployment_graph
+
+    def sim_parameters(**kw):
+        cfg = DeploymentConfig(task="espresso", prompt="p", episodes=1, first_seed=1, wall_timeout_s=1.0, **kw)
+        return next(s for s in deployment_graph(tmp_path, tmp_path, cfg) if s.name == "sim_node").parameters
+
+    default = sim_parameters()
+    assert (default["operator.deviation_threshold"], default["operator.deviation_duration_s"]) == (1.2, 0.5)  # aloha_sim.yaml
+    attentive = sim_parameters(takeover_deviation=(0.7, 0.1))
+    assert (attentive["operator.deviation_threshold"], attentive["operator.deviation_duration_s"]) == (0.7, 0.1)
+
+    cfg = config_from(build_parser().parse_args(["--takeover-deviation", "0.7", "0.1"]))
+    assert cfg.takeover_deviation == (0.7, 0.1)
+    assert cfg.hash() != LoopConfig().hash()  # it changes the deployments' data
+    with pytest.raises(ValueError, match="takeover_deviation"):
+        LoopConfig(takeover_deviation=(0.7, 0.0))
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--takeover-deviation", "0.7"])
+
+
+def test_fine_tuning_advantages_are_monte_carlo_unless_n_step_is_asked_for():
+    from recap_lab.self_improvement.cli import build_parser, config_from
+    from recap_lab.self_improvement.run import algorithm_config
+
+    def parsed(*argv):
+        return config_from(build_parser().parse_args(list(argv)))
+
+    assert LoopConfig().finetune_n_step is None and algorithm_config(LoopConfig()).n_step is None
+    paper = parsed("--n-step", "50")
+    assert paper.finetune_n_step == 50 and algorithm_config(paper).n_step == 50
+    assert paper.hash() != LoopConfig().hash()  # other labels, other policies: another run
+    assert parsed("--monte-carlo") == LoopConfig()
+    with pytest.raises(ValueError, match="finetune_n_step must be >= 1"):
+        parsed("--n-step", "0")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--n-step", "50", "--monte-carlo"])
+
+
+def test_every_policy_is_sampled_with_the_loops_noise_scale(tmp_path):
+    from recap_lab.self_improvement.cli import build_parser, config_from
+    from recap_bringup.deployment import DeploymentConfig, deployment_graph
+    from recap_model.policy import DEFAULT_NOISE_SCALE
+
+    def policy_parameters(**kw):
+        cfg = DeploymentConfig(task="espresso", prompt="p", episodes=1, first_seed=1, wall_timeout_s=1.0, **kw)
+        return next(s for s in deployment_graph(tmp_path, tmp_path, cfg) if s.name == "policy_node").parameters
+
+    assert LoopConfig().noise_scale == DEFAULT_NOISE_SCALE  # the loop samples like the node and `recap-lab evaluate`
+    assert policy_parameters(noise_scale=0.3)["noise_scale"] == 0.3
+    assert "noise_scale" not in policy_parameters()  # the node's own default
+
+    paper = config_from(build_parser().parse_args(["--noise-scale", "1"]))
+    assert paper.noise_scale == 1.0 and paper.hash() != LoopConfig().hash()
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="noise_scale must be a finite number >= 0"):
+            LoopConfig(noise_scale=bad)

@@ -1,0 +1,67 @@
+"""The RECAP loop at --quick size, end to end through the ROS graph, and its resume after a crash."""
+import dataclasses
+import json
+import logging
+
+import pytest
+
+from recap_lab.self_improvement import run as loop_run
+from recap_lab.self_improvement.config import PRESETS
+from recap_trainer.dataset import RecapDataset
+
+pytestmark = pytest.mark.integration
+
+
+def test_quick_loop_runs_end_to_end_and_resumes_after_a_crash(tmp_path, monkeypatch, caplog):
+    cfg = PRESETS["quick"]
+    caplog.set_level(logging.WARNING, logger="recap.loop")
+    real_evaluate = loop_run._evaluate
+
+    def crash_on_iter_1(policy_dir, cfg_, out, label):
+        if out.name == "iter_1.json":
+            raise RuntimeError("simulated crash while evaluating pi^1")
+        return real_evaluate(policy_dir, cfg_, out, label)
+
+    monkeypatch.setattr(loop_run, "_evaluate", crash_on_iter_1)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        loop_run.run_loop(cfg, tmp_path)
+    ledger = json.loads((tmp_path / "ledger.json").read_text())["steps"]
+    episodes = [ledger[f"iter_1/deploy/episode_{i}"] for i in range(cfg.rollouts_per_iteration)]
+    manifest_mtime = (tmp_path / "data" / "demos" / "manifest.json").stat().st_mtime_ns
+
+    monkeypatch.setattr(loop_run, "_evaluate", real_evaluate)
+    report = loop_run.run_loop(cfg, tmp_path)
+
+    resumed = json.loads((tmp_path / "ledger.json").read_text())["steps"]
+    assert [resumed[f"iter_1/deploy/episode_{i}"] for i in range(cfg.rollouts_per_iteration)] == episodes
+    assert (tmp_path / "data" / "demos" / "manifest.json").stat().st_mtime_ns == manifest_mtime
+    # The deployed policy node executed chunks as the evaluation does (deploy_chunking="evaluation").
+    assert "scheduler=plain" in (tmp_path / "logs" / "iter_1" / "policy_node.log").read_text()
+    for episode in episodes:  # one bag per deployed episode, with the recorder's sidecar
+        meta = json.loads((tmp_path / "bags" / "iter_1" / episode["episode_id"] / "episode.json").read_text())
+        assert meta["outcome"] == episode["outcome"] and meta["iteration"] == 1
+    # Every deployed episode is converted, unless the converter refused it for having no action to
+    # learn from: a barely trained espresso policy can tip the cup before its first command. (An
+    # empty bag, "no usable messages", is not accepted: the sim waits paused for the recorder.)
+    converted = {episode.episode_id for episode in RecapDataset(tmp_path / "data" / "rollouts_1")}
+    refused = {e["episode_id"] for e in episodes if e["episode_id"] not in converted}
+    assert converted and converted | refused == {e["episode_id"] for e in episodes}
+    for episode_id in refused:
+        reason = next(r.getMessage() for r in caplog.records if episode_id in r.getMessage())
+        assert "not converted" in reason and any(
+            why in reason for why in ("never overlap", "no action to learn from"))
+    text = open(report).read()
+    assert "SFT (pi^0)" in text and "RECAP iter 1 (pi^1)" in text and "interventions per deployed episode" in text
+    assert (tmp_path / "report" / "by_iteration.png").stat().st_size > 0
+    assert "No baselines in this run" in text
+    # pi^1's labels are the loop's default Monte Carlo advantages, and the report says so.
+    assert json.loads((tmp_path / "train" / "iter_1" / "labels" / "labels.json").read_text())["n_step"] is None
+    assert "fine-tuning advantages: Monte Carlo" in text
+
+    # The same sizes with --baselines resume the finished run and only add the baselines.
+    checkpoint = tmp_path / "train" / "iter_1" / "policy"
+    before = {p: p.stat().st_mtime_ns for p in checkpoint.rglob("*") if p.is_file()}
+    with_baselines = loop_run.run_loop(dataclasses.replace(cfg, baselines=True), tmp_path)
+    assert {p: p.stat().st_mtime_ns for p in checkpoint.rglob("*") if p.is_file()} == before
+    text = open(with_baselines).read()
+    assert "## Baselines on the same data" in text and all(m in text for m in ("bc", "filtered_bc", "awr"))
