@@ -28,7 +28,7 @@ from recap_trainer.episode import EpisodeData
 from recap_model.models import ObservationConfig, PolicyConfig, PolicyModel
 from recap_trainer.normalization import compute_stats
 from recap_trainer.training.episodes import EpisodeCatalog
-from recap_trainer.training.loop import TrainConfig, make_optimizer, train_step
+from recap_trainer.training.run import TrainConfig, make_optimizer, train_step
 from recap_trainer.training.train_policy import PolicyBatches, PolicyLoss, PolicyTrainConfig
 
 STATE_DIM, BATCH = 15, 64

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from recap_model.models import POSITIVE, ObservationConfig, PolicyConfig, PolicyModel
-from recap_trainer.training.loop import TrainConfig, make_optimizer, train_step
+from recap_trainer.training.run import TrainConfig, make_optimizer, train_step
 from recap_trainer.training.train_policy import PolicyLoss
 
 CAMERAS = ("cam_high", "cam_left_wrist", "cam_right_wrist")

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from recap_model.models import POSITIVE, ObservationConfig, PolicyConfig, PolicyModel
-from recap_trainer.training.loop import TrainConfig, make_optimizer, train_step
+from recap_trainer.training.run import TrainConfig, make_optimizer, train_step
 from recap_trainer.training.train_policy import PolicyLoss
 
 STATE_DIM = 15  # espresso's privileged object state

@@ -27,7 +27,7 @@ def test_launch_files_define_no_nodes_of_their_own(launch_file, task):
 
 def test_sim_graph_with_policy_and_recorder():
     specs = describe_graph(LaunchArgs(task="espresso", checkpoint="/ckpt"))
-    assert [s.name for s in specs] == ["sim_node", "policy_node", "arbitration_node", "recorder_node"]
+    assert [s.name for s in specs] == ["sim_node", "policy_node", "arbitration_node", "episode_recorder"]
     by_name = {s.name: s for s in specs}
     assert by_name["sim_node"].parameters["task"] == "espresso"
     assert by_name["sim_node"].parameters["operator.enabled"] is True
@@ -137,7 +137,7 @@ NODE_SOURCES = {
     "sim_node": ["recap_sim/recap_sim/sim_node.py", "recap_sim/recap_sim/operator_parameters.py"],
     "policy_node": ["recap_policy/recap_policy/config.py"],
     "arbitration_node": ["recap_teleop/recap_teleop/config.py"],
-    "recorder_node": ["recap_recorder/recap_recorder/recorder_node.py"],
+    "episode_recorder": ["recap_recorder/recap_recorder/recorder_node.py"],
 }
 
 

@@ -21,7 +21,7 @@ def graph(checkpoint, bags, **recorder):
     cfg = DeploymentConfig(task="transfer_cube", prompt="transfer", episodes=1, first_seed=1, wall_timeout_s=3.0)
     # No simulated operator: it would take over from the untrained policy and could end an episode
     # within the 3 s these tests rely on to reach the wall-clock timeout.
-    overrides = {"recorder_node": recorder, "sim_node": {"operator.enabled": False}}
+    overrides = {"episode_recorder": recorder, "sim_node": {"operator.enabled": False}}
     return [NodeSpec(**{**s.__dict__, "parameters": {**s.parameters, **overrides[s.name]}}) if overrides.get(s.name)
             else s for s in deployment_graph(checkpoint, bags, cfg)]
 

@@ -14,7 +14,7 @@ from recap_trainer.bags.episode_builder import EpisodeBuilder
 from recap_trainer.cli import main as recap_main
 from recap_trainer.labels import LabelConfig
 from recap_trainer.training.episodes import EpisodeCatalog
-from recap_trainer.training.loop import TrainConfig
+from recap_trainer.training.run import TrainConfig
 from recap_trainer.training.train_policy import train_policy
 from recap_trainer.training.train_value import train_value
 

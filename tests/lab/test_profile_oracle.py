@@ -36,7 +36,7 @@ def test_only_the_named_profiles_successes_are_kept(demos, tmp_path):
 
 def test_labels_are_broken_down_by_profile(demos):
     catalog = open_datasets([demos])
-    indicator = {s.episode_id: np.full(s.length, "-0000002" not in s.episode_id) for s in catalog.summaries}
+    indicator = {s.episode_id: np.full(s.num_steps, "-0000002" not in s.episode_id) for s in catalog.summaries}
     labels = Labels(advantage={k: v.astype(np.float32) for k, v in indicator.items()}, indicator=indicator,
                     value={}, returns={}, thresholds={"transfer_cube": 0.0}, info={})
     rows = {line.split()[0]: line.split()[1:] for line in positives_by_profile(labels, catalog).splitlines()[1:]}

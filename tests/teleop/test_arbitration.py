@@ -4,7 +4,7 @@ import pytest
 
 from recap_core.aloha_layout import ACTION_DIM, split_arms
 from recap_msgs.msg import InterventionState
-from recap_teleop.arbitration import ArbitrationConfig, Arbitrator, Source
+from recap_teleop.takeover import ArbitrationConfig, Arbitrator, Source
 from recap_teleop.arbitration_core import ArbitrationCore
 from recap_teleop.safety_filter import SafetyConfig
 

@@ -11,7 +11,7 @@ import rclpy
 from sensor_msgs.msg import JointState
 
 from recap_core.aloha_layout import JOINT_NAMES, split_arms
-from recap_teleop.arbitration import Source
+from recap_teleop.takeover import Source
 from recap_teleop.arbitration_node import ArbitrationNode
 
 PERIOD = 0.02

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recap_core.aloha_layout import ACTION_DIM, join_arms, split_arms
-from recap_teleop.arbitration import ArbitrationConfig, Source
+from recap_teleop.takeover import ArbitrationConfig, Source
 from recap_teleop.arbitration_core import ArbitrationCore
 from recap_teleop.safety_filter import SafetyConfig
 

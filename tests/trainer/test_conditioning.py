@@ -6,7 +6,7 @@ from conftest import TINY_MODEL, make_episode
 from recap_trainer.labels import Labels
 from recap_model.policy import load_policy
 from recap_trainer.training.episodes import EpisodeCatalog
-from recap_trainer.training.loop import TrainConfig
+from recap_trainer.training.run import TrainConfig
 from recap_trainer.training.train_policy import PolicyTrainConfig, train_policy
 
 

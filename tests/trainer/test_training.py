@@ -12,7 +12,7 @@ from recap_model.features import ObservationError
 from recap_trainer.labels import LabelConfig
 from recap_model.policy import load_policy
 from recap_trainer.training.episodes import EpisodeCatalog, StepSampler, action_window
-from recap_trainer.training.loop import TrainConfig, clip_gradients, lr_factor
+from recap_trainer.training.run import TrainConfig, clip_gradients, lr_factor
 from recap_trainer.training.train_policy import PolicyBatches, PolicyTrainConfig, train_policy, training_episodes
 from recap_trainer.training.train_value import train_value
 
@@ -167,7 +167,7 @@ def test_sampler_and_action_window():
     cat = EpisodeCatalog([[make_episode("a", steps=5), make_episode("b", steps=15)]])
     episodes, steps = StepSampler(cat, np.array([0, 1])).sample(np.random.default_rng(0), 4000)
     assert abs((episodes == 0).mean() - 0.25) < 0.03  # uniform over steps
-    assert all(t < cat.summaries[k].length for k, t in zip(episodes, steps))
+    assert all(t < cat.summaries[k].num_steps for k, t in zip(episodes, steps))
     window = action_window(np.arange(10.0)[:, None], 8, 4)
     assert window[:, 0].tolist() == [8, 9, 9, 9]
 

@@ -17,7 +17,7 @@ setup(
     description="Episode recorder: one rosbag2 (MCAP) per episode from raw subscriptions, with outcome and intervention labels.",
     license="Apache-2.0",
     entry_points={"console_scripts": [
-        "recorder = recap_recorder.recorder_node:main",
+        "episode_recorder = recap_recorder.recorder_node:main",
         "recap-recover = recap_recorder.recovery:main",
         "bag_player = recap_recorder.bag_player_node:main",
     ]},

@@ -38,7 +38,7 @@ def deployment_graph(policy_dir: Path, bag_dir: Path, cfg: DeploymentConfig):
     policy = {} if cfg.noise_scale is None else {"noise_scale": float(cfg.noise_scale)}
     if cfg.execute_steps is not None:
         policy.update(scheduler="plain", inference_every=cfg.execute_steps)
-    overrides = {"sim_node": sim, "recorder_node": {"iteration": cfg.iteration}, "policy_node": policy}
+    overrides = {"sim_node": sim, "episode_recorder": {"iteration": cfg.iteration}, "policy_node": policy}
     return describe_graph(LaunchArgs(task=cfg.task, checkpoint=str(policy_dir), bag_dir=str(bag_dir)),
                           overrides=overrides)
 

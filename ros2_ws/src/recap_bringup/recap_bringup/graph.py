@@ -110,8 +110,8 @@ def describe_graph(args: LaunchArgs, overrides: Mapping[str, Mapping[str, Any]] 
     nodes.append(NodeSpec("recap_teleop", "arbitration_node", "recap_teleop.arbitration_node",
                           "arbitration_node", params("arbitration_node"), required_topics=joint_topics + policy_topics))
     if args.record:
-        nodes.append(NodeSpec("recap_recorder", "recorder", "recap_recorder.recorder_node",
-                              "recorder_node", params("recorder_node", bag_dir=args.bag_dir)))
+        nodes.append(NodeSpec("recap_recorder", "episode_recorder", "recap_recorder.recorder_node",
+                              "episode_recorder", params("episode_recorder", bag_dir=args.bag_dir)))
     return nodes
 
 

@@ -29,7 +29,7 @@ def sample_episodes(catalog, count: int = 4) -> list[str]:
     """Episodes worth looking at: the fastest and the slowest success, a failure, and the first
     one with a human intervention when there is one (ids, at most `count`)."""
     summaries = [s for s in catalog.summaries if s.outcome != "abort"]
-    successes = sorted((s for s in summaries if s.outcome == "success"), key=lambda s: s.length)
+    successes = sorted((s for s in summaries if s.outcome == "success"), key=lambda s: s.num_steps)
     picks = [successes[0], successes[-1]] if successes else []
     picks += [s for s in summaries if s.outcome == "failure"][:1]
     index = {s.episode_id: k for k, s in enumerate(catalog.summaries)}

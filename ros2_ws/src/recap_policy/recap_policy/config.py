@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from recap_core.aloha_layout import GripperCalibration
 from recap_policy.backends.base import Conditioning
 from recap_model.chunk_scheduling import DelayEstimatorConfig, SchedulerConfig
-from recap_policy.control_loop import ControlLoopConfig
+from recap_policy.command_stream import CommandStreamConfig
 
 BACKENDS = ("checkpoint", "remote")
 
@@ -68,7 +68,7 @@ class PolicyNodeConfig:
     remote_port: int
     remote_api_key: str
     task: str
-    loop: ControlLoopConfig
+    loop: CommandStreamConfig
     conditioning: Conditioning
     max_observation_age_s: float
     joint_state_topics: tuple[str, str]
@@ -109,7 +109,7 @@ class PolicyNodeConfig:
         return cls(
             backend=str(p["backend"]), checkpoint=str(p["checkpoint"]), remote_host=str(p["remote_host"]),
             remote_port=int(p["remote_port"]), remote_api_key=str(p["remote_api_key"]), task=str(p["task"]),
-            loop=ControlLoopConfig(control_period=1.0 / rate, inference_every=int(p["inference_every"]),
+            loop=CommandStreamConfig(control_period=1.0 / rate, inference_every=int(p["inference_every"]),
                                    scheduler=scheduler, delay=delay),
             conditioning=Conditioning(str(p["advantage"]), float(p["guidance_scale"]), float(p["noise_scale"])),
             max_observation_age_s=float(p["max_observation_age_s"]),

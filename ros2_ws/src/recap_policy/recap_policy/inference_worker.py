@@ -10,7 +10,7 @@ import numpy as np
 
 from recap_core.aloha_layout import JOINT_NAMES
 from recap_policy.backends.base import PolicyBackend, check_chunk
-from recap_policy.control_loop import InferenceRequest, InferenceResult
+from recap_policy.command_stream import InferenceRequest, InferenceResult
 from recap_policy.observation_builder import ObservationBuilder
 
 

@@ -21,7 +21,7 @@ from recap_msgs.msg import ActionChunk, EpisodeEvent
 from recap_policy.backends.base import BackendMetadata, PolicyBackend
 from recap_policy.chunk_message import chunk_to_msg, ns_to_time
 from recap_policy.config import PARAMETERS, PolicyNodeConfig, camera_name
-from recap_policy.control_loop import ControlLoop, InferenceRequest, InferenceResult
+from recap_policy.command_stream import CommandStream, InferenceRequest, InferenceResult
 from recap_policy.image_decoding import RawImage
 from recap_policy.inference_worker import InferenceWorker
 from recap_policy.observation_builder import ObservationBuilder, ObservationSpec, StaleObservation
@@ -63,7 +63,7 @@ class PolicyNode(Node):
         if self.config.loop.scheduler.kind == "rtc" and not meta.supports_frozen_prefix:
             self.get_logger().warning(f"{meta.policy_id} cannot inpaint a frozen prefix: real-time chunking "
                                    "degrades to cross-faded chunk switches")
-        self.loop = ControlLoop(self.config.loop, meta.horizon)
+        self.loop = CommandStream(self.config.loop, meta.horizon)
         self.follower_jumps = PoseJumpDetector()
         self._chunk_id = 0
         self.rejected_chunks = 0

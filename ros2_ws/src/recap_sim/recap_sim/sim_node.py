@@ -41,7 +41,7 @@ from recap_sim.env import SIM_GRIPPER
 from recap_sim.operator_parameters import OPERATOR_PARAMETERS, operator_settings
 from recap_sim.pacing import RealTimePacer
 from recap_sim.scene import CAMERA_NAMES
-from recap_sim.sim_loop import SimLoop, SimLoopConfig, Tick, TaskSnapshot
+from recap_sim.node_core import SimCore, SimCoreConfig, Tick, TaskSnapshot
 from recap_sim.sim_operator import SimulatedOperator
 
 # Commands: every one matters and only the latest is executed.
@@ -73,7 +73,7 @@ class SimNode(Node):
     def __init__(self) -> None:
         super().__init__("sim_node")
         p = self._declare_parameters()
-        self.loop_config = SimLoopConfig(
+        self.loop_config = SimCoreConfig(
             task=p["task"], seed=p["seed"], image_size=(p["image_height"], p["image_width"]),
             cameras=tuple(c for c in p["cameras"] if c.strip().lower() not in ("", "none")),
             camera_rate_hz=p["camera_rate_hz"], joint_state_rate_hz=p["publish_rate_hz"],
@@ -108,7 +108,7 @@ class SimNode(Node):
         self.create_service(GetTaskState, "/sim/get_task_state", self._on_get_task_state)
         self.create_service(Trigger, "/sim/resume", self._on_resume)
 
-        self.loop: SimLoop | None = None
+        self.loop: SimCore | None = None
         self._requests: queue.SimpleQueue = queue.SimpleQueue()  # (request, reply queue) for the physics thread
         self._wake = threading.Event()  # a request or the stop: wakes a paused physics thread
         self._paused = False  # physics thread only
@@ -119,7 +119,7 @@ class SimNode(Node):
         self._thread = threading.Thread(target=self._run, name="sim-physics", daemon=True)
 
     def _declare_parameters(self) -> dict:
-        d = SimLoopConfig()
+        d = SimCoreConfig()
 
         def declare(name, default, description, kind=None):
             desc = ParameterDescriptor(description=description, type=kind or ParameterType.PARAMETER_NOT_SET)
@@ -206,7 +206,7 @@ class SimNode(Node):
     def _run(self) -> None:
         try:
             operator = SimulatedOperator(self.operator.rule, self.operator.expert) if self.operator.enabled else None
-            self.loop = SimLoop(self.loop_config, operator=operator)
+            self.loop = SimCore(self.loop_config, operator=operator)
         except Exception as exc:  # reported by start() in the main thread
             self._startup_error = exc
             self._ready.set()

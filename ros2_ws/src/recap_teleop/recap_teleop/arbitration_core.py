@@ -20,7 +20,7 @@ import numpy as np
 
 from recap_core.aloha_layout import ARMS, JOINT_NAMES, JOINTS_PER_ARM, join_arms
 from recap_core.pose_jump import JUMP_RAD, PoseJumpDetector
-from recap_teleop.arbitration import ArbitrationConfig, Arbitrator, ControlState, Decision, Source
+from recap_teleop.takeover import ArbitrationConfig, Arbitrator, ControlState, Decision, Source
 from recap_teleop.safety_filter import SafetyConfig, SafetyFilter, SafetyOutput
 
 

@@ -21,7 +21,7 @@ from std_srvs.srv import SetBool
 
 from recap_core.aloha_layout import JOINT_NAMES, arm_vector, reorder_by_name
 from recap_msgs.msg import EpisodeEvent, InterventionState
-from recap_teleop.arbitration import ControlState, Source
+from recap_teleop.takeover import ControlState, Source
 from recap_teleop.arbitration_core import ArbitrationCore
 from recap_teleop.command_adapters import AdapterUnavailable, make_adapter
 from recap_teleop.config import PARAMETERS, ArbitrationNodeConfig

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from recap_core.aloha_layout import GripperCalibration
 from recap_core.joint_limits import JointLimits
-from recap_teleop.arbitration import ArbitrationConfig
+from recap_teleop.takeover import ArbitrationConfig
 from recap_teleop.command_adapters import AdapterConfig
 from recap_teleop.safety_filter import SafetyConfig
 

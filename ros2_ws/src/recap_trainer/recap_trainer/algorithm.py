@@ -25,7 +25,7 @@ from recap_trainer.label_breakdown import format_breakdown, label_breakdown
 from recap_trainer.labels import LabelConfig, Labels, compute_labels
 from recap_trainer.rewards import RewardConfig
 from recap_trainer.training.episodes import EpisodeCatalog
-from recap_trainer.training.loop import TrainConfig
+from recap_trainer.training.run import TrainConfig
 from recap_trainer.training.train_policy import PolicyTrainConfig, train_policy
 from recap_trainer.training.train_value import predict_values, train_value
 

@@ -80,7 +80,7 @@ def run_task(config: ExperimentConfig, work_dir: Path, figures_dir: Path) -> dic
     from recap_trainer.algorithm import label_with_value
     from recap_model.policy import load_policy
     from recap_trainer.training.episodes import open_datasets
-    from recap_trainer.training.loop import TrainConfig
+    from recap_trainer.training.run import TrainConfig
     from recap_trainer.training.train_policy import PolicyTrainConfig, train_policy
     from recap_trainer.training.train_value import train_value
 
@@ -315,7 +315,7 @@ def _data_summary(catalog) -> dict:
         outcomes[s.outcome] = outcomes.get(s.outcome, 0) + 1
         name = catalog.episode(k).metadata.get("profile", {}).get("name", "?")
         profiles[name] = profiles.get(name, 0) + 1
-    return {"episodes": len(catalog), "steps": int(sum(s.length for s in catalog.summaries)),
+    return {"episodes": len(catalog), "steps": int(sum(s.num_steps for s in catalog.summaries)),
             "outcomes": outcomes, "profiles": profiles}
 
 

@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from recap_lab.evaluation import EvaluationConfig, evaluate_policy
     from recap_model.policy import load_policy
-    from recap_trainer.training.loop import TrainConfig
+    from recap_trainer.training.run import TrainConfig
     from recap_trainer.training.train_policy import PolicyTrainConfig, train_policy
 
     torch.set_num_threads(opts.threads)

@@ -39,7 +39,7 @@ BASELINES = ("bc", "filtered_bc", "awr")
 
 def algorithm_config(cfg: LoopConfig):
     from recap_trainer.algorithm import AlgorithmConfig
-    from recap_trainer.training.loop import TrainConfig
+    from recap_trainer.training.run import TrainConfig
 
     # Training runs while the deployment graph is down: it has the cores to itself.
     value = TrainConfig(steps=cfg.value_steps, seed=cfg.seed, threads=cfg.train_threads)

@@ -13,7 +13,7 @@ from pathlib import Path
 from recap_core.output_files import check_output_dir
 from recap_model.action_frame import ACTION_FRAMES, relative_dims_for
 from recap_trainer.cli.options import UsageError, check_checkpoint_out, options_named, task_values
-from recap_trainer.training.loop import TrainConfig
+from recap_trainer.training.run import TrainConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -224,7 +224,7 @@ def _iterate(a: argparse.Namespace) -> int:
 
 
 def _say(message: str) -> None:
-    from recap_trainer.training.loop import is_main_process
+    from recap_trainer.training.run import is_main_process
 
     if is_main_process():  # under torchrun every process runs the command
         print(message)

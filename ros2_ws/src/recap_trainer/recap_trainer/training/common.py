@@ -14,7 +14,7 @@ from recap_model.features import observation_tensors
 from recap_model.models.config import ObservationConfig
 from recap_model.normalization import NormStats
 from recap_trainer.training.episodes import EpisodeCatalog
-from recap_trainer.training.loop import TrainConfig, TrainerState, fast_forward, make_optimizer
+from recap_trainer.training.run import TrainConfig, TrainerState, fast_forward, make_optimizer
 
 
 def observation_config_for(catalog: EpisodeCatalog, cameras: Sequence[str] = (), **sizes) -> ObservationConfig:

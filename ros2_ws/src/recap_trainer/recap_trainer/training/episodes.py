@@ -22,12 +22,14 @@ from recap_trainer.episode import EpisodeData
 
 
 @dataclass(frozen=True)
-class EpisodeSummary:
+class CatalogEntry:
+    """One episode of a catalog: what sampling and labelling need without loading it."""
+
     episode_id: str
     task: str
     outcome: str
     source: str
-    length: int
+    num_steps: int
     state_dim: int  # 0 when the episode has no env_state
     cameras: tuple[str, ...]
 
@@ -40,7 +42,7 @@ class EpisodeCatalog:
             raise ValueError(f"cache_bytes must be >= 0, got {cache_bytes}")
         self._sources = list(sources)
         self._where: list[tuple[int, int]] = []
-        self.summaries: list[EpisodeSummary] = []
+        self.summaries: list[CatalogEntry] = []
         self._cache: OrderedDict[int, tuple[object, int]] = OrderedDict()  # k -> (episode, bytes)
         self._cache_bytes, self._cached_bytes = cache_bytes, 0
         seen: dict[str, int] = {}
@@ -51,7 +53,7 @@ class EpisodeCatalog:
                     raise ValueError(f"episode {ep.episode_id} appears in two datasets (sources {seen[ep.episode_id]} and {s})")
                 seen[ep.episode_id] = s
                 self._where.append((s, i))
-                self.summaries.append(EpisodeSummary(
+                self.summaries.append(CatalogEntry(
                     ep.episode_id, ep.task, ep.outcome, ep.source, len(ep.timestamps),
                     0 if ep.env_state is None else int(ep.env_state.shape[1]), tuple(ep.images),
                 ))
@@ -87,7 +89,7 @@ class EpisodeCatalog:
     def tasks(self) -> tuple[str, ...]:
         return tuple(sorted({s.task for s in self.summaries}))
 
-    def select(self, keep: Callable[[EpisodeSummary], bool]) -> np.ndarray:
+    def select(self, keep: Callable[[CatalogEntry], bool]) -> np.ndarray:
         """Indices of the episodes to train on."""
         return np.array([k for k, s in enumerate(self.summaries) if keep(s)], dtype=np.int64)
 
@@ -99,7 +101,7 @@ class StepSampler:
         if episodes.size == 0:
             raise ValueError("no episodes left to train on after filtering")
         self.episodes = episodes
-        lengths = np.array([catalog.summaries[k].length for k in episodes], dtype=np.int64)
+        lengths = np.array([catalog.summaries[k].num_steps for k in episodes], dtype=np.int64)
         self._ends = np.cumsum(lengths)
 
     def sample(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -31,7 +31,7 @@ from recap_model.normalization import NormStats
 from recap_trainer.normalization import compute_stats
 from recap_trainer.training.common import check_fits, gather_observations, observation_config_for, optimizer_and_resume
 from recap_trainer.training.episodes import EpisodeCatalog, StepSampler, action_window
-from recap_trainer.training.loop import (
+from recap_trainer.training.run import (
     BatchSource, TrainConfig, TrainerState, is_main_process, run_training, save_loss_curve,
 )
 
@@ -117,8 +117,8 @@ def training_episodes(catalog: EpisodeCatalog, method: PolicyTrainConfig, labels
         for s in catalog.summaries:
             if s.outcome != "abort" and s.episode_id not in labels.indicator:
                 raise ValueError(f"episode {s.episode_id}: no labels for it; relabel the dataset with the current value function")
-            if s.episode_id in labels.indicator and len(labels.indicator[s.episode_id]) != s.length:
-                raise ValueError(f"episode {s.episode_id}: labels have {len(labels.indicator[s.episode_id])} steps, the episode {s.length}")
+            if s.episode_id in labels.indicator and len(labels.indicator[s.episode_id]) != s.num_steps:
+                raise ValueError(f"episode {s.episode_id}: labels have {len(labels.indicator[s.episode_id])} steps, the episode {s.num_steps}")
         keep = lambda s: s.episode_id in labels.indicator  # noqa: E731
     elif method.method == "filtered_bc":
         keep = lambda s: s.outcome == "success"  # noqa: E731

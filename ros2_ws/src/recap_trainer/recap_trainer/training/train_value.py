@@ -17,7 +17,7 @@ from recap_trainer.normalization import compute_stats
 from recap_trainer.rewards import RewardConfig, episode_returns
 from recap_trainer.training.common import check_fits, gather_observations, observation_config_for, optimizer_and_resume
 from recap_trainer.training.episodes import EpisodeCatalog, StepSampler
-from recap_trainer.training.loop import (
+from recap_trainer.training.run import (
     BatchSource, TrainConfig, TrainerState, is_main_process, run_training, save_loss_curve,
 )
 
@@ -69,7 +69,7 @@ def episode_return_targets(catalog: EpisodeCatalog, rewards: RewardConfig) -> di
             continue
         ep = catalog.episode(k)
         targets[k] = episode_returns(
-            s.episode_id, s.length, s.outcome, np.asarray(ep.intervention, bool),
+            s.episode_id, s.num_steps, s.outcome, np.asarray(ep.intervention, bool),
             rewards.for_task(s.task, s.episode_id), rewards.takeover_split,
         ).returns.astype(np.float32)
     if not targets:

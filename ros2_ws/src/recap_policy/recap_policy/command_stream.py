@@ -20,7 +20,7 @@ from recap_model.chunk_scheduling import (DelayEstimator, DelayEstimatorConfig, 
 
 
 @dataclass(frozen=True)
-class ControlLoopConfig:
+class CommandStreamConfig:
     control_period: float = 0.02  # s per tick (50 Hz)
     inference_every: int = 10  # k: start an inference every k ticks (when none is running)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
@@ -47,8 +47,8 @@ class InferenceResult:
     observation_stamp_ns: int = 0  # sensor time of o_t, the ActionChunk's header stamp
 
 
-class ControlLoop:
-    def __init__(self, config: ControlLoopConfig, horizon_hint: int | None = None) -> None:
+class CommandStream:
+    def __init__(self, config: CommandStreamConfig, horizon_hint: int | None = None) -> None:
         self.config = config
         self.scheduler = make_scheduler(config.scheduler)
         self.delay = DelayEstimator(config.delay)

@@ -6,11 +6,11 @@ from recap_core.aloha_layout import JOINT_NAMES
 from recap_policy.chunk_message import chunk_to_msg, msg_to_chunk
 from recap_model.chunk_scheduling import DelayEstimatorConfig, SchedulerConfig
 from recap_policy.config import PARAMETERS, PolicyNodeConfig
-from recap_policy.control_loop import ControlLoop, ControlLoopConfig, InferenceResult
+from recap_policy.command_stream import CommandStream, CommandStreamConfig, InferenceResult
 
 
-def loop(kind="rtc", every=5) -> ControlLoop:
-    return ControlLoop(ControlLoopConfig(
+def loop(kind="rtc", every=5) -> CommandStream:
+    return CommandStream(CommandStreamConfig(
         control_period=0.02, inference_every=every, scheduler=SchedulerConfig(kind=kind, max_step=10.0, blend_steps=0),
         delay=DelayEstimatorConfig(discard_first=0, initial_delay_s=0.04, margin_ticks=0)), horizon_hint=10)
 

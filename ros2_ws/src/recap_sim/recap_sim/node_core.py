@@ -1,6 +1,6 @@
 """The sim node's control loop without ROS: held per-arm commands, sim time, what to publish when.
 
-`SimLoop` owns one `SimEnv` and is driven by one thread (the node's physics thread; MuJoCo's GL
+`SimCore` owns one `SimEnv` and is driven by one thread (the node's physics thread; MuJoCo's GL
 context belongs to the thread that renders). Command callbacks call `hold_command` from other
 threads; it only swaps the held vector under a lock. Each `step()` advances one control period
 and returns a `Tick` saying what is due for publishing at the new sim time.
@@ -32,7 +32,7 @@ MAX_SEED = 2**63 - 1  # SimEnv seeds numpy from [0, 2**63); larger uint64 seeds 
 
 
 @dataclass(frozen=True)
-class SimLoopConfig:
+class SimCoreConfig:
     """What the sim node publishes and how often (sim-time rates)."""
 
     task: str = "espresso"
@@ -98,10 +98,10 @@ class Tick:
     operator: OperatorStep | None = None  # the simulated operator's leader pose and request, if any
 
 
-class SimLoop:
+class SimCore:
     """One simulated robot episode after another; see the module docstring for threading."""
 
-    def __init__(self, config: SimLoopConfig, env_factory: Callable[[SimConfig], SimEnv] = SimEnv,
+    def __init__(self, config: SimCoreConfig, env_factory: Callable[[SimConfig], SimEnv] = SimEnv,
                  operator: SimulatedOperator | None = None) -> None:
         self.config = config
         self.operator = operator

@@ -2,14 +2,14 @@
 import numpy as np
 import pytest
 
-from recap_sim.sim_loop import MAX_SEED, SimLoop, SimLoopConfig
+from recap_sim.node_core import MAX_SEED, SimCore, SimCoreConfig
 
 TASK = "transfer_cube"
 
 
 @pytest.fixture(scope="module")
 def loop():
-    loop = SimLoop(SimLoopConfig(task=TASK, cameras=()))
+    loop = SimCore(SimCoreConfig(task=TASK, cameras=()))
     yield loop
     loop.close()
 
@@ -104,7 +104,7 @@ def test_timeout_latches_failure(loop):
 
 
 def test_cameras_render_only_at_camera_rate():
-    cam_loop = SimLoop(SimLoopConfig(task=TASK, cameras=("cam_high",), image_size=(24, 32), camera_rate_hz=10.0))
+    cam_loop = SimCore(SimCoreConfig(task=TASK, cameras=("cam_high",), image_size=(24, 32), camera_rate_hz=10.0))
     try:
         ticks = steps(cam_loop, 25)
         with_images = [k for k, t in enumerate(ticks) if t.images is not None]
@@ -123,7 +123,7 @@ def test_cameras_render_only_at_camera_rate():
 ])
 def test_invalid_loop_configs_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        SimLoopConfig(**kwargs)
+        SimCoreConfig(**kwargs)
 
 
 def test_after_a_reset_commands_aimed_at_the_old_pose_are_ignored_until_one_matches(loop):
