@@ -3,7 +3,8 @@
 Vector order (D = 14): for each arm (left, right) the 6 arm joints
 `waist, shoulder, elbow, forearm_roll, wrist_angle, wrist_rotate` then the gripper.
 Arm joints are in rad. Grippers are normalised to [0, 1] (0 = closed, 1 = open) with per-robot
-calibration constants (real ALOHA and the simulation report the gripper in different raw units).
+calibration constants (real ALOHA and the simulation report the gripper in different raw units):
+SIM_GRIPPER, ALOHA_FOLLOWER_GRIPPER, ALOHA_LEADER_GRIPPER. The rig's camera names: CAMERA_NAMES.
 """
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ JOINT_NAMES: tuple[str, ...] = tuple(
     f"{arm}_{joint}" for arm in ARMS for joint in (*ARM_JOINTS, GRIPPER_JOINT)
 )
 GRIPPER_INDICES: tuple[int, int] = (JOINTS_PER_ARM - 1, ACTION_DIM - 1)
+# The rig's cameras, one overhead and one on each wrist; topics are /<cam>/image_raw[/compressed].
+CAMERA_NAMES: tuple[str, str, str] = ("cam_high", "cam_left_wrist", "cam_right_wrist")
+CAM_HIGH = CAMERA_NAMES[0]
+WRIST_CAMERAS: dict[str, str] = dict(zip(ARMS, CAMERA_NAMES[1:]))  # arm -> the camera on its wrist
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,15 @@ class GripperCalibration:
 
     def denormalise(self, value: float | np.ndarray) -> float | np.ndarray:
         return self.closed + value * (self.open - self.closed)
+
+
+# Raw gripper readings (closed, open) of the robots this stack drives. YAML configs repeat them
+# as literals (parameter files cannot import), naming the constant in a comment.
+# The sim: the `left_finger` slide joint in m; closed / open span the finger actuator's ctrlrange.
+SIM_GRIPPER = GripperCalibration(closed=0.021, open=0.057)
+# Real ALOHA (Interbotix ViperX follower, WidowX leader): gripper joint angles in rad.
+ALOHA_FOLLOWER_GRIPPER = GripperCalibration(closed=-0.6213, open=1.4910)
+ALOHA_LEADER_GRIPPER = GripperCalibration(closed=-0.0552, open=0.8298)
 
 
 class JointNameError(ValueError):
