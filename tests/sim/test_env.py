@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recap_core.aloha_layout import JOINT_NAMES
-from recap_sim.env import HOME_ARM, SIM_GRIPPER, SimConfig, SimEnv
+from recap_core.aloha_layout import JOINT_NAMES, SIM_GRIPPER
+from recap_sim.env import HOME_ARM, SimConfig, SimEnv
 
 
 @pytest.fixture(scope="module")

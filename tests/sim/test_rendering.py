@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from recap_sim.env import SimConfig, SimEnv
-from recap_sim.scene import CAMERA_NAMES
+from recap_core.aloha_layout import CAMERA_NAMES
 
 
 def test_cameras_render_rgb8_at_camera_rate() -> None:

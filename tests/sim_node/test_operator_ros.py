@@ -8,7 +8,7 @@ from std_msgs.msg import Bool
 
 from recap_core.aloha_layout import ARM_JOINTS
 from recap_msgs.srv import ResetSim
-from recap_sim.env import SIM_GRIPPER
+from recap_core.aloha_layout import SIM_GRIPPER
 from ros_harness import wait_until
 from sim_node_helpers import call
 

@@ -6,7 +6,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from recap_msgs.msg import InterventionState, TaskState
 from recap_msgs.srv import ResetSim
-from recap_sim.env import SIM_GRIPPER
+from recap_core.aloha_layout import SIM_GRIPPER
 from sim_node_helpers import call, ros_args
 
 pytestmark = pytest.mark.integration

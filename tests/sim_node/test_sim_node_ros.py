@@ -11,7 +11,7 @@ from std_srvs.srv import Trigger
 from recap_core.aloha_layout import ARM_JOINTS
 from recap_msgs.msg import TaskState
 from recap_msgs.srv import GetTaskState, ResetSim
-from recap_sim.env import SIM_GRIPPER
+from recap_core.aloha_layout import SIM_GRIPPER
 from recap_sim.tasks import TASKS
 from ros_harness import wait_until
 from sim_node_helpers import call, sim_args

@@ -12,17 +12,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recap_core.aloha_layout import ACTION_DIM, ARM_JOINTS, ARMS, GRIPPER_JOINT, GripperCalibration
-from recap_sim.scene import CAMERA_NAMES, build_model
+from recap_core.aloha_layout import (ACTION_DIM, ARM_JOINTS, ARMS, CAMERA_NAMES, GRIPPER_JOINT, SIM_GRIPPER,
+                                     GripperCalibration)
+from recap_sim.scene import build_model
 from recap_sim.tasks import TASKS, make_task
 
 import mujoco  # noqa: E402,I001  (after recap_sim.scene, which selects the headless GL backend)
 
 # ALOHA's vx300s home pose (ACT's START_ARM_POSE) for one arm's 6 joints.
 HOME_ARM = (0.0, -0.96, 1.16, 0.0, -0.3, 0.0)
-# Raw sim gripper unit: the `left_finger` slide joint in m (its mirror `right_finger` follows).
-# Closed / open = the finger actuator's ctrlrange, so normalised 0..1 spans the whole range.
-SIM_GRIPPER = GripperCalibration(closed=0.021, open=0.057)
 
 
 @dataclass(frozen=True)
@@ -33,7 +31,7 @@ class SimConfig:
     camera_period_steps: int = 5  # render every k control steps (5 -> 10 Hz); frames are reused in between
     control_period: float = 0.02  # s (50 Hz); a multiple of the 2 ms physics step
     time_limit_s: float | None = None  # None = the task's own time limit
-    gripper: GripperCalibration = field(default_factory=lambda: SIM_GRIPPER)
+    gripper: GripperCalibration = SIM_GRIPPER  # raw unit: the `left_finger` slide joint (m); `right_finger` mirrors it
     home_gripper: float = 1.0  # normalised gripper opening at reset
 
     def __post_init__(self) -> None:

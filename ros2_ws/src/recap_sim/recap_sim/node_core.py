@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recap_core.aloha_layout import ARMS, JOINTS_PER_ARM
+from recap_core.aloha_layout import ARMS, CAMERA_NAMES, JOINTS_PER_ARM
 from recap_core.pose_jump import JUMP_RAD
+from recap_core.stamps import seconds_to_ns
 from recap_sim.env import Observation, SimConfig, SimEnv
 from recap_sim.pacing import Periodic
-from recap_sim.scene import CAMERA_NAMES
 from recap_sim.sim_operator import OperatorStep, SimulatedOperator
 
 MAX_SEED = 2**63 - 1  # SimEnv seeds numpy from [0, 2**63); larger uint64 seeds are refused
@@ -175,12 +175,12 @@ class SimCore:
 
     def start_tick(self) -> Tick:
         """The episode's start state (before its first step), one control period after the last stamp."""
-        self.clock_ns += int(round(self.env.control_period * 1e9))
+        self.clock_ns += seconds_to_ns(self.env.control_period)
         return Tick(self.clock_ns, self.observation, True, None, self._snapshot)
 
     def step(self) -> Tick:
         env = self.env
-        self.clock_ns += int(round(env.control_period * 1e9))
+        self.clock_ns += seconds_to_ns(env.control_period)
         render = bool(self.config.cameras) and self._camera_timer.due(self.clock_ns)
         held = self.held_command()
         res = env.step(held, render=render)

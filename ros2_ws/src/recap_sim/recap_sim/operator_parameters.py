@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from recap_core.aloha_layout import GripperCalibration
-from recap_sim.env import SIM_GRIPPER
+from recap_core.aloha_layout import SIM_GRIPPER, GripperCalibration
 from recap_sim.expert import ExpertConfig
 from recap_sim.operator_policy import TakeoverRule
 

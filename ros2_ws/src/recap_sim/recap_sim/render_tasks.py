@@ -10,16 +10,16 @@ from pathlib import Path
 
 import numpy as np
 
+from recap_core.aloha_layout import ARMS, CAM_HIGH, CAMERA_NAMES, WRIST_CAMERAS
 from recap_sim.env import SimConfig, SimEnv
 from recap_sim.expert import ScriptedExpert
-from recap_sim.scene import CAMERA_NAMES
 
 # The stage at which each picture is taken (the most telling moment of the task).
 SNAPSHOT_STAGE = {"transfer_cube": 3, "espresso": 2}
 
 
 def task_picture(task: str, seed: int, height: int, width: int, extra_steps: int = 10) -> np.ndarray:
-    """(H + H/2, W, 3) uint8: cam_high on top, the two wrist cameras at half size below."""
+    """(H + H/2, W, 3) uint8: the high camera on top, the two wrist cameras at half size below."""
     env = SimEnv(SimConfig(task=task, cameras=CAMERA_NAMES, image_size=(height, width), camera_period_steps=10**6))
     expert = ScriptedExpert(env)
     obs = env.reset(seed)
@@ -35,8 +35,8 @@ def task_picture(task: str, seed: int, height: int, width: int, extra_steps: int
                 break
     frames = env.render()
     env.close()
-    wrists = [frames[c][::2, ::2] for c in ("cam_left_wrist", "cam_right_wrist")]
-    return np.concatenate([frames["cam_high"], np.concatenate(wrists, axis=1)], axis=0)
+    wrists = [frames[WRIST_CAMERAS[arm]][::2, ::2] for arm in ARMS]
+    return np.concatenate([frames[CAM_HIGH], np.concatenate(wrists, axis=1)], axis=0)
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 The robot, table and meshes are read at run time from the installed package (never copied into
 this repository). The ACT cube is removed and each task adds its own objects through `mujoco.MjSpec`;
-the three project cameras (`cam_high`, `cam_left_wrist`, `cam_right_wrist`) are added here.
+the rig's three cameras (`recap_core.aloha_layout.CAMERA_NAMES`) are added here.
 """
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import importlib.util
 import os
 from collections.abc import Callable
 from pathlib import Path
+
+from recap_core.aloha_layout import ARMS, CAM_HIGH, WRIST_CAMERAS
 
 # Headless machines render through EGL (Mesa llvmpipe without a GPU); MuJoCo reads this at import.
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -23,7 +25,6 @@ except (ImportError, AttributeError, RuntimeError) as _exc:  # MuJoCo loads the 
 
 ROBOT_MJCF = "bimanual_viperx_transfer_cube.xml"
 PHYSICS_TIMESTEP = 0.002  # s; gym-aloha / ACT use MuJoCo's default 2 ms step (10 substeps per 20 ms control period)
-CAMERA_NAMES: tuple[str, ...] = ("cam_high", "cam_left_wrist", "cam_right_wrist")
 
 
 class SceneError(RuntimeError):
@@ -44,12 +45,12 @@ def aloha_assets_dir() -> Path:
 
 
 def _add_cameras(spec: mujoco.MjSpec) -> None:
-    # High camera above the table centre looking down and slightly forward (ALOHA's `cam_high`).
-    spec.worldbody.add_camera(name="cam_high", pos=[0.0, 0.05, 0.75], xyaxes=[1, 0, 0, 0, 0.83, 0.56], fovy=65)
+    # High camera above the table centre looking down and slightly forward (ALOHA's overhead camera).
+    spec.worldbody.add_camera(name=CAM_HIGH, pos=[0.0, 0.05, 0.75], xyaxes=[1, 0, 0, 0, 0.83, 0.56], fovy=65)
     # Wrist cameras on the gripper links, behind and above the fingers, looking along the fingers.
-    for arm in ("left", "right"):
+    for arm in ARMS:
         link = spec.body(f"vx300s_{arm}/gripper_link")
-        link.add_camera(name=f"cam_{arm}_wrist", pos=[-0.05, 0.0, 0.07],
+        link.add_camera(name=WRIST_CAMERAS[arm], pos=[-0.05, 0.0, 0.07],
                         xyaxes=[0, -1, 0, 0.5, 0, 0.866], fovy=75)
 
 

@@ -23,7 +23,7 @@ import time
 import numpy as np
 import rclpy
 from builtin_interfaces.msg import Duration, Time
-from rcl_interfaces.msg import ParameterDescriptor, ParameterType
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -33,15 +33,14 @@ from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
 from recap_core.aloha_layout import ARMS, JOINTS_PER_ARM, arm_command
+from recap_core.stamps import seconds_to_ns, split_ns
 from recap_msgs.msg import EpisodeEvent, TaskState
 from recap_msgs.srv import GetTaskState, ResetSim
 from recap_sim.blas_threads import one_blas_thread
-from recap_sim.command_validation import CommandLimits, CommandRejected, validate_arm_command
-from recap_sim.env import SIM_GRIPPER
-from recap_sim.operator_parameters import OPERATOR_PARAMETERS, operator_settings
+from recap_sim.command_validation import CommandRejected, validate_arm_command
+from recap_sim.node_core import SimCore, Tick, TaskSnapshot
 from recap_sim.pacing import RealTimePacer
-from recap_sim.scene import CAMERA_NAMES
-from recap_sim.node_core import SimCore, SimCoreConfig, Tick, TaskSnapshot
+from recap_sim.sim_node_config import PARAMETERS, SimNodeConfig
 from recap_sim.sim_operator import SimulatedOperator
 
 # Commands: every one matters and only the latest is executed.
@@ -53,12 +52,13 @@ _OUTCOMES = {None: TaskState.OUTCOME_NONE, "success": TaskState.OUTCOME_SUCCESS,
 
 
 def stamp(ns: int) -> Time:
-    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+    sec, nanosec = split_ns(ns)
+    return Time(sec=sec, nanosec=nanosec)
 
 
 def duration(seconds: float) -> Duration:
-    ns = int(round(seconds * 1e9))
-    return Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+    sec, nanosec = split_ns(seconds_to_ns(seconds))
+    return Duration(sec=sec, nanosec=nanosec)
 
 
 def task_state_msg(s: TaskSnapshot, clock_ns: int) -> TaskState:
@@ -72,18 +72,13 @@ def task_state_msg(s: TaskSnapshot, clock_ns: int) -> TaskState:
 class SimNode(Node):
     def __init__(self) -> None:
         super().__init__("sim_node")
-        p = self._declare_parameters()
-        self.loop_config = SimCoreConfig(
-            task=p["task"], seed=p["seed"], image_size=(p["image_height"], p["image_width"]),
-            cameras=tuple(c for c in p["cameras"] if c.strip().lower() not in ("", "none")),
-            camera_rate_hz=p["camera_rate_hz"], joint_state_rate_hz=p["publish_rate_hz"],
-            task_state_rate_hz=p["task_state_rate_hz"], time_limit_s=p["time_limit_s"] or None)
-        self.pacer = RealTimePacer(p["real_time_factor"], period_s=0.02)
-        self.limits = CommandLimits(gripper=SIM_GRIPPER, joint_margin=p["joint_margin_rad"],
-                                    gripper_margin=p["gripper_margin"])
-        self.operator = operator_settings({k[len("operator."):]: v for k, v in p.items() if k.startswith("operator.")})
+        for name, (default, description) in PARAMETERS.items():
+            self.declare_parameter(name, default, ParameterDescriptor(description=description))
+        cfg = SimNodeConfig.from_parameters({name: self.get_parameter(name).value for name in PARAMETERS})
+        self.loop_config, self.limits, self.operator = cfg.core, cfg.limits, cfg.operator
+        self.pacer = RealTimePacer(cfg.real_time_factor, period_s=0.02)
         self._rejected = dict.fromkeys(ARMS, 0)
-        self._reject_log_period = p["reject_log_period_s"]
+        self._reject_log_period = cfg.reject_log_period_s
 
         sensor = qos_profile_sensor_data  # best effort: a late sample is worthless, the next one is coming
         self.clock_pub = self.create_publisher(Clock, "/clock", 10)
@@ -117,36 +112,6 @@ class SimNode(Node):
         self._startup_error: BaseException | None = None
         self.failure = ""  # set when the physics thread died
         self._thread = threading.Thread(target=self._run, name="sim-physics", daemon=True)
-
-    def _declare_parameters(self) -> dict:
-        d = SimCoreConfig()
-
-        def declare(name, default, description, kind=None):
-            desc = ParameterDescriptor(description=description, type=kind or ParameterType.PARAMETER_NOT_SET)
-            return self.declare_parameter(name, default, desc).value
-
-        return {
-            "task": declare("task", d.task, "task of the first episode (transfer_cube, espresso)"),
-            "seed": declare("seed", d.seed, "seed of the first episode, 0..2**63-1"),
-            "real_time_factor": declare("real_time_factor", 1.0,
-                                        "sim seconds per wall second: 1.0 = wall clock, 0 = as fast as possible"),
-            "camera_rate_hz": declare("camera_rate_hz", d.camera_rate_hz, "image rate in sim time; rendering happens only then"),
-            "image_width": declare("image_width", d.image_size[1], "width of every camera image (px)"),
-            "image_height": declare("image_height", d.image_size[0], "height of every camera image (px)"),
-            "cameras": declare("cameras", list(d.cameras), f"cameras to render, of {list(CAMERA_NAMES)}; ['none'] = no images",
-                               ParameterType.PARAMETER_STRING_ARRAY),
-            "publish_rate_hz": declare("publish_rate_hz", d.joint_state_rate_hz,
-                                       "follower joint states and /sim/object_state rate in sim time"),
-            "task_state_rate_hz": declare("task_state_rate_hz", d.task_state_rate_hz,
-                                          "/sim/task_state rate (also published on every change)"),
-            "time_limit_s": declare("time_limit_s", 0.0, "episode time limit in sim seconds; 0 = the task's own"),
-            "joint_margin_rad": declare("joint_margin_rad", 0.2, "commands beyond a joint limit by more than this are rejected"),
-            "gripper_margin": declare("gripper_margin", 0.2, "same for the gripper, in normalised units"),
-            "reject_log_period_s": declare("reject_log_period_s", 1.0,
-                                           "log at most one rejected command per this many seconds (0 = all)"),
-            **{f"operator.{k}": declare(f"operator.{k}", default, desc)
-               for k, (default, desc) in OPERATOR_PARAMETERS.items()},
-        }
 
     # --- executor callbacks (never block on physics) ----------------------------------
     def _on_command(self, arm: str, msg: JointState) -> None:
