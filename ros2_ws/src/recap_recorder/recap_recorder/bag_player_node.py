@@ -19,6 +19,10 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosbags.rosbag2 import Reader
 from rosgraph_msgs.msg import Clock
 
+from recap_core.stamps import split_ns
+
+from .config import PlaybackConfig
+
 # Reliable publishers match both reliable and best-effort subscribers; latched state topics are
 # transient local like their live publishers, so a late subscriber still gets the last state.
 RELIABLE = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
@@ -32,16 +36,13 @@ def _msg_class(msgtype: str):
     return getattr(importlib.import_module(f"{pkg}.msg"), name)
 
 
-def play(bag: Path, rate: float = 1.0, topics: list[str] | None = None, clock: bool = True,
-         node_name: str = "bag_player", log=print, wait_for: list[str] | None = None,
-         wait_timeout: float = 30.0) -> int:
-    """Publish every message of `bag` (restricted to `topics`) paced at `rate`; returns the count.
+def play(bag: Path, config: PlaybackConfig = PlaybackConfig(), node_name: str = "bag_player", log=print) -> int:
+    """Publish every message of `bag` (restricted to `config.topics`) paced at `config.rate`; returns the count.
 
-    wait_for: topics that must have a subscriber before playback starts (so nothing is published
-    before discovery has matched the node under test).
+    config.wait_for: topics that must have a subscriber before playback starts (so nothing is
+    published before discovery has matched the node under test).
     """
-    if rate <= 0:
-        raise ValueError(f"rate must be > 0, got {rate}")
+    topics, clock, rate = config.topics, config.clock, config.rate
     node = rclpy.create_node(node_name)
     published = 0
     try:
@@ -57,11 +58,11 @@ def play(bag: Path, rate: float = 1.0, topics: list[str] | None = None, clock: b
                     continue
                 pubs[c.id] = node.create_publisher(cls, c.topic, LATCHED if c.msgtype in LATCHED_TYPES else RELIABLE)
             clock_pub = node.create_publisher(Clock, "/clock", RELIABLE) if clock else None
-            deadline = time.monotonic() + wait_timeout
-            for topic in wait_for or []:
+            deadline = time.monotonic() + config.wait_timeout_s
+            for topic in config.wait_for:
                 while node.count_subscribers(topic) == 0:
                     if time.monotonic() > deadline:
-                        raise TimeoutError(f"no subscriber on {topic} within {wait_timeout} s")
+                        raise TimeoutError(f"no subscriber on {topic} within {config.wait_timeout_s} s")
                     time.sleep(0.01)  # graph polling in the playback loop (not a callback)
             log(f"playing {bag} ({len(pubs)} topics) at {rate}x")
             wall0 = bag0 = None
@@ -75,7 +76,7 @@ def play(bag: Path, rate: float = 1.0, topics: list[str] | None = None, clock: b
                     while next_clock <= log_ns:  # clock ticks up to this message, each on time
                         _wait_until(wall0 + (next_clock - bag0) / 1e9 / rate)
                         msg = Clock()
-                        msg.clock.sec, msg.clock.nanosec = divmod(next_clock, 1_000_000_000)
+                        msg.clock.sec, msg.clock.nanosec = split_ns(next_clock)
                         clock_pub.publish(msg)
                         next_clock += CLOCK_PERIOD_NS
                 _wait_until(wall0 + (log_ns - bag0) / 1e9 / rate)
@@ -105,9 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wait-for", nargs="*", default=[], metavar="TOPIC",
                         help="start only once these topics have a subscriber")
     args, ros_args = parser.parse_known_args(argv if argv is not None else sys.argv[1:])
+    try:
+        config = PlaybackConfig(rate=args.rate, topics=tuple(args.topics or ()), clock=not args.no_clock,
+                                wait_for=tuple(args.wait_for))
+    except ValueError as exc:
+        parser.error(str(exc))
     rclpy.init(args=[sys.argv[0], *ros_args])
     try:
-        play(args.bag, args.rate, args.topics, clock=not args.no_clock, wait_for=args.wait_for)
+        play(args.bag, config)
     except KeyboardInterrupt:
         pass
     finally:

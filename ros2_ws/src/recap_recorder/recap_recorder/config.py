@@ -1,4 +1,4 @@
-"""Recorder configuration: which topics go into an episode bag, and the safety limits.
+"""Recorder configuration: which topics go into an episode bag, and the safety limits; the bag player's options.
 
 Frozen and validated at construction, so a bad config fails at startup, not mid-episode.
 """
@@ -6,10 +6,32 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+
+from recap_core.aloha_layout import CAMERA_NAMES
 
 # QoS kinds a topic is subscribed with (the node maps them to rclpy profiles).
 QOS_KINDS = ("sensor", "reliable", "latched", "events")
+NO_CAMERA = "none"  # the camera list [none] records no cameras (an empty list has no type on the command line)
+
+# The recorder node's parameters: name -> (default, description). Types follow the defaults.
+PARAMETERS: dict[str, tuple[object, str]] = {
+    "bag_dir": ("bags", "where episodes go: <bag_dir>/<episode_id>/ (in progress: <bag_dir>/.incomplete/)"),
+    "cameras": (list(CAMERA_NAMES), "camera names; topics /<cam>/image_raw[/compressed]; [none] = no cameras "
+                                    "(an empty list has no type on the command line)"),
+    "compressed_images": (False, "record .../compressed CompressedImage"),
+    "sim": (True, "also record /sim/task_state, /sim/object_state, /clock"),
+    "camera_rate_hz": (0.0, "nominal camera rate for drop accounting; 0 = infer it from the header stamps"),
+    "joint_rate_hz": (0.0, "nominal joint-state rate for drop accounting; 0 = infer it from the header stamps"),
+    "flush_interval_s": (1.0, "fsync period; crash loss bound"),
+    "queue_size": (2000, "writer queue length; overflow is counted as drops"),
+    "queue_max_mb": (512.0, "writer queue size in MB; overflow is counted as drops"),
+    "min_free_disk_gb": (2.0, "refuse to start an episode below this much free disk (GB)"),
+    "robot_id": ("aloha", "robot id stored in the metadata"),
+    "iteration": (0, "RECAP iteration stored in the metadata"),
+}
 
 
 @dataclass(frozen=True)
@@ -39,7 +61,7 @@ class TopicSpec:
             raise ValueError(f"topic {self.name}: rate_hz must be >= 0 (0 = auto) or None, got {self.rate_hz}")
 
 
-def aloha_topics(cameras: tuple[str, ...] = ("cam_high", "cam_left_wrist", "cam_right_wrist"),
+def aloha_topics(cameras: tuple[str, ...] = CAMERA_NAMES,
                  compressed: bool = False, camera_rate_hz: float = 0.0,
                  joint_rate_hz: float = 0.0, sim: bool = True) -> tuple[TopicSpec, ...]:
     """The default ALOHA topic set of docs/INTERFACES.md (rates: 0 = inferred from the stamps)."""
@@ -104,6 +126,17 @@ class RecorderConfig:
         if self.drop_gap_factor <= 1.0:
             raise ValueError(f"drop_gap_factor must be > 1, got {self.drop_gap_factor}")
 
+    @classmethod
+    def from_parameters(cls, p: Mapping[str, object]) -> "RecorderConfig":
+        """The config from the node's PARAMETERS values; raises ValueError naming a bad one."""
+        cameras = tuple(c for c in p["cameras"] if c and c != NO_CAMERA)
+        return cls(
+            out_dir=p["bag_dir"],
+            topics=aloha_topics(cameras, p["compressed_images"], p["camera_rate_hz"], p["joint_rate_hz"], p["sim"]),
+            flush_interval_s=p["flush_interval_s"], queue_size=p["queue_size"],
+            queue_max_bytes=int(p["queue_max_mb"] * 1024**2), min_free_bytes=int(p["min_free_disk_gb"] * 1e9),
+            robot_id=p["robot_id"], iteration=p["iteration"])
+
     def config_hash(self) -> str:
         """Short stable hash of what shapes the recorded data (topics, rates), not of paths."""
         payload = {"topics": [asdict(t) for t in self.topics], "robot_id": self.robot_id}
@@ -114,3 +147,21 @@ class RecorderConfig:
             if t.name == name:
                 return t
         raise KeyError(f"topic {name} is not in the recorder config")
+
+
+@dataclass(frozen=True)
+class PlaybackConfig:
+    """How bag_player publishes a recorded bag (its command-line options)."""
+
+    rate: float = 1.0  # playback speed: 1 = real time
+    topics: tuple[str, ...] = ()  # only these topics; () = all
+    clock: bool = True  # publish /clock from the bag's receive times
+    wait_for: tuple[str, ...] = ()  # start only once these topics have a subscriber
+    wait_timeout_s: float = 30.0  # ... or fail after this long
+
+    def __post_init__(self) -> None:
+        # NaN passes a plain `> 0` test the wrong way round and would play unpaced.
+        if not (math.isfinite(self.rate) and self.rate > 0):
+            raise ValueError(f"--rate must be a finite number > 0, got {self.rate}")
+        if not self.wait_timeout_s > 0:
+            raise ValueError(f"wait_timeout_s must be > 0, got {self.wait_timeout_s}")

@@ -1,7 +1,7 @@
 """Episode recorder node: raw DDS subscriptions -> one rosbag2 (MCAP) per episode.
 
-Thin: parameters -> RecorderConfig, raw callbacks -> EpisodeRecorder.submit (non-blocking),
-services -> start / end / relabel. All bookkeeping lives in the ROS-free modules.
+Thin: parameters (config.PARAMETERS) -> RecorderConfig, raw callbacks -> EpisodeRecorder.submit
+(non-blocking), services -> start / end / relabel. All bookkeeping lives in the ROS-free modules.
 """
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 import time
 
 import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
@@ -19,7 +20,7 @@ from rclpy.serialization import serialize_message
 from recap_msgs.msg import EpisodeEvent
 from recap_msgs.srv import EndEpisode, RelabelEpisode, StartEpisode
 
-from .config import RecorderConfig, aloha_topics
+from .config import PARAMETERS, RecorderConfig
 from .lifecycle import EpisodeRecorder
 
 OUTCOME_NAMES = {EndEpisode.Request.SUCCESS: "success", EndEpisode.Request.FAILURE: "failure",
@@ -48,31 +49,9 @@ def _msg_class(msgtype: str) -> type:
 class RecorderNode(Node):
     def __init__(self) -> None:
         super().__init__("episode_recorder")
-        p = self.declare_parameter
-        out_dir = p("bag_dir", "bags", descriptor=_desc(
-            "where episodes go: <bag_dir>/<episode_id>/ (in progress: <bag_dir>/.incomplete/)")).value
-        cameras = p("cameras", ["cam_high", "cam_left_wrist", "cam_right_wrist"],
-                    descriptor=_desc("camera names; topics /<cam>/image_raw[/compressed]; [none] = no cameras "
-                                     "(an empty list has no type on the command line)")).value
-        cameras = [c for c in cameras if c and c != "none"]
-        compressed = p("compressed_images", False, descriptor=_desc("record .../compressed CompressedImage")).value
-        sim = p("sim", True, descriptor=_desc("also record /sim/task_state, /sim/object_state, /clock")).value
-        cam_rate = p("camera_rate_hz", 0.0, descriptor=_desc(
-            "nominal camera rate for drop accounting; 0 = infer it from the header stamps")).value
-        joint_rate = p("joint_rate_hz", 0.0, descriptor=_desc(
-            "nominal joint-state rate for drop accounting; 0 = infer it from the header stamps")).value
-        self.config = RecorderConfig(
-            out_dir=out_dir,
-            topics=aloha_topics(tuple(cameras), compressed, cam_rate, joint_rate, sim),
-            flush_interval_s=p("flush_interval_s", 1.0, descriptor=_desc("fsync period; crash loss bound")).value,
-            queue_size=p("queue_size", 2000, descriptor=_desc("writer queue length; overflow is counted as drops")).value,
-            queue_max_bytes=int(p("queue_max_mb", 512.0, descriptor=_desc(
-                "writer queue size in MB; overflow is counted as drops")).value * 1024**2),
-            min_free_bytes=int(p("min_free_disk_gb", 2.0, descriptor=_desc(
-                "refuse to start an episode below this much free disk (GB)")).value * 1e9),
-            robot_id=p("robot_id", "aloha", descriptor=_desc("robot id stored in the metadata")).value,
-            iteration=p("iteration", 0, descriptor=_desc("RECAP iteration stored in the metadata")).value,
-        )
+        for name, (default, description) in PARAMETERS.items():
+            self.declare_parameter(name, default, ParameterDescriptor(description=description))
+        self.config = RecorderConfig.from_parameters({name: self.get_parameter(name).value for name in PARAMETERS})
         self.recorder = EpisodeRecorder(self.config, log=self.get_logger().info)
         self._subs = []
         for spec in self.config.topics:
@@ -139,11 +118,6 @@ class RecorderNode(Node):
             msg.header.stamp = self.get_clock().now().to_msg()
             self._events.publish(msg)
         return resp
-
-
-def _desc(text: str):
-    from rcl_interfaces.msg import ParameterDescriptor
-    return ParameterDescriptor(description=text)
 
 
 def main(argv: list[str] | None = None) -> int:

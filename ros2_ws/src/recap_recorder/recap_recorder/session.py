@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from recap_core.stamps import to_ns
 from rosbags.typesys.store import Typestore
 
 from .bag_writer import DiskFullError, EpisodeBagWriter
@@ -133,7 +134,7 @@ class EpisodeSession:
             except Exception as exc:  # a malformed message must not stop the recording
                 self._log(f"episode {self.meta.episode_id}: cannot decode {topic}: {exc}")
                 return
-            stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            stamp_ns = to_ns(msg.header.stamp.sec, msg.header.stamp.nanosec)
             if msgtype == INTERVENTION_TYPE:
                 self.interventions.update(bool(msg.human_in_control), stamp_ns)
             elif msg.policy_id and (not self.meta.policy_ids or self.meta.policy_ids[-1] != msg.policy_id):

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import struct
 
+from recap_core.stamps import to_ns
+
 _LE = struct.Struct("<iI")
 _BE = struct.Struct(">iI")
 
@@ -17,4 +19,4 @@ def header_stamp_ns(data: bytes | memoryview) -> int | None:
         return None
     little = data[1] & 0x01  # encapsulation id 0x0001 = CDR_LE, 0x0000 = CDR_BE
     sec, nanosec = (_LE if little else _BE).unpack_from(data, 4)
-    return sec * 1_000_000_000 + nanosec
+    return to_ns(sec, nanosec)
