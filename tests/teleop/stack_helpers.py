@@ -11,10 +11,9 @@ import numpy as np
 from sensor_msgs.msg import JointState
 
 from policy.openpi_test_server import OpenpiTestServer
-from recap_core.aloha_layout import GripperCalibration, arm_command, arm_vector, join_arms, reorder_by_name, split_arms
+from recap_core.aloha_layout import SIM_GRIPPER, arm_command, arm_vector, join_arms, reorder_by_name, split_arms
 from ros_harness import NodeProcess, SpinningNode
 
-SIM_GRIPPER = GripperCalibration(closed=0.021, open=0.057)
 GRIPPER_PARAMS = [f"{who}_gripper_{end}:={value}" for who in ("follower", "leader")
                   for end, value in (("closed", SIM_GRIPPER.closed), ("open", SIM_GRIPPER.open))]
 ARBITRATION_PARAMS = ["use_sim_time:=true", "watchdog_timeout_s:=0.2", "max_step:=0.05",

@@ -7,6 +7,7 @@ import numpy as np
 from builtin_interfaces.msg import Duration, Time
 
 from recap_core.aloha_layout import JOINT_NAMES
+from recap_core.stamps import seconds_to_ns, split_ns
 from recap_msgs.msg import ActionChunk
 
 ADVANTAGE_CODES = {"positive": ActionChunk.ADVANTAGE_POSITIVE, "negative": ActionChunk.ADVANTAGE_NEGATIVE,
@@ -14,12 +15,13 @@ ADVANTAGE_CODES = {"positive": ActionChunk.ADVANTAGE_POSITIVE, "negative": Actio
 
 
 def ns_to_time(ns: int) -> Time:
-    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+    sec, nanosec = split_ns(ns)
+    return Time(sec=sec, nanosec=nanosec)
 
 
 def seconds_to_duration(t: float) -> Duration:
-    ns = int(round(t * 1e9))
-    return Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+    sec, nanosec = split_ns(seconds_to_ns(t))
+    return Duration(sec=sec, nanosec=nanosec)
 
 
 def chunk_to_msg(actions: np.ndarray, *, chunk_id: int, observation_stamp_ns: int, control_period: float,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from recap_core.aloha_layout import GripperCalibration
+from recap_core.aloha_layout import ALOHA_FOLLOWER_GRIPPER, SIM_GRIPPER, GripperCalibration
 from recap_policy.backends.base import Conditioning
 from recap_model.chunk_scheduling import DelayEstimatorConfig, SchedulerConfig
 from recap_policy.command_stream import CommandStreamConfig
@@ -44,8 +44,10 @@ PARAMETERS: dict[str, tuple[object, str]] = {
                             "cam_high); a topic ending in /compressed is a CompressedImage. Empty: /<cam>/image_raw "
                             "for every camera the policy needs"),
     "object_state_topic": ("/sim/object_state", "privileged object state (state-only policies)"),
-    "follower_gripper_closed": (-0.6213, "raw follower gripper reading when closed (ALOHA; the sim uses 0.021)"),
-    "follower_gripper_open": (1.4910, "raw follower gripper reading when open (ALOHA; the sim uses 0.057)"),
+    "follower_gripper_closed": (ALOHA_FOLLOWER_GRIPPER.closed,
+                                f"raw follower gripper reading when closed (ALOHA; the sim uses {SIM_GRIPPER.closed})"),
+    "follower_gripper_open": (ALOHA_FOLLOWER_GRIPPER.open,
+                              f"raw follower gripper reading when open (ALOHA; the sim uses {SIM_GRIPPER.open})"),
     "image_height": (0, "remote backend: image height to send (0 = as received)"),
     "image_width": (0, "remote backend: image width to send (0 = as received)"),
     "inference_threads": (1, "torch threads for the built-in backend (leave a core for the command timer)"),

@@ -17,6 +17,7 @@ from sensor_msgs.msg import CompressedImage, Image, JointState
 
 from recap_core.aloha_layout import JOINT_NAMES
 from recap_core.pose_jump import JUMP_RAD, PoseJumpDetector
+from recap_core.stamps import to_ns
 from recap_msgs.msg import ActionChunk, EpisodeEvent
 from recap_policy.backends.base import BackendMetadata, PolicyBackend
 from recap_policy.chunk_message import chunk_to_msg, ns_to_time
@@ -29,7 +30,7 @@ from recap_policy.tick_counter import TickCounter
 
 
 def stamp_ns(msg) -> int:
-    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+    return to_ns(msg.header.stamp.sec, msg.header.stamp.nanosec)
 
 
 def make_backend(config: PolicyNodeConfig) -> PolicyBackend:

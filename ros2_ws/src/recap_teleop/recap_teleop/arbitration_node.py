@@ -20,6 +20,7 @@ from std_msgs.msg import Bool
 from std_srvs.srv import SetBool
 
 from recap_core.aloha_layout import JOINT_NAMES, arm_vector, reorder_by_name
+from recap_core.stamps import seconds_to_ns, split_ns
 from recap_msgs.msg import EpisodeEvent, InterventionState
 from recap_teleop.takeover import ControlState, Source
 from recap_teleop.arbitration_core import ArbitrationCore
@@ -32,8 +33,8 @@ RELIABLE_1 = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 
 def to_time_msg(t: float):
     from builtin_interfaces.msg import Time
-    ns = int(round(t * 1e9))
-    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+    sec, nanosec = split_ns(seconds_to_ns(t))
+    return Time(sec=sec, nanosec=nanosec)
 
 
 class ArbitrationNode(Node):

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recap_core.aloha_layout import ARM_JOINTS, ARMS, GRIPPER_JOINT, GripperCalibration, arm_command, split_arms
+from recap_core.aloha_layout import (ALOHA_FOLLOWER_GRIPPER, ARM_JOINTS, ARMS, GRIPPER_JOINT, GripperCalibration,
+                                     arm_command, split_arms)
+from recap_core.stamps import seconds_to_ns, split_ns
 
 ADAPTERS = ("joint_state", "joint_trajectory", "interbotix")
 
@@ -24,7 +26,7 @@ class AdapterUnavailable(RuntimeError):
 @dataclass(frozen=True)
 class AdapterConfig:
     kind: str = "joint_state"
-    gripper: GripperCalibration = GripperCalibration(-0.6213, 1.4910)  # follower raw gripper (ALOHA)
+    gripper: GripperCalibration = ALOHA_FOLLOWER_GRIPPER  # follower raw gripper
     control_period: float = 0.02
     command_topics: tuple[str, str] = ("/follower_left/command", "/follower_right/command")
     trajectory_topics: tuple[str, str] = ("/left_arm_controller/joint_trajectory", "/right_arm_controller/joint_trajectory")
@@ -74,8 +76,8 @@ class JointTrajectoryAdapter:
         from builtin_interfaces.msg import Duration
         from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
         self._types = (JointTrajectory, JointTrajectoryPoint)
-        ns = int(round(config.control_period * 1e9))
-        self._ahead = Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+        sec, nanosec = split_ns(seconds_to_ns(config.control_period))
+        self._ahead = Duration(sec=sec, nanosec=nanosec)
         self._config = config
         self._pubs = [node.create_publisher(JointTrajectory, t, qos) for t in config.trajectory_topics]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from recap_core.aloha_layout import GripperCalibration
+from recap_core.aloha_layout import ALOHA_FOLLOWER_GRIPPER, ALOHA_LEADER_GRIPPER, SIM_GRIPPER, GripperCalibration
 from recap_core.joint_limits import JointLimits
 from recap_teleop.takeover import ArbitrationConfig
 from recap_teleop.command_adapters import AdapterConfig
@@ -23,10 +23,12 @@ PARAMETERS: dict[str, tuple[object, str]] = {
     "policy_command_topic": ("/policy/command", "the policy's 14-D command stream"),
     "follower_joint_topics": (["/follower_left/joint_states", "/follower_right/joint_states"], "follower joint states"),
     "leader_joint_topics": (["/leader_left/joint_states", "/leader_right/joint_states"], "leader arm joint states"),
-    "follower_gripper_closed": (-0.6213, "raw follower gripper reading when closed (ALOHA; the sim uses 0.021)"),
-    "follower_gripper_open": (1.4910, "raw follower gripper reading when open (ALOHA; the sim uses 0.057)"),
-    "leader_gripper_closed": (-0.0552, "raw leader gripper reading when closed (ALOHA)"),
-    "leader_gripper_open": (0.8298, "raw leader gripper reading when open (ALOHA)"),
+    "follower_gripper_closed": (ALOHA_FOLLOWER_GRIPPER.closed,
+                                f"raw follower gripper reading when closed (ALOHA; the sim uses {SIM_GRIPPER.closed})"),
+    "follower_gripper_open": (ALOHA_FOLLOWER_GRIPPER.open,
+                              f"raw follower gripper reading when open (ALOHA; the sim uses {SIM_GRIPPER.open})"),
+    "leader_gripper_closed": (ALOHA_LEADER_GRIPPER.closed, "raw leader gripper reading when closed (ALOHA)"),
+    "leader_gripper_open": (ALOHA_LEADER_GRIPPER.open, "raw leader gripper reading when open (ALOHA)"),
     "takeover_threshold_rad": (0.8, "takeover refused when leader and follower differ more on any joint"),
     "leader_motion_threshold_rad": (0.1, "automatic takeover when the resting leader moves this far"),
     "auto_takeover": (True, "enable automatic takeover on leader motion"),
