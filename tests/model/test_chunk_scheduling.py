@@ -155,3 +155,43 @@ def test_the_step_limit_scales_with_the_periods_since_the_last_command():
     # One period: the limit holds the command back to one step from the last.
     s.add_chunk(TimedChunk(ramp(1.0), 4), 4)
     np.testing.assert_allclose(s.command(4)[0], 0.20)
+
+
+def test_lockstep_executes_the_first_rows_of_each_chunk_as_predicted():
+    from recap_model.chunk_scheduling import LockstepChunking
+
+    chunks = LockstepChunking(execute_steps=3, horizon=5)
+    first, second = np.arange(5.0)[:, None] * np.ones((5, 2)), 10.0 + np.arange(5.0)[:, None] * np.ones((5, 2))
+    executed = []
+    for chunk in (first, second):
+        assert chunks.needs_chunk()
+        chunks.add_chunk(chunk)
+        for _ in range(3):
+            executed.append(chunks.command())
+    # rows 0..2 of each chunk, bit for bit: no cross-fade, and no step limit on the jump from 2 to 10
+    np.testing.assert_array_equal(np.array(executed), np.concatenate([first[:3], second[:3]]))
+    assert chunks.needs_chunk()
+    with pytest.raises(RuntimeError, match="step 6: no chunk"):
+        chunks.command()
+
+
+def test_lockstep_queries_afresh_after_a_step_it_did_not_command():
+    from recap_model.chunk_scheduling import LockstepChunking
+
+    chunks = LockstepChunking(execute_steps=3, horizon=5)
+    chunks.add_chunk(np.zeros((5, 2)))
+    chunks.command()
+    chunks.yield_step()
+    assert chunks.needs_chunk()
+    chunks.add_chunk(np.ones((5, 2)))
+    np.testing.assert_array_equal(chunks.command(), np.ones(2))  # row 0 of the new chunk
+    with pytest.raises(ValueError, match="a chunk of 4 actions, expected H = 5"):
+        chunks.add_chunk(np.ones((4, 2)))
+    with pytest.raises(ValueError, match="execute_steps 6 must be in 1 .. the policy's horizon H = 5"):
+        LockstepChunking(execute_steps=6, horizon=5)
+
+
+def test_no_step_limit_only_when_asked_for():
+    assert SchedulerConfig(max_step=None).max_step is None
+    with pytest.raises(ValueError, match="max_step must be a positive number"):
+        SchedulerConfig(max_step=float("inf"))

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from recap_lab.seeds import DEMONSTRATION_SEED
 from recap_trainer.dataset import DatasetConfig, DatasetWriter
 from recap_trainer.episode import EpisodeData
 
@@ -60,7 +61,7 @@ MIXTURES: dict[str, tuple[ExpertProfile, ...]] = {
 class DatagenConfig:
     task: str
     episodes: int  # how many episodes to produce (seeds seed .. seed + episodes - 1)
-    seed: int = 0
+    seed: int = DEMONSTRATION_SEED
     mixture: tuple[ExpertProfile, ...] = field(default_factory=lambda: MIXTURES["mixed"])
     cameras: tuple[str, ...] = ()  # () = state-only data (fast)
     image_size: tuple[int, int] = (96, 128)  # (H, W) when cameras are recorded

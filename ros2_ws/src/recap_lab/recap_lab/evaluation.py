@@ -1,7 +1,8 @@
 """Run a policy for N seeded episodes in the ROS-free sim core and measure it.
 
-Chunked execution as on the robot: the policy predicts an action chunk a_{t:t+H} (H, D), the first
-`execute_steps` actions are executed at 50 Hz, then it is queried again from the new observation.
+Chunked execution as the loop's deployed policy node executes chunks: the policy predicts an action
+chunk a_{t:t+H} (H, D), the first `execute_steps` actions are executed at 50 Hz, then it is queried
+again from the new observation (`recap_model.chunk_scheduling.LockstepChunking`).
 Several environments run in lockstep so that chunk queries can be batched (`infer_batch` when the
 policy has it, else one `infer` per environment); episode i always uses seed `seed + i`, so
 results do not depend on `parallel_envs`.
@@ -24,11 +25,16 @@ from typing import Any, Protocol
 import numpy as np
 from tqdm import tqdm
 
-from recap_core.output_files import write_json_atomic
 from recap_core.config_errors import check_field
+from recap_core.output_files import write_json_atomic
+from recap_lab.seeds import EVALUATION_SEED
 from recap_lab.stats import Estimate, bootstrap_interval, wilson_interval
+from recap_model.chunk_scheduling import LockstepChunking
 
 ADVANTAGES = ("positive", "negative", "dropped")
+# Actions executed per chunk before the policy is queried again (0.5 s at 50 Hz), in evaluations,
+# rollouts and the loop's deployments alike.
+EXECUTE_STEPS = 25
 
 
 class ChunkPolicy(Protocol):
@@ -44,8 +50,8 @@ class ChunkPolicy(Protocol):
 class EvaluationConfig:
     task: str  # sim task, e.g. "espresso"
     episodes: int = 200  # N seeded episodes
-    seed: int = 1_000_000  # episode i uses seed + i; far from datagen's default seeds (no overlap)
-    execute_steps: int = 25  # actions executed per chunk before re-querying (0.5 s at 50 Hz)
+    seed: int = EVALUATION_SEED  # episode i uses seed + i
+    execute_steps: int = EXECUTE_STEPS  # actions executed per chunk before re-querying
     advantage: str = "positive"  # indicator the policy is conditioned on
     guidance_scale: float = 1.0  # beta; > 1 = classifier-free guidance
     parallel_envs: int = 16  # environments stepped in lockstep (batched queries)
@@ -151,16 +157,16 @@ def evaluate_policy(policy: ChunkPolicy, config: EvaluationConfig, label: str = 
         raise ValueError(f"execute_steps {config.execute_steps} exceeds the policy's horizon H = {horizon}")
     envs = [SimEnv(sim_config) for _ in range(min(config.parallel_envs, config.episodes))]
     seeds = iter(range(config.seed, config.seed + config.episodes))
-    slots: list[_Slot | None] = [_Slot.start(env, next(seeds)) for env in envs]
+    slots: list[_Slot | None] = [_Slot.start(env, next(seeds), config.execute_steps, horizon) for env in envs]
     results: list[EpisodeResult] = []
     started = time.perf_counter()
     with tqdm(total=config.episodes, desc=f"evaluate {label} on {config.task}", disable=not progress) as bar:
         while any(slots):
-            waiting = [s for s in slots if s is not None and s.needs_chunk(config.execute_steps)]
+            waiting = [s for s in slots if s is not None and s.chunks.needs_chunk()]
             if waiting:
                 chunks = _infer(policy, [s.policy_input(config.task) for s in waiting], config)
                 for slot, chunk in zip(waiting, chunks):
-                    slot.set_chunk(chunk, horizon)
+                    slot.add_chunk(chunk)
             for index, slot in enumerate(slots):
                 if slot is None:
                     continue
@@ -169,7 +175,8 @@ def evaluate_policy(policy: ChunkPolicy, config: EvaluationConfig, label: str = 
                     results.append(result)
                     bar.update(1)
                     seed = next(seeds, None)
-                    slots[index] = None if seed is None else _Slot.start(slot.env, seed)
+                    slots[index] = None if seed is None else _Slot.start(slot.env, seed, config.execute_steps,
+                                                                         horizon)
     for env in envs:
         env.close()
     results.sort(key=lambda r: r.seed)
@@ -179,35 +186,29 @@ def evaluate_policy(policy: ChunkPolicy, config: EvaluationConfig, label: str = 
 
 
 class _Slot:
-    """One environment running one episode: its current chunk and how much of it was executed."""
+    """One environment running one episode, and the chunks it executes."""
 
-    def __init__(self, env: Any, seed: int, observation: Any) -> None:
-        self.env, self.seed, self.observation = env, seed, observation
-        self.chunk: np.ndarray | None = None
-        self.executed = 0
+    def __init__(self, env: Any, seed: int, observation: Any, chunks: LockstepChunking) -> None:
+        self.env, self.seed, self.observation, self.chunks = env, seed, observation, chunks
         self.max_stage = 0
 
     @classmethod
-    def start(cls, env: Any, seed: int) -> _Slot:
-        return cls(env, seed, env.reset(seed=seed))
-
-    def needs_chunk(self, execute_steps: int) -> bool:
-        return self.chunk is None or self.executed >= execute_steps
+    def start(cls, env: Any, seed: int, execute_steps: int, horizon: int) -> _Slot:
+        return cls(env, seed, env.reset(seed=seed), LockstepChunking(execute_steps, horizon))
 
     def policy_input(self, task: str) -> dict[str, Any]:
         obs = self.observation
         return {"qpos": obs.qpos, "env_state": obs.env_state, "images": obs.images, "task": task}
 
-    def set_chunk(self, chunk: np.ndarray, horizon: int) -> None:
+    def add_chunk(self, chunk: np.ndarray) -> None:
         chunk = np.asarray(chunk, dtype=np.float64)
-        if chunk.shape != (horizon, 14) or not np.isfinite(chunk).all():
+        if chunk.shape != (self.chunks.horizon, 14) or not np.isfinite(chunk).all():
             raise ValueError(f"seed {self.seed}: policy returned a chunk of shape {chunk.shape} "
-                             f"(expected ({horizon}, 14), finite)")
-        self.chunk, self.executed = chunk, 0
+                             f"(expected ({self.chunks.horizon}, 14), finite)")
+        self.chunks.add_chunk(chunk)
 
     def step(self) -> EpisodeResult | None:
-        result = self.env.step(self.chunk[self.executed])
-        self.executed += 1
+        result = self.env.step(self.chunks.command())
         self.observation = result.observation
         self.max_stage = max(self.max_stage, int(result.stage))
         if not result.done:

@@ -1,7 +1,8 @@
 """Policy rollouts with simulated-operator corrections, in-process, into a dataset (Algorithm 1's
 "collect rollouts with pi^{k-1}, autonomous + human interventions").
 
-The policy drives with chunked execution (query, execute `execute_steps` actions, query again).
+The policy drives with chunked execution as evaluation does (query, execute `execute_steps` actions,
+query again; `recap_model.chunk_scheduling.LockstepChunking`).
 A simulated operator (recap_sim's `Operator` with a `TakeoverRule`) watches every step; when it
 takes over, the clean scripted expert drives (intervention = True) until it hands back, then the
 policy is queried afresh. Per step the dataset records the executed command and the policy's
@@ -17,6 +18,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from recap_lab.evaluation import EXECUTE_STEPS
+from recap_lab.seeds import ROLLOUT_SEED
+from recap_model.chunk_scheduling import LockstepChunking
 from recap_trainer.dataset import DatasetConfig, DatasetWriter
 from recap_trainer.episode import EpisodeData
 
@@ -26,8 +30,8 @@ class RolloutConfig:
     task: str
     episodes: int
     iteration: int  # k: rollouts of pi^{k-1} are data of iteration k
-    seed: int = 500_000  # episode i uses seed + i (apart from datagen's and evaluation's defaults)
-    execute_steps: int = 25  # actions executed per chunk (0.5 s at 50 Hz)
+    seed: int = ROLLOUT_SEED  # episode i uses seed + i
+    execute_steps: int = EXECUTE_STEPS  # actions executed per chunk
     guidance_scale: float = 1.0
     takeover: Any = None  # recap_sim.operator_policy.TakeoverRule; None = autonomous only
     time_limit_s: float | None = None
@@ -51,7 +55,8 @@ def collect_episode(env, policy, config: RolloutConfig, seed: int) -> EpisodeDat
     if operator is not None:
         operator.new_episode(observation.time, seed=seed)
     expert = ScriptedExpert(env, seed=seed)
-    chunk, used, stage, done = None, 0, 0, False
+    chunks = LockstepChunking(config.execute_steps, int(policy.metadata["horizon"]))
+    stage, done = 0, False
     times, qpos, state, executed, proposed, human = [], [], [], [], [], []
     while not done:
         correcting = False
@@ -60,15 +65,18 @@ def collect_episode(env, policy, config: RolloutConfig, seed: int) -> EpisodeDat
                                                        follower_qpos=observation.qpos))
             correcting = decision.mode is Mode.CORRECT
         if correcting:
-            command, proposal, chunk = np.asarray(expert.act(observation), float), np.full(14, np.nan), None
+            command, proposal = np.asarray(expert.act(observation), float), np.full(14, np.nan)
+            chunks.yield_step()
         else:
-            if chunk is None or used >= config.execute_steps:
-                chunk = np.asarray(policy.infer({"qpos": observation.qpos, "env_state": observation.env_state,
-                                                 "images": observation.images, "task": config.task},
-                                                guidance_scale=config.guidance_scale), float)
-                used = 0
-            command = proposal = chunk[used]
-            used += 1
+            if chunks.needs_chunk():
+                chunk = policy.infer({"qpos": observation.qpos, "env_state": observation.env_state,
+                                      "images": observation.images, "task": config.task},
+                                     guidance_scale=config.guidance_scale)
+                try:
+                    chunks.add_chunk(np.asarray(chunk, float))
+                except ValueError as error:
+                    raise ValueError(f"seed {seed}, step {len(times)}: {error}") from error
+            command = proposal = chunks.command()
         times.append(observation.time)
         qpos.append(observation.qpos)
         state.append(observation.env_state)

@@ -6,6 +6,9 @@ import argparse
 from pathlib import Path
 
 from recap_core.output_files import check_output_file, json_dumps
+from recap_lab.evaluation import EXECUTE_STEPS
+from recap_lab.seeds import EVALUATION_SEED
+from recap_model.policy import DEFAULT_NOISE_SCALE
 from recap_trainer.cli.options import options_named
 
 
@@ -20,13 +23,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--policy", type=Path, required=True, help="policy checkpoint directory")
     p.add_argument("--task", required=True, help="sim task")
     p.add_argument("--episodes", type=int, default=200)
-    p.add_argument("--seed", type=int, default=1_000_000, help="seed of the first episode")
-    p.add_argument("--execute-steps", type=int, default=25, help="actions executed per chunk before re-querying")
+    p.add_argument("--seed", type=int, default=EVALUATION_SEED, help="seed of the first episode")
+    p.add_argument("--execute-steps", type=int, default=EXECUTE_STEPS, help="actions executed per chunk before re-querying")
     p.add_argument("--advantage", choices=("positive", "negative", "dropped"), default="positive",
                    help="indicator the policy is conditioned on")
     p.add_argument("--beta", type=float, default=1.0, help="classifier-free guidance scale (1 = none)")
-    p.add_argument("--noise-scale", type=float, default=None,
-                   help="scale of the flow's starting noise (default: the policy's, 0.2; 1 = the paper's sampling)")
+    p.add_argument("--noise-scale", type=float, default=DEFAULT_NOISE_SCALE,
+                   help="scale of the flow's starting noise (1 = the paper's sampling)")
     p.add_argument("--parallel-envs", type=int, default=16, help="environments stepped in lockstep")
     p.add_argument("--time-limit", type=float, help="episode time limit in s (default: the task's)")
     p.add_argument("--label", help="name of this policy in reports (default: the checkpoint dir name)")
@@ -38,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _evaluate(a: argparse.Namespace) -> int:
     from recap_lab.evaluation import EvaluationConfig, evaluate_policy
-    from recap_model.policy import DEFAULT_NOISE_SCALE, load_policy
+    from recap_model.policy import load_policy
     from recap_lab.report import results_table
 
     with options_named(episodes="--episodes", seed="--seed", execute_steps="--execute-steps",
@@ -48,8 +51,7 @@ def _evaluate(a: argparse.Namespace) -> int:
                                   time_limit_s=a.time_limit)
     if a.out:
         check_output_file(a.out, overwrite=a.force, what="--out")
-    noise_scale = DEFAULT_NOISE_SCALE if a.noise_scale is None else a.noise_scale
-    report = evaluate_policy(load_policy(a.policy, noise_scale=noise_scale), config, label=a.label or a.policy.name)
+    report = evaluate_policy(load_policy(a.policy, noise_scale=a.noise_scale), config, label=a.label or a.policy.name)
     print(results_table([report]))
     summary = {k: v for k, v in report.to_dict().items() if k not in ("results", "config")}
     print(json_dumps(summary))

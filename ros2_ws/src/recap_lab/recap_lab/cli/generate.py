@@ -7,6 +7,9 @@ import json
 from pathlib import Path
 
 from recap_core.output_files import check_output_dir
+from recap_lab.evaluation import EXECUTE_STEPS
+from recap_lab.seeds import DEMONSTRATION_SEED, ROLLOUT_SEED
+from recap_model.policy import DEFAULT_NOISE_SCALE
 from recap_trainer.cli.options import UsageError
 
 
@@ -23,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--task", required=True, help="sim task, e.g. transfer_cube or espresso")
     p.add_argument("--episodes", type=int, required=True, help="number of episodes (seeds)")
     p.add_argument("--out", type=Path, required=True, help="dataset directory (created, or appended to)")
-    p.add_argument("--seed", type=int, help="first seed (default: 0 for demonstrations, 500000 for rollouts)")
+    p.add_argument("--seed", type=int, help=f"first seed (default: {DEMONSTRATION_SEED} for demonstrations, {ROLLOUT_SEED} for rollouts)")
     p.add_argument("--mixture", choices=sorted(MIXTURES), default="mixed", help="operator profile mixture")
     p.add_argument("--cameras", nargs="*", default=[], help="cameras to record (default: state-only, fastest)")
     p.add_argument("--image-size", type=int, nargs=2, default=(96, 128), metavar=("H", "W"),
@@ -38,9 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rollouts.add_argument("--policy", type=Path, help="policy checkpoint pi^(k-1) to roll out")
     rollouts.add_argument("--iteration", type=int, default=1, help="k the rollouts belong to")
     rollouts.add_argument("--beta", type=float, default=1.0, help="guidance scale of the rollouts")
-    rollouts.add_argument("--noise-scale", type=float, default=None,
-                          help="scale of the flow's starting noise (default: the policy's, 0.2; 1 = the paper's)")
-    rollouts.add_argument("--execute-steps", type=int, default=25, help="actions executed per chunk")
+    rollouts.add_argument("--noise-scale", type=float, default=DEFAULT_NOISE_SCALE,
+                          help="scale of the flow's starting noise (1 = the paper's sampling)")
+    rollouts.add_argument("--execute-steps", type=int, default=EXECUTE_STEPS, help="actions executed per chunk")
     rollouts.add_argument("--no-operator", action="store_true", help="autonomous rollouts, no corrections")
     rollouts.add_argument("--stage-time-limit", type=float, default=12.0,
                           help="operator takes over after this long in one stage (s)")
@@ -59,7 +62,7 @@ def _generate(a: argparse.Namespace) -> int:
     if a.policy is not None:
         written = _rollouts(a)
     else:
-        config = DatagenConfig(task=a.task, episodes=a.episodes, seed=a.seed or 0, mixture=MIXTURES[a.mixture],
+        config = DatagenConfig(task=a.task, episodes=a.episodes, seed=DEMONSTRATION_SEED if a.seed is None else a.seed, mixture=MIXTURES[a.mixture],
                                cameras=tuple(a.cameras), image_size=tuple(a.image_size), time_limit_s=a.time_limit)
         written = generate_dataset(a.out, config, workers=a.workers)
     dataset = RecapDataset(a.out, tasks=[a.task])
@@ -74,13 +77,12 @@ def _generate(a: argparse.Namespace) -> int:
 def _rollouts(a: argparse.Namespace) -> list[str]:
     from recap_sim.operator_policy import TakeoverRule
 
-    from recap_model.policy import DEFAULT_NOISE_SCALE, load_policy
+    from recap_model.policy import load_policy
     from recap_lab.rollouts import RolloutConfig, collect_rollouts
 
-    seed = 500_000 if a.seed is None else a.seed
+    seed = ROLLOUT_SEED if a.seed is None else a.seed
     takeover = None if a.no_operator else TakeoverRule(stage_time_limit_s=a.stage_time_limit, seed=seed)
     config = RolloutConfig(task=a.task, episodes=a.episodes, iteration=a.iteration, seed=seed,
                            execute_steps=a.execute_steps, guidance_scale=a.beta, takeover=takeover,
                            time_limit_s=a.time_limit)
-    noise_scale = DEFAULT_NOISE_SCALE if a.noise_scale is None else a.noise_scale
-    return collect_rollouts(load_policy(a.policy, noise_scale=noise_scale), a.out, config)
+    return collect_rollouts(load_policy(a.policy, noise_scale=a.noise_scale), a.out, config)

@@ -2,6 +2,7 @@
 from recap_model.chunk_scheduling.base import SCHEDULERS, ChunkScheduler, SchedulerConfig, TimedChunk
 from recap_model.chunk_scheduling.delay_estimator import DelayEstimator, DelayEstimatorConfig
 from recap_model.chunk_scheduling.ensemble import EnsembleScheduler
+from recap_model.chunk_scheduling.lockstep import LockstepChunking
 from recap_model.chunk_scheduling.plain import PlainScheduler
 from recap_model.chunk_scheduling.rtc import RealTimeChunkingScheduler
 
@@ -13,5 +14,5 @@ def make_scheduler(config: SchedulerConfig) -> ChunkScheduler:
 
 
 __all__ = ["SCHEDULERS", "ChunkScheduler", "SchedulerConfig", "TimedChunk", "DelayEstimator",
-           "DelayEstimatorConfig", "EnsembleScheduler", "PlainScheduler", "RealTimeChunkingScheduler",
+           "DelayEstimatorConfig", "EnsembleScheduler", "LockstepChunking", "PlainScheduler", "RealTimeChunkingScheduler",
            "make_scheduler"]

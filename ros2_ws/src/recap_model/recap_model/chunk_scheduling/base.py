@@ -20,7 +20,9 @@ class SchedulerConfig:
 
     kind: str = "rtc"  # plain | ensemble (ACT temporal ensembling) | rtc (real-time chunking)
     execution_horizon: int = 0  # rows of a chunk that may be executed; 0 = all H
-    max_step: float = 0.1  # largest change of any joint between two ticks (rad; normalised gripper)
+    # Largest change of any joint between two ticks (rad; normalised gripper). None: no limit, for a
+    # policy queried in lockstep with a simulator, whose chunks are executed as predicted.
+    max_step: float | None = 0.1
     blend_steps: int = 5  # ticks over which a new chunk cross-fades in from the previous plan (plain, rtc)
     ensemble_decay: float = 0.01  # ACT's m: weight exp(-m * i), i = 0 for the oldest chunk
 
@@ -29,8 +31,8 @@ class SchedulerConfig:
             raise ValueError(f"unknown chunk scheduler {self.kind!r}; known: {', '.join(SCHEDULERS)}")
         if self.execution_horizon < 0 or self.blend_steps < 0 or self.ensemble_decay < 0:
             raise ValueError(f"execution_horizon, blend_steps and ensemble_decay must be >= 0: {self}")
-        if not (np.isfinite(self.max_step) and self.max_step > 0):
-            raise ValueError(f"max_step must be a positive number, got {self.max_step}")
+        if self.max_step is not None and not (np.isfinite(self.max_step) and self.max_step > 0):
+            raise ValueError(f"max_step must be a positive number (or None: no limit), got {self.max_step}")
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class TimedChunk:
 
 
 class ChunkScheduler(ABC):
-    """Turns chunks into one command per tick; never moves a joint more than max_step per tick."""
+    """Turns chunks into one command per tick; never moves a joint more than max_step per tick (if set)."""
 
     def __init__(self, config: SchedulerConfig) -> None:
         self.config = config
@@ -88,7 +90,7 @@ class ChunkScheduler(ABC):
         target = self._target(tick)
         if target is None:
             return None if self._last is None else self._last.copy()
-        if self._last is not None:
+        if self._last is not None and self.config.max_step is not None:
             limit = self.config.max_step * elapsed
             target = self._last + np.clip(target - self._last, -limit, limit)
         self._last = np.array(target, dtype=np.float64)
