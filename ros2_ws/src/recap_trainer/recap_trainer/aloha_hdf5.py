@@ -16,14 +16,13 @@ from pathlib import Path
 import cv2
 import h5py
 import numpy as np
+from recap_core.aloha_layout import CAMERA_NAMES, GRIPPER_INDICES
 from tqdm import tqdm
 
 from recap_trainer.bags.build import BuildReport
 from recap_trainer.dataset import (DatasetConfig, DatasetError, DatasetWriter, EpisodeData, EpisodeError,
                                    check_dataset_output)
 from recap_trainer.episode import JointRange
-
-GRIPPER_COLUMNS = (6, 13)
 
 
 class HDF5Error(ValueError):
@@ -32,7 +31,7 @@ class HDF5Error(ValueError):
 
 @dataclass(frozen=True)
 class HDF5ImportConfig:
-    cameras: tuple[str, ...] = ("cam_high", "cam_left_wrist", "cam_right_wrist")
+    cameras: tuple[str, ...] = CAMERA_NAMES
     image_size: tuple[int, int] | None = (224, 224)
     control_period: float = 0.02
     outcome: str = "success"
@@ -105,7 +104,7 @@ def read_hdf5_episode(path: str | Path, task: str, cfg: HDF5ImportConfig) -> Epi
         images = {cam: _frames(f, cam, path, cfg, steps) for cam in cfg.cameras}
     if cfg.gripper is not None:
         closed, opened = cfg.gripper
-        for col in GRIPPER_COLUMNS:
+        for col in GRIPPER_INDICES:
             qpos[:, col] = (qpos[:, col] - closed) / (opened - closed)
             action[:, col] = (action[:, col] - closed) / (opened - closed)
     for key, arr in (("/observations/qpos", qpos), ("/action", action)):

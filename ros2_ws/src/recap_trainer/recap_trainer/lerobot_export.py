@@ -30,14 +30,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from recap_core.aloha_layout import JOINT_NAMES
 from recap_core.output_files import check_output_dir, write_json_atomic
 from recap_trainer.dataset import RecapDataset
 
 CODEBASE_VERSION = "v3.0"
 DATA_PATH = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
 VIDEO_PATH = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
-JOINT_NAMES = [f"{s}_{j}" for s in ("left", "right")
-               for j in ("waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate", "gripper")]
 
 
 def advantage_text(task: str, positive: bool | None) -> str:
@@ -223,9 +222,9 @@ def _write_export(ds: RecapDataset, out: Path, indicator: dict[str, np.ndarray] 
     pq.write_table(pa.table({"task_index": list(tasks.values()), "task": list(tasks)}),
                    out / "meta" / "tasks.parquet")
     features: dict[str, Any] = {
-        "observation.state": {"dtype": "float32", "shape": [14], "names": JOINT_NAMES},
-        "action": {"dtype": "float32", "shape": [14], "names": JOINT_NAMES},
-        "complementary_info.proposed_action": {"dtype": "float32", "shape": [14], "names": JOINT_NAMES},
+        "observation.state": {"dtype": "float32", "shape": [14], "names": list(JOINT_NAMES)},
+        "action": {"dtype": "float32", "shape": [14], "names": list(JOINT_NAMES)},
+        "complementary_info.proposed_action": {"dtype": "float32", "shape": [14], "names": list(JOINT_NAMES)},
         "next.reward": {"dtype": "float32", "shape": [1], "names": None},
         "next.done": {"dtype": "bool", "shape": [1], "names": None},
         "complementary_info.is_intervention": {"dtype": "bool", "shape": [1], "names": None},

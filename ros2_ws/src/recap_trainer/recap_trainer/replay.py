@@ -20,12 +20,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from recap_core.aloha_layout import JOINT_NAMES, SIM_GRIPPER  # noqa: E402
 from recap_core.output_files import write_json_atomic  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from recap_trainer.bags.config import ConverterConfig  # noqa: E402
 from recap_trainer.bags.episode_builder import EpisodeBuilder  # noqa: E402
-from recap_trainer.lerobot_export import JOINT_NAMES  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class ReplayConfig:
     batch_size: int = 64
     n_step: int = 50  # N of the N-step advantage (RECAP fine-tuning default)
     task: str | None = None  # override the recorded task (the policy's task vocabulary)
-    follower_gripper: tuple[float, float] = (0.021, 0.057)
+    follower_gripper: tuple[float, float] = (SIM_GRIPPER.closed, SIM_GRIPPER.open)  # raw (closed, open)
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -5,6 +5,8 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
+from recap_core.aloha_layout import CAMERA_NAMES, SIM_GRIPPER
+
 
 @dataclass(frozen=True)
 class ConverterConfig:
@@ -18,15 +20,15 @@ class ConverterConfig:
     Images are resized to image_size (H, W).
     """
 
-    cameras: tuple[str, ...] = ("cam_high", "cam_left_wrist", "cam_right_wrist")
+    cameras: tuple[str, ...] = CAMERA_NAMES
     image_size: tuple[int, int] | None = (224, 224)
     control_period: float = 0.02
     joint_tolerance_s: float = 0.05  # follower joint states (the observation; commands are held)
     image_tolerance_s: float = 0.1  # a camera frame older than this at a step is stale
     proposal_tolerance_s: float = 0.05  # older /policy/command -> NaN proposal (no proposal)
     stale_policy: str = "drop"
-    follower_gripper: tuple[float, float] = (0.021, 0.057)  # raw (closed, open); sim defaults
-    leader_gripper: tuple[float, float] = (0.021, 0.057)
+    follower_gripper: tuple[float, float] = (SIM_GRIPPER.closed, SIM_GRIPPER.open)  # raw (closed, open)
+    leader_gripper: tuple[float, float] = (SIM_GRIPPER.closed, SIM_GRIPPER.open)
     follower_topics: tuple[str, str] = ("/follower_left/joint_states", "/follower_right/joint_states")
     leader_topics: tuple[str, str] = ("/leader_left/joint_states", "/leader_right/joint_states")
     executed_topic: str = "/executed_command"

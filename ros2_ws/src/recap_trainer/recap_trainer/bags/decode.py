@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from recap_core.aloha_layout import GripperCalibration, arm_vector, reorder_by_name
+from recap_core.stamps import to_ns
 
 from recap_trainer.bags.config import ConverterConfig
 from recap_trainer.bags.errors import BagError
@@ -53,7 +54,7 @@ class DecodedBag:
 
 
 def _stamp(msg) -> int:
-    return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
+    return to_ns(msg.header.stamp.sec, msg.header.stamp.nanosec)
 
 
 def _resize_copy(img: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:

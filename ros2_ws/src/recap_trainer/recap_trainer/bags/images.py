@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from recap_core.stamps import to_ns
 from rosbags.image import message_to_cvimage
 
 
@@ -72,4 +73,4 @@ def raw_image_view(raw: bytes | memoryview) -> tuple[int, np.ndarray] | None:
         img = img[:, :, ::-1]
     elif encoding == "mono8":
         img = np.repeat(img, 3, axis=2)
-    return sec * 1_000_000_000 + nanosec, img
+    return to_ns(sec, nanosec), img

@@ -7,6 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
+from recap_core.aloha_layout import CAMERA_NAMES, SIM_GRIPPER
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("dataset", help="build datasets from bags / HDF5, export to LeRobot",
@@ -21,7 +23,7 @@ def register(subparsers) -> None:
                        "and the others still convert (exit code 1 when any failed).")
     b.add_argument("bags", nargs="+", type=Path, help="bag directories / .mcap / .db3 files, or directories of bags")
     b.add_argument("--out", type=Path, required=True, help="dataset directory (created or appended to)")
-    b.add_argument("--cameras", default="cam_high,cam_left_wrist,cam_right_wrist",
+    b.add_argument("--cameras", default=",".join(CAMERA_NAMES),
                    help="comma-separated camera names (topics /<cam>/image_raw[/compressed]); '' for state-only")
     b.add_argument("--image-size", type=int, nargs=2, default=(224, 224), metavar=("H", "W"))
     b.add_argument("--control-period", type=float, default=0.02, help="s between steps (default 0.02 = 50 Hz)")
@@ -35,9 +37,10 @@ def register(subparsers) -> None:
                    "in (0, 1] (default 0.5)")
     b.add_argument("--missing-outcome", choices=("skip", "failure", "abort"), default="skip",
                    help="episodes without any recorded outcome: skip them (default) or assume one")
-    b.add_argument("--follower-gripper", type=float, nargs=2, default=(0.021, 0.057), metavar=("CLOSED", "OPEN"),
+    sim_gripper = (SIM_GRIPPER.closed, SIM_GRIPPER.open)
+    b.add_argument("--follower-gripper", type=float, nargs=2, default=sim_gripper, metavar=("CLOSED", "OPEN"),
                    help="raw follower gripper readings (default: the simulator's)")
-    b.add_argument("--leader-gripper", type=float, nargs=2, default=(0.021, 0.057), metavar=("CLOSED", "OPEN"))
+    b.add_argument("--leader-gripper", type=float, nargs=2, default=sim_gripper, metavar=("CLOSED", "OPEN"))
     b.add_argument("--task", help="task for bags that do not record one (plain ros2 bag record)")
     b.add_argument("--source", choices=("demo", "rollout"), help="override demo/rollout detection")
     b.add_argument("--iteration", type=int, help="override the RECAP iteration")
@@ -65,7 +68,7 @@ def register(subparsers) -> None:
     h.add_argument("files", nargs="+", type=Path, help="HDF5 files or directories of them")
     h.add_argument("--out", type=Path, required=True)
     h.add_argument("--task", required=True)
-    h.add_argument("--cameras", default="cam_high,cam_left_wrist,cam_right_wrist")
+    h.add_argument("--cameras", default=",".join(CAMERA_NAMES))
     h.add_argument("--image-size", type=int, nargs=2, default=(224, 224), metavar=("H", "W"))
     h.add_argument("--control-period", type=float, default=0.02)
     h.add_argument("--outcome", choices=("success", "failure", "abort"), default="success",

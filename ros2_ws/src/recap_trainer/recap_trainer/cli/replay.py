@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from recap_core.aloha_layout import SIM_GRIPPER
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -22,7 +24,8 @@ def register(subparsers) -> None:
     p.add_argument("--guidance-scale", type=float, default=1.0)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--n-step", type=int, default=50, help="N of the N-step advantage")
-    p.add_argument("--follower-gripper", type=float, nargs=2, default=(0.021, 0.057), metavar=("CLOSED", "OPEN"))
+    p.add_argument("--follower-gripper", type=float, nargs=2, default=(SIM_GRIPPER.closed, SIM_GRIPPER.open),
+                   metavar=("CLOSED", "OPEN"))
     p.set_defaults(func=_run)
 
 

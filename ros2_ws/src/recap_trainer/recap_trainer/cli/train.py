@@ -12,6 +12,7 @@ from pathlib import Path
 
 from recap_core.output_files import check_output_dir
 from recap_model.action_frame import ACTION_FRAMES, relative_dims_for
+from recap_trainer.algorithm import AlgorithmConfig
 from recap_trainer.cli.options import UsageError, check_checkpoint_out, options_named, task_values
 from recap_trainer.training.run import TrainConfig
 
@@ -82,21 +83,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Runs the RECAP loop's training side in WORK_DIR: if WORK_DIR/pretrained is missing, trains "
         "V_pre and pi_pre on --demos; then fine-tunes V^k and pi^k FROM THE PRE-TRAINED checkpoints on "
         "--demos plus --data (all rollouts so far) into WORK_DIR/iter_<k>. Collect rollouts with pi^(k-1) "
-        "(`recap-lab generate`/the robot) between calls.")
+        "(`recap-lab generate`/the robot) between calls. The defaults are the product's, what the lab's loop "
+        "(`make run`) trains with: V_pre and pi_pre for --value-steps and --policy-steps, each fine-tune for half "
+        "as many, and Monte Carlo fine-tuning advantages A_t = R_t - V(o_t) (--n-step 50: the paper's).")
     p.add_argument("--work-dir", type=Path, required=True)
     p.add_argument("--demos", type=Path, nargs="+", required=True, help="demonstration dataset directories")
     p.add_argument("--data", type=Path, nargs="*", default=[], help="rollout dataset directories collected so far")
     p.add_argument("--iteration", type=int, required=True, help="k (0 = SFT on the demos)")
     p.add_argument("--method", choices=("recap", "bc", "filtered_bc", "awr"), default="recap")
     p.add_argument("--cameras", nargs="*", default=[], help="camera names for an image policy (default: state-only)")
-    p.add_argument("--pretrain-steps", type=int, default=3000, help="gradient steps of V_pre and pi_pre")
-    p.add_argument("--finetune-steps", type=int, default=1500, help="gradient steps of V^k and pi^k")
+    p.add_argument("--value-steps", type=int, default=AlgorithmConfig.pretrain_value.steps,
+                   help="gradient steps of V_pre (each V^k: half)")
+    p.add_argument("--policy-steps", type=int, default=AlgorithmConfig.pretrain_policy.steps,
+                   help="gradient steps of pi_pre (each pi^k: half)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default; 1 on a shared machine)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--positive-fraction", type=float, default=0.4, help="fine-tuning positive fraction")
-    p.add_argument("--n-step", type=int, default=50, help="N of the fine-tuning advantages")
+    p.add_argument("--positive-fraction", type=float, default=AlgorithmConfig.finetune_positive_fraction,
+                   help="fine-tuning positive fraction")
+    p.add_argument("--n-step", type=int, default=AlgorithmConfig.n_step,
+                   help="N of the fine-tuning advantages (the paper: 50; default: Monte Carlo, N = T)")
     p.add_argument("--force", action="store_true",
                    help="replace a non-empty WORK_DIR/iter_<k> (and an unfinished WORK_DIR/pretrained)")
     p.set_defaults(func=_iterate)
@@ -196,7 +203,7 @@ def _train_policy(a: argparse.Namespace) -> int:
 
 
 def _iterate(a: argparse.Namespace) -> int:
-    from recap_trainer.algorithm import AlgorithmConfig, iterate, pretrain
+    from recap_trainer.algorithm import iterate, pretrain
     from recap_trainer.training.episodes import open_datasets
     from recap_trainer.training.train_policy import PolicyTrainConfig
 
@@ -204,14 +211,14 @@ def _iterate(a: argparse.Namespace) -> int:
         raise UsageError(f"--iteration must be >= 0, got {a.iteration}")
     common = dict(batch_size=a.batch_size, seed=a.seed, threads=a.threads, device=a.device)
     named = dict(batch_size="--batch-size", seed="--seed", threads="--threads")
-    with options_named(steps="--pretrain-steps", **named):
-        pre = TrainConfig(steps=a.pretrain_steps, **common)
-    with options_named(steps="--finetune-steps", **named):
-        fine = TrainConfig(steps=a.finetune_steps, **common)
+    with options_named(steps="--value-steps", **named):
+        value_training = TrainConfig(steps=a.value_steps, **common)
+    with options_named(steps="--policy-steps", **named):
+        policy_training = TrainConfig(steps=a.policy_steps, **common)
     with options_named(n_step="--n-step", positive_fraction="--positive-fraction"):
-        cfg = AlgorithmConfig(pretrain_value=pre, pretrain_policy=pre, finetune_value=fine, finetune_policy=fine,
-                              policy=PolicyTrainConfig(a.method), n_step=a.n_step,
-                              finetune_positive_fraction=a.positive_fraction, cameras=tuple(a.cameras))
+        cfg = AlgorithmConfig.from_pretraining(value_training, policy_training, policy=PolicyTrainConfig(a.method),
+                                               n_step=a.n_step, finetune_positive_fraction=a.positive_fraction,
+                                               cameras=tuple(a.cameras))
     needs_pretraining = not (a.work_dir / "pretrained" / "policy" / "config.json").is_file()
     if needs_pretraining:  # a pre-training that stopped half-way is not silently overwritten
         check_output_dir(a.work_dir / "pretrained", overwrite=a.force, what="pre-training directory")
