@@ -30,10 +30,10 @@ def test_iterate_fine_tunes_from_the_pretrained_checkpoints(tmp_path):
     writer = DatasetWriter(rollouts)
     writer.append(make_episode("r0", steps=40, source="rollout", intervention=flags, seed=7))
     writer.append(make_episode("r1", steps=35, source="rollout", outcome="failure", seed=8))
-    common = ["--work-dir", str(work), "--demos", str(demos), "--pretrain-steps", "2", "--finetune-steps", "2",
+    common = ["--work-dir", str(work), "--demos", str(demos), "--value-steps", "2", "--policy-steps", "2",
               "--batch-size", "8"]
     assert main(["iterate", *common, "--iteration", "0"]) == 0
-    assert main(["iterate", *common, "--data", str(rollouts), "--iteration", "1"]) == 0
+    assert main(["iterate", *common, "--data", str(rollouts), "--iteration", "1", "--n-step", "50"]) == 0
 
     pre = Labels.load(work / "pretrained" / "labels")
     assert pre.info["stage"] == "pretrain" and pre.info["n_step"] is None
@@ -54,3 +54,16 @@ def test_bad_input_is_one_error_line_naming_it(tmp_path, capsys, monkeypatch):
     assert main() == 1  # the console script: one line, exit status 1
     err = capsys.readouterr().err
     assert err.startswith("recap label: error: ") and "nowhere" in err and "Traceback" not in err
+
+
+def test_iterate_defaults_are_the_algorithms():
+    from recap_trainer.algorithm import AlgorithmConfig
+
+    a = build_parser().parse_args(["iterate", "--work-dir", "w", "--demos", "d", "--iteration", "1"])
+    product = AlgorithmConfig()
+    assert (a.value_steps, a.policy_steps, a.n_step, a.positive_fraction) == (
+        product.pretrain_value.steps, product.pretrain_policy.steps, product.n_step,
+        product.finetune_positive_fraction)
+    # each fine-tune trains half the pre-training's steps
+    assert (product.finetune_value.steps, product.finetune_policy.steps) == (a.value_steps // 2, a.policy_steps // 2)
+    assert AlgorithmConfig.from_pretraining(product.pretrain_value, product.pretrain_policy) == product

@@ -88,9 +88,12 @@ def test_policy_and_label_options_are_named_in_their_error(data, tmp_path, train
     with pytest.raises(UsageError, match=r"^--positive-fraction must be in \(0, 1\), got 1.5$"):
         main(["label", "--data", str(data), "--value", str(tmp_path), "--out", str(tmp_path / "l"),
               "--positive-fraction", "1.5"])
-    with pytest.raises(UsageError, match="^--finetune-steps must be > 0, got 0$"):
+    with pytest.raises(UsageError, match="^--policy-steps must be > 0, got 0$"):
         main(["iterate", "--work-dir", str(tmp_path / "w"), "--demos", str(data), "--iteration", "0",
-              "--finetune-steps", "0"])
+              "--policy-steps", "0"])
+    with pytest.raises(UsageError, match="^--n-step must be > 0, got 0$"):
+        main(["iterate", "--work-dir", str(tmp_path / "w"), "--demos", str(data), "--iteration", "0",
+              "--n-step", "0"])
 
 
 def test_policy_sizes_are_named_in_their_error_before_training(data, tmp_path):
