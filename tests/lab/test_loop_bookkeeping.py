@@ -52,10 +52,6 @@ def test_config_hash_identifies_sizes():
     # sizes resumes with them (the full preset adds the baselines to a default run).
     assert PRESETS["full"].baselines and not PRESETS["default"].baselines
     assert PRESETS["full"].hash() == PRESETS["default"].hash() == LoopConfig(train_threads=1).hash()
-    # How deployments execute chunks changes the recorded data, so it is part of the run's identity.
-    assert LoopConfig(deploy_chunking="rtc").hash() != LoopConfig().hash()
-    with pytest.raises(ValueError, match="deploy_chunking must be one of"):
-        LoopConfig(deploy_chunking="ensemble")
     with pytest.raises(ValueError, match="positive"):
         LoopConfig(train_threads=0)
     with pytest.raises(ValueError, match="positive"):
@@ -77,15 +73,13 @@ def test_the_command_line_overrides_the_preset_sizes():
     assert config_from(build_parser().parse_args(["--size", "full"])).baselines
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--baselines", "--no-baselines"])
-    assert PRESETS["default"].deploy_chunking == "evaluation"
-    assert config_from(build_parser().parse_args(["--deploy-chunking", "rtc"])).deploy_chunking == "rtc"
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["--deploy-chunking", "sometimes"])
+    with pytest.raises(SystemExit):  # deployments always execute chunks as the evaluation does
+        build_parser().parse_args(["--deploy-chunking", "rtc"])
 
 
 def test_deployments_execute_chunks_as_the_evaluation_does_unless_told_otherwise(tmp_path):
     from recap_bringup.deployment import DeploymentConfig, deployment_graph
-    from recap_lab.self_improvement.run import EXECUTE_STEPS
+    from recap_lab.evaluation import EXECUTE_STEPS
 
     def policy_parameters(**kw):
         cfg = DeploymentConfig(task="espresso", prompt="p", episodes=1, first_seed=1, wall_timeout_s=1.0, **kw)
@@ -140,13 +134,11 @@ def test_fine_tuning_advantages_are_monte_carlo_unless_n_step_is_asked_for():
 def test_every_policy_is_sampled_with_the_loops_noise_scale(tmp_path):
     from recap_lab.self_improvement.cli import build_parser, config_from
     from recap_bringup.deployment import DeploymentConfig, deployment_graph
-    from recap_model.policy import DEFAULT_NOISE_SCALE
 
     def policy_parameters(**kw):
         cfg = DeploymentConfig(task="espresso", prompt="p", episodes=1, first_seed=1, wall_timeout_s=1.0, **kw)
         return next(s for s in deployment_graph(tmp_path, tmp_path, cfg) if s.name == "policy_node").parameters
 
-    assert LoopConfig().noise_scale == DEFAULT_NOISE_SCALE  # the loop samples like the node and `recap-lab evaluate`
     assert policy_parameters(noise_scale=0.3)["noise_scale"] == 0.3
     assert "noise_scale" not in policy_parameters()  # the node's own default
 
@@ -155,3 +147,24 @@ def test_every_policy_is_sampled_with_the_loops_noise_scale(tmp_path):
     for bad in (-0.1, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="noise_scale must be a finite number >= 0"):
             LoopConfig(noise_scale=bad)
+
+
+def test_the_loop_trains_with_the_measured_sizes_and_recap_iterates_defaults():
+    from dataclasses import replace
+
+    from recap_lab.self_improvement.run import algorithm_config
+    from recap_trainer.algorithm import AlgorithmConfig
+    from recap_trainer.training.run import TrainConfig
+
+    value, policy = TrainConfig(steps=3000, seed=0, threads=2), TrainConfig(steps=11000, seed=0, threads=2)
+    assert algorithm_config(PRESETS["default"]) == AlgorithmConfig(
+        pretrain_value=value, pretrain_policy=policy, finetune_value=replace(value, steps=1500),
+        finetune_policy=replace(policy, steps=5500), n_step=None, pretrain_positive_fraction=0.3,
+        finetune_positive_fraction=0.4)
+    one_set = algorithm_config(replace(PRESETS["default"], train_threads=1))
+    product = AlgorithmConfig()
+    assert [c.steps for c in (one_set.pretrain_value, one_set.pretrain_policy, one_set.finetune_value,
+                              one_set.finetune_policy)] == \
+        [c.steps for c in (product.pretrain_value, product.pretrain_policy, product.finetune_value,
+                           product.finetune_policy)]
+    assert one_set.n_step == product.n_step is None

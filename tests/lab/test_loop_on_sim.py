@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 def test_two_iterations_on_transfer_cube(tmp_path):
     demos, rollouts, work = tmp_path / "demos", tmp_path / "rollouts", tmp_path / "work"
     assert lab(["generate", "--task", "transfer_cube", "--episodes", "4", "--out", str(demos)]) == 0
-    common = ["--work-dir", str(work), "--demos", str(demos), "--pretrain-steps", "30", "--finetune-steps", "15",
+    common = ["--work-dir", str(work), "--demos", str(demos), "--value-steps", "30", "--policy-steps", "30",
               "--batch-size", "16", "--threads", "1"]
     assert main(["iterate", *common, "--iteration", "0"]) == 0
     assert lab(["generate", "--task", "transfer_cube", "--episodes", "2", "--out", str(rollouts),

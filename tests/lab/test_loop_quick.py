@@ -35,7 +35,7 @@ def test_quick_loop_runs_end_to_end_and_resumes_after_a_crash(tmp_path, monkeypa
     resumed = json.loads((tmp_path / "ledger.json").read_text())["steps"]
     assert [resumed[f"iter_1/deploy/episode_{i}"] for i in range(cfg.rollouts_per_iteration)] == episodes
     assert (tmp_path / "data" / "demos" / "manifest.json").stat().st_mtime_ns == manifest_mtime
-    # The deployed policy node executed chunks as the evaluation does (deploy_chunking="evaluation").
+    # The deployed policy node executed chunks as the evaluation does (plain scheduler, EXECUTE_STEPS).
     assert "scheduler=plain" in (tmp_path / "logs" / "iter_1" / "policy_node.log").read_text()
     for episode in episodes:  # one bag per deployed episode, with the recorder's sidecar
         meta = json.loads((tmp_path / "bags" / "iter_1" / episode["episode_id"] / "episode.json").read_text())

@@ -9,7 +9,8 @@ from dataclasses import asdict
 import pytest
 
 from recap_lab.experiments.offline_comparison import (ExperimentConfig, _check_same_experiment, build_parser,
-                                                          configs_from, main, reproduce_command)
+                                                          configs_from, main)
+from recap_lab.experiments.offline_results_doc import reproduce_command
 
 TINY = ["--task", "transfer_cube", "--train-episodes", "3", "--value-steps", "3", "--policy-steps", "3",
         "--batch-size", "4", "--eval-episodes", "2", "--threads", "1"]

@@ -21,13 +21,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from recap_lab.evaluation import EXECUTE_STEPS, EvaluationConfig, evaluate_policy
+from recap_lab.seeds import EVALUATION_SEED
 from recap_trainer.dataset import DatasetWriter, RecapDataset
 from recap_trainer.label_breakdown import label_breakdown
 from recap_trainer.labels import Labels
 from recap_trainer.training.episodes import EpisodeCatalog, open_datasets
-
-EVAL_SEED = 1_000_000  # the loop's evaluation seeds (recap_lab.self_improvement.run.EVAL_SEED)
-EXECUTE_STEPS = 25  # actions executed per chunk, as in the loop's evaluation
 
 
 def demo_profile(episode) -> str | None:
@@ -102,7 +101,6 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from recap_lab.evaluation import EvaluationConfig, evaluate_policy
     from recap_model.policy import load_policy
     from recap_trainer.training.run import TrainConfig
     from recap_trainer.training.train_policy import PolicyTrainConfig, train_policy
@@ -122,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     if opts.eval_episodes:
         report = evaluate_policy(load_policy(policy, seed=opts.seed),
                                  EvaluationConfig(task=RecapDataset(data)[0].task, episodes=opts.eval_episodes,
-                                                  seed=EVAL_SEED, execute_steps=EXECUTE_STEPS),
+                                                  seed=EVALUATION_SEED, execute_steps=EXECUTE_STEPS),
                                  label=f"BC on {'+'.join(sorted(profiles))} successes")
         report.save(opts.out / "eval.json")
         print(json.dumps({"success_rate": report.success_rate.value, "throughput_per_hour": report.throughput_per_hour.value,

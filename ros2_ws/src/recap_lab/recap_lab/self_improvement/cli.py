@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from recap_lab.self_improvement.config import DEPLOY_CHUNKING, PRESETS, LoopConfig
+from recap_lab.self_improvement.config import PRESETS, LoopConfig
 from recap_bringup.graph_session import GraphStopped
 from recap_bringup.ros_domain import MAX_DOMAIN_ID, domain_id_option, requested_domain_id
 from recap_bringup.termination import INTERRUPTED_EXIT_CODE, terminate_as_interrupt
@@ -43,10 +43,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--render-cameras", action="store_true",
                         help="render and record the three cameras during deployments (slower; the loop's "
                              "state-only policies do not use them)")
-    parser.add_argument("--deploy-chunking", choices=DEPLOY_CHUNKING, default=None,
-                        help="how the deployed policy node executes chunks: evaluation (default: a new chunk "
-                             "every 25 ticks, as the in-process evaluation executes them) or rtc (the node's "
-                             "real-time chunking, what a robot runs by default)")
     parser.add_argument("--takeover-deviation", type=float, nargs=2, default=None, metavar=("RAD", "SECONDS"),
                         help="the simulated operator takes over when the executed command stays RAD from its "
                              "shadow expert's for SECONDS (default: the sim config's 1.2 rad for 0.5 s)")
@@ -58,8 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Monte Carlo fine-tuning advantages, A_t = R_t - V(o_t) (the default; docs/BRINGUP.md)")
     parser.add_argument("--noise-scale", type=float, default=None, metavar="S",
                         help="scale of the flow's starting noise for every policy evaluated and deployed "
-                             "(default 0.2; 1 = the paper's sampling; a run made at 0.5 resumes with "
-                             "--noise-scale 0.5)")
+                             f"(default {LoopConfig.noise_scale}; 1 = the paper's sampling; a run made at 0.5 "
+                             "resumes with --noise-scale 0.5)")
     baselines = parser.add_mutually_exclusive_group()
     baselines.add_argument("--baselines", dest="baselines", action="store_true", default=None,
                            help="also train and evaluate BC / filtered BC / AWR on the final data (a finished "
@@ -83,7 +79,6 @@ def config_from(opts: argparse.Namespace) -> LoopConfig:
                         ("eval_episodes", opts.eval_episodes), ("demos", opts.demos),
                         ("value_steps", opts.value_steps), ("policy_steps", opts.policy_steps),
                         ("baselines", opts.baselines), ("train_threads", opts.train_threads),
-                        ("deploy_chunking", opts.deploy_chunking),
                         ("takeover_deviation", tuple(opts.takeover_deviation) if opts.takeover_deviation else None),
                         ("finetune_n_step", opts.finetune_n_step), ("noise_scale", opts.noise_scale)):
         if value is not None:

@@ -7,7 +7,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-DEPLOY_CHUNKING = ("evaluation", "rtc")
+from recap_model.policy import DEFAULT_NOISE_SCALE
+from recap_trainer.algorithm import AlgorithmConfig
 
 
 @dataclass(frozen=True)
@@ -19,10 +20,9 @@ class LoopConfig:
     demos: int = 600  # mixed-quality scripted-expert demonstrations (D_demo)
     rollouts_per_iteration: int = 25  # deployments of pi^{k-1} through the ROS graph, operator correcting
     eval_episodes: int = 200  # in-process evaluation episodes per policy
-    value_steps: int = 3000  # gradient steps for V_pre (each fine-tune: half)
-    # 11 000 keeps `make run` within 30 min on 2 cores (12 000 took 30.3 min, as demonstrations with
-    # the knock_cup mistake make pi^0's episodes longer); 10 000 gives a clearly weaker pi^0.
-    policy_steps: int = 11000  # gradient steps for pi_pre (each fine-tune: half)
+    # Gradient steps of V_pre and pi_pre (each fine-tune: half): AlgorithmConfig's, the product's sizes.
+    value_steps: int = AlgorithmConfig.pretrain_value.steps
+    policy_steps: int = AlgorithmConfig.pretrain_policy.steps
     # Plain BC, filtered BC and AWR on the final data, each with pi^K's policy steps: about 28 more
     # minutes at the default size. They can be added to a finished run (not part of its hash).
     baselines: bool = False
@@ -34,34 +34,22 @@ class LoopConfig:
     # The loop trains state-only policies, which never read images: rendering three cameras costs
     # ~45 ms a frame on this CPU and slows the sim below real time, so deployments skip it unless asked.
     render_cameras: bool = False
-    # How the deployed policy node executes chunks. "evaluation": a new chunk every 25 ticks, each
-    # followed from its arrival (plain scheduler), which is what the in-process evaluation executes,
-    # so RECAP learns from the behaviour that is measured. "rtc": the node's default real-time
-    # chunking (a chunk every 10 ticks continuing the last), which commits harder to a chunk's first
-    # decision and fails in ways the evaluation does not see (docs/BRINGUP.md).
-    deploy_chunking: str = "evaluation"
     # The simulated operator's deviation trigger during deployments, (rad, s): it takes over when
     # the executed command stays this far from its shadow expert's for this long. None: the sim
     # config's (recap_bringup/config/aloha_sim.yaml).
     takeover_deviation: tuple[float, float] | None = None
-    # N of the fine-tuning advantages (the labels of pi^1..pi^K); None = Monte Carlo, A_t = R_t - V(o_t).
-    # The paper uses N = 50, which charges a failure only to the last second before it: on espresso
-    # a policy that tips the cup early was labelled positive for most of the approach. Monte Carlo
-    # labels charge it to every step of the failed episode; with them the loop's pi^2 fails less
-    # than pi^0 (docs/BRINGUP.md): a named deviation. --n-step 50 restores the paper's.
-    finetune_n_step: int | None = None
+    # N of the fine-tuning advantages (the labels of pi^1..pi^K); None = Monte Carlo, AlgorithmConfig's
+    # default (a named deviation); --n-step 50 restores the paper's.
+    finetune_n_step: int | None = AlgorithmConfig.n_step
     # Scale of the flow's starting noise for every policy the loop evaluates and deploys (π^k and the
-    # baselines alike); recap_model.policy.DEFAULT_NOISE_SCALE, which a test keeps equal to it.
-    # 1 = the paper's sampler (TRAINER.md, deviation 11). Runs made at 0.5 resume with it.
-    noise_scale: float = 0.2
+    # baselines alike). 1 = the paper's sampler (TRAINER.md, deviation 11). Runs made at 0.5 resume with it.
+    noise_scale: float = DEFAULT_NOISE_SCALE
     seed: int = 0
 
     def __post_init__(self) -> None:
         if self.iterations < 0 or min(self.demos, self.rollouts_per_iteration, self.eval_episodes,
                                       self.value_steps, self.policy_steps, self.train_threads) < 1:
             raise ValueError(f"loop sizes must be positive (iterations may be 0): {self}")
-        if self.deploy_chunking not in DEPLOY_CHUNKING:
-            raise ValueError(f"deploy_chunking must be one of {DEPLOY_CHUNKING}, got {self.deploy_chunking!r}")
         if self.takeover_deviation is not None and (len(self.takeover_deviation) != 2 or min(self.takeover_deviation) <= 0):
             raise ValueError(f"takeover_deviation must be (rad > 0, seconds > 0), got {self.takeover_deviation}")
         if self.finetune_n_step is not None and self.finetune_n_step < 1:

@@ -10,7 +10,7 @@ from recap_core.output_files import write_json_atomic
 
 
 # The ledger's layout and what its steps mean; a work dir written under another one is not resumed.
-LEDGER_FORMAT = 2
+LEDGER_FORMAT = 3
 
 
 class Ledger:

@@ -12,10 +12,11 @@ after the last finished step (deployments resume per episode).
 Deviation from the paper: evaluation runs the policy in the sim core in-process (the same model
 and sim as the deployed graph, without DDS), so hundreds of evaluation episodes fit in the time
 budget; data collection, the part RECAP learns from, goes through the ROS graph. Both execute
-chunks alike by default: 25 actions of each chunk, then a new chunk (deploy_chunking="evaluation").
-The robot's default real-time chunking (a chunk every 10 ticks continuing the last) commits harder
-to a chunk's first decision and failed in deployments where the evaluation did not (docs/BRINGUP.md);
-deploy_chunking="rtc" deploys with it.
+chunks alike, so RECAP learns from the behaviour that is measured: EXECUTE_STEPS actions of each
+chunk, then a new chunk (the deployed policy node runs its plain scheduler with
+`inference_every = EXECUTE_STEPS`). The robot's default real-time chunking (a chunk every 10 ticks
+continuing the last) commits harder to a chunk's first decision and failed in deployments where
+the evaluation did not (docs/BRINGUP.md).
 """
 from __future__ import annotations
 
@@ -23,17 +24,16 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from recap_lab.self_improvement.config import LoopConfig
 from recap_bringup.deployment import DeploymentConfig, deploy
-from recap_sim.tasks import task_prompt
+from recap_lab.evaluation import EXECUTE_STEPS
+from recap_lab.seeds import DEPLOYMENT_SEED, EVALUATION_SEED
+from recap_lab.self_improvement.config import LoopConfig
 from recap_lab.self_improvement.ledger import Ledger
 from recap_lab.self_improvement.report import write_loop_report
+from recap_sim.tasks import task_prompt
 
 log = logging.getLogger("recap.loop")
 
-ROLLOUT_SEED_BASE = 100_000  # deployment seeds: far from demonstrations (0..) and evaluation (1e6..)
-EVAL_SEED = 1_000_000
-EXECUTE_STEPS = 25  # actions executed per chunk in evaluation (and in deployments, unless deploy_chunking="rtc")
 BASELINES = ("bc", "filtered_bc", "awr")
 
 
@@ -44,9 +44,7 @@ def algorithm_config(cfg: LoopConfig):
     # Training runs while the deployment graph is down: it has the cores to itself.
     value = TrainConfig(steps=cfg.value_steps, seed=cfg.seed, threads=cfg.train_threads)
     policy = TrainConfig(steps=cfg.policy_steps, seed=cfg.seed, threads=cfg.train_threads)
-    return AlgorithmConfig(pretrain_value=value, pretrain_policy=policy, n_step=cfg.finetune_n_step,
-                           finetune_value=replace(value, steps=max(1, cfg.value_steps // 2)),
-                           finetune_policy=replace(policy, steps=max(1, cfg.policy_steps // 2)))
+    return AlgorithmConfig.from_pretraining(value, policy, n_step=cfg.finetune_n_step)
 
 
 def run_loop(cfg: LoopConfig, workdir: Path, domain_id: int | None = None) -> Path:
@@ -89,11 +87,11 @@ def run_loop(cfg: LoopConfig, workdir: Path, domain_id: int | None = None) -> Pa
         pending = [i for i in range(cfg.rollouts_per_iteration) if not ledger.done(f"{deployment}{i}")]
         deploy(policies[-1], bags, workdir / "logs" / f"iter_{k}",
                DeploymentConfig(task=cfg.task, prompt=task_prompt(cfg.task), episodes=cfg.rollouts_per_iteration,
-                                first_seed=ROLLOUT_SEED_BASE + 1000 * k,
+                                first_seed=DEPLOYMENT_SEED + 1000 * k,
                                 wall_timeout_s=task_limit_s / max(cfg.real_time_factor, 1e-3) + 60.0,
                                 iteration=k, real_time_factor=cfg.real_time_factor,
                                 render_cameras=cfg.render_cameras,
-                                execute_steps=EXECUTE_STEPS if cfg.deploy_chunking == "evaluation" else None,
+                                execute_steps=EXECUTE_STEPS,
                                 takeover_deviation=cfg.takeover_deviation, noise_scale=cfg.noise_scale,
                                 domain_id=domain_id),
                pending, lambda i, result: ledger.finish(f"{deployment}{i}", result))
@@ -118,7 +116,7 @@ def _evaluate(policy_dir: Path, cfg: LoopConfig, out: Path, label: str) -> str:
     from recap_model.policy import load_policy
 
     report = evaluate_policy(load_policy(policy_dir, seed=cfg.seed, noise_scale=cfg.noise_scale),
-                             EvaluationConfig(task=cfg.task, episodes=cfg.eval_episodes, seed=EVAL_SEED,
+                             EvaluationConfig(task=cfg.task, episodes=cfg.eval_episodes, seed=EVALUATION_SEED,
                                               execute_steps=EXECUTE_STEPS), label=label)
     log.info("%s: success %s, throughput %s successes/h", label, report.success_rate.format(),
              report.throughput_per_hour.format(digits=0))
