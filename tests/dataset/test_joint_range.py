@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_episode
 
+from dataset.conftest import make_episode  # by its package: a bare `conftest` may be tests/trainer's
 from recap_trainer.episode import EpisodeError, JointRange
 from recap_trainer.normalization import compute_stats
 
