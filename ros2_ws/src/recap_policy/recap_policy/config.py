@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from recap_core.aloha_layout import ALOHA_FOLLOWER_GRIPPER, SIM_GRIPPER, GripperCalibration
 from recap_policy.backends.base import Conditioning
 from recap_model.chunk_scheduling import DelayEstimatorConfig, SchedulerConfig
+from recap_model.sampling import DEFAULT_NOISE_SCALE
 from recap_policy.command_stream import CommandStreamConfig
 
 BACKENDS = ("checkpoint", "remote")
@@ -28,8 +29,8 @@ PARAMETERS: dict[str, tuple[object, str]] = {
     "scheduler": ("rtc", "chunk scheduler: plain | ensemble (ACT temporal ensembling) | rtc (real-time chunking)"),
     "advantage": ("positive", "advantage indicator the policy is conditioned on: positive | negative | unconditioned"),
     "guidance_scale": (1.0, "classifier-free guidance scale beta (1 = no guidance; the paper suggests 1.5-2.5)"),
-    "noise_scale": (0.2, "scale of the flow's starting noise (1 = the paper's sampling; 0.2 knocks over fewer cups, "
-                        "docs/TRAINER.md)"),
+    "noise_scale": (DEFAULT_NOISE_SCALE, "scale of the flow's starting noise (1 = the paper's sampling; "
+                    f"{DEFAULT_NOISE_SCALE} knocks over fewer cups, docs/TRAINER.md)"),
     "max_observation_age_s": (0.5, "an input older than this (header stamp) is stale: no new chunks, the command holds"),
     "max_step": (0.1, "largest change of one joint between two commands (rad / normalised gripper)"),
     "blend_steps": (5, "ticks over which a new chunk cross-fades in (plain, rtc)"),

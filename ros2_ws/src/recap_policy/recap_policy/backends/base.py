@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recap_core.aloha_layout import JOINT_NAMES
+from recap_model.sampling import DEFAULT_NOISE_SCALE
 from recap_policy.observation import Observation
 
 ADVANTAGES = ("positive", "negative", "unconditioned")
@@ -46,7 +47,7 @@ class Conditioning:
     advantage: str = "positive"  # positive (default, RECAP) | negative | unconditioned
     guidance_scale: float = 1.0  # beta: 1 = conditioned sampling only, > 1 classifier-free guidance
     # 1 = the paper's N(0, I); the built-in default 0.2 is a deviation (recap_model.policy.DEFAULT_NOISE_SCALE)
-    noise_scale: float = 0.2
+    noise_scale: float = DEFAULT_NOISE_SCALE
 
     def __post_init__(self) -> None:
         if self.advantage not in ADVANTAGES:
