@@ -8,12 +8,14 @@ firing absorbs wake-up jitter without counting a late firing twice.
 """
 from __future__ import annotations
 
+from recap_core.stamps import seconds_to_ns
+
 
 class TickCounter:
     def __init__(self, period_s: float) -> None:
         if not period_s > 0:
             raise ValueError(f"period must be > 0 s, got {period_s}")
-        self.period_ns = round(period_s * 1e9)
+        self.period_ns = seconds_to_ns(period_s)
         self._origin_ns: int | None = None
         self._count = 0
         self.skipped = 0  # periods the timer did not fire for, in total

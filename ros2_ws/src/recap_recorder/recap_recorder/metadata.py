@@ -6,12 +6,13 @@ of metadata.yaml embedded in the MCAP file keeps the values at recording time.
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
+
+from recap_core.output_files import write_text_atomic
 
 SIDECAR = "episode.json"
 OUTCOMES = ("success", "failure", "abort")
@@ -68,21 +69,8 @@ class EpisodeMetadata:
         return out
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_sidecar(bag_dir: Path, meta: EpisodeMetadata) -> None:
-    atomic_write_text(Path(bag_dir) / SIDECAR, json.dumps(meta.to_dict(), indent=2, sort_keys=True) + "\n")
+    write_text_atomic(Path(bag_dir) / SIDECAR, json.dumps(meta.to_dict(), indent=2, sort_keys=True) + "\n")
 
 
 def read_sidecar(bag_dir: Path) -> EpisodeMetadata:
@@ -99,4 +87,4 @@ def update_bag_custom_data(bag_dir: Path, meta: EpisodeMetadata) -> None:
     doc = yaml.safe_load(path.read_text())
     info = doc["rosbag2_bagfile_information"]
     info["custom_data"] = {**(info.get("custom_data") or {}), **meta.custom_data()}
-    atomic_write_text(path, yaml.safe_dump(doc, sort_keys=False))
+    write_text_atomic(path, yaml.safe_dump(doc, sort_keys=False))

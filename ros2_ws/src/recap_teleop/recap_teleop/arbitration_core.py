@@ -20,6 +20,7 @@ import numpy as np
 
 from recap_core.aloha_layout import ARMS, JOINT_NAMES, JOINTS_PER_ARM, join_arms
 from recap_core.pose_jump import JUMP_RAD, PoseJumpDetector
+from recap_core.stamps import seconds_to_ns
 from recap_teleop.takeover import ArbitrationConfig, Arbitrator, ControlState, Decision, Source
 from recap_teleop.safety_filter import SafetyConfig, SafetyFilter, SafetyOutput
 
@@ -75,7 +76,7 @@ class ArbitrationCore:
         self._leader = _PairedArms()
         self._follower = _PairedArms()
         self._follower_jumps = PoseJumpDetector()
-        self._period_ns = round(safety.control_period * 1e9)
+        self._period_ns = seconds_to_ns(safety.control_period)
         self._last_output_period: int | None = None
         self._resync_after: list[int] | None = None  # a reset was announced after these readings
         self.jump_hold: str | None = None  # why the arms hold after an unannounced pose jump
@@ -170,7 +171,7 @@ class ArbitrationCore:
     def tick(self, now: float) -> TickResult | None:
         """The command for this control period, or None when this period already had its command."""
         with self._lock:
-            period = round(now * 1e9) // self._period_ns
+            period = seconds_to_ns(now) // self._period_ns
             last = self._last_output_period
             if last is not None and period == last:
                 return None
