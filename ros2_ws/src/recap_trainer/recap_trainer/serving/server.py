@@ -1,0 +1,137 @@
+"""A RECAP policy served over openpi's websocket protocol (openpi_client.WebsocketClientPolicy talks to it).
+
+One thread per connection (websockets' sync server); inference is serialised by one lock, so
+each request is answered with its own chunk whatever the other clients send. Request batching
+through Policy.infer_batch is not used: it would draw one noise tensor for all batched clients
+(chunks would depend on who else is connected) and gains little on CPU (bench/bench_serve.py).
+
+Errors, as openpi's client sees them (a str frame instead of bytes raises RuntimeError with it):
+a request the checkpoint cannot take gets "bad request: field '<name>': ..." and the connection
+stays open, so the client can send a corrected request; an unexpected failure gets the traceback
+and the connection is closed with 1011, as openpi's server does. GET /healthz answers 200 OK.
+"""
+from __future__ import annotations
+
+import http
+import logging
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+
+from openpi_client import msgpack_numpy
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
+from websockets.sync.server import ServerConnection, serve
+
+from recap_model.features import ObservationError
+from recap_trainer.serving.protocol import ChunkRequest, RequestError, ServingDefaults, parse_request, server_metadata
+
+log = logging.getLogger("recap.serve")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"  # loopback by default: the protocol has no authentication
+    port: int = 8000  # 0: any free port (tests); the bound one is PolicyServer.port
+    defaults: ServingDefaults = field(default_factory=ServingDefaults)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port < 65536:
+            raise ValueError(f"port must be in 0..65535, got {self.port}")
+
+
+class PolicyServer:
+    """Serves `policy` (recap_model.policy.Policy) until shutdown(); use as a context manager."""
+
+    def __init__(self, policy, config: ServerConfig) -> None:
+        self._policy = policy
+        self.config = config
+        self.metadata = server_metadata(policy.metadata, policy.config.action_dim, config.defaults)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._server = serve(self._handle, config.host, config.port, process_request=_health_check,
+                             compression=None, max_size=None)
+        self.host, self.port = self._server.socket.getsockname()[:2]
+
+    def serve_forever(self) -> None:
+        log.info("serving %s on ws://%s:%d (health: http://%s:%d/healthz)", self.metadata["policy_id"],
+                 self.host, self.port, self.host, self.port)
+        self._server.serve_forever()
+
+    def start(self) -> "PolicyServer":
+        """serve_forever() in a background thread."""
+        self._thread = threading.Thread(target=self.serve_forever, name="recap-serve", daemon=True)
+        self._thread.start()
+        return self
+
+    def shutdown(self) -> None:
+        """Stop accepting, close every connection (1001 going away) and wait for the serving thread."""
+        self._server.shutdown()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        log.info("server on port %d stopped", self.port)
+
+    def __enter__(self) -> "PolicyServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    def _handle(self, ws: ServerConnection) -> None:
+        client = "%s:%d" % ws.remote_address[:2]
+        log.info("client %s connected", client)
+        packer = msgpack_numpy.Packer()
+        chunks = 0  # chunk k of this connection samples with seed + k
+        try:
+            ws.send(packer.pack(self.metadata))
+            for message in ws:
+                try:
+                    request = self._decode(message)
+                    reply = self._infer(request, chunks)
+                except RequestError as error:
+                    log.warning("client %s: bad request: %s", client, error)
+                    ws.send(f"bad request: {error}")
+                    continue
+                chunks += 1
+                ws.send(packer.pack(reply))
+        except ConnectionClosed as closed:
+            log.info("client %s disconnected (%s) after %d chunk(s)", client, closed.rcvd or "no close frame", chunks)
+            return
+        except Exception:
+            log.exception("client %s: inference failed; closing its connection", client)
+            try:
+                ws.send(traceback.format_exc())
+                ws.close(CloseCode.INTERNAL_ERROR, "Internal server error. Traceback included in previous frame.")
+            except ConnectionClosed:
+                pass
+            return
+        log.info("client %s disconnected after %d chunk(s)", client, chunks)
+
+    def _decode(self, message: bytes | str) -> ChunkRequest:
+        if isinstance(message, str):
+            raise RequestError("request", "must be a binary msgpack-numpy frame, got text")
+        try:
+            raw = msgpack_numpy.unpackb(message)
+        except Exception as error:  # any malformed payload is the client's, not the server's
+            raise RequestError("request", f"is not msgpack-numpy: {error}") from None
+        return parse_request(raw, self.metadata, self.config.defaults)
+
+    def _infer(self, request: ChunkRequest, index: int) -> dict:
+        with self._lock:
+            self._policy.reset(self.config.defaults.seed + index)
+            self._policy.noise_scale = request.noise_scale
+            start = time.perf_counter()
+            try:
+                actions = self._policy.infer(request.obs, request.advantage, request.guidance_scale,
+                                             request.frozen_prefix)
+            except ObservationError as error:
+                raise RequestError("observation", str(error)) from None
+            infer_ms = 1e3 * (time.perf_counter() - start)
+        return {"actions": actions, "policy_id": self.metadata["policy_id"], "server_timing": {"infer_ms": infer_ms}}
+
+
+def _health_check(connection: ServerConnection, request):
+    if request.path == "/healthz":
+        return connection.respond(http.HTTPStatus.OK, "OK\n")
+    return None  # everything else is a websocket handshake
