@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from bringup.checkpoint_config import write_checkpoint_config
 from recap_lab.self_improvement.config import PRESETS, LoopConfig
 from recap_lab.self_improvement.ledger import Ledger
 
@@ -83,7 +84,8 @@ def test_deployments_execute_chunks_as_the_evaluation_does_unless_told_otherwise
 
     def policy_parameters(**kw):
         cfg = DeploymentConfig(task="espresso", prompt="p", episodes=1, first_seed=1, wall_timeout_s=1.0, **kw)
-        return next(s for s in deployment_graph(tmp_path, tmp_path, cfg) if s.name == "policy_node").parameters
+        policy = write_checkpoint_config(tmp_path / "policy", state_dim=15)
+        return next(s for s in deployment_graph(policy, tmp_path, cfg) if s.name == "policy_node").parameters
 
     aligned = policy_parameters(execute_steps=EXECUTE_STEPS)
     assert (aligned["scheduler"], aligned["inference_every"]) == ("plain", EXECUTE_STEPS)
@@ -97,7 +99,8 @@ def test_the_operators_deviation_trigger_can_be_set_for_deployments(tmp_path):
 
     def sim_parameters(**kw):
         cfg = DeploymentConfig(task="espresso", prompt="p", episodes=1, first_seed=1, wall_timeout_s=1.0, **kw)
-        return next(s for s in deployment_graph(tmp_path, tmp_path, cfg) if s.name == "sim_node").parameters
+        policy = write_checkpoint_config(tmp_path / "policy", state_dim=15)
+        return next(s for s in deployment_graph(policy, tmp_path, cfg) if s.name == "sim_node").parameters
 
     default = sim_parameters()
     assert (default["operator.deviation_threshold"], default["operator.deviation_duration_s"]) == (1.2, 0.5)  # aloha_sim.yaml
@@ -137,7 +140,8 @@ def test_every_policy_is_sampled_with_the_loops_noise_scale(tmp_path):
 
     def policy_parameters(**kw):
         cfg = DeploymentConfig(task="espresso", prompt="p", episodes=1, first_seed=1, wall_timeout_s=1.0, **kw)
-        return next(s for s in deployment_graph(tmp_path, tmp_path, cfg) if s.name == "policy_node").parameters
+        policy = write_checkpoint_config(tmp_path / "policy", state_dim=15)
+        return next(s for s in deployment_graph(policy, tmp_path, cfg) if s.name == "policy_node").parameters
 
     assert policy_parameters(noise_scale=0.3)["noise_scale"] == 0.3
     assert "noise_scale" not in policy_parameters()  # the node's own default

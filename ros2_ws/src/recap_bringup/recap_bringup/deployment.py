@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from recap_bringup.graph import LaunchArgs, describe_graph
+from recap_bringup.graph import CheckpointInputs, LaunchArgs, describe_graph
 from recap_bringup.graph_session import GraphSession
 
 
@@ -20,7 +20,10 @@ class DeploymentConfig:
     wall_timeout_s: float  # per episode, then it is aborted
     iteration: int = 0  # stored in each bag's metadata
     real_time_factor: float = 1.0
-    render_cameras: bool = False
+    # Cameras the sim renders, publishes and the recorder records, besides those the policy reads
+    # (always rendered, at the size the policy was trained on).
+    cameras: tuple[str, ...] = ()
+    image_size: tuple[int, int] | None = None  # (H, W) of every camera; None: the policy's, else the sim's
     # None: the policy node's own chunking (real-time chunking). k: a new chunk every k ticks, each
     # followed from its arrival, as the in-process evaluation executes chunks.
     execute_steps: int | None = None
@@ -32,7 +35,20 @@ class DeploymentConfig:
 
 
 def deployment_graph(policy_dir: Path, bag_dir: Path, cfg: DeploymentConfig):
-    sim = {"real_time_factor": cfg.real_time_factor, **({} if cfg.render_cameras else {"cameras": ["none"]})}
+    """The sim renders the cameras the policy reads at the size it was trained on (and any others
+    asked for), so the policy sees on the topics what it saw in training."""
+    inputs = CheckpointInputs.read(policy_dir)
+    if inputs is None:
+        raise FileNotFoundError(f"no policy checkpoint at {policy_dir} (config.json missing)")
+    needed, trained_size = inputs.cameras, inputs.image_size
+    cameras = tuple(dict.fromkeys((*needed, *cfg.cameras)))
+    size = cfg.image_size or trained_size
+    if needed and size != trained_size:
+        raise ValueError(f"the policy at {policy_dir} was trained on {trained_size[1]}x{trained_size[0]} images; "
+                         f"the deployment asks for {size[1]}x{size[0]}")
+    sim = {"real_time_factor": cfg.real_time_factor, "cameras": list(cameras) or ["none"]}
+    if size is not None:
+        sim["image_height"], sim["image_width"] = size
     if cfg.takeover_deviation is not None:
         sim["operator.deviation_threshold"], sim["operator.deviation_duration_s"] = map(float, cfg.takeover_deviation)
     policy = {} if cfg.noise_scale is None else {"noise_scale": float(cfg.noise_scale)}
@@ -49,8 +65,6 @@ def deploy(policy_dir: Path, bag_dir: Path, log_dir: Path, cfg: DeploymentConfig
     `policy_dir` through one graph; `finished(i, result)` is called as each episode ends."""
     if not episodes:
         return
-    if not (policy_dir / "config.json").is_file():
-        raise FileNotFoundError(f"no policy checkpoint at {policy_dir} (config.json missing)")
     with GraphSession(deployment_graph(policy_dir, bag_dir, cfg), log_dir, cfg.startup_timeout_s,
                       domain_id=cfg.domain_id) as session:
         for i in episodes:

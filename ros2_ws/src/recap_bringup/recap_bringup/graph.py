@@ -7,6 +7,7 @@ absent) build their processes from it, so the two can never disagree.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,30 @@ def load_robot_config(args: LaunchArgs) -> dict[str, dict[str, Any]]:
     return out
 
 
+@dataclass(frozen=True)
+class CheckpointInputs:
+    """What a policy checkpoint reads, from its config.json: cameras at (H, W), and how many
+    simulator-only object-state features (0 for a policy a real robot can run)."""
+
+    cameras: tuple[str, ...]
+    image_size: tuple[int, int] | None
+    sim_state_dim: int
+
+    @classmethod
+    def read(cls, checkpoint: str | Path) -> CheckpointInputs | None:
+        """None where there is no checkpoint (yet): the policy node reports that itself."""
+        path = Path(checkpoint) / "config.json"
+        if not path.is_file():
+            return None
+        try:
+            observation = json.loads(path.read_text())["model_config"]["observation"]
+            cameras = tuple(observation["cameras"])
+            return cls(cameras, tuple(int(v) for v in observation["image_size"]) if cameras else None,
+                       int(observation["state_dim"]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: not a policy checkpoint config ({exc!r})") from exc
+
+
 def describe_graph(args: LaunchArgs, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> list[NodeSpec]:
     """The nodes for `args`, in start order (robot first, recorder last).
 
@@ -102,8 +127,16 @@ def describe_graph(args: LaunchArgs, overrides: Mapping[str, Mapping[str, Any]] 
         nodes.append(NodeSpec("recap_sim", "sim_node", "recap_sim.sim_node", "sim_node",
                               params("sim_node", task=args.task, **{"operator.enabled": args.operator})))
     if args.checkpoint:
+        inputs = CheckpointInputs.read(args.checkpoint)
+        if inputs is not None and inputs.sim_state_dim and not args.sim:
+            raise ValueError(
+                f"the policy at {args.checkpoint} reads the simulator's object state ({inputs.sim_state_dim} "
+                "features of env_state), which a real robot does not publish; train it on cameras and joints "
+                "(recap-lab loop --observation cameras, or recap train-policy --cameras ...)")
         policy = params("policy_node", checkpoint=args.checkpoint, task=args.task)
-        cameras = tuple(policy.get("camera_topics", ()))
+        # The node's default topic for each camera the checkpoint reads, unless the config names them.
+        cameras = tuple(t for t in policy.get("camera_topics", ()) if t) or \
+            tuple(f"/{c}/image_raw" for c in (inputs.cameras if inputs else ()))
         nodes.append(NodeSpec("recap_policy", "policy_node", "recap_policy.policy_node", "policy_node",
                               policy, required_topics=joint_topics + cameras))
     policy_topics = ("/policy/command",) if args.checkpoint else ()

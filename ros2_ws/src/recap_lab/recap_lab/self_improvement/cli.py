@@ -9,7 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from recap_lab.self_improvement.config import PRESETS, LoopConfig
+from recap_core.aloha_layout import CAMERA_NAMES
+from recap_lab.seeds import MAX_RUN_SEED
+from recap_lab.self_improvement.config import OBSERVATIONS, PRESETS, VISION_IMAGE_SIZE, LoopConfig, preset
 from recap_bringup.graph_session import GraphStopped
 from recap_bringup.ros_domain import MAX_DOMAIN_ID, domain_id_option, requested_domain_id
 from recap_bringup.termination import INTERRUPTED_EXIT_CODE, terminate_as_interrupt
@@ -30,7 +32,31 @@ def build_parser() -> argparse.ArgumentParser:
                         help="preset sizes: quick (smoke test, ~2 min), default (<= 30 min on 2 cores, no "
                              "baselines) or full (default + BC, filtered BC and AWR, ~55 min)")
     parser.add_argument("--quick", action="store_const", const="quick", dest="size", help="same as --size quick")
-    parser.add_argument("--workdir", type=Path, default=None, help="default: runs/loop_<task>_<size>")
+    parser.add_argument("--observation", choices=OBSERVATIONS, default="sim-state",
+                        help="what the value function and the policies see: 'cameras' = joints + camera images, "
+                             "as on a real robot (rendered for demonstrations, deployments and evaluation; no "
+                             "simulator state anywhere); 'sim-state' (default) = joints + the simulator's object "
+                             "state, which no real robot publishes (fast, for experiments on the method)")
+    parser.add_argument("--cameras", nargs="+", choices=CAMERA_NAMES, default=None, metavar="CAM",
+                        help=f"with --observation cameras: the cameras the policies see (default: all of "
+                             f"{' '.join(CAMERA_NAMES)})")
+    parser.add_argument("--image-size", type=int, nargs=2, default=None, metavar=("H", "W"),
+                        help=f"with --observation cameras: the size every camera is rendered at (default "
+                             f"{VISION_IMAGE_SIZE[0]} {VISION_IMAGE_SIZE[1]})")
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, default=None, metavar="N",
+                       help=f"the run's seed (0..{MAX_RUN_SEED}, default 0): its demonstration and deployment "
+                            "scenes and its training; part of the run's identity. Every run is evaluated on the "
+                            "same evaluation episodes")
+    seeds.add_argument("--seeds", type=int, nargs="+", default=None, metavar="N",
+                       help="independent runs, one per seed, in <workdir>/seed_<N> one after another (each resumes "
+                            "on its own), then <workdir>/SEEDS.md: every run's results and ratios and their median")
+    parser.add_argument("--reference-noise-scales", type=float, nargs="*", default=None, metavar="S",
+                        help="also report the SFT policy at the sampling noise that suits it best, chosen among "
+                             "these scales and --noise-scale on validation episodes (default: 0.5 1 for "
+                             "--observation cameras, none for sim-state; give no value to switch it off)")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="default: runs/loop_<task>_<size> (sim-state) or runs/loop_<task>_<size>_cameras")
     parser.add_argument("--iterations", type=int, default=None, help="override K")
     parser.add_argument("--rollouts", type=int, default=None, help="override deployments per iteration")
     parser.add_argument("--eval-episodes", type=int, default=None, help="override evaluation episodes per policy")
@@ -75,19 +101,25 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from(opts: argparse.Namespace) -> LoopConfig:
     """The preset named by --size with the command line's overrides (ValueError when out of range)."""
     overrides = {"task": opts.task}
+    if opts.observation != "cameras" and (opts.cameras or opts.image_size):
+        raise ValueError("--cameras and --image-size need --observation cameras")
     for name, value in (("iterations", opts.iterations), ("rollouts_per_iteration", opts.rollouts),
                         ("eval_episodes", opts.eval_episodes), ("demos", opts.demos),
                         ("value_steps", opts.value_steps), ("policy_steps", opts.policy_steps),
                         ("baselines", opts.baselines), ("train_threads", opts.train_threads),
                         ("takeover_deviation", tuple(opts.takeover_deviation) if opts.takeover_deviation else None),
-                        ("finetune_n_step", opts.finetune_n_step), ("noise_scale", opts.noise_scale)):
+                        ("finetune_n_step", opts.finetune_n_step), ("noise_scale", opts.noise_scale),
+                        ("cameras", tuple(opts.cameras) if opts.cameras else None),
+                        ("image_size", tuple(opts.image_size) if opts.image_size else None),
+                        ("reference_noise_scales", None if opts.reference_noise_scales is None
+                         else tuple(opts.reference_noise_scales)), ("seed", opts.seed)):
         if value is not None:
             overrides[name] = value
     if overrides.get("finetune_n_step") == _MONTE_CARLO:
         overrides["finetune_n_step"] = None
     if opts.render_cameras:
         overrides["render_cameras"] = True
-    return dataclasses.replace(PRESETS[opts.size], **overrides)
+    return dataclasses.replace(preset(opts.size, opts.observation), **overrides)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,13 +131,27 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"recap-lab loop: {error}", file=sys.stderr)
         return 2
-    workdir = opts.workdir or Path("runs") / f"loop_{opts.task}_{opts.size}"
+    suffix = "_cameras" if cfg.observation == "cameras" else ""
+    workdir = opts.workdir or Path("runs") / f"loop_{opts.task}_{opts.size}{suffix}"
+    try:
+        runs = [(dataclasses.replace(cfg, seed=seed), workdir / f"seed_{seed}") for seed in opts.seeds] \
+            if opts.seeds else [(cfg, workdir)]
+    except ValueError as error:
+        print(f"recap-lab loop: {error}", file=sys.stderr)
+        return 2
+    if opts.seeds and len(set(opts.seeds)) != len(opts.seeds):
+        print(f"recap-lab loop: --seeds repeats a seed: {opts.seeds}", file=sys.stderr)
+        return 2
     from recap_lab.self_improvement.run import run_loop
+    from recap_lab.self_improvement.seed_summary import write_seed_summary
 
     started = time.monotonic()
     terminate_as_interrupt()
     try:
-        report = run_loop(cfg, workdir, domain_id)
+        for run_cfg, run_dir in runs:
+            report = run_loop(run_cfg, run_dir, domain_id)
+        if opts.seeds:
+            report = write_seed_summary(workdir, [run_dir for _, run_dir in runs])
     except (GraphStopped, FileNotFoundError, ValueError) as error:
         print(f"recap-lab loop: stopped: {error}\nFinished steps are kept; run the same command to resume.",
               file=sys.stderr)

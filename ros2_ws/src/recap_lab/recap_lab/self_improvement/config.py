@@ -1,5 +1,10 @@
-"""Sizes of a loop run. `quick` is exercised by the test suite; `default` is the README's main job
-(espresso learnt in part in <= 30 min on 2 cores, without baselines); `full` adds the baselines."""
+"""Sizes and observations of a loop run. `quick` is exercised by the test suite; `default` is the
+README's main job (espresso learnt in part in <= 30 min on 2 cores, without baselines); `full` adds
+the baselines.
+
+What the policies see (`observation`): "sim-state", the joints plus the simulator's object state
+(`env_state`), which no real robot publishes: fast, for experiments on the method; or "cameras",
+the joints plus camera images, as on a real robot (no privileged state anywhere in the loop)."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,8 +12,15 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from recap_core.aloha_layout import CAMERA_NAMES
+from recap_lab.seeds import run_seed_base
 from recap_model.policy import DEFAULT_NOISE_SCALE
 from recap_trainer.algorithm import AlgorithmConfig
+
+OBSERVATIONS = ("sim-state", "cameras")
+# The camera loop's view of the scene (docs/BRINGUP.md, "The loop from cameras").
+VISION_CAMERAS: tuple[str, ...] = CAMERA_NAMES
+VISION_IMAGE_SIZE: tuple[int, int] = (48, 64)  # (H, W), rendered at this size everywhere in the loop
 
 
 @dataclass(frozen=True)
@@ -31,8 +43,9 @@ class LoopConfig:
     # this 2-core machine). Not part of the hash either: the data are the same for any number.
     train_threads: int = 2
     real_time_factor: float = 1.0  # the sim node's pace during deployment
-    # The loop trains state-only policies, which never read images: rendering three cameras costs
-    # ~45 ms a frame on this CPU and slows the sim below real time, so deployments skip it unless asked.
+    # Policies that see "sim-state" never read images: rendering three cameras at the sim node's
+    # 160x120 costs ~45 ms a frame on this CPU and slows the sim below real time, so their deployments
+    # skip it unless asked (the camera loop always renders, at its own small size).
     render_cameras: bool = False
     # The simulated operator's deviation trigger during deployments, (rad, s): it takes over when
     # the executed command stays this far from its shadow expert's for this long. None: the sim
@@ -44,9 +57,37 @@ class LoopConfig:
     # Scale of the flow's starting noise for every policy the loop evaluates and deploys (π^k and the
     # baselines alike). 1 = the paper's sampler (TRAINER.md, deviation 11). Runs made at 0.5 resume with it.
     noise_scale: float = DEFAULT_NOISE_SCALE
+    # "sim-state" or "cameras" (module docstring); with "cameras", `cameras` at `image_size` are
+    # rendered for the demonstrations, the deployments (published on the camera topics, read by the
+    # policy node, recorded) and the evaluation, and the value function and the policies read them.
+    observation: str = "sim-state"
+    cameras: tuple[str, ...] = ()
+    image_size: tuple[int, int] = VISION_IMAGE_SIZE
+    # The SFT reference pi^0 is also reported at the sampling noise that suits it best, chosen among
+    # these scales (and noise_scale) on `validation_episodes` validation episodes; () = not tuned.
+    reference_noise_scales: tuple[float, ...] = ()
+    validation_episodes: int = 50
+    # The run's seed: demonstration and deployment scenes (recap_lab.seeds.run_seed_base) and training.
     seed: int = 0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "cameras", tuple(self.cameras))
+        object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
+        object.__setattr__(self, "reference_noise_scales", tuple(float(v) for v in self.reference_noise_scales))
+        if self.observation not in OBSERVATIONS:
+            raise ValueError(f"observation must be one of {OBSERVATIONS}, got {self.observation!r}")
+        if (self.observation == "cameras") != bool(self.cameras):
+            raise ValueError(f"observation {self.observation!r} and cameras {self.cameras} disagree: "
+                             "cameras are given exactly when the policies see cameras")
+        unknown = [c for c in self.cameras if c not in CAMERA_NAMES]
+        if unknown or len(set(self.cameras)) != len(self.cameras):
+            raise ValueError(f"cameras must be distinct names of {list(CAMERA_NAMES)}, got {list(self.cameras)}")
+        if len(self.image_size) != 2 or min(self.image_size) < 16:
+            raise ValueError(f"image_size must be (height, width), each >= 16 px, got {self.image_size}")
+        if any(not 0 <= s < float("inf") for s in self.reference_noise_scales) or self.validation_episodes < 1:
+            raise ValueError("reference_noise_scales must be finite numbers >= 0 and validation_episodes >= 1, got "
+                             f"{self.reference_noise_scales}, {self.validation_episodes}")
+        run_seed_base(self.seed)  # range check
         if self.iterations < 0 or min(self.demos, self.rollouts_per_iteration, self.eval_episodes,
                                       self.value_steps, self.policy_steps, self.train_threads) < 1:
             raise ValueError(f"loop sizes must be positive (iterations may be 0): {self}")
@@ -70,3 +111,17 @@ PRESETS = {
     "default": LoopConfig(),
     "full": LoopConfig(baselines=True),
 }
+
+
+def preset(size: str, observation: str = "sim-state") -> LoopConfig:
+    """The sizes of `size` for policies that see `observation`. The camera loop renders VISION_CAMERAS
+    at VISION_IMAGE_SIZE and reports its SFT reference also at the noise that suits it best."""
+    cfg = PRESETS[size]
+    if observation not in OBSERVATIONS:
+        raise ValueError(f"observation must be one of {OBSERVATIONS}, got {observation!r}")
+    if observation == "cameras":
+        tuned = () if size == "quick" else (0.5, 1.0)
+        cfg = dataclasses.replace(cfg, observation="cameras", cameras=VISION_CAMERAS,
+                                  reference_noise_scales=tuned,
+                                  validation_episodes=min(cfg.validation_episodes, cfg.eval_episodes))
+    return cfg

@@ -20,13 +20,16 @@ the evaluation did not (docs/BRINGUP.md).
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import replace
 from pathlib import Path
 
 from recap_bringup.deployment import DeploymentConfig, deploy
 from recap_lab.evaluation import EXECUTE_STEPS
-from recap_lab.seeds import DEPLOYMENT_SEED, EVALUATION_SEED
+from recap_core.aloha_layout import CAMERA_NAMES
+from recap_core.output_files import write_json_atomic
+from recap_lab.seeds import DEMONSTRATION_SEED, DEPLOYMENT_SEED, EVALUATION_SEED, VALIDATION_SEED, run_seed_base
 from recap_lab.self_improvement.config import LoopConfig
 from recap_lab.self_improvement.ledger import Ledger
 from recap_lab.self_improvement.report import write_loop_report
@@ -44,7 +47,7 @@ def algorithm_config(cfg: LoopConfig):
     # Training runs while the deployment graph is down: it has the cores to itself.
     value = TrainConfig(steps=cfg.value_steps, seed=cfg.seed, threads=cfg.train_threads)
     policy = TrainConfig(steps=cfg.policy_steps, seed=cfg.seed, threads=cfg.train_threads)
-    return AlgorithmConfig.from_pretraining(value, policy, n_step=cfg.finetune_n_step)
+    return AlgorithmConfig.from_pretraining(value, policy, n_step=cfg.finetune_n_step, cameras=cfg.cameras)
 
 
 def run_loop(cfg: LoopConfig, workdir: Path, domain_id: int | None = None) -> Path:
@@ -59,6 +62,7 @@ def run_loop(cfg: LoopConfig, workdir: Path, domain_id: int | None = None) -> Pa
 
     workdir.mkdir(parents=True, exist_ok=True)
     ledger = Ledger(workdir / "ledger.json", cfg.hash())
+    write_json_atomic(workdir / "config.json", dataclasses.asdict(cfg), indent=1)
     if ledger.finished_steps:
         log.info("resuming %s: %d steps already finished (%s)", workdir, len(ledger.finished_steps),
                  ledger.finished_steps[-1])
@@ -75,11 +79,19 @@ def run_loop(cfg: LoopConfig, workdir: Path, domain_id: int | None = None) -> Pa
         ledger.finish(name, result)
         return result
 
-    step("demos", lambda: len(generate_dataset(demos, DatagenConfig(task=cfg.task, episodes=cfg.demos, seed=cfg.seed),
-                                               workers=cfg.train_threads)))
+    seeds = run_seed_base(cfg.seed)
+    step("demos", lambda: len(generate_dataset(demos, DatagenConfig(
+        task=cfg.task, episodes=cfg.demos, seed=seeds + DEMONSTRATION_SEED, cameras=cfg.cameras,
+        image_size=cfg.image_size), workers=cfg.train_threads)))
     step("pretrain", lambda: str(pretrain(open_datasets(data), train_dir, alg)))
     policies = [Path(step("iter_0/train", lambda: str(iterate(open_datasets(data), train_dir, 0, alg))))]
     step("iter_0/evaluate", lambda: _evaluate(policies[0], cfg, workdir / "eval" / "iter_0.json", "SFT (pi^0)"))
+    if cfg.reference_noise_scales:
+        best = step("iter_0/validate_noise", lambda: _best_noise_scale(policies[0], cfg, workdir / "eval" / "validation"))
+        step("iter_0/evaluate_tuned", lambda: _evaluate(
+            policies[0], cfg, workdir / "eval" / "reference" / "tuned.json",
+            f"SFT (pi^0) at noise {best['noise_scale']:g}", noise_scale=best["noise_scale"]))
+    deployed_cameras = cfg.cameras or (CAMERA_NAMES if cfg.render_cameras else ())
     task_limit_s = _task_time_limit(cfg.task)
     for k in range(1, cfg.iterations + 1):
         bags = workdir / "bags" / f"iter_{k}"
@@ -87,16 +99,16 @@ def run_loop(cfg: LoopConfig, workdir: Path, domain_id: int | None = None) -> Pa
         pending = [i for i in range(cfg.rollouts_per_iteration) if not ledger.done(f"{deployment}{i}")]
         deploy(policies[-1], bags, workdir / "logs" / f"iter_{k}",
                DeploymentConfig(task=cfg.task, prompt=task_prompt(cfg.task), episodes=cfg.rollouts_per_iteration,
-                                first_seed=DEPLOYMENT_SEED + 1000 * k,
+                                first_seed=seeds + DEPLOYMENT_SEED + 1000 * k,
                                 wall_timeout_s=task_limit_s / max(cfg.real_time_factor, 1e-3) + 60.0,
                                 iteration=k, real_time_factor=cfg.real_time_factor,
-                                render_cameras=cfg.render_cameras,
+                                cameras=deployed_cameras, image_size=cfg.image_size if cfg.cameras else None,
                                 execute_steps=EXECUTE_STEPS,
                                 takeover_deviation=cfg.takeover_deviation, noise_scale=cfg.noise_scale,
                                 domain_id=domain_id),
                pending, lambda i, result: ledger.finish(f"{deployment}{i}", result))
         rollouts = workdir / "data" / f"rollouts_{k}"
-        step(f"iter_{k}/convert", lambda: _convert(bags, rollouts, cfg.task, k))
+        step(f"iter_{k}/convert", lambda: _convert(bags, rollouts, cfg, k))
         data.append(rollouts)
         policies.append(Path(step(f"iter_{k}/train", lambda: str(iterate(open_datasets(data), train_dir, k, alg)))))
         step(f"iter_{k}/evaluate", lambda: _evaluate(policies[k], cfg, workdir / "eval" / f"iter_{k}.json",
@@ -111,24 +123,48 @@ def run_loop(cfg: LoopConfig, workdir: Path, domain_id: int | None = None) -> Pa
     return write_loop_report(workdir, cfg, ledger)
 
 
-def _evaluate(policy_dir: Path, cfg: LoopConfig, out: Path, label: str) -> str:
+def _evaluate(policy_dir: Path, cfg: LoopConfig, out: Path, label: str, noise_scale: float | None = None,
+              episodes: int | None = None, first_seed: int = EVALUATION_SEED) -> str:
+    """Evaluate at the loop's sampling noise (or `noise_scale`) on the shared evaluation episodes
+    (or `episodes` from `first_seed`); the policy renders the cameras it was trained on."""
     from recap_lab.evaluation import EvaluationConfig, evaluate_policy
     from recap_model.policy import load_policy
 
-    report = evaluate_policy(load_policy(policy_dir, seed=cfg.seed, noise_scale=cfg.noise_scale),
-                             EvaluationConfig(task=cfg.task, episodes=cfg.eval_episodes, seed=EVALUATION_SEED,
+    noise = cfg.noise_scale if noise_scale is None else noise_scale
+    report = evaluate_policy(load_policy(policy_dir, seed=cfg.seed, noise_scale=noise),
+                             EvaluationConfig(task=cfg.task, episodes=episodes or cfg.eval_episodes, seed=first_seed,
                                               execute_steps=EXECUTE_STEPS), label=label)
     log.info("%s: success %s, throughput %s successes/h", label, report.success_rate.format(),
              report.throughput_per_hour.format(digits=0))
     return str(report.save(out))
 
 
-def _convert(bags: Path, out: Path, task: str, iteration: int) -> int:
-    """The iteration's episode bags -> a rollout dataset (state-only: camera streams are not used)."""
+def _best_noise_scale(policy_dir: Path, cfg: LoopConfig, out_dir: Path) -> dict:
+    """The sampling noise at which the SFT policy has the highest throughput on the validation
+    episodes (never the evaluation's), among the loop's own and `reference_noise_scales`."""
+    from recap_lab.report import load_report
+
+    candidates = sorted({cfg.noise_scale, *cfg.reference_noise_scales})
+    throughput = {}
+    for scale in candidates:
+        out = out_dir / f"iter_0_noise_{scale:g}.json"
+        saved = _evaluate(policy_dir, cfg, out, f"SFT (pi^0) at noise {scale:g}, validation", noise_scale=scale,
+                          episodes=cfg.validation_episodes, first_seed=VALIDATION_SEED)
+        throughput[scale] = load_report(Path(saved)).throughput_per_hour.value
+    best = max(candidates, key=lambda s: (throughput[s], s == cfg.noise_scale))
+    log.info("SFT reference: throughput on %d validation episodes by noise scale %s -> %g",
+             cfg.validation_episodes, {f"{s:g}": round(v) for s, v in throughput.items()}, best)
+    return {"noise_scale": best, "validation_throughput": {f"{s:g}": v for s, v in throughput.items()}}
+
+
+def _convert(bags: Path, out: Path, cfg: LoopConfig, iteration: int) -> int:
+    """The iteration's episode bags -> a rollout dataset with the cameras the policies see (none for
+    "sim-state": camera streams recorded for inspection are not converted)."""
     from recap_trainer.bags.build import build_dataset, find_bags
     from recap_trainer.bags.config import ConverterConfig
 
-    report = build_dataset(find_bags([bags]), out, ConverterConfig(cameras=(), image_size=None), task=task,
+    converter = ConverterConfig(cameras=cfg.cameras, image_size=cfg.image_size if cfg.cameras else None)
+    report = build_dataset(find_bags([bags]), out, converter, task=cfg.task,
                            source_kind="rollout", iteration=iteration)
     for bag, error in report.failed.items():
         log.warning("bag %s not converted: %s", bag, error)

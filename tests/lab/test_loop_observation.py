@@ -1,0 +1,118 @@
+"""What the loop's policies see (sim state or cameras), the run's seed, and the SFT reference at
+its best noise: configuration, scenes, deployment graph and the summary over seeds."""
+import json
+
+import pytest
+
+from bringup.checkpoint_config import write_checkpoint_config
+from recap_lab.seeds import DEMONSTRATION_SEED, DEPLOYMENT_SEED, EVALUATION_SEED, VALIDATION_SEED, run_seed_base
+from recap_lab.self_improvement.cli import build_parser, config_from
+from recap_lab.self_improvement.config import VISION_CAMERAS, VISION_IMAGE_SIZE, LoopConfig, preset
+
+
+def test_the_camera_loop_sees_cameras_and_no_simulator_state():
+    cfg = config_from(build_parser().parse_args(["--observation", "cameras"]))
+    assert (cfg.observation, cfg.cameras, cfg.image_size) == ("cameras", VISION_CAMERAS, VISION_IMAGE_SIZE)
+    assert cfg.reference_noise_scales and cfg.hash() != LoopConfig().hash()
+    assert preset("default") == LoopConfig() and not LoopConfig().cameras  # make run: sim state
+    one = config_from(build_parser().parse_args(["--observation", "cameras", "--cameras", "cam_high",
+                                                 "--image-size", "64", "80"]))
+    assert (one.cameras, one.image_size) == (("cam_high",), (64, 80))
+    with pytest.raises(ValueError, match="need --observation cameras"):
+        config_from(build_parser().parse_args(["--cameras", "cam_high"]))
+    with pytest.raises(ValueError, match="disagree"):
+        LoopConfig(observation="cameras")
+    with pytest.raises(ValueError, match="distinct names"):
+        LoopConfig(observation="cameras", cameras=("cam_high", "cam_high"))
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--observation", "cameras", "--cameras", "cam_top"])
+
+
+def test_runs_of_different_seeds_never_share_a_scene_and_share_the_evaluation():
+    assert run_seed_base(0) == 0  # seed 0: the scenes single runs always used
+    blocks = []
+    for seed in (0, 1, 2):
+        base = run_seed_base(seed)
+        demos = range(base + DEMONSTRATION_SEED, base + DEMONSTRATION_SEED + 600)
+        deployments = range(base + DEPLOYMENT_SEED, base + DEPLOYMENT_SEED + 1000 * 3 + 25)
+        blocks += [set(demos), set(deployments)]
+    shared = set(range(EVALUATION_SEED, EVALUATION_SEED + 200)) | set(range(VALIDATION_SEED, VALIDATION_SEED + 50))
+    for i, a in enumerate(blocks):
+        assert not a & shared
+        assert all(not a & b for b in blocks[i + 1:])
+    assert config_from(build_parser().parse_args(["--seed", "2"])).seed == 2
+    assert LoopConfig(seed=1).hash() != LoopConfig().hash()
+    with pytest.raises(ValueError, match="0..99"):
+        LoopConfig(seed=100)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--seed", "1", "--seeds", "1", "2"])
+
+
+def test_a_camera_policy_is_deployed_with_its_cameras_rendered_at_its_training_size(tmp_path):
+    from recap_bringup.deployment import DeploymentConfig, deployment_graph
+
+    policy = write_checkpoint_config(tmp_path / "policy", cameras=("cam_high", "cam_left_wrist"), image_size=(48, 64))
+    cfg = DeploymentConfig(task="espresso", prompt="p", episodes=1, first_seed=1, wall_timeout_s=1.0)
+    specs = {s.name: s for s in deployment_graph(policy, tmp_path, cfg)}
+    sim = specs["sim_node"].parameters
+    assert (sim["cameras"], sim["image_height"], sim["image_width"]) == (["cam_high", "cam_left_wrist"], 48, 64)
+    assert {"/cam_high/image_raw", "/cam_left_wrist/image_raw"} <= set(specs["policy_node"].required_topics)
+    with pytest.raises(ValueError, match="trained on 64x48 images"):
+        deployment_graph(policy, tmp_path, DeploymentConfig(task="espresso", prompt="p", episodes=1, first_seed=1,
+                                                            wall_timeout_s=1.0, image_size=(96, 128)))
+    state = write_checkpoint_config(tmp_path / "state", state_dim=15)
+    assert {s.name: s for s in deployment_graph(state, tmp_path, cfg)}["sim_node"].parameters["cameras"] == ["none"]
+    recorded = DeploymentConfig(task="espresso", prompt="p", episodes=1, first_seed=1, wall_timeout_s=1.0,
+                                cameras=("cam_high",))
+    assert {s.name: s for s in deployment_graph(state, tmp_path, recorded)}["sim_node"].parameters["cameras"] == ["cam_high"]
+    with pytest.raises(FileNotFoundError, match="no policy checkpoint"):
+        deployment_graph(tmp_path / "missing", tmp_path, cfg)
+
+
+def test_a_policy_reading_simulator_state_is_refused_on_a_real_robot_before_the_graph_starts(tmp_path):
+    from recap_bringup.graph import LaunchArgs, describe_graph
+
+    state = write_checkpoint_config(tmp_path / "state", state_dim=15)
+    with pytest.raises(ValueError, match="reads the simulator's object state .15 features"):
+        describe_graph(LaunchArgs(sim=False, checkpoint=str(state), record=False))
+    assert describe_graph(LaunchArgs(sim=True, checkpoint=str(state)))  # the sim publishes it
+    cameras = write_checkpoint_config(tmp_path / "cameras", cameras=("cam_high",))
+    assert [s.name for s in describe_graph(LaunchArgs(sim=False, checkpoint=str(cameras), record=False))] == \
+        ["policy_node", "arbitration_node"]
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{")
+    with pytest.raises(ValueError, match="not a policy checkpoint config"):
+        describe_graph(LaunchArgs(checkpoint=str(tmp_path / "broken")))
+
+
+def _evaluation(path, label, successes, episodes=10, noise=0.2):
+    from recap_lab.evaluation import EpisodeResult, EvaluationConfig, EvaluationReport
+
+    results = tuple(EpisodeResult(seed=i, outcome="success" if i < successes else "failure",
+                                  failure_reason="" if i < successes else "timeout after 15.0 s", steps=250,
+                                  sim_time_s=5.0 if i < successes else 15.0, final_stage="served")
+                    for i in range(episodes))
+    EvaluationReport(label=label, config=EvaluationConfig(task="espresso", episodes=episodes), results=results,
+                     wall_time_s=1.0, noise_scale=noise).save(path)
+
+
+def test_the_summary_over_seeds_lists_every_run_and_the_median(tmp_path):
+    from recap_lab.self_improvement.seed_summary import write_seed_summary
+
+    runs = []
+    for seed, (sft, final, tuned) in enumerate([(5, 9, 6), (4, 4, 4), (2, 8, None)]):
+        run = tmp_path / f"seed_{seed}"
+        (run / "eval").mkdir(parents=True)
+        (run / "config.json").write_text(json.dumps({"iterations": 2, "seed": seed}))
+        _evaluation(run / "eval" / "iter_0.json", "SFT (pi^0)", sft)
+        _evaluation(run / "eval" / "iter_2.json", "RECAP iter 2 (pi^2)", final)
+        if tuned is not None:
+            _evaluation(run / "eval" / "reference" / "tuned.json", "SFT at 0.5", tuned, noise=0.5)
+        runs.append(run)
+    text = write_seed_summary(tmp_path, runs).read_text()
+    summary = json.loads((tmp_path / "seeds.json").read_text())
+    ratios = [r["ratios"]["failure rate vs SFT"] for r in summary["runs"]]
+    assert ratios == pytest.approx([0.1 / 0.5, 1.0, 0.2 / 0.8])  # every run, not the best
+    assert summary["distribution"]["failure rate vs SFT"]["median"] == pytest.approx(0.25)
+    assert summary["distribution"]["throughput vs tuned SFT"]["runs"] == 2
+    assert text.count("\n| 0 |") + text.count("\n| 1 |") + text.count("\n| 2 |") == 3
