@@ -44,7 +44,7 @@ def test_policy_node_drives_from_a_real_checkpoint_with_the_sim(ros_node, start_
     policy = start_process("recap_policy.policy_node", "--ros-args", "-p", f"checkpoint:={checkpoint}",
                            "-p", "task:=transfer_cube", "-p", "use_sim_time:=true", "-p", "scheduler:=rtc",
                            "-p", "inference_every:=5", "-p", "follower_gripper_closed:=0.021",
-                           "-p", "follower_gripper_open:=0.057")
+                           "-p", "follower_gripper_open:=0.057", "-p", "allow_privileged_state:=true")
     got = chunks.wait_for(4, timeout=60.0)
     cmds = commands.wait_for(20, timeout=20.0)
     assert all(c.horizon == HORIZON and c.policy_id.startswith("tiny-") for c in got)
@@ -52,3 +52,12 @@ def test_policy_node_drives_from_a_real_checkpoint_with_the_sim(ros_node, start_
     assert all(np.isfinite(c.position).all() and len(c.position) == 14 for c in cmds)
     assert got[1].header.stamp.sec + got[1].header.stamp.nanosec > 0  # sim-time observation stamps
     assert "rejected" not in policy.log()
+
+
+@pytest.mark.integration
+def test_a_state_checkpoint_is_refused_on_a_robot_configuration(start_process, checkpoint):
+    policy = start_process("recap_policy.policy_node", "--ros-args", "-p", f"checkpoint:={checkpoint}",
+                           "-p", "task:=transfer_cube")
+    assert policy.wait(60.0) == 2  # before any subscription, timer or command
+    assert "cannot start: tiny-" in policy.log()
+    assert "this checkpoint reads simulator-only object state (env_state, 10 features" in policy.log()

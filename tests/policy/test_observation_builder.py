@@ -18,7 +18,7 @@ def ns(seconds: float) -> int:
 
 
 def spec(**kw) -> ObservationSpec:
-    return ObservationSpec(joint_topics=TOPICS, gripper=GRIP, max_age_s=0.5, **kw)
+    return ObservationSpec(joint_topics=TOPICS, gripper=GRIP, max_age_s=0.5, max_camera_age_s=0.5, **kw)
 
 
 def feed_arms(b: ObservationBuilder, stamp_s: float) -> None:
@@ -57,11 +57,37 @@ def test_missing_and_stale_inputs_are_named():
         b.build(ns(0.7))
 
 
-def test_images_are_decoded_and_resized_for_the_policy():
-    b = ObservationBuilder(spec(cameras={"cam_high": "/cam_high/image_raw"}, image_size=(3, 4)))
+def test_images_of_another_size_are_resized_with_one_warning_per_camera():
+    warnings = []
+    cams = {"cam_high": "/cam_high/image_raw", "cam_left_wrist": "/cam_left_wrist/image_raw"}
+    b = ObservationBuilder(spec(cameras=cams, image_size=(3, 4)), warn=warnings.append)
     feed_arms(b, 0.0)
     b.update_image("cam_high", RawImage(RGB.tobytes(), "rgb8", 6, 8, 24), 0)
-    assert b.build(ns(0.0)).images["cam_high"].shape == (3, 4, 3)
+    small = np.ascontiguousarray(RGB[:3, :4])
+    b.update_image("cam_left_wrist", RawImage(small.tobytes(), "rgb8", 3, 4, 12), 0)
+    for _ in range(3):
+        obs = b.build(ns(0.0))
+    assert obs.images["cam_high"].shape == (3, 4, 3)
+    np.testing.assert_array_equal(obs.images["cam_left_wrist"], small)  # the policy's size: untouched
+    assert warnings == ["/cam_high/image_raw: camera 'cam_high' sends 6x8 (HxW) frames, the policy expects 3x4: "
+                        "every frame is resized"]
+
+
+def test_an_unknown_encoding_is_refused_when_the_frame_arrives():
+    b = ObservationBuilder(spec(cameras={"cam_high": "/cam_high/image_raw"}))
+    with pytest.raises(ImageDecodeError, match="/cam_high/image_raw: unsupported image encoding '16UC1'"):
+        b.update_image("cam_high", RawImage(b"\0" * 8, "16UC1", 2, 2, 4), 0)
+    feed_arms(b, 0.0)
+    assert b.staleness(ns(0.0)) == "no message yet on /cam_high/image_raw"  # the frame was not kept
+
+
+def test_camera_frames_have_their_own_tolerance():
+    b = ObservationBuilder(ObservationSpec(joint_topics=TOPICS, gripper=GRIP, max_age_s=0.5, max_camera_age_s=0.1,
+                                           cameras={"cam_high": "/cam_high/image_raw"}))
+    b.update_image("cam_high", RawImage(RGB.tobytes(), "rgb8", 6, 8, 24), 0)
+    feed_arms(b, 0.0)
+    assert b.staleness(ns(0.1)) is None
+    assert b.staleness(ns(0.15)) == "/cam_high/image_raw is 0.150 s old (max 0.100 s)"  # joints still fresh
 
 
 def test_object_state_is_reordered_by_name_and_required_for_state_policies():
@@ -83,22 +109,22 @@ def test_raw_encodings_decode_to_rgb(encoding, pixels):
     h, w, c = pixels.shape
     padded = np.zeros((h, w * c + 4), np.uint8)  # a step with row padding
     padded[:, : w * c] = pixels.reshape(h, -1)
-    out = decode_rgb(RawImage(padded.tobytes(), encoding, h, w, w * c + 4), None, "/cam")
+    out = decode_rgb(RawImage(padded.tobytes(), encoding, h, w, w * c + 4), "/cam")
     np.testing.assert_array_equal(out, RGB)
 
 
 def test_mono_and_compressed_images():
-    mono = decode_rgb(RawImage(RGB[:, :, 0].tobytes(), "mono8", 6, 8, 8), None, "/cam")
+    mono = decode_rgb(RawImage(RGB[:, :, 0].tobytes(), "mono8", 6, 8, 8), "/cam")
     np.testing.assert_array_equal(mono[:, :, 2], RGB[:, :, 0])
     ok, png = cv2.imencode(".png", cv2.cvtColor(RGB, cv2.COLOR_RGB2BGR))
-    out = decode_rgb(RawImage(png.tobytes(), "png", compressed=True), None, "/cam/compressed")
+    out = decode_rgb(RawImage(png.tobytes(), "png", compressed=True), "/cam/compressed")
     np.testing.assert_array_equal(out, RGB)
 
 
 def test_bad_images_name_the_topic():
     with pytest.raises(ImageDecodeError, match="/cam_high/image_raw: unsupported image encoding '16UC1'"):
-        decode_rgb(RawImage(b"", "16UC1", 2, 2, 4), None, "/cam_high/image_raw")
+        decode_rgb(RawImage(b"", "16UC1", 2, 2, 4), "/cam_high/image_raw")
     with pytest.raises(ImageDecodeError, match="/cam: 8x6 rgb8 image with step 24 needs 144 bytes, got 10"):
-        decode_rgb(RawImage(b"0" * 10, "rgb8", 6, 8, 24), None, "/cam")
+        decode_rgb(RawImage(b"0" * 10, "rgb8", 6, 8, 24), "/cam")
     with pytest.raises(ImageDecodeError, match="cannot decode 5-byte compressed image"):
-        decode_rgb(RawImage(b"jpeg?", "jpeg", compressed=True), None, "/cam/compressed")
+        decode_rgb(RawImage(b"jpeg?", "jpeg", compressed=True), "/cam/compressed")

@@ -21,15 +21,15 @@ RGB = np.random.default_rng(0).integers(0, 255, size=(12, 16, 3), dtype=np.uint8
 
 
 class FakeRobot:
-    """Publishes both follower joint states (+ optionally a camera) at 50 Hz while `running`."""
+    """Publishes both follower joint states (+ optionally cameras) at 50 Hz while `running`."""
 
-    def __init__(self, ros_node, camera: bool) -> None:
+    def __init__(self, ros_node, camera: bool, cameras: tuple[str, ...] = ("cam_high",)) -> None:
         node = ros_node.node
         self.node = node
         self.running = True
         self.stamps: list = []
         self.joint_pubs = [node.create_publisher(JointState, f"/follower_{a}/joint_states", 10) for a in ("left", "right")]
-        self.image_pub = node.create_publisher(Image, "/cam_high/image_raw", 10) if camera else None
+        self.image_pubs = [node.create_publisher(Image, f"/{c}/image_raw", 10) for c in cameras] if camera else []
         node.create_timer(0.02, self._tick)
 
     def _tick(self) -> None:
@@ -41,10 +41,10 @@ class FakeRobot:
             msg = JointState(name=["left_finger", *ARM_JOINTS, GRIPPER_JOINT], position=[0.0, *ARM, 0.057])
             msg.header.stamp = stamp
             pub.publish(msg)
-        if self.image_pub is not None:
+        for pub in self.image_pubs:
             img = Image(height=12, width=16, encoding="rgb8", step=48, data=RGB.tobytes())
             img.header.stamp = stamp
-            self.image_pub.publish(img)
+            pub.publish(img)
 
 
 def start_policy(start_process, port: int, *extra: str):
@@ -120,3 +120,18 @@ def test_nan_chunks_are_rejected_and_never_executed(ros_node, start_process):
         cmds = commands.wait_for(5, timeout=10.0)
     assert all(np.isfinite(m.position).all() for m in cmds)
     assert "NaN/inf value(s)" in proc.log()
+
+
+def test_a_silent_camera_is_named_and_no_chunk_is_made_until_it_publishes(ros_node, start_process):
+    chunks = ros_node.collect(ActionChunk, "/policy/action_chunk")
+    with OpenpiTestServer(horizon=20, metadata={"cameras": ["cam_high", "cam_left_wrist"]}) as server:
+        FakeRobot(ros_node, camera=True, cameras=("cam_high",))
+        proc = start_policy(start_process, server.port, "-p", "startup_timeout_s:=1.0", "-p",
+                            "camera_topics:=['/cam_high/image_raw', '/cam_left_wrist/image_raw']")
+        wait_until(lambda: "no frame from camera topic(s) ['/cam_left_wrist/image_raw']" in proc.log(), 20.0,
+                   "the silent camera named")
+        assert chunks.messages == [] and server.requests == []
+        FakeRobot(ros_node, camera=True, cameras=("cam_left_wrist",))
+        chunks.wait_for(1, timeout=20.0)
+    assert "every camera delivered a frame" in proc.log()
+    assert "observation unusable" not in proc.log().split("every camera delivered")[0]  # startup is not a fault

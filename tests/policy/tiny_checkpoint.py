@@ -1,4 +1,5 @@
-"""A tiny untrained RECAP policy checkpoint (state-only, transfer_cube object state) for tests."""
+"""Tiny untrained RECAP policy checkpoints for tests and benches: state-only (transfer_cube object
+state) or image-only (cameras + joints, as on the robot)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,19 +14,34 @@ from recap_model.normalization import NormStats
 # recap_sim's transfer_cube object-state features (what /sim/object_state names).
 STATE_NAMES = ("cube_x", "cube_y", "cube_z", "cube_qw", "cube_qx", "cube_qy", "cube_qz",
                "cube_touch_left", "cube_touch_right", "cube_touch_table")
+CAMERAS = ("cam_high", "cam_left_wrist", "cam_right_wrist")
 HORIZON = 10
 
 
-def write_tiny_checkpoint(directory: Path, action_mean: np.ndarray | None = None) -> Path:
-    """Saved through recap_model's checkpoint API from an untrained model; actions ~ mean +- 0.01."""
+def _save(directory: Path, observation: ObservationConfig, action_mean, metadata: dict) -> Path:
     torch.manual_seed(0)
-    s = len(STATE_NAMES)
-    config = PolicyConfig(observation=ObservationConfig(state_dim=s, tasks=("transfer_cube",), width=16),
-                          horizon=HORIZON, flow_width=32, flow_blocks=1, denoising_steps=2,
+    s = observation.state_dim
+    config = PolicyConfig(observation=observation, horizon=HORIZON, flow_width=32, flow_blocks=1, denoising_steps=2,
                           relative_dims=())  # absolute: chunks stay near action_mean whatever the joints
     mean = np.zeros(14, np.float32) if action_mean is None else np.asarray(action_mean, np.float32)
     stats = NormStats(mean={"qpos": np.zeros(14, np.float32), "env_state": np.zeros(s, np.float32), "action": mean},
                       std={"qpos": np.ones(14, np.float32), "env_state": np.ones(s, np.float32),
                            "action": np.full(14, 0.01, np.float32)})
     return save_checkpoint(directory, "policy", PolicyModel(config), stats,
-                           metadata={"control_period": 0.02, "state_names": list(STATE_NAMES)})
+                           metadata={"control_period": 0.02, **metadata})
+
+
+def write_tiny_checkpoint(directory: Path, action_mean: np.ndarray | None = None,
+                          state_names: tuple[str, ...] | None = STATE_NAMES) -> Path:
+    """A state-only policy reading len(STATE_NAMES) object-state features; actions ~ mean +- 0.01.
+    state_names=None leaves the feature names out of the metadata (a malformed checkpoint)."""
+    observation = ObservationConfig(state_dim=len(STATE_NAMES), tasks=("transfer_cube",), width=16)
+    return _save(directory, observation, action_mean, {} if state_names is None else {"state_names": list(state_names)})
+
+
+def write_tiny_image_checkpoint(directory: Path, cameras: tuple[str, ...] = CAMERAS,
+                                image_size: tuple[int, int] = (48, 64)) -> Path:
+    """An image policy: cameras + joints only (state_dim 0), a 2-stage CNN of width 16."""
+    observation = ObservationConfig(cameras=cameras, image_size=image_size, tasks=("transfer_cube",), width=16,
+                                    image_channels=(8, 16))
+    return _save(directory, observation, None, {})

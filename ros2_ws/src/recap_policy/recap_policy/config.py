@@ -11,6 +11,7 @@ from recap_core.aloha_layout import ALOHA_FOLLOWER_GRIPPER, SIM_GRIPPER, Gripper
 from recap_policy.backends.base import Conditioning
 from recap_model.chunk_scheduling import DelayEstimatorConfig, SchedulerConfig
 from recap_model.sampling import DEFAULT_NOISE_SCALE
+from recap_policy.camera_health import CameraHealthConfig
 from recap_policy.command_stream import CommandStreamConfig
 
 BACKENDS = ("checkpoint", "remote")
@@ -31,7 +32,16 @@ PARAMETERS: dict[str, tuple[object, str]] = {
     "guidance_scale": (1.0, "classifier-free guidance scale beta (1 = no guidance; the paper suggests 1.5-2.5)"),
     "noise_scale": (DEFAULT_NOISE_SCALE, "scale of the flow's starting noise (1 = the paper's sampling; "
                     f"{DEFAULT_NOISE_SCALE} knocks over fewer cups, docs/TRAINER.md)"),
-    "max_observation_age_s": (0.5, "an input older than this (header stamp) is stale: no new chunks, the command holds"),
+    "max_observation_age_s": (0.5, "a joint or object state older than this (header stamp) is stale: no new chunks, "
+                              "the command holds"),
+    "max_camera_age_s": (0.3, "a camera frame older than this (header stamp) is stale, never reused: no new chunks, "
+                         "the command holds"),
+    "startup_timeout_s": (5.0, "a camera the policy needs that has sent no frame this long after startup is named "
+                          "in an error (no chunks before every camera has delivered)"),
+    "min_camera_rate_hz": (8.0, "a camera whose last 20 frames arrive slower than this (header stamps) is named "
+                           "in a warning; 0 = no check"),
+    "allow_privileged_state": (False, "run checkpoints that read the simulator's object state (env_state on "
+                               "object_state_topic); true only where the simulator publishes it, never on a robot"),
     "max_step": (0.1, "largest change of one joint between two commands (rad / normalised gripper)"),
     "blend_steps": (5, "ticks over which a new chunk cross-fades in (plain, rtc)"),
     "ensemble_decay": (0.01, "ACT temporal ensembling weight decay m"),
@@ -74,6 +84,9 @@ class PolicyNodeConfig:
     loop: CommandStreamConfig
     conditioning: Conditioning
     max_observation_age_s: float
+    max_camera_age_s: float
+    camera_health: CameraHealthConfig
+    allow_privileged_state: bool
     joint_state_topics: tuple[str, str]
     camera_topics: tuple[str, ...]
     object_state_topic: str
@@ -91,8 +104,9 @@ class PolicyNodeConfig:
             raise ValueError(f"remote_port must be a TCP port, got {self.remote_port}")
         if len(self.joint_state_topics) != 2:
             raise ValueError(f"joint_state_topics needs (left, right), got {self.joint_state_topics}")
-        if not self.max_observation_age_s > 0 or not self.warn_period_s >= 0:
-            raise ValueError("max_observation_age_s must be > 0 and warn_period_s >= 0")
+        if not self.max_observation_age_s > 0 or not self.max_camera_age_s > 0 or not self.warn_period_s >= 0:
+            raise ValueError(f"max_observation_age_s ({self.max_observation_age_s}) and max_camera_age_s "
+                             f"({self.max_camera_age_s}) must be > 0 and warn_period_s ({self.warn_period_s}) >= 0")
         names = [camera_name(t) for t in self.camera_topics]
         if len(set(names)) != len(names):
             raise ValueError(f"two camera topics map to the same camera name: {self.camera_topics}")
@@ -115,7 +129,10 @@ class PolicyNodeConfig:
             loop=CommandStreamConfig(control_period=1.0 / rate, inference_every=int(p["inference_every"]),
                                    scheduler=scheduler, delay=delay),
             conditioning=Conditioning(str(p["advantage"]), float(p["guidance_scale"]), float(p["noise_scale"])),
-            max_observation_age_s=float(p["max_observation_age_s"]),
+            max_observation_age_s=float(p["max_observation_age_s"]), max_camera_age_s=float(p["max_camera_age_s"]),
+            camera_health=CameraHealthConfig(startup_timeout_s=float(p["startup_timeout_s"]),
+                                             min_rate_hz=float(p["min_camera_rate_hz"])),
+            allow_privileged_state=bool(p["allow_privileged_state"]),
             joint_state_topics=tuple(p["joint_state_topics"]),
             camera_topics=tuple(t for t in p["camera_topics"] if t),
             object_state_topic=str(p["object_state_topic"]),
@@ -123,12 +140,15 @@ class PolicyNodeConfig:
             image_size=size if min(size) > 0 else None,
             inference_threads=int(p["inference_threads"]), warn_period_s=float(p["warn_period_s"]))
 
-    def camera_topic_map(self, cameras: tuple[str, ...]) -> dict[str, str]:
+    def camera_topic_map(self, cameras: tuple[str, ...], policy_id: str) -> dict[str, str]:
         """Camera name -> topic for the cameras a policy needs; every one must be covered."""
         given = {camera_name(t): t for t in self.camera_topics}
         if not self.camera_topics:
             given = {c: f"/{c}/image_raw" for c in cameras}
         missing = [c for c in cameras if c not in given]
         if missing:
-            raise ValueError(f"the policy needs camera(s) {missing} but camera_topics only provides {sorted(given)}")
+            raise ValueError(f"{policy_id}: this checkpoint was trained with camera(s) {list(cameras)}; "
+                             f"camera_topics {list(self.camera_topics)} lacks {missing}: add a topic for each "
+                             f"(e.g. /{missing[0]}/image_raw) or use a checkpoint trained with the cameras this "
+                             "robot has")
         return {c: given[c] for c in cameras}

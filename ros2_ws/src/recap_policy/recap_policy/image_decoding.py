@@ -32,18 +32,28 @@ class RawImage:
     compressed: bool = False
 
 
-def decode_rgb(image: RawImage, size: tuple[int, int] | None, source: str) -> np.ndarray:
-    """(H, W, 3) uint8 RGB, resized to `size` = (H, W) when given. Errors name `source`."""
-    rgb = _decode_compressed(image, source) if image.compressed else _decode_raw(image, source)
-    if size is not None and rgb.shape[:2] != tuple(size):
-        rgb = cv2.resize(rgb, (size[1], size[0]), interpolation=cv2.INTER_AREA)
-    return rgb
+def check_encoding(image: RawImage, source: str) -> None:
+    """Cheap enough for a subscription callback: an encoding this module cannot decode is an
+    ImageDecodeError naming `source` and the encoding (compressed formats are judged on decoding)."""
+    if not image.compressed and image.encoding not in _RAW_ENCODINGS:
+        raise ImageDecodeError(f"{source}: unsupported image encoding {image.encoding!r}; "
+                               f"supported: {sorted(_RAW_ENCODINGS)} or a CompressedImage (jpeg, png)")
+
+
+def decode_rgb(image: RawImage, source: str) -> np.ndarray:
+    """(H, W, 3) uint8 RGB at the size it was sent. Errors name `source`."""
+    return _decode_compressed(image, source) if image.compressed else _decode_raw(image, source)
+
+
+def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(H, W, 3) -> size = (H', W'); area filter (the images shrink: camera -> policy input)."""
+    if rgb.shape[:2] == tuple(size):
+        return rgb
+    return cv2.resize(rgb, (size[1], size[0]), interpolation=cv2.INTER_AREA)
 
 
 def _decode_raw(image: RawImage, source: str) -> np.ndarray:
-    if image.encoding not in _RAW_ENCODINGS:
-        raise ImageDecodeError(f"{source}: unsupported image encoding {image.encoding!r}; "
-                               f"supported: {sorted(_RAW_ENCODINGS)}")
+    check_encoding(image, source)
     channels, order = _RAW_ENCODINGS[image.encoding]
     row = image.width * channels
     buf = np.frombuffer(image.data, dtype=np.uint8)

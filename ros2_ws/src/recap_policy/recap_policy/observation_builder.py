@@ -1,23 +1,24 @@
 """Latest sensor samples -> one Observation, by joint NAME, refusing stale or missing inputs.
 
-Subscription callbacks only hand samples in (cheap: the joint vector is built by name at once so a
-malformed message is reported at its topic); images are decoded when an observation is built, on
-the inference worker, never in a callback.
+Subscription callbacks only hand samples in (cheap: the joint vector is built by name and an image's
+encoding is checked at once, so a malformed message is reported at its topic); images are decoded
+and resized when an observation is built, on the inference worker, never in a callback.
 """
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from recap_core.aloha_layout import ARMS, GripperCalibration, arm_vector, join_arms
-from recap_policy.image_decoding import RawImage, decode_rgb
+from recap_policy.image_decoding import RawImage, check_encoding, decode_rgb, resize_rgb
 from recap_policy.observation import Observation
 
 
 class StaleObservation(RuntimeError):
-    """Some input is missing or older than max_observation_age_s; the message names it."""
+    """Some input is missing or older than its tolerance; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,8 @@ class ObservationSpec:
     image_size: tuple[int, int] | None = None  # (H, W) the policy expects; None: as received
     state_names: tuple[str, ...] = ()  # object-state features of a state-only policy (in this order)
     object_state_topic: str = "/sim/object_state"
-    max_age_s: float = 0.5  # an input older than this (by header stamp) makes o_t stale
+    max_age_s: float = 0.5  # a joint / object state older than this (by header stamp) makes o_t stale
+    max_camera_age_s: float = 0.3  # a camera frame older than this makes o_t stale (never reused past it)
     task: str = "default"
 
     def __post_init__(self) -> None:
@@ -41,6 +43,8 @@ class ObservationSpec:
             raise ValueError(f"need one joint-state topic per arm {ARMS}, got {self.joint_topics}")
         if not self.max_age_s > 0:
             raise ValueError(f"max_observation_age_s must be positive, got {self.max_age_s}")
+        if not self.max_camera_age_s > 0:
+            raise ValueError(f"max_camera_age_s must be positive, got {self.max_camera_age_s}")
 
 
 @dataclass
@@ -52,8 +56,11 @@ class _Sample:
 class ObservationBuilder:
     """Thread-safe store of the latest sample per input; `build` assembles o_t."""
 
-    def __init__(self, spec: ObservationSpec) -> None:
+    def __init__(self, spec: ObservationSpec, warn: Callable[[str], None] = lambda message: None) -> None:
+        """`warn` receives one message per camera whose frames must be resized (any thread)."""
         self.spec = spec
+        self._warn = warn
+        self._resize_warned: set[str] = set()
         self._lock = threading.Lock()
         self._arms: dict[str, _Sample] = {}
         self._images: dict[str, _Sample] = {}
@@ -68,6 +75,8 @@ class ObservationBuilder:
         return vec
 
     def update_image(self, camera: str, image: RawImage, stamp_ns: int) -> None:
+        """Raises ImageDecodeError naming the topic and encoding when the encoding is unsupported."""
+        check_encoding(image, self.spec.cameras.get(camera, camera))
         with self._lock:
             self._images[camera] = _Sample(image, stamp_ns)
 
@@ -87,20 +96,22 @@ class ObservationBuilder:
         with self._lock:
             problems = []
             for arm, topic in zip(ARMS, self.spec.joint_topics):
-                problems.append(self._check(self._arms.get(arm), topic, now_ns))
+                problems.append(self._check(self._arms.get(arm), topic, now_ns, self.spec.max_age_s))
             for camera, topic in self.spec.cameras.items():
-                problems.append(self._check(self._images.get(camera), topic, now_ns))
+                problems.append(self._check(self._images.get(camera), topic, now_ns, self.spec.max_camera_age_s))
             if self.spec.state_names:
-                problems.append(self._check(self._object_state, self.spec.object_state_topic, now_ns))
+                problems.append(self._check(self._object_state, self.spec.object_state_topic, now_ns,
+                                            self.spec.max_age_s))
         problems = [p for p in problems if p]
         return "; ".join(problems) if problems else None
 
-    def _check(self, sample: _Sample | None, topic: str, now_ns: int) -> str | None:
+    @staticmethod
+    def _check(sample: _Sample | None, topic: str, now_ns: int, max_age_s: float) -> str | None:
         if sample is None:
             return f"no message yet on {topic}"
         age = (now_ns - sample.stamp_ns) * 1e-9
-        if age > self.spec.max_age_s:
-            return f"{topic} is {age:.3f} s old (max {self.spec.max_age_s:.3f} s)"
+        if age > max_age_s:
+            return f"{topic} is {age:.3f} s old (max {max_age_s:.3f} s)"
         return None
 
     def build(self, now_ns: int) -> Observation:
@@ -113,6 +124,19 @@ class ObservationBuilder:
             images = {c: self._images[c] for c in self.spec.cameras}
             state = self._object_state if self.spec.state_names else None
         stamps = [s.stamp_ns for s in arms] + [s.stamp_ns for s in images.values()] + ([state.stamp_ns] if state else [])
-        decoded = {c: decode_rgb(s.value, self.spec.image_size, source=self.spec.cameras[c]) for c, s in images.items()}
+        decoded = {c: self._decode(c, s.value) for c, s in images.items()}
         return Observation(qpos=join_arms(arms[0].value, arms[1].value), stamp_ns=min(stamps), task=self.spec.task,
                            env_state=None if state is None else state.value.copy(), images=decoded)
+
+    def _decode(self, camera: str, image: RawImage) -> np.ndarray:
+        """(H, W, 3) RGB at the policy's image_size; a camera of another size is resized, warned once."""
+        topic = self.spec.cameras[camera]
+        rgb = decode_rgb(image, source=topic)
+        size = self.spec.image_size
+        if size is None or rgb.shape[:2] == tuple(size):
+            return rgb
+        if camera not in self._resize_warned:
+            self._resize_warned.add(camera)
+            self._warn(f"{topic}: camera {camera!r} sends {rgb.shape[0]}x{rgb.shape[1]} (HxW) frames, the policy "
+                       f"expects {size[0]}x{size[1]}: every frame is resized")
+        return resize_rgb(rgb, size)

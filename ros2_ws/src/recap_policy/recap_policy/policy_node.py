@@ -21,9 +21,11 @@ from recap_core.stamps import to_ns
 from recap_msgs.msg import ActionChunk, EpisodeEvent
 from recap_policy.backends.base import BackendMetadata, PolicyBackend
 from recap_policy.chunk_message import chunk_to_msg, ns_to_time
+from recap_policy.camera_health import CameraHealth
+from recap_policy.checkpoint_inputs import refuse_privileged_state
 from recap_policy.config import PARAMETERS, PolicyNodeConfig, camera_name
 from recap_policy.command_stream import CommandStream, InferenceRequest, InferenceResult
-from recap_policy.image_decoding import RawImage
+from recap_policy.image_decoding import ImageDecodeError, RawImage
 from recap_policy.inference_worker import InferenceWorker
 from recap_policy.observation_builder import ObservationBuilder, ObservationSpec, StaleObservation
 from recap_policy.tick_counter import TickCounter
@@ -55,12 +57,17 @@ class PolicyNode(Node):
             {name: self.get_parameter(name).value for name in PARAMETERS})
         self.backend = make_backend(self.config)
         meta = self.backend.metadata
-        cameras = self.config.camera_topic_map(meta.cameras)
+        # What the checkpoint reads must be what this robot publishes: refused before anything is commanded.
+        refuse_privileged_state(meta, self.config.allow_privileged_state)
+        cameras = self.config.camera_topic_map(meta.cameras, meta.policy_id)
         self.builder = ObservationBuilder(ObservationSpec(
             joint_topics=self.config.joint_state_topics, gripper=self.config.follower_gripper, cameras=cameras,
             image_size=meta.image_size, state_names=meta.state_names,
-            object_state_topic=self.config.object_state_topic,
-            max_age_s=self.config.max_observation_age_s, task=self.config.task))
+            object_state_topic=self.config.object_state_topic, max_age_s=self.config.max_observation_age_s,
+            max_camera_age_s=self.config.max_camera_age_s, task=self.config.task),
+            warn=self.get_logger().warning)
+        self.cameras = CameraHealth(cameras, self.config.camera_health)
+        self._cameras_ready = False
         if self.config.loop.scheduler.kind == "rtc" and not meta.supports_frozen_prefix:
             self.get_logger().warning(f"{meta.policy_id} cannot inpaint a frozen prefix: real-time chunking "
                                    "degrades to cross-faded chunk switches")
@@ -80,7 +87,7 @@ class PolicyNode(Node):
         for camera, topic in cameras.items():
             compressed = topic.rstrip("/").endswith("/compressed")
             self.create_subscription(CompressedImage if compressed else Image, topic,
-                                     lambda m, c=camera, z=compressed: self._on_image(c, z, m),
+                                     lambda m, c=camera, t=topic, z=compressed: self._on_image(c, t, z, m),
                                      qos_profile_sensor_data)
         if meta.state_names:
             self.create_subscription(JointState, self.config.object_state_topic, self._on_object_state,
@@ -113,12 +120,17 @@ class PolicyNode(Node):
         except ValueError as exc:
             self.get_logger().error(f"ignored joint state: {exc}", throttle_duration_sec=self.config.warn_period_s)
 
-    def _on_image(self, camera: str, compressed: bool, msg) -> None:
+    def _on_image(self, camera: str, topic: str, compressed: bool, msg) -> None:
         if compressed:
             raw = RawImage(data=msg.data, encoding=msg.format, compressed=True)
         else:
             raw = RawImage(data=msg.data, encoding=msg.encoding, height=msg.height, width=msg.width, step=msg.step)
-        self.builder.update_image(camera, raw, stamp_ns(msg))
+        try:
+            self.builder.update_image(camera, raw, stamp_ns(msg))
+        except ImageDecodeError as exc:  # the frame is not kept: the camera goes stale, the command holds
+            self.get_logger().error(f"ignored frame: {exc}", throttle_duration_sec=self.config.warn_period_s)
+            return
+        self.cameras.frame(camera, stamp_ns(msg))
 
     def _on_object_state(self, msg: JointState) -> None:
         try:
@@ -130,9 +142,26 @@ class PolicyNode(Node):
         if msg.kind in (EpisodeEvent.START, EpisodeEvent.RESET):
             self.loop.new_episode()
 
+    def _waiting_for_cameras(self, now: int) -> bool:
+        """True until every camera the policy needs has delivered a frame; names silent ones after the timeout."""
+        if self._cameras_ready:
+            return False
+        error = self.cameras.startup_error(now)
+        if not self.cameras.silent_topics():
+            self._cameras_ready = True
+            if self.cameras.cameras:
+                self.get_logger().info(f"every camera delivered a frame: {sorted(self.cameras.cameras.values())}")
+            return False
+        if error:
+            self.get_logger().error(error, throttle_duration_sec=self.config.warn_period_s)
+        return True
+
     def _on_tick(self) -> None:
         now = self._now_ns()
-        stale = self.builder.staleness(now)
+        waiting = self._waiting_for_cameras(now)
+        stale = self.builder.staleness(now)  # names the silent cameras while waiting: no chunks yet
+        for warning in self.cameras.newly_slow():
+            self.get_logger().warning(warning)
         command, adopted, request = self.loop.tick(stale, self.ticks.periods(now))
         if command is not None:
             msg = JointState(name=list(JOINT_NAMES), position=command.tolist())
@@ -140,7 +169,7 @@ class PolicyNode(Node):
             self.command_pub.publish(msg)
         for result in adopted:
             self._publish_chunk(result)
-        if stale:
+        if stale and not waiting:
             self.get_logger().warning(f"observation unusable, holding the last command, no new chunks: {stale}",
                                    throttle_duration_sec=self.config.warn_period_s)
         if request is not None:

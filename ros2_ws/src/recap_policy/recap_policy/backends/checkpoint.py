@@ -29,11 +29,17 @@ class CheckpointBackend(PolicyBackend):
         missing = [k for k in ("policy_id", "joint_names", "horizon", "control_period", "cameras") if k not in m]
         if missing:
             raise ValueError(f"{path}: policy metadata lacks {missing}")
+        state_names = tuple(m.get("state_names") or ())
+        state_dim = self._policy.config.observation.state_dim
+        if state_dim != len(state_names):
+            # the node subscribes to object state by these names: without them it could not feed the model
+            raise ValueError(f"{path}: the model reads {state_dim} object-state features (env_state) but its "
+                             f"metadata names {len(state_names)}: {list(state_names)}")
         self.metadata = BackendMetadata(
             policy_id=str(m["policy_id"]), joint_names=tuple(m["joint_names"]), horizon=int(m["horizon"]),
             control_period=float(m["control_period"]), cameras=tuple(m["cameras"]),
             image_size=tuple(m["image_size"]) if m["cameras"] else None,
-            state_names=tuple(m.get("state_names") or ()), supports_frozen_prefix=True)
+            state_names=state_names, supports_frozen_prefix=True)
 
     def infer(self, obs: Observation, frozen_prefix: np.ndarray | None = None) -> np.ndarray:
         if frozen_prefix is not None and len(frozen_prefix) >= self.metadata.horizon:
