@@ -93,8 +93,8 @@ class PolicyServer:
                     log.warning("client %s: bad request: %s", client, error)
                     ws.send(f"bad request: {error}")
                     continue
-                chunks += 1
                 ws.send(packer.pack(reply))
+                chunks += 1
         except ConnectionClosed as closed:
             log.info("client %s disconnected (%s) after %d chunk(s)", client, closed.rcvd or "no close frame", chunks)
             return
