@@ -34,33 +34,59 @@ def safe_episode_id(text: str) -> str:
     return cleaned[:200] or "episode"
 
 
+def recorded_outcome(meta: dict, custom: dict, events: list, cfg: ConverterConfig) -> tuple[str | None, str]:
+    """(outcome, where it comes from: "sidecar" | "bag metadata" | "events" | "task state" | "none")."""
+    if meta.get("outcome"):
+        return meta["outcome"], "sidecar"
+    if custom.get("outcome") not in (None, "null", ""):
+        return custom["outcome"], "bag metadata"
+    outcome, source = None, "none"
+    for _ns, topic, msg in sorted(events, key=lambda e: e[0]):
+        if topic == cfg.events_topic:
+            kind = msg.new_outcome if msg.kind == EVENT_RELABEL else msg.kind
+            if kind in EVENT_OUTCOMES:
+                outcome, source = EVENT_OUTCOMES[kind], "events"
+        elif outcome is None and msg.done and msg.outcome in TASK_OUTCOMES:
+            outcome, source = TASK_OUTCOMES[msg.outcome], "task state"
+    return outcome, source
+
+
+def event_task(events: list, cfg: ConverterConfig) -> str | None:
+    """The last task prompt announced on the episode events."""
+    prompts = [msg.task_prompt for _ns, topic, msg in sorted(events, key=lambda e: e[0])
+               if topic == cfg.events_topic and msg.task_prompt]
+    return prompts[-1] if prompts else None
+
+
+def custom_fields(src: BagSource) -> dict[str, str]:
+    """The bag's custom_data `recap.<key>` values by key."""
+    return {k.removeprefix("recap."): v for k, v in src.custom_data.items() if k.startswith("recap.")}
+
+
+def episode_id_of(meta: dict, custom: dict, path: Path) -> str:
+    """The recorded episode id, else the bag's directory or file name."""
+    return safe_episode_id(meta.get("episode_id") or custom.get("episode_id")
+                           or (path.name if path.is_dir() else path.stem))
+
+
 def episode_labels(src: BagSource, path: Path, cfg: ConverterConfig, events: list, task: str | None,
                    iteration: int | None) -> EpisodeLabels:
     meta = src.sidecar or {}
-    custom = {k.removeprefix("recap."): v for k, v in src.custom_data.items() if k.startswith("recap.")}
-    stored = meta.get("outcome") or (custom.get("outcome") if custom.get("outcome") not in ("null", "") else None)
-    from_topics, event_task = None, None
-    for _ns, topic, msg in sorted(events, key=lambda e: e[0]):
-        if topic == cfg.events_topic:
-            event_task = msg.task_prompt or event_task
-            kind = msg.new_outcome if msg.kind == EVENT_RELABEL else msg.kind
-            from_topics = EVENT_OUTCOMES.get(kind, from_topics)
-        elif from_topics is None and msg.done and msg.outcome in TASK_OUTCOMES:
-            from_topics = TASK_OUTCOMES[msg.outcome]
-    outcome = stored or from_topics
+    custom = custom_fields(src)
+    outcome, _source = recorded_outcome(meta, custom, events, cfg)
     if outcome is None:
         if cfg.missing_outcome == "skip":
             raise BagError(f"{src.name}: episode has no outcome (no episode.json, custom_data, {cfg.events_topic} "
-                           f"or {cfg.task_state_topic} outcome); relabel it or pass --missing-outcome")
+                           f"or {cfg.task_state_topic} outcome); label it with `recap episodes label` "
+                           "or pass --missing-outcome")
         src.warn(f"no outcome recorded; using --missing-outcome {cfg.missing_outcome}")
         outcome = cfg.missing_outcome
-    task = task or meta.get("task") or custom.get("task") or event_task
+    task = task or meta.get("task") or custom.get("task") or event_task(events, cfg)
     if not task:
         raise BagError(f"{src.name}: no task (no episode.json / custom_data / episode event); pass --task")
     path = Path(path)
     return EpisodeLabels(
-        episode_id=safe_episode_id(meta.get("episode_id") or custom.get("episode_id")
-                                   or (path.name if path.is_dir() else path.stem)),
+        episode_id=episode_id_of(meta, custom, path),
         task=task, outcome=outcome,
         iteration=iteration if iteration is not None else int(meta.get("iteration") or custom.get("iteration") or 0),
         recorder_config_hash=meta.get("config_hash") or custom.get("config_hash") or "",

@@ -38,7 +38,8 @@ def _check_magic(path: Path) -> None:
 
 class BagSource:
     """One bag: `topics` (topic -> type), `custom_data`, `sidecar` (our episode.json or None),
-    `warnings` (text naming file/topic), `messages(topics)` yielding (topic, log_time_ns, raw)."""
+    `duration_ns` (metadata.yaml's, None without it), `warnings` (text naming file/topic),
+    `messages(topics)` yielding (topic, log_time_ns, raw)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -46,6 +47,7 @@ class BagSource:
         self.warnings: list[str] = []
         self.custom_data: dict[str, str] = {}
         self.sidecar: dict[str, Any] | None = None
+        self.duration_ns: int | None = None
         self.typestore: Typestore = get_typestore(Stores.ROS2_KILTED)
         self.topics: dict[str, str] = {}
         self._msgdefs: dict[str, str] = {}  # msgtype -> definition text found in the bag
@@ -55,9 +57,14 @@ class BagSource:
         bag_dir = self.path if self.path.is_dir() else self.path.parent
         if (bag_dir / SIDECAR).exists():
             try:
-                self.sidecar = json.loads((bag_dir / SIDECAR).read_text())
+                sidecar = json.loads((bag_dir / SIDECAR).read_text())
             except ValueError as exc:
                 self.warn(f"unreadable {SIDECAR} ({exc}); ignoring it")
+            else:
+                if isinstance(sidecar, dict):
+                    self.sidecar = sidecar
+                else:
+                    self.warn(f"{SIDECAR} holds a JSON {type(sidecar).__name__}, not an object; ignoring it")
         if self.path.is_dir() and (self.path / "metadata.yaml").exists():
             self._open_rosbags()
         else:
@@ -82,6 +89,7 @@ class BagSource:
                         self._msgdefs.setdefault(conn.msgtype, conn.msgdef.data)
             info = yaml.safe_load((self.path / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
             self.custom_data = dict(info.get("custom_data") or {})
+            self.duration_ns = int((info.get("duration") or {}).get("nanoseconds", 0)) or None
             self._mode = "rosbags"
         except Exception as exc:
             self.warn(f"rosbags cannot open it ({type(exc).__name__}: {exc}); reading the storage file directly")
