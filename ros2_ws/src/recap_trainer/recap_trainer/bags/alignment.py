@@ -55,12 +55,15 @@ def hold(stamps_ns: np.ndarray, grid_ns: np.ndarray) -> tuple[np.ndarray, np.nda
 class AlignedSteps:
     """The step grid of one bag and every usable stream held onto it.
 
-    Grid: from the latest first stamp to the earliest last stamp of the `required` streams' messages,
-    every control period. A step is stale when an `observed` stream's latest message is
-    older than its tolerance or is `Rejected` (a bad reading); stale steps are dropped or kept
-    (flagged) per cfg.stale_policy and counted per reason in `stale_reasons`. Rejected messages of
-    the other streams (commands) are skipped and counted in `skipped`. Raises BagError when fewer
-    than cfg.min_valid_fraction of the steps are left, with the counts per reason.
+    Grid: from the latest first stamp of the `required` streams' messages (every stream is up) to
+    the earliest last stamp of the required streams that are not cameras, every control period: a
+    camera that stops early makes the remaining steps stale rather than shortening the episode.
+    A step is stale when an `observed` stream's latest message is older than its tolerance or is
+    `Rejected` (a bad reading); stale steps are dropped or kept (flagged) per cfg.stale_policy and
+    counted per reason in `stale_reasons`, camera frame gaps also per camera topic in
+    `camera_drops`. Rejected messages of the other streams (commands) are skipped and counted in
+    `skipped`. Raises BagError when fewer than cfg.min_valid_fraction of the steps are left, with
+    the counts per reason.
     """
 
     def __init__(self, name: str, cfg: ConverterConfig, samples: dict, required: list[str],
@@ -80,17 +83,22 @@ class AlignedSteps:
                     if counts else ""
                 raise BagError(f"{name}: {topic}: no usable messages{got}")
         # the span counts rejected messages too: bad messages never shorten an episode silently
-        spans = [np.concatenate([self.streams[t][0], rejected[t][0]]) for t in required]
-        first_ns, last_ns = max(int(s.min()) for s in spans), min(int(s.max()) for s in spans)
+        spans = {t: np.concatenate([self.streams[t][0], rejected[t][0]]) for t in required}
+        first_ns = max(int(s.min()) for s in spans.values())
+        last_ns = min(int(s.max()) for t, s in spans.items() if t not in cameras)
         grid = step_grid(first_ns, last_ns, cfg.control_period)
         if len(grid) == 0:
             raise BagError(f"{name}: the required topics never overlap in time ({required})")
         stale = np.zeros(len(grid), bool)
         reasons: dict[str, int] = {}
         first_at: dict[str, tuple[int, str]] = {}
+        self.camera_drops: dict[str, dict] = {}
         for topic in observed:
             tolerance = cfg.image_tolerance_s if topic in cameras else cfg.joint_tolerance_s
-            mask, why, detail = _stale_steps(self.streams[topic][0], *rejected[topic], grid, tolerance)
+            mask, why, detail = _stale_steps(self.streams[topic][0], *rejected[topic], grid, tolerance,
+                                             camera=topic in cameras)
+            if topic in cameras and (drops := _frame_gaps(self.streams[topic][0], grid, tolerance)):
+                self.camera_drops[topic] = drops
             stale |= mask
             for k in np.flatnonzero(mask):
                 key = f"{topic}: {why[k]}"
@@ -133,12 +141,26 @@ class AlignedSteps:
         return np.stack([fill if m else values[i] for i, m in zip(idx, missing)])
 
 
+def _frame_gaps(stamps_ns: np.ndarray, grid: np.ndarray, tolerance: float) -> dict:
+    """A camera's dropped frames on the grid: steps with no frame within `tolerance`, how many runs
+    of them (gaps) and the oldest frame age among them (s, to the ms); {} when there are none."""
+    _, age = hold(stamps_ns, grid)
+    late = age > tolerance
+    if not late.any():
+        return {}
+    gaps = int(late[0]) + int((late[1:] & ~late[:-1]).sum())
+    finite = age[late & np.isfinite(age)]
+    return {"stale_steps": int(late.sum()), "gaps": gaps,
+            "longest_gap_s": round(float(finite.max()), 3) if len(finite) else None}
+
+
 def _stale_steps(good_ns: np.ndarray, bad_ns: np.ndarray, bad: list[Rejected], grid: np.ndarray,
-                 tolerance: float) -> tuple[np.ndarray, list[str], list[str]]:
+                 tolerance: float, camera: bool = False) -> tuple[np.ndarray, list[str], list[str]]:
     """Steps (T,) bool whose latest message is too old or rejected, and per step why and a detail."""
     idx, age = hold(good_ns, grid)
     too_old = age > tolerance
-    why = [f"no message within {tolerance} s"] * len(grid)
+    gap = f"frames dropped, none within {tolerance} s" if camera else f"no message within {tolerance} s"
+    why = [gap] * len(grid)
     detail = [""] * len(grid)
     rejected_now = np.zeros(len(grid), bool)
     if bad:

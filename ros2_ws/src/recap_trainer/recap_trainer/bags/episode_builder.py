@@ -67,6 +67,8 @@ class EpisodeBuilder:
             "bag": str(Path(path).resolve()), "start_time_ns": int(steps.times[0]),
             "steps_in_grid": steps.grid_size, "stale_steps": steps.stale, "stale_policy": cfg.stale_policy,
             "stale_reasons": steps.stale_reasons, "skipped_messages": steps.skipped,
+            "camera_drops": {cam: steps.camera_drops[topic] for cam, topic in cams.items()
+                             if topic in steps.camera_drops},
             "complete": labels.complete, "policy_ids": decoded.policy_ids,
             "recorder_config_hash": labels.recorder_config_hash, "state_names": decoded.state_names,
             "warnings": list(src.warnings), "converter_config_hash": cfg.hash(),
