@@ -1,9 +1,10 @@
 """A RECAP policy served over openpi's websocket protocol (openpi_client.WebsocketClientPolicy talks to it).
 
 One thread per connection (websockets' sync server); inference is serialised by one lock, so
-each request is answered with its own chunk whatever the other clients send. Request batching
-through Policy.infer_batch is not used: it would draw one noise tensor for all batched clients
-(chunks would depend on who else is connected) and gains little on CPU (bench/bench_serve.py).
+each request is answered with its own chunk whatever the other clients send. Batching
+simultaneous requests through Policy.infer_batch would cost about half per chunk for 4 clients on
+CPU (bench/bench_serve.py), but Policy draws one noise tensor for the whole batch, so a client's
+chunk would depend on who else was batched with it; the lock keeps chunks reproducible per seed.
 
 Errors, as openpi's client sees them (a str frame instead of bytes raises RuntimeError with it):
 a request the checkpoint cannot take gets "bad request: field '<name>': ..." and the connection
