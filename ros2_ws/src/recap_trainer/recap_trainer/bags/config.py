@@ -24,7 +24,7 @@ class ConverterConfig:
     image_size: tuple[int, int] | None = (224, 224)
     control_period: float = 0.02
     joint_tolerance_s: float = 0.05  # follower joint states (the observation; commands are held)
-    image_tolerance_s: float = 0.1  # a camera frame older than this at a step is stale
+    image_tolerance_s: float = 0.1  # a camera frame older than this at a step is stale (frames dropped)
     proposal_tolerance_s: float = 0.05  # older /policy/command -> NaN proposal (no proposal)
     stale_policy: str = "drop"
     follower_gripper: tuple[float, float] = (SIM_GRIPPER.closed, SIM_GRIPPER.open)  # raw (closed, open)
