@@ -1,6 +1,6 @@
 """Observations -> model input tensors; the same code path for training batches and inference.
 
-Input (N = samples): qpos (N, 14), env_state (N, S) or None, images {cam: (N, h, w, 3) uint8},
+Input (N = samples): qpos (N, 14), env_state (N, S) or N rows of per-task widths or None, images {cam: (N, h, w, 3) uint8},
 task ids (N,). Output dict: qpos, env_state (normalised float32), images (N, Ncam, 3, h, w) uint8,
 task_id int64.
 """
@@ -69,10 +69,13 @@ def normalized_state(
         key = f"env_state/{task}" if f"env_state/{task}" in stats.mean else "env_state"
         if key not in stats.mean:
             raise ObservationError(f"{where}: the model has no object-state statistics for task {task!r}")
-        try:
-            block = np.asarray([np.asarray(env_state[i], np.float64).reshape(-1) for i in idx])
-        except ValueError as exc:
-            raise ObservationError(f"{where}: env_state rows of task {task!r} differ in length") from exc
+        if isinstance(env_state, np.ndarray) and env_state.ndim == 2:  # one layout: slice, no per-row loop
+            block = np.asarray(env_state[idx], np.float64)
+        else:
+            try:
+                block = np.asarray([np.asarray(env_state[i], np.float64).reshape(-1) for i in idx])
+            except ValueError as exc:
+                raise ObservationError(f"{where}: env_state rows of task {task!r} differ in length") from exc
         if block.ndim != 2 or block.shape[1] != stats.dim(key):
             raise ObservationError(f"{where}: env_state of task {task!r} has shape {block.shape[1:]}, "
                                    f"the model expects ({stats.dim(key)},)")

@@ -13,6 +13,10 @@ from typing import Any
 from recap_core.config_errors import check_field
 
 
+# Image backbones (models/image_backbones.py builds them; kept here so configs load without torch).
+IMAGE_ENCODERS = ("strided_cnn", "resnet_gn", "spatial_softmax")
+
+
 class ConfigMismatchError(ValueError):
     """A checkpoint or a stored config does not match the model configuration asked for."""
 
@@ -28,6 +32,8 @@ class ObservationConfig:
     tasks: tuple[str, ...] = ("default",)  # task prompt -> id table (index = embedding row)
     width: int = 256  # feature width of every encoder
     image_channels: tuple[int, ...] = (32, 64, 64, 64)  # CNN channels, each stage halves H and W
+    image_encoder: str = "strided_cnn"  # backbone shared by the cameras, one of IMAGE_ENCODERS
+    image_shift: int = 4  # random-shift augmentation in training: up to +-pixels (DrQ); 0 = off
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cameras", tuple(self.cameras))
@@ -44,6 +50,10 @@ class ObservationConfig:
             raise ValueError(f"tasks must be a non-empty list of distinct prompts, got {self.tasks}")
         if len(self.image_size) != 2 or min(self.image_size) < 2 ** len(self.image_channels):
             raise ValueError(f"image_size {self.image_size} is too small for {len(self.image_channels)} CNN stages")
+        check_field(self.image_encoder in IMAGE_ENCODERS, "ObservationConfig", "image_encoder",
+                    f"must be one of {IMAGE_ENCODERS}", self.image_encoder)
+        check_field(0 <= self.image_shift < min(self.image_size), "ObservationConfig", "image_shift",
+                    f"must be in [0, {min(self.image_size)}) for images of {self.image_size}", self.image_shift)
 
     @property
     def uses_images(self) -> bool:

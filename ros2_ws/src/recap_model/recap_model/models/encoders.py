@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from recap_model.models.config import ObservationConfig
+from recap_model.models.image_backbones import build_backbone, random_shift
 
 # Advantage indicator I_t as an embedding index. RECAP feeds "Advantage: positive/negative" as text
 # after the prompt; without a language backbone a learned embedding of the three states plays that
@@ -36,28 +37,29 @@ def mlp(sizes: list[int], final_activation: bool = False) -> nn.Sequential:
 
 
 class ImageEncoder(nn.Module):
-    """Small strided CNN shared by all cameras, plus a learned per-camera embedding.
+    """One backbone shared by all cameras (models/image_backbones.py), plus a learned per-camera
+    embedding. (B, Ncam, 3, h, w) uint8 -> (B, width).
 
-    (B, Ncam, 3, h, w) uint8 -> (B, width). Each stage halves the resolution; a 4x4 average pool
-    keeps coarse spatial layout (where the object is) instead of a single global average.
+    In training mode (`self.training`) every image is randomly shifted by up to
+    `config.image_shift` pixels (DrQ), drawn from torch's default generator, so a seeded run is
+    reproducible and evaluation / inference never see the augmentation.
     """
 
-    def __init__(self, num_cameras: int, channels: tuple[int, ...], width: int) -> None:
+    def __init__(self, config: ObservationConfig) -> None:
         super().__init__()
-        stages: list[nn.Module] = []
-        in_ch = 3
-        for ch in channels:
-            stages += [nn.Conv2d(in_ch, ch, 3, stride=2, padding=1), nn.GroupNorm(min(8, ch), ch), nn.SiLU()]
-            in_ch = ch
-        self.cnn = nn.Sequential(*stages, nn.AdaptiveAvgPool2d(4), nn.Flatten())
-        self.project = nn.Linear(in_ch * 16, width)
+        num_cameras, width = len(config.cameras), config.width
+        self.shift = config.image_shift
+        self.backbone = build_backbone(config.image_encoder, config.image_channels)
+        self.project = nn.Linear(self.backbone.out_features, width)
         self.camera_embedding = nn.Parameter(torch.zeros(num_cameras, width))
         self.fuse = mlp([num_cameras * width, width, width])
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         b, ncam = images.shape[:2]
         x = images.flatten(0, 1).float() / 255.0 - 0.5  # (B*Ncam, 3, h, w) in [-0.5, 0.5]
-        feats = self.project(self.cnn(x)).view(b, ncam, -1) + self.camera_embedding
+        if self.training and self.shift:
+            x = random_shift(x, self.shift)
+        feats = self.project(self.backbone(x)).view(b, ncam, -1) + self.camera_embedding
         return self.fuse(feats.flatten(1))
 
 
@@ -69,7 +71,7 @@ class ObservationEncoder(nn.Module):
         self.config = config
         w = config.width
         self.state_mlp = mlp([config.qpos_dim + config.state_dim, w, w], final_activation=True)
-        self.images = ImageEncoder(len(config.cameras), config.image_channels, w) if config.uses_images else None
+        self.images = ImageEncoder(config) if config.uses_images else None
         self.task_embedding = nn.Embedding(len(config.tasks), w)
         n_parts = 3 if config.uses_images else 2
         self.fuse = mlp([n_parts * w, w, w], final_activation=True)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from recap_model.checkpoint import CheckpointError, load_checkpoint, load_optimizer_state
-from recap_model.features import observation_tensors
+from recap_model.features import ObservationError, observation_tensors
 from recap_model.models.config import ObservationConfig
 from recap_model.normalization import NormStats
 from recap_trainer.training.episodes import EpisodeCatalog
@@ -63,24 +63,88 @@ def check_fits(catalog: EpisodeCatalog, config: ObservationConfig, action_dim: i
             raise ValueError(f"episode {ep.episode_id}: actions have {ep.executed_action.shape[1]} dimensions, the model expects {action_dim}")
 
 
+def rows_by_episode(episodes: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """(episode index, positions in the batch) for every distinct episode of a sample: a batch is
+    read with one fancy-indexed slice per episode instead of one row per sample."""
+    order = np.argsort(episodes, kind="stable")
+    distinct, starts = np.unique(episodes[order], return_index=True)
+    return list(zip(distinct.tolist(), np.split(order, starts[1:])))
+
+
 def gather_observations(
     catalog: EpisodeCatalog, config: ObservationConfig, stats: NormStats, episodes: np.ndarray, steps: np.ndarray
 ) -> dict[str, torch.Tensor]:
-    """o_t for the sampled (episode, t) pairs; reads only those rows from the memory maps."""
-    qpos, state, task_ids = [], [], []
-    images: dict[str, list] = {c: [] for c in config.cameras}
-    for k, t in zip(episodes.tolist(), steps.tolist()):
-        ep = catalog.episode(k)
-        qpos.append(ep.qpos[t])
+    """o_t for the sampled (episode, t) pairs; reads only those rows from the memory maps, and the
+    images stay uint8 (the model converts them)."""
+    n, (h, w) = len(episodes), config.image_size
+    qpos = np.empty((n, config.qpos_dim))
+    images = {c: np.empty((n, h, w, 3), np.uint8) for c in config.cameras}
+    task_ids = np.empty(n, np.int64)
+    state_blocks: list[tuple[np.ndarray, np.ndarray]] = []
+    ids = []
+    for k, rows in rows_by_episode(episodes):
+        ep, t = catalog.episode(k), steps[rows]
+        ids.append(ep.episode_id)
+        where = f"episode {ep.episode_id}"
+        block = np.asarray(ep.qpos[t], np.float64)
+        if block.shape[1] != config.qpos_dim:
+            raise ObservationError(f"{where}: qpos has shape {block.shape[1:]}, the model expects ({config.qpos_dim},)")
+        if not np.all(np.isfinite(block)):
+            raise ObservationError(f"{where}: qpos contains NaN or inf")
+        qpos[rows] = block
+        task_ids[rows] = config.task_id(ep.task)
         if config.state_dim:
-            state.append(ep.env_state[t])
+            if ep.env_state is None:
+                raise ObservationError(f"{where}: env_state missing, the model uses {config.state_dim} object-state features")
+            state_blocks.append((rows, np.asarray(ep.env_state[t], np.float64)))
         for c in config.cameras:
-            images[c].append(ep.images[c][t])
-        task_ids.append(config.task_id(ep.task))
-    return observation_tensors(
-        config, stats, np.stack(qpos), state if state else None,
-        {c: np.stack(v) for c, v in images.items()}, np.array(task_ids), where=f"episode {catalog.summaries[int(episodes[0])].episode_id}",
-    )
+            frames = ep.images.get(c)
+            if frames is None or frames.dtype != np.uint8 or frames.shape[1:] != (h, w, 3):
+                have = "no such camera" if frames is None else f"{frames.shape[1:]} {frames.dtype}"
+                raise ObservationError(f"{where}: camera {c!r} gives {have}, the model expects {(h, w, 3)} uint8")
+            images[c][rows] = frames[t]
+    return observation_tensors(config, stats, qpos, _state_rows(n, state_blocks), images, task_ids,
+                               where=f"a batch of episode(s) {ids}")
+
+
+def _state_rows(n: int, blocks: list[tuple[np.ndarray, np.ndarray]]):
+    """env_state of the batch: an (n, S) array when every episode has the same S, else n rows
+    (tasks with different object-state layouts; features.normalized_state pads them)."""
+    if not blocks:
+        return None
+    widths = {block.shape[1] for _, block in blocks}
+    if len(widths) == 1:
+        out = np.empty((n, widths.pop()))
+        for rows, block in blocks:
+            out[rows] = block
+        return out
+    out = [None] * n
+    for rows, block in blocks:
+        for r, row in zip(rows.tolist(), block):
+            out[r] = row
+    return out
+
+
+def gather_actions(catalog: EpisodeCatalog, episodes: np.ndarray, steps: np.ndarray, horizon: int,
+                   action_dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """a_{t:t+H} (N, H, D) of the sampled pairs, the last action repeated past an episode's end
+    (as `action_window`), and q_t (N, 14) the chunks start from."""
+    n = len(episodes)
+    actions, qpos = np.empty((n, horizon, action_dim)), None
+    offsets = np.arange(horizon)
+    for k, rows in rows_by_episode(episodes):
+        ep = catalog.episode(k)
+        executed = ep.executed_action
+        if executed.shape[1] != action_dim:
+            raise ValueError(f"episode {ep.episode_id}: actions have {executed.shape[1]} dimensions, the model expects {action_dim}")
+        window = np.minimum(steps[rows, None] + offsets, len(executed) - 1)  # (rows, H)
+        actions[rows] = np.asarray(executed)[window]
+        if qpos is None:
+            qpos = np.empty((n, ep.qpos.shape[1]))
+        if ep.qpos.shape[1] != qpos.shape[1]:
+            raise ValueError(f"episode {ep.episode_id}: qpos has {ep.qpos.shape[1]} dimensions, other episodes {qpos.shape[1]}")
+        qpos[rows] = ep.qpos[steps[rows]]
+    return actions, qpos
 
 
 TRAINER_STATE_KEYS = ("step", "losses", "rng", "torch_rng")  # TrainerState's fields, in order

@@ -40,6 +40,10 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0  # torch CPU threads per process; 0 = torch's default
     device: str = "cpu"  # "cuda": process r uses GPU LOCAL_RANK and NCCL (not tested here: no GPU)
+    # Mixed precision: forward and loss under torch.autocast in bfloat16 (weights, gradients and
+    # AdamW stay float32; bfloat16 has float32's range, so no GradScaler). For image models on
+    # CUDA; on a CPU it runs but is not faster (bench/gpu_vision_train.py).
+    amp: bool = False
 
     def __post_init__(self) -> None:
         name = type(self).__name__
@@ -97,11 +101,15 @@ class BatchSource:
 
 
 def train_step(
-    loss_module: nn.Module, optimizer: torch.optim.Optimizer, batch: dict, grad_clip: float
+    loss_module: nn.Module, optimizer: torch.optim.Optimizer, batch: dict, grad_clip: float,
+    autocast_device: str | None = None,
 ) -> float:
-    """One gradient step: loss on the batch, backward (DDP averages gradients), clip, update."""
+    """One gradient step: loss on the batch, backward (DDP averages gradients), clip, update.
+
+    `autocast_device` ("cpu" or "cuda"): the forward pass runs under bfloat16 autocast."""
     optimizer.zero_grad(set_to_none=True)
-    loss = loss_module(**batch)
+    with torch.autocast(autocast_device or "cpu", dtype=torch.bfloat16, enabled=autocast_device is not None):
+        loss = loss_module(**batch)
     loss.backward()
     clip_gradients(loss_module, grad_clip)
     optimizer.step()
@@ -191,11 +199,16 @@ def run_training(
         rng.bit_generator.state = state.rng
         gen.set_state(torch.tensor(state.torch_rng, dtype=torch.uint8))
     part = ctx.shard(config.batch_size)
+    autocast = torch.device(ctx.device).type if config.amp else None
     bar = tqdm(total=config.steps, initial=state.step, desc=desc, disable=ctx.rank != 0, dynamic_ncols=True)
     module.train()
     while state.step < config.steps:
         batch = to_device(batches(rng, gen, config.batch_size, part), ctx.device)
-        loss = train_step(module, optimizer, batch, config.grad_clip)
+        # Randomness inside the model (the image encoder's random shift) uses torch's default
+        # generator; seeding it from `gen` every step makes a resumed run draw what the
+        # uninterrupted run drew.
+        torch.manual_seed(int(torch.randint(0, 2 ** 62, (), generator=gen)))
+        loss = train_step(module, optimizer, batch, config.grad_clip, autocast)
         scheduler.step()
         state.losses.append(ctx.mean(loss))
         state.step += 1

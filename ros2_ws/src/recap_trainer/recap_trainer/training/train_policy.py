@@ -29,8 +29,10 @@ from recap_model.models.flow_matching import sample_tau
 from recap_model.models.policy_model import PolicyModel
 from recap_model.normalization import NormStats
 from recap_trainer.normalization import compute_stats
-from recap_trainer.training.common import check_fits, gather_observations, observation_config_for, optimizer_and_resume
-from recap_trainer.training.episodes import EpisodeCatalog, StepSampler, action_window
+from recap_trainer.training.common import (
+    check_fits, gather_actions, gather_observations, observation_config_for, optimizer_and_resume,
+)
+from recap_trainer.training.episodes import EpisodeCatalog, StepSampler
 from recap_trainer.training.run import (
     BatchSource, TrainConfig, TrainerState, is_main_process, run_training, save_loss_curve,
 )
@@ -100,11 +102,8 @@ class PolicyBatches(BatchSource):
             weights = torch.tensor(w / w.mean(), dtype=torch.float32)[part]  # global-batch normalised
         episodes, steps = episodes[part], steps[part]
         batch = gather_observations(self.catalog, c.observation, self.stats, episodes, steps)
-        picked = [(self.catalog.episode(k), t) for k, t in zip(episodes.tolist(), steps.tolist())]
-        actions = np.stack([action_window(ep.executed_action, t, c.horizon) for ep, t in picked])
-        if actions.shape[-1] != c.action_dim:
-            raise ValueError(f"episode {ids[part][0]}: actions have {actions.shape[-1]} dimensions, the model expects {c.action_dim}")
-        actions = to_model_frame(actions, np.stack([ep.qpos[t] for ep, t in picked]), c.relative_dims)
+        actions, qpos = gather_actions(self.catalog, episodes, steps, c.horizon, c.action_dim)
+        actions = to_model_frame(actions, qpos, c.relative_dims)
         batch["actions"] = torch.from_numpy(self.stats.normalize("action", actions))
         batch["indicator"] = indicator[part]
         return {"batch": batch, "noise": noise[part], "tau": tau[part], "weights": weights}
