@@ -24,7 +24,7 @@ def episode(eid, outcome, value, returns=None):
     return EpisodeValues(eid, outcome, value, np.asarray(returns, float), np.arange(STEPS) * 0.02)
 
 
-def separating(n=4):
+def separating(n=5):
     """V starts equal for everyone and, from the middle on, follows the realised return: calibrated."""
     out = []
     for i in range(n):
@@ -54,7 +54,7 @@ def test_auc_of_perfect_random_inverted_and_one_class_scores():
 def test_separation_by_point_of_the_episode_and_a_missing_class():
     report = check_values(separating(), "held-out")
     assert auc_at(report, "0%").auc < 0.6 and auc_at(report, "last").auc == 1.0 and auc_at(report, "50%").auc == 1.0
-    assert (auc_at(report, "50%").successes, auc_at(report, "50%").failures) == (4, 4)
+    assert (auc_at(report, "50%").successes, auc_at(report, "50%").failures) == (5, 5)
     assert auc_at(report, "1 s").auc is None and auc_at(report, "1 s").successes == 0  # episodes last 0.98 s
     assert report.verdict == "ok" and report.calibration.calibration_error < 0.1
 
@@ -69,7 +69,7 @@ def test_a_value_function_that_cannot_separate_fails_the_verdict():
     report = check_values(inverted, "held-out", ValueCheckConfig(max_calibration_error=10, max_failure_end_error=10))
     assert auc_at(report, "50%").auc == 0.0
     assert report.verdict == "not ok"
-    assert any("AUC 0.00 < 0.6" in p and "4 successes, 4 failures" in p for p in report.problems)
+    assert any("AUC 0.00 < 0.6" in p and "5 successes, 5 failures" in p for p in report.problems)
     few = check_values(inverted[:4], "held-out", ValueCheckConfig(max_calibration_error=10, max_failure_end_error=10))
     assert few.verdict == "ok" and any("not judged" in n for n in few.notes)  # 2 of each: reported, not judged
 
@@ -119,7 +119,7 @@ def test_checks_of_labels_score_the_held_out_episodes_and_skip_forced_sources():
     assert (sft.population, sft.successes, sft.failures) == ("held-out", 1, 1)
     assert sft.sources == ()  # demos are forced positive in the SFT stage: nothing to judge
     everything = check_labels(labels_for("finetune", episodes, indicator), episodes, seen, [])
-    assert (everything.population, everything.successes) == ("training", 4)
+    assert (everything.population, everything.successes) == ("training", 5)
     assert any("optimistic" in n for n in everything.notes)
     assert [(s.source, s.positive_fraction) for s in everything.sources] == [("demo", 0.5)]
 

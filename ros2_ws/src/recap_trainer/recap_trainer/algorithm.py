@@ -20,14 +20,17 @@ from pathlib import Path
 from typing import Mapping
 
 from recap_model.checkpoint import load_checkpoint
-from recap_core.config_errors import check_task_names
+from recap_core.config_errors import check_field, check_task_names
 from recap_trainer.label_breakdown import format_breakdown, label_breakdown
+from recap_trainer.label_checks import apply_check_mode, check_labels, labelled_episode
 from recap_trainer.labels import LabelConfig, Labels, compute_labels
 from recap_trainer.rewards import RewardConfig
 from recap_trainer.training.episodes import EpisodeCatalog
 from recap_trainer.training.run import TrainConfig
 from recap_trainer.training.train_policy import PolicyTrainConfig, train_policy
 from recap_trainer.training.train_value import predict_values, train_value
+from recap_trainer.value_checks import CHECK_MODES, ValueCheckConfig
+from recap_trainer.value_holdout import DEFAULT_HOLDOUT_FRACTION, HoldoutConfig
 
 log = logging.getLogger("recap.algorithm")
 
@@ -59,6 +62,9 @@ class AlgorithmConfig:
     cameras: tuple[str, ...] = ()
     model_sizes: Mapping | None = None  # ObservationConfig size overrides of the policy
     policy_sizes: Mapping | None = None  # PolicyConfig overrides (horizon, flow_width, ...)
+    # share of episodes each value function does not train on, so that its checks score unseen ones
+    value_holdout_fraction: float = DEFAULT_HOLDOUT_FRACTION
+    value_checks: str = "warn"  # labels from a V that fails its checks: "warn", "refuse" (raise), "off"
 
     @classmethod
     def from_pretraining(cls, value_training: TrainConfig, policy_training: TrainConfig, **fields) -> AlgorithmConfig:
@@ -72,6 +78,13 @@ class AlgorithmConfig:
         # checked now, not after an hour of value training when the labels are made
         self.pretrain_labels()
         self.finetune_labels(1)
+        self.holdout()
+        check_field(self.value_checks in CHECK_MODES, type(self).__name__, "value_checks",
+                    f"must be one of {CHECK_MODES}", self.value_checks)
+
+    def holdout(self) -> HoldoutConfig:
+        """The same episodes are held out from V_pre and every V^k (one seed): see value_holdout.py."""
+        return HoldoutConfig(fraction=self.value_holdout_fraction, seed=self.pretrain_value.seed)
 
     def pretrain_labels(self) -> LabelConfig:
         """Monte Carlo advantages on the demonstrations."""
@@ -84,15 +97,30 @@ class AlgorithmConfig:
                            task_positive_fraction=dict(self.task_positive_fraction))
 
 
-def label_with_value(catalog: EpisodeCatalog, value_dir: str | Path, config: LabelConfig) -> Labels:
-    """Labels from the value checkpoint's V and its reward config (so both use the same L, C_fail)."""
+def label_with_value(catalog: EpisodeCatalog, value_dir: str | Path, config: LabelConfig, checks: str = "warn",
+                     check_config: ValueCheckConfig = ValueCheckConfig()) -> Labels:
+    """Labels from the value checkpoint's V and its reward config (so both use the same L, C_fail),
+    with the value checks on the episodes the checkpoint held out (`checks`: label_checks.py)."""
+    check_field(checks in CHECK_MODES, "label_with_value", "checks", f"must be one of {CHECK_MODES}", checks)
     check_task_names("LabelConfig", "task_positive_fraction", config.task_positive_fraction, catalog.tasks())
     ckpt = load_checkpoint(value_dir, "value")
     rewards = RewardConfig.from_dict(ckpt.training["rewards"])
-    labels = compute_labels(catalog, lambda ep: predict_values(ckpt.model, ckpt.stats, ep), rewards, config)
+    seen = {}  # what the checks need of each episode, recorded as it is labelled (one pass over the data)
+
+    def values(ep):
+        seen[ep.episode_id] = labelled_episode(ep)
+        return predict_values(ckpt.model, ckpt.stats, ep)
+
+    labels = compute_labels(catalog, values, rewards, config)
     labels.info["value_checkpoint"] = str(value_dir)
     log.info("%s labels, positive fraction by source and outcome:\n%s", config.stage,
              format_breakdown(label_breakdown(labels, catalog.summaries)))
+    if checks != "off":
+        held_out = ckpt.training.get("holdout", {}).get("episodes", [])
+        report = check_labels(labels, catalog.summaries, seen, held_out, check_config)
+        labels.info["value_checks"] = report.to_dict()
+        log.info("%s", report.summary())
+        apply_check_mode(report, checks, str(value_dir))
     return labels
 
 
@@ -100,10 +128,10 @@ def pretrain(demos: EpisodeCatalog, work_dir: str | Path, cfg: AlgorithmConfig) 
     """V_pre and pi_pre on demonstrations (Monte Carlo advantages, ~30% positive)."""
     out = Path(work_dir) / "pretrained"
     rewards = RewardConfig.from_episodes(demos, cfg.max_episode_length, cfg.c_fail, cfg.takeover_split)
-    train_value(demos, out / "value", cfg.pretrain_value, rewards, cameras=cfg.cameras)
+    train_value(demos, out / "value", cfg.pretrain_value, rewards, cameras=cfg.cameras, holdout=cfg.holdout())
     labels = None
     if cfg.policy.needs_labels:
-        labels = label_with_value(demos, out / "value", cfg.pretrain_labels())
+        labels = label_with_value(demos, out / "value", cfg.pretrain_labels(), cfg.value_checks)
         labels.save(out / "labels")
     train_policy(demos, out / "policy", cfg.pretrain_policy, cfg.policy, labels, cameras=cfg.cameras,
                  model_sizes=dict(cfg.model_sizes or {}), policy_sizes=dict(cfg.policy_sizes or {}))
@@ -117,10 +145,10 @@ def iterate(data: EpisodeCatalog, work_dir: str | Path, k: int, cfg: AlgorithmCo
     if not (pre / "policy" / "config.json").is_file():
         raise FileNotFoundError(f"{pre}: no pre-trained checkpoints; run the pre-training first")
     check_task_names("LabelConfig", "task_positive_fraction", cfg.task_positive_fraction, data.tasks())
-    train_value(data, out / "value", cfg.finetune_value, init_from=pre / "value")
+    train_value(data, out / "value", cfg.finetune_value, init_from=pre / "value", holdout=cfg.holdout())
     labels = None
     if cfg.policy.needs_labels:
-        labels = label_with_value(data, out / "value", cfg.finetune_labels(k))
+        labels = label_with_value(data, out / "value", cfg.finetune_labels(k), cfg.value_checks)
         labels.save(out / "labels")
     train_policy(data, out / "policy", cfg.finetune_policy, cfg.policy, labels, init_from=pre / "policy")
     return out / "policy"

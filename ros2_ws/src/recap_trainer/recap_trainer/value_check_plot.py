@@ -45,7 +45,7 @@ def _roc_panel(axis, report: ValueCheckReport, episodes: Sequence[EpisodeValues]
             continue
         scores, success = values_at(episodes, fraction)
         fpr, tpr = roc_curve(scores, success)
-        axis.plot(fpr, tpr, drawstyle="steps-post", color=f"C{k}", label=f"{point.point}: AUC {point.auc:.2f}")
+        axis.plot(fpr, tpr, color=f"C{k}", label=f"{point.point}: AUC {point.auc:.2f}")
     axis.set_xlabel("failed episodes rated above the threshold")
     axis.set_ylabel("successful episodes rated above it")
     axis.set_title("ROC of V(o_t), success vs failure, by point of the episode", fontsize=9)

@@ -28,7 +28,7 @@ class ValueCheckConfig:
     times_s: tuple[float, ...] = (1.0, 5.0, 10.0)  # seconds since the start (longer episodes only)
     auc_point: float = 0.5  # the fraction whose AUC the verdict checks: mid-episode, when V should know
     min_auc: float = 0.6
-    min_class_episodes: int = 3  # fewer successes or failures: the AUC is reported, not judged
+    min_class_episodes: int = 5  # fewer successes or failures: the AUC is too noisy to judge, only reported
     max_calibration_error: float = 0.1  # step-weighted |mean V - mean R_t| over the bins
     max_failure_end_error: float = 0.25  # mean |V - R_T| at failed episodes' last steps
     bins: int = 10  # equal-width bins of V on [-1, 0]

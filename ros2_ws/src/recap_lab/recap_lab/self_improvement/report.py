@@ -1,5 +1,6 @@
 """The loop's report: a table per iteration (success, failure, throughput, time to success,
-interventions per episode, 95% CIs), the baselines on the same data, and plots."""
+interventions per episode, 95% CIs), each value function's checks, the baselines on the same data,
+and plots."""
 from __future__ import annotations
 
 import json
@@ -57,6 +58,7 @@ def write_loop_report(workdir: Path, cfg: LoopConfig, ledger: Ledger) -> Path:
     else:
         lines += ["", "No baselines in this run: rerun the same command with `--baselines` to add BC, filtered BC "
                       "and AWR on the same data (the finished steps are kept)."]
+    lines += ["", *value_check_section(workdir, cfg.iterations)]
     lines += ["", "![success and throughput by iteration](report/by_iteration.png)", ""]
     value_png = _value_curves(workdir, cfg, figures / "value_curves.png")
     if value_png:
@@ -82,6 +84,47 @@ def _value_curves(workdir: Path, cfg: LoopConfig, path: Path) -> Path | None:
     catalog = open_datasets([d for d in data if d.exists()])
     return value_figure(catalog, Labels.load(labels_dir), sample_episodes(catalog, 4), path,
                         title=f"{cfg.task}: V^{cfg.iterations}(o_t) on sample episodes")
+
+
+def value_check_section(workdir: Path, iterations: int) -> list[str]:
+    """Markdown: each value function's checks (recap_trainer.value_checks) as its labelling ran them,
+    or as its training wrote them when it labelled nothing, with a link to its figure."""
+    from recap_trainer.value_checks import ValueCheckReport
+
+    lines = ["## Value-function checks", "",
+             "Each V scored on the episodes it did not train on (docs/TRAINER.md, \"Value-function checks\"): "
+             "ROC AUC of V(o_t) for success vs failure at points of the episode, the calibration error over bins "
+             "of V, |V - R_T| at failed episodes' last step, and data sources whose labelled steps are all "
+             "positive or all negative.", "",
+             "| value function | scored episodes (successes / failures) | AUC at 0% · 25% · 50% · 75% · last "
+             "| calibration error | failed-end error | degenerate sources | verdict | figure |",
+             "|---|---|---|---|---|---|---|---|"]
+    problems = []
+    for name, stage in [("V_pre", "pretrained"), *[(f"V^{k}", f"iter_{k}") for k in range(iterations + 1)]]:
+        value_dir = workdir / "train" / stage / "value"
+        labels_json = workdir / "train" / stage / "labels" / "labels.json"
+        data = json.loads(labels_json.read_text()).get("value_checks") if labels_json.is_file() else None
+        if data is None and (value_dir / "value_checks.json").is_file():
+            data = json.loads((value_dir / "value_checks.json").read_text())
+        if data is None:
+            lines.append(f"| {name} | not checked | | | | | | |")
+            continue
+        report = ValueCheckReport.from_dict(data)
+        aucs = " · ".join(_number(p.auc) for p in report.separation[:len(report.config.fractions)])
+        c = report.calibration
+        degenerate = ", ".join(f"{s.source} ({s.positive_fraction:.0%})" for s in report.sources if s.degenerate)
+        figure = value_dir / "value_checks.png"
+        link = f"[value_checks.png]({figure.relative_to(workdir)})" if figure.is_file() else "none"
+        lines.append(f"| {name} | {report.successes} / {report.failures} {report.population} | {aucs} | "
+                     f"{_number(c.calibration_error if c else None, '.3f')} | "
+                     f"{_number(c.failure_end_error if c else None, '.3f')} | "
+                     f"{degenerate or 'none'} | {report.verdict} | {link} |")
+        problems += [f"- {name}: {p}" for p in report.problems]
+    return lines + (["", *problems] if problems else [])
+
+
+def _number(value: float | None, spec: str = ".2f") -> str:
+    return "n/a" if value is None else format(value, spec)
 
 
 def _ratio(a: float, b: float) -> str:

@@ -15,6 +15,8 @@ from recap_model.action_frame import ACTION_FRAMES, relative_dims_for
 from recap_trainer.algorithm import AlgorithmConfig
 from recap_trainer.cli.options import UsageError, check_checkpoint_out, options_named, task_values
 from recap_trainer.training.run import TrainConfig
+from recap_trainer.value_checks import CHECK_MODES
+from recap_trainer.value_holdout import DEFAULT_HOLDOUT_FRACTION
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="per-task failure cost C_fail in steps (default: L)")
     p.add_argument("--takeover-split", choices=("first", "every", "none"), default="first",
                    help="where returns are cut at human takeovers")
+    _holdout_arg(p)
     p.set_defaults(func=_train_value)
 
     p = subparsers.add_parser(
@@ -54,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--positive-fraction", type=float, help="fraction of steps above eps_l (default: the stage's)")
     p.add_argument("--task-positive-fraction", action="append", default=[], metavar="TASK=FRACTION",
                    help="per-task override, e.g. 0.1 for a slow but reliable task")
+    _value_checks_arg(p)
     p.set_defaults(func=_label)
 
     p = subparsers.add_parser(
@@ -106,6 +110,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="N of the fine-tuning advantages (the paper: 50; default: Monte Carlo, N = T)")
     p.add_argument("--force", action="store_true",
                    help="replace a non-empty WORK_DIR/iter_<k> (and an unfinished WORK_DIR/pretrained)")
+    _holdout_arg(p)
+    _value_checks_arg(p)
     p.set_defaults(func=_iterate)
 
 
@@ -113,6 +119,22 @@ def _data_args(p: argparse.ArgumentParser, cameras: bool = True) -> None:
     p.add_argument("--data", type=Path, nargs="+", required=True, help="dataset directories (all are used)")
     if cameras:
         p.add_argument("--cameras", nargs="*", default=[], help="camera names for an image model (default: state-only)")
+
+
+def _holdout_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--holdout-fraction", type=float, default=DEFAULT_HOLDOUT_FRACTION,
+                   help="share of episodes the value function does not train on, chosen by a hash of episode id "
+                   "and --seed (at least one success and one failure; none below 10 episodes); V is scored on "
+                   "them and value_checks.json + value_checks.png are written next to the checkpoint. 0: train on "
+                   "every episode (the checks then score training episodes)")
+
+
+def _value_checks_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--value-checks", choices=CHECK_MODES, default="warn",
+                   help="check V on the episodes its checkpoint held out (AUC success vs failure mid-episode, "
+                   "calibration, failures seen by their last step) and each data source's positive fraction "
+                   "(0%% or 100%%: degenerate) before writing labels: warn logs the problems, refuse writes no "
+                   "labels when the verdict is not ok, off skips the checks (docs/TRAINER.md)")
 
 
 def _train_args(p: argparse.ArgumentParser, steps: int) -> None:
@@ -139,7 +161,9 @@ def _train_config(a: argparse.Namespace) -> TrainConfig:
 def _train_value(a: argparse.Namespace) -> int:
     from recap_trainer.rewards import RewardConfig
     from recap_trainer.training.episodes import open_datasets
-    from recap_trainer.training.train_value import train_value
+    from recap_trainer.training.run import is_main_process
+    from recap_trainer.training.train_value import VALUE_CHECKS_JSON, VALUE_CHECKS_PNG, load_value_checks, train_value
+    from recap_trainer.value_holdout import HoldoutConfig
 
     train = _train_config(a)
     lengths = task_values("--max-episode-length", a.max_episode_length, int)
@@ -147,12 +171,17 @@ def _train_value(a: argparse.Namespace) -> int:
     if a.init_from and (lengths or c_fail):
         raise UsageError("--max-episode-length and --c-fail do not apply with --init-from: the fine-tuned V "
                          "keeps the reward config of the checkpoint it starts from")
+    with options_named(fraction="--holdout-fraction"):
+        holdout = HoldoutConfig(fraction=a.holdout_fraction, seed=train.seed)
     check_checkpoint_out(a.out, a.resume, a.force)
     catalog = open_datasets(a.data)
     with options_named(max_episode_length="--max-episode-length", c_fail="--c-fail"):
         rewards = None if a.init_from else RewardConfig.from_episodes(catalog, lengths, c_fail, a.takeover_split)
     out = train_value(catalog, a.out, train, rewards, init_from=a.init_from, resume=a.resume,
-                      cameras=tuple(a.cameras))
+                      cameras=tuple(a.cameras), holdout=holdout)
+    if is_main_process() and (out / VALUE_CHECKS_JSON).is_file():  # the main process of torchrun writes them
+        print(load_value_checks(out).summary())
+        print(f"value checks: {out / VALUE_CHECKS_JSON}, {out / VALUE_CHECKS_PNG}")
     _say(f"value checkpoint: {out}")
     return 0
 
@@ -171,10 +200,12 @@ def _label(a: argparse.Namespace) -> int:
                                                                 float))
         check_output_dir(a.out, overwrite=a.force, what="--out")
         catalog = open_datasets(a.data)
-        labels = label_with_value(catalog, a.value, config)
+        labels = label_with_value(catalog, a.value, config, a.value_checks)
     labels.save(a.out)
     groups = label_breakdown(labels, catalog.summaries)
+    checks = labels.info.get("value_checks")
     print(json.dumps({"labels": str(a.out), "thresholds": labels.thresholds,
+                      "value_checks": {"verdict": checks["verdict"], "problems": checks["problems"]} if checks else "off",
                       "positive_fraction": round(labels.positive_fraction(), 4),
                       "positive_fraction_by_source_and_outcome": {
                           f"{g.source}/{g.outcome}": round(g.positive_fraction, 4) for g in groups}}, indent=2))
@@ -215,10 +246,11 @@ def _iterate(a: argparse.Namespace) -> int:
         value_training = TrainConfig(steps=a.value_steps, **common)
     with options_named(steps="--policy-steps", **named):
         policy_training = TrainConfig(steps=a.policy_steps, **common)
-    with options_named(n_step="--n-step", positive_fraction="--positive-fraction"):
+    with options_named(n_step="--n-step", positive_fraction="--positive-fraction", fraction="--holdout-fraction"):
         cfg = AlgorithmConfig.from_pretraining(value_training, policy_training, policy=PolicyTrainConfig(a.method),
                                                n_step=a.n_step, finetune_positive_fraction=a.positive_fraction,
-                                               cameras=tuple(a.cameras))
+                                               cameras=tuple(a.cameras), value_holdout_fraction=a.holdout_fraction,
+                                               value_checks=a.value_checks)
     needs_pretraining = not (a.work_dir / "pretrained" / "policy" / "config.json").is_file()
     if needs_pretraining:  # a pre-training that stopped half-way is not silently overwritten
         check_output_dir(a.work_dir / "pretrained", overwrite=a.force, what="pre-training directory")

@@ -1,7 +1,10 @@
-"""Train the distributional value function V (Eq. 1) on normalised empirical returns."""
+"""Train the distributional value function V (Eq. 1) on normalised empirical returns, holding out
+a few episodes on which the value checks (value_checks.py) score it."""
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import asdict
 from pathlib import Path
 
@@ -12,6 +15,7 @@ from torch import nn
 from recap_model.checkpoint import load_checkpoint, save_checkpoint
 from recap_model.models.config import ValueConfig
 from recap_model.models.value_model import ValueModel
+from recap_core.output_files import write_json_atomic
 from recap_model.normalization import NormStats
 from recap_trainer.normalization import compute_stats
 from recap_trainer.rewards import RewardConfig, episode_returns
@@ -20,6 +24,12 @@ from recap_trainer.training.episodes import EpisodeCatalog, StepSampler
 from recap_trainer.training.run import (
     BatchSource, TrainConfig, TrainerState, is_main_process, run_training, save_loss_curve,
 )
+from recap_trainer.value_check_plot import plot_value_checks
+from recap_trainer.value_checks import EpisodeValues, ValueCheckConfig, ValueCheckReport, check_values
+from recap_trainer.value_holdout import Holdout, HoldoutConfig, choose_holdout
+
+log = logging.getLogger("recap.train_value")
+VALUE_CHECKS_JSON, VALUE_CHECKS_PNG = "value_checks.json", "value_checks.png"
 
 
 class ValueLoss(nn.Module):
@@ -86,10 +96,16 @@ def train_value(
     resume: bool = False,
     model_sizes: dict | None = None,
     cameras: tuple[str, ...] = (),
+    holdout: HoldoutConfig | None = None,
+    checks: ValueCheckConfig = ValueCheckConfig(),
 ) -> Path:
-    """Train V on `catalog`; `init_from` = fine-tune from that checkpoint (V_pre), keeping its
-    model config, normalisation stats and reward config. Returns the checkpoint directory."""
+    """Train V on `catalog` less the held-out episodes (`holdout`, default: 10 % chosen with
+    train.seed), then score it on those (on the training episodes when none are held out): writes
+    value_checks.json and value_checks.png next to the checkpoint. `init_from` = fine-tune from that
+    checkpoint (V_pre), keeping its model config, normalisation stats and reward config. Returns
+    the checkpoint directory."""
     out_dir = Path(out_dir)
+    holdout = holdout or HoldoutConfig(seed=train.seed)
     torch.manual_seed(train.seed)
     if init_from is not None:
         base = load_checkpoint(init_from, "value")
@@ -102,10 +118,17 @@ def train_value(
         model, stats = ValueModel(config), compute_stats(catalog)
         rewards = rewards or RewardConfig.from_episodes(catalog)
     targets = episode_return_targets(catalog, rewards)
+    held = choose_holdout([(catalog.summaries[k].episode_id, catalog.summaries[k].outcome) for k in targets], holdout)
+    if resume:
+        _check_same_holdout(out_dir, held)
+    if is_main_process():  # a holdout asked for and not possible is worth a warning
+        log.log(logging.WARNING if holdout.fraction and not held.episodes else logging.INFO, "%s", held.reason)
+    held_ids = set(held.episodes)
+    training_targets = {k: r for k, r in targets.items() if catalog.summaries[k].episode_id not in held_ids}
     optimizer, scheduler, state = optimizer_and_resume(out_dir, "value", config, model, train, resume)
     training_info = {"train_config": asdict(train), "rewards": rewards.to_dict(),
                      "init_from": str(init_from) if init_from else None,
-                     "episodes": len(targets)}
+                     "episodes": len(training_targets), "holdout": {**asdict(holdout), **held.to_dict()}}
 
     def save(st: TrainerState) -> None:
         if is_main_process():
@@ -113,13 +136,47 @@ def train_value(
                             training={**training_info, "steps_done": st.step}, optimizer=optimizer,
                             trainer_state=st.to_json())
 
-    state = run_training(ValueLoss(model), ValueBatches(catalog, config, stats, targets), train, optimizer, scheduler,
-                         state=state, desc="value", on_checkpoint=save, checkpoint_every=max(train.steps // 5, 1))
+    state = run_training(ValueLoss(model), ValueBatches(catalog, config, stats, training_targets), train, optimizer,
+                         scheduler, state=state, desc="value", on_checkpoint=save,
+                         checkpoint_every=max(train.steps // 5, 1))
     save(state)
     model.cpu()  # callers (labelling, inference) use the model on the CPU
     if is_main_process():
         save_loss_curve(state.losses, out_dir / "loss.png", "value function: cross-entropy to return bins")
+        scored = sorted(set(targets) - set(training_targets)) if held_ids else sorted(training_targets)
+        episodes = score_episodes(model, stats, catalog, scored, targets)
+        report = check_values(episodes, "held-out" if held_ids else "training", checks)
+        write_json_atomic(out_dir / VALUE_CHECKS_JSON, report.to_dict())
+        plot_value_checks(report, episodes, out_dir / VALUE_CHECKS_PNG, title=f"value function {out_dir}")
+        log.info("%s", report.summary())
     return out_dir
+
+
+def _check_same_holdout(out_dir: Path, held: Holdout) -> None:
+    """A resumed run must train on the episodes the interrupted one trained on."""
+    try:
+        saved = json.loads((out_dir / "config.json").read_text())["training"]["holdout"]["episodes"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # no checkpoint yet, or one the resume itself will refuse with a clearer message
+    if saved != list(held.episodes):
+        raise ValueError(f"--resume: {out_dir} held out {len(saved)} episode(s) ({', '.join(saved[:3]) or 'none'}), "
+                         f"this run would hold out {len(held.episodes)} ({', '.join(held.episodes[:3]) or 'none'}); "
+                         "resume with the interrupted run's --holdout-fraction and --seed")
+
+
+def load_value_checks(value_dir: str | Path) -> ValueCheckReport:
+    return ValueCheckReport.from_dict(json.loads((Path(value_dir) / VALUE_CHECKS_JSON).read_text()))
+
+
+def score_episodes(model: ValueModel, stats: NormStats, catalog: EpisodeCatalog, indices: list[int],
+                   returns: dict[int, np.ndarray]) -> list[EpisodeValues]:
+    """V(o_t) and the realised return of the episodes at catalog `indices`."""
+    out = []
+    for k in indices:
+        ep = catalog.episode(k)
+        out.append(EpisodeValues(ep.episode_id, ep.outcome, predict_values(model, stats, ep),
+                                 returns[k].astype(np.float64), np.asarray(ep.timestamps, np.float64)))
+    return out
 
 
 @torch.no_grad()
