@@ -49,16 +49,21 @@ def register(subparsers) -> None:
     b.set_defaults(func=_build)
 
     e = sub.add_parser("export-lerobot", help="export a RECAP dataset as LeRobotDataset v3.0",
-                       description="Write a LeRobotDataset v3.0 (parquet + mp4 + meta/) with next.reward, "
-                       "complementary_info.is_intervention and, given advantage labels, the task text suffixed "
-                       "'Advantage: positive/negative' (for openpi / LeRobot VLA fine-tuning).")
+                       description="Write a LeRobotDataset v3.0 (parquet + AV1 mp4 + meta/ with per-episode and "
+                       "dataset statistics incl. quantiles) that LeRobot 0.6 loads, edits and trains on as is: "
+                       "task = the task's instruction, observation.environment_state when recorded, next.reward, "
+                       "complementary_info.is_intervention and the recap.* columns (iteration, outcome and, given "
+                       "labels, the advantage indicator, advantage and value). See docs/DATASETS.md.")
     e.add_argument("dataset", type=Path, help="RECAP dataset directory (from `recap dataset build`)")
     e.add_argument("--out", type=Path, required=True, help="export directory (new or empty, unless --force)")
     e.add_argument("--force", action="store_true", help="replace the contents of a non-empty --out")
     e.add_argument("--labels", type=Path,
-                   help="advantage labels: a `recap label` output directory, or a JSON file "
-                   "{episode_id: [bool per step]} (true = positive)")
-    e.add_argument("--repo-id", default="recap/aloha", help="repo_id written to meta/info.json")
+                   help="advantage labels: a `recap label` output directory (indicator, advantage, value), or a "
+                   "JSON file {episode_id: [bool per step]} (true = positive; indicator only)")
+    e.add_argument("--prompt", action="append", default=[], metavar="TASK=INSTRUCTION",
+                   help="the instruction a VLA is prompted with for TASK, e.g. espresso='make an espresso' "
+                   "(repeatable; default: the episode's recorded prompt, else the task text)")
+    e.add_argument("--repo-id", default="recap/aloha", help="repo_id recorded in meta/recap.json")
     e.add_argument("--fps", type=int, help="frames per second (default: 1 / control_period)")
     e.set_defaults(func=_export)
 
@@ -128,12 +133,14 @@ def _build(args) -> int:
 
 
 def _export(args) -> int:
-    from recap_trainer.lerobot_export import export_lerobot
+    from recap_trainer.lerobot_export import ExportConfig, export_lerobot
+    from recap_trainer.lerobot_features import parse_prompt
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     labels = None
     if args.labels:
         labels = json.loads(args.labels.read_text()) if args.labels.is_file() else args.labels
-    info = export_lerobot(args.dataset, args.out, labels=labels, repo_id=args.repo_id, fps=args.fps,
-                          overwrite=args.force)
+    config = ExportConfig(repo_id=args.repo_id, fps=args.fps, prompts=tuple(parse_prompt(p) for p in args.prompt))
+    info = export_lerobot(args.dataset, args.out, labels=labels, config=config, overwrite=args.force)
     print(json.dumps({"episodes": info["total_episodes"], "frames": info["total_frames"], "out": str(args.out)}))
     return 0
 
