@@ -65,3 +65,33 @@ def test_quick_loop_runs_end_to_end_and_resumes_after_a_crash(tmp_path, monkeypa
     assert {p: p.stat().st_mtime_ns for p in checkpoint.rglob("*") if p.is_file()} == before
     text = open(with_baselines).read()
     assert "## Baselines on the same data" in text and all(m in text for m in ("bc", "filtered_bc", "awr"))
+
+
+def test_quick_camera_loop_learns_from_cameras_and_joints_only_through_the_graph(tmp_path):
+    """The camera loop at smoke-test size: demonstrations, deployments (the policy node reading the
+    sim's camera topics, the recorder recording them) and evaluation all with the same cameras at
+    the same size, and no model anywhere reading the simulator's object state."""
+    from recap_lab.self_improvement.config import preset
+
+    cfg = dataclasses.replace(preset("quick", "cameras"), cameras=("cam_high", "cam_left_wrist"), demos=4,
+                              eval_episodes=2, reference_noise_scales=(0.5,), validation_episodes=2)
+    report = loop_run.run_loop(cfg, tmp_path)
+    for kind in ("value", "policy"):
+        for stage in ("pretrained", "iter_0", "iter_1"):
+            config = json.loads((tmp_path / "train" / stage / kind / "config.json").read_text())
+            observation = config["model_config"]["observation"]
+            assert (observation["state_dim"], observation["cameras"], observation["image_size"]) == \
+                (0, ["cam_high", "cam_left_wrist"], list(cfg.image_size)), (stage, kind)
+    for data in ("demos", "rollouts_1"):
+        episodes = list(RecapDataset(tmp_path / "data" / data))
+        assert episodes, data
+        for episode in episodes:  # converted from the recorded camera topics, aligned to every step
+            assert {c: im.shape[1:] for c, im in episode.images.items()} == \
+                {c: (*cfg.image_size, 3) for c in cfg.cameras}
+            assert all(len(im) == len(episode.qpos) for im in episode.images.values())
+    node_log = (tmp_path / "logs" / "iter_1" / "sim_node.log").read_text()
+    assert "cam_high" in node_log and f"{cfg.image_size[1]}x{cfg.image_size[0]}" in node_log
+    # The SFT reference at its best noise, chosen on validation episodes, is evaluated too.
+    assert (tmp_path / "eval" / "validation" / "iter_0_noise_0.5.json").is_file()
+    assert (tmp_path / "eval" / "reference" / "tuned.json").is_file()
+    assert "SFT (pi^0)" in open(report).read()
