@@ -6,7 +6,9 @@
       V^k  <- fine-tune from V_pre  on all of D    (from the PRE-TRAINED weights, not V^{k-1})
       pi^k <- fine-tune from pi_pre on all of D with V^k labels ("finetune")
 
-Work directory layout: pretrained/{value,labels,policy}, iter_<k>/{value,labels,policy}.
+Work directory layout: pretrained/{value,labels,policy}, iter_<k>/{value,labels,policy}. Each V holds
+out a few episodes (value_holdout.py) and is checked on them before its labels are used
+(value_checks.py: value/value_checks.{json,png}, and labels.json's "value_checks").
 Collecting rollouts (the sim, or a real robot with the recorder + converter) is outside this module:
 `recap iterate` is called again after each collection, and the lab's loop (recap_lab) drives all of
 it through the ROS graph.

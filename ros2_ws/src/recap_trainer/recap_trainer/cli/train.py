@@ -44,7 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "label", formatter_class=fmt, help="advantages A_t, per-task thresholds eps_l and indicators I_t",
         description="Label every step with the n-step advantage under a trained V, set eps_l per task as a "
         "percentile (positive fraction), force human-intervention steps positive (and demos, in the sft stage). "
-        "Writes labels.safetensors + labels.json.")
+        "First checks V on the episodes its checkpoint held out and each source's positive fraction "
+        "(--value-checks). Writes labels.safetensors + labels.json (with the checks' report).")
     _data_args(p, cameras=False)
     p.add_argument("--value", type=Path, required=True, help="value checkpoint V^k")
     p.add_argument("--out", type=Path, required=True, help="labels directory to write (new or empty)")
