@@ -116,3 +116,14 @@ def test_the_summary_over_seeds_lists_every_run_and_the_median(tmp_path):
     assert summary["distribution"]["failure rate vs SFT"]["median"] == pytest.approx(0.25)
     assert summary["distribution"]["throughput vs tuned SFT"]["runs"] == 2
     assert text.count("\n| 0 |") + text.count("\n| 1 |") + text.count("\n| 2 |") == 3
+
+
+def test_the_loop_passes_its_value_check_mode_to_the_labels():
+    from recap_lab.self_improvement.run import algorithm_config
+
+    strict = config_from(build_parser().parse_args(["--value-checks", "refuse"]))
+    assert algorithm_config(strict).value_checks == "refuse"
+    assert algorithm_config(LoopConfig()).value_checks == "warn"
+    assert strict.hash() == LoopConfig().hash()  # a run may resume with checks switched
+    cameras = config_from(build_parser().parse_args(["--observation", "cameras"]))
+    assert algorithm_config(cameras).cameras == VISION_CAMERAS

@@ -87,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
                            help="also train and evaluate BC / filtered BC / AWR on the final data (a finished "
                                 "run of the same sizes resumes and only adds them)")
     baselines.add_argument("--no-baselines", dest="baselines", action="store_false", help="skip them")
+    parser.add_argument("--value-checks", choices=("warn", "refuse", "off"), default=None,
+                        help="before each value function's labels are used, check on held-out episodes that V "
+                             "separates successes from failures and is calibrated, and that no source is 0 %% or "
+                             "100 %% positive (docs/TRAINER.md): warn (default), refuse (stop the run; finished "
+                             "steps are kept) or off")
     parser.add_argument("--train-threads", type=int, default=None,
                         help="torch threads for training and evaluation, and processes generating the "
                              "demonstrations (default: 2)")
@@ -112,7 +117,8 @@ def config_from(opts: argparse.Namespace) -> LoopConfig:
                         ("cameras", tuple(opts.cameras) if opts.cameras else None),
                         ("image_size", tuple(opts.image_size) if opts.image_size else None),
                         ("reference_noise_scales", None if opts.reference_noise_scales is None
-                         else tuple(opts.reference_noise_scales)), ("seed", opts.seed)):
+                         else tuple(opts.reference_noise_scales)), ("seed", opts.seed),
+                        ("value_checks", opts.value_checks)):
         if value is not None:
             overrides[name] = value
     if overrides.get("finetune_n_step") == _MONTE_CARLO:

@@ -67,6 +67,10 @@ class LoopConfig:
     # these scales (and noise_scale) on `validation_episodes` validation episodes; () = not tuned.
     reference_noise_scales: tuple[float, ...] = ()
     validation_episodes: int = 50
+    # Labels from a value function that fails its checks on held-out episodes (recap_trainer.value_checks):
+    # "warn" (the default), "refuse" (stop the run before those labels are used) or "off". Not part of the
+    # hash: it changes no finished step.
+    value_checks: str = "warn"
     # The run's seed: demonstration and deployment scenes (recap_lab.seeds.run_seed_base) and training.
     seed: int = 0
 
@@ -101,7 +105,8 @@ class LoopConfig:
     def hash(self) -> str:
         """Identifies the run: a ledger from another configuration is not resumed. Whether baselines
         run and with how many threads do not change the finished steps, so they may change on resume."""
-        fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("baselines", "train_threads")}
+        fields = {k: v for k, v in dataclasses.asdict(self).items()
+                  if k not in ("baselines", "train_threads", "value_checks")}
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -47,7 +47,8 @@ def algorithm_config(cfg: LoopConfig):
     # Training runs while the deployment graph is down: it has the cores to itself.
     value = TrainConfig(steps=cfg.value_steps, seed=cfg.seed, threads=cfg.train_threads)
     policy = TrainConfig(steps=cfg.policy_steps, seed=cfg.seed, threads=cfg.train_threads)
-    return AlgorithmConfig.from_pretraining(value, policy, n_step=cfg.finetune_n_step, cameras=cfg.cameras)
+    return AlgorithmConfig.from_pretraining(value, policy, n_step=cfg.finetune_n_step, cameras=cfg.cameras,
+                                            value_checks=cfg.value_checks)
 
 
 def run_loop(cfg: LoopConfig, workdir: Path, domain_id: int | None = None) -> Path:
