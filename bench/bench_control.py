@@ -101,7 +101,8 @@ def run_policy_node(node, checkpoint: Path, inference_every: int, duration: floa
                                               lambda m: chunks.append((time.time(), len(commands), m)), 10)
     proc = NodeProcess("recap_policy.policy_node", ["--ros-args", "-p", f"checkpoint:={checkpoint}",
                                                     "-p", "task:=transfer_cube", "-p", f"inference_every:={inference_every}",
-                                                    "-p", "scheduler:=rtc", "-p", "max_observation_age_s:=0.5"], log_dir)
+                                                    "-p", "scheduler:=rtc", "-p", "max_observation_age_s:=0.5",
+                                                    "-p", "allow_privileged_state:=true"], log_dir)
     deadline = time.monotonic() + 120
     while len(commands) < 50:  # warm: the model loaded and the first chunk is executing
         if time.monotonic() > deadline or proc.proc.poll() is not None:

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from recap_sim.env import SimConfig, SimEnv
 from recap_sim.expert import ExpertConfig, ScriptedExpert
-from recap_sim.scene import CAMERA_NAMES
+from recap_core.aloha_layout import CAMERA_NAMES
 
 import mujoco  # noqa: I001  (after recap_sim, which selects the headless GL backend)
 
