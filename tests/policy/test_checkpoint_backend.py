@@ -30,6 +30,16 @@ def test_metadata_and_inference_with_a_frozen_prefix(checkpoint):
     assert backend.infer(obs, frozen_prefix=long_prefix).shape == (HORIZON, 14)
 
 
+@pytest.mark.parametrize("advantage", ["positive", "negative", "unconditioned"])
+def test_every_advantage_the_node_accepts_runs_the_checkpoint(checkpoint, advantage):
+    from recap_policy.backends.base import ADVANTAGES
+
+    assert advantage in ADVANTAGES
+    obs = Observation(qpos=np.zeros(14), stamp_ns=0, task="transfer_cube", env_state=np.zeros(len(STATE_NAMES)))
+    chunk = CheckpointBackend(checkpoint, Conditioning(advantage, 1.0)).infer(obs)
+    assert chunk.shape == (HORIZON, 14) and np.isfinite(chunk).all()
+
+
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         CheckpointBackend(tmp_path / "nope", Conditioning())

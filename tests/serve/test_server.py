@@ -39,8 +39,7 @@ def test_recap_fields_are_taken_per_request(server, checkpoint):
     obs = observation(0)
     positive = expected(checkpoint, policy_obs(obs))
     cases = [({"advantage": "negative"}, {"advantage": "negative"}),
-             ({"advantage": "dropped"}, {"advantage": "dropped"}),
-             ({"advantage": "unconditioned"}, {"advantage": "dropped"}),
+             ({"advantage": "unconditioned"}, {"advantage": "unconditioned"}),
              ({"guidance_scale": 2.5}, {"guidance_scale": 2.5}),
              ({"advantage": "negative", "guidance_scale": np.float32(1.5)}, {"advantage": "negative", "guidance_scale": 1.5})]
     for fields, conditioning in cases:

@@ -32,7 +32,7 @@ def test_positive_and_negative_indicators_select_the_good_and_bad_behaviour(tmp_
     ep = episodes[0]
     obs = [{"qpos": ep.qpos[t], "env_state": ep.env_state[t], "task": "transfer_cube"} for t in range(0, 40, 2)]
     mean = {}
-    for name, advantage, beta in (("pos", "positive", 1.0), ("neg", "negative", 1.0), ("drop", "dropped", 1.0),
+    for name, advantage, beta in (("pos", "positive", 1.0), ("neg", "negative", 1.0), ("drop", "unconditioned", 1.0),
                                   ("cfg", "positive", 2.0)):
         policy.reset(seed=0)
         mean[name] = float(policy.infer_batch(obs, advantage=advantage, guidance_scale=beta).mean())

@@ -31,7 +31,7 @@ from recap_lab.seeds import EVALUATION_SEED
 from recap_lab.stats import Estimate, bootstrap_interval, wilson_interval
 from recap_model.chunk_scheduling import LockstepChunking
 
-ADVANTAGES = ("positive", "negative", "dropped")
+ADVANTAGES = ("positive", "negative", "unconditioned")
 # Actions executed per chunk before the policy is queried again (0.5 s at 50 Hz), in evaluations,
 # rollouts and the loop's deployments alike.
 EXECUTE_STEPS = 25

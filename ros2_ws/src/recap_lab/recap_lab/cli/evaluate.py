@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--episodes", type=int, default=200)
     p.add_argument("--seed", type=int, default=EVALUATION_SEED, help="seed of the first episode")
     p.add_argument("--execute-steps", type=int, default=EXECUTE_STEPS, help="actions executed per chunk before re-querying")
-    p.add_argument("--advantage", choices=("positive", "negative", "dropped"), default="positive",
+    p.add_argument("--advantage", choices=("positive", "negative", "unconditioned"), default="positive",
                    help="indicator the policy is conditioned on")
     p.add_argument("--beta", type=float, default=1.0, help="classifier-free guidance scale (1 = none)")
     p.add_argument("--noise-scale", type=float, default=DEFAULT_NOISE_SCALE,

@@ -17,7 +17,7 @@ from recap_model.models.image_backbones import build_backbone, random_shift
 # role (RECAP.md, "Advantage and the indicator"). DROPPED = the indicator is left out, which is what
 # makes one network learn both pi(a | I, o, l) and pi(a | o, l).
 NEGATIVE, POSITIVE, DROPPED = 0, 1, 2
-INDICATOR_IDS = {"negative": NEGATIVE, "positive": POSITIVE, "dropped": DROPPED}
+INDICATOR_IDS = {"negative": NEGATIVE, "positive": POSITIVE, "unconditioned": DROPPED}
 
 
 def indicator_id(name: str) -> int:

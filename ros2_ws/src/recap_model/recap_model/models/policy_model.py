@@ -24,7 +24,7 @@ class PolicyModel(nn.Module):
         self.config = config
         w = config.observation.width
         self.encoder = ObservationEncoder(config.observation)
-        self.indicator_embedding = nn.Embedding(3, w)  # {negative, positive, dropped}
+        self.indicator_embedding = nn.Embedding(3, w)  # {negative, positive, unconditioned (dropped)}
         self.condition = mlp([2 * w, w, w])
         self.velocity = VelocityNetwork(config.horizon, config.action_dim, w, config.flow_width, config.flow_blocks)
 

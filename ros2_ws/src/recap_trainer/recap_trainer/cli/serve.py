@@ -32,7 +32,7 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0,
                    help="noise seed: chunk k of every connection samples with SEED + k, so a client's chunks "
                         "do not depend on the other clients (default 0)")
-    p.add_argument("--advantage", default="positive", choices=("positive", "negative", "dropped"),
+    p.add_argument("--advantage", default="positive", choices=("positive", "negative", "unconditioned"),
                    help="indicator I for requests without `advantage` (default positive: RECAP's improved policy)")
     p.add_argument("--guidance-scale", type=float, default=1.0,
                    help="CFG beta for requests without `guidance_scale` (default 1: no guidance, one forward "

@@ -8,7 +8,7 @@ Request fields (openpi ALOHA conventions plus the RECAP extras recap_policy's re
     images          {camera: (3, h, w) uint8}  every camera of the checkpoint; other sizes are resized
     prompt          str           the task, one of the checkpoint's tasks
     env_state       (S,) float    object state in `state_names` order (state-only checkpoints)
-    advantage       str           indicator I: positive (default) | negative | dropped
+    advantage       str           indicator I: positive (default) | negative | unconditioned
     guidance_scale  float > 0     CFG beta (default 1: conditioned sampling only)
     noise_scale     float >= 0    scale of the flow's starting noise (default: the server's)
     frozen_prefix   (d, 14) float committed actions kept exactly (real-time chunking), 0 <= d < H
@@ -23,9 +23,6 @@ import numpy as np
 from recap_model.models.encoders import INDICATOR_IDS
 from recap_model.sampling import DEFAULT_NOISE_SCALE
 
-# recap_policy names the dropped indicator "unconditioned" (its `advantage` parameter) and sends
-# that name through its remote backend; both names select the same indicator.
-ADVANTAGE_NAMES = {**{name: name for name in INDICATOR_IDS}, "unconditioned": "dropped"}
 
 
 class RequestError(ValueError):
@@ -48,8 +45,8 @@ class ServingDefaults:
     seed: int = 0  # request k of every connection samples with seed + k
 
     def __post_init__(self) -> None:
-        if self.advantage not in ADVANTAGE_NAMES:
-            raise ValueError(f"advantage must be one of {sorted(ADVANTAGE_NAMES)}, got {self.advantage!r}")
+        if self.advantage not in INDICATOR_IDS:
+            raise ValueError(f"advantage must be one of {sorted(INDICATOR_IDS)}, got {self.advantage!r}")
         if not (math.isfinite(self.guidance_scale) and self.guidance_scale > 0):
             raise ValueError(f"guidance_scale must be a finite number > 0, got {self.guidance_scale}")
         if not (math.isfinite(self.noise_scale) and self.noise_scale >= 0):
@@ -107,14 +104,14 @@ def parse_request(raw: object, metadata: dict, defaults: ServingDefaults) -> Chu
         obs["env_state"] = _finite_vector(raw, "env_state", len(metadata["state_names"]),
                                           f"object state {metadata['state_names']}")
     advantage = raw.get("advantage", defaults.advantage)
-    if not isinstance(advantage, str) or advantage not in ADVANTAGE_NAMES:
-        raise RequestError("advantage", f"must be one of {sorted(ADVANTAGE_NAMES)}, got {advantage!r}")
+    if not isinstance(advantage, str) or advantage not in INDICATOR_IDS:
+        raise RequestError("advantage", f"must be one of {sorted(INDICATOR_IDS)}, got {advantage!r}")
     guidance = _number(raw, "guidance_scale", defaults.guidance_scale, "a finite number > 0", lambda v: v > 0)
     noise = _number(raw, "noise_scale", defaults.noise_scale, "a finite number >= 0", lambda v: v >= 0)
     if not metadata["advantage_conditioned"] and (advantage == "negative" or guidance != 1.0):
         raise RequestError("advantage", f"a {metadata['method']} checkpoint has no advantage conditioning: "
-                           f"only positive/dropped at guidance_scale 1, got {advantage!r} at {guidance}")
-    return ChunkRequest(obs, ADVANTAGE_NAMES[advantage], guidance, noise,
+                           f"only positive/unconditioned at guidance_scale 1, got {advantage!r} at {guidance}")
+    return ChunkRequest(obs, advantage, guidance, noise,
                         _frozen_prefix(raw, metadata["horizon"], metadata["action_dim"]))
 
 
