@@ -94,4 +94,7 @@ def test_quick_camera_loop_learns_from_cameras_and_joints_only_through_the_graph
     # The SFT reference at its best noise, chosen on validation episodes, is evaluated too.
     assert (tmp_path / "eval" / "validation" / "iter_0_noise_0.5.json").is_file()
     assert (tmp_path / "eval" / "reference" / "tuned.json").is_file()
-    assert "SFT (pi^0)" in open(report).read()
+    text = open(report).read()
+    assert "the cameras cam_high, cam_left_wrist at 64x48" in text
+    assert "suits it best (0.2, chosen on 2 validation episodes among 0.2, 0.5)" in text or \
+        "suits it best (0.5, chosen on 2 validation episodes among 0.2, 0.5)" in text

@@ -31,7 +31,9 @@ def write_loop_report(workdir: Path, cfg: LoopConfig, ledger: Ledger) -> Path:
     baselines = [load_report(p) for p in sorted((workdir / "eval").glob("*.json")) if not p.stem.startswith("iter_")]
     figures = workdir / "report"
     figures.mkdir(parents=True, exist_ok=True)
-    everything = iterations + baselines
+    tuned_path = workdir / "eval" / "reference" / "tuned.json"
+    tuned = load_report(tuned_path) if tuned_path.exists() else None
+    everything = iterations + ([tuned] if tuned else []) + baselines
     plot_method_comparison([r.label for r in everything], [r.success_rate for r in everything],
                            [r.throughput_per_hour for r in everything], figures / "by_iteration.png",
                            title=f"{cfg.task}: {cfg.eval_episodes} evaluation episodes per policy")
@@ -39,7 +41,10 @@ def write_loop_report(workdir: Path, cfg: LoopConfig, ledger: Ledger) -> Path:
              f"{cfg.iterations} iteration(s); {cfg.demos} demonstrations; {cfg.rollouts_per_iteration} deployments "
              f"per iteration through the ROS graph (simulated operator correcting); {cfg.eval_episodes} evaluation "
              f"episodes per policy (seeded, in the sim core); fine-tuning advantages: "
-             f"{'Monte Carlo' if cfg.finetune_n_step is None else f'{cfg.finetune_n_step}-step'}. "
+             f"{'Monte Carlo' if cfg.finetune_n_step is None else f'{cfg.finetune_n_step}-step'}; the policies see "
+             + (f"the cameras {', '.join(cfg.cameras)} at {cfg.image_size[1]}x{cfg.image_size[0]} and the joints"
+                if cfg.cameras else "the joints and the simulator's object state (no real robot publishes it)")
+             + f"; run seed {cfg.seed}. "
              f"Machine: {platform.machine()}, "
              f"Python {platform.python_version()}.", "",
              "## Per iteration", "", results_table(iterations), "",
@@ -53,6 +58,12 @@ def write_loop_report(workdir: Path, cfg: LoopConfig, ledger: Ledger) -> Path:
         lines += ["", "## Against the SFT policy (the paper: throughput >= 2x, failure rate <= 0.5x)", "",
                   f"- throughput: {_ratio(last.throughput_per_hour.value, first.throughput_per_hour.value)}",
                   f"- failure rate: {_ratio(last.failure_rate.value, first.failure_rate.value)}"]
+        if tuned:
+            lines += ["", f"The SFT policy at the sampling noise that suits it best ({tuned.noise_scale:g}, chosen on "
+                          f"{cfg.validation_episodes} validation episodes among {_scales(cfg)}):", "",
+                      results_table([tuned]), "",
+                      f"- throughput: {_ratio(last.throughput_per_hour.value, tuned.throughput_per_hour.value)}",
+                      f"- failure rate: {_ratio(last.failure_rate.value, tuned.failure_rate.value)}"]
     if baselines:
         lines += ["", "## Baselines on the same data and policy-training budget", "", results_table(baselines)]
     else:
@@ -125,6 +136,10 @@ def value_check_section(workdir: Path, iterations: int) -> list[str]:
 
 def _number(value: float | None, spec: str = ".2f") -> str:
     return "n/a" if value is None else format(value, spec)
+
+
+def _scales(cfg: LoopConfig) -> str:
+    return ", ".join(f"{v:g}" for v in sorted({cfg.noise_scale, *cfg.reference_noise_scales}))
 
 
 def _ratio(a: float, b: float) -> str:
