@@ -99,17 +99,19 @@ def test_stats_have_quantiles_for_every_feature_and_per_episode(dataset, tmp_pat
     np.testing.assert_allclose(stats["observation.state"]["std"], qpos.std(0), atol=1e-6)
     assert stats["observation.state"]["count"] == [30]
     episodes = read(tmp_path / "lr", "meta/episodes/chunk-000/file-000.parquet")
-    np.testing.assert_allclose(episodes["stats/observation.state/q50"][1], np.median(ds.episode("ep1").qpos, 0),
-                               atol=1e-6)
+    np.testing.assert_allclose(episodes["stats/observation.state/q50"][1],
+                               vector_stats(ds.episode("ep1").qpos)["q50"], atol=1e-12)
+    assert episodes["stats/observation.state/count"] == [[10]] * 3
     assert episodes["stats/next.reward/max"] == [[1.0], [0.0], [0.0]]
 
 
 def test_aggregated_quantiles_weight_episodes_by_count():
     a, b = vector_stats(np.arange(10.0)), vector_stats(np.arange(30.0))
     total = aggregate([a, b])
-    assert total["count"].tolist() == [40]
-    np.testing.assert_allclose(total["q50"], (10 * 4.5 + 30 * 14.5) / 40)
+    assert total["count"].tolist() == [40] and total["min"] == 0 and total["max"] == 29
+    np.testing.assert_allclose(total["q50"], (10 * a["q50"] + 30 * b["q50"]) / 40)
     np.testing.assert_allclose(total["std"], np.concatenate([np.arange(10.0), np.arange(30.0)]).std())
+    assert abs(b["q50"][0] - 14.5) < 0.6 and abs(b["q99"][0] - 29) < 0.6  # histogram estimates
 
 
 def test_episodes_with_different_env_state_sizes_are_refused(tmp_path):

@@ -25,12 +25,7 @@ def vector_stats(values: np.ndarray) -> Stats | None:
     x = np.asarray(values, np.float64)
     x = x.reshape(len(x), -1)
     x = x[np.isfinite(x).all(axis=1)]
-    if not len(x):
-        return None
-    stats = {"min": x.min(0), "max": x.max(0), "mean": x.mean(0), "std": x.std(0), "count": np.array([len(x)])}
-    for key, q in zip(QUANTILE_KEYS, np.quantile(x, QUANTILES, axis=0)):
-        stats[key] = q
-    return stats
+    return _stats(x) if len(x) else None
 
 
 def sample_indices(length: int) -> np.ndarray:
@@ -40,26 +35,44 @@ def sample_indices(length: int) -> np.ndarray:
 
 
 def image_stats(frames: np.ndarray) -> Stats:
-    """Per-channel statistics of (T, H, W, 3) uint8 frames on the [0, 1] scale, shape (3, 1, 1).
-    Exact quantiles from the 256-bin histogram of the sampled frames."""
+    """Per-channel statistics of (T, H, W, 3) uint8 frames on the [0, 1] scale, shape (3, 1, 1)."""
     sample = np.asarray(frames)[sample_indices(len(frames))]
     if max(sample.shape[1:3]) >= 300:  # LeRobot downsamples large frames before the statistics
         step = int(max(sample.shape[1:3]) / 150)
         sample = sample[:, ::step, ::step]
-    pixels = sample.reshape(-1, sample.shape[-1])
-    levels = np.arange(256, dtype=np.float64)
-    counts = np.stack([np.bincount(pixels[:, c], minlength=256) for c in range(pixels.shape[1])])
-    total = counts.sum(1, keepdims=True)
-    mean = (counts * levels).sum(1) / total[:, 0]
-    var = (counts * (levels - mean[:, None]) ** 2).sum(1) / total[:, 0]
-    cdf = np.cumsum(counts, 1) / total
-    channel = {"min": np.array([levels[c > 0][0] for c in counts]),
-               "max": np.array([levels[c > 0][-1] for c in counts]), "mean": mean, "std": np.sqrt(var)}
-    for key, q in zip(QUANTILE_KEYS, QUANTILES):
-        channel[key] = np.array([levels[np.searchsorted(row, q)] for row in cdf])
-    stats = {k: (v / 255.0).reshape(-1, 1, 1) for k, v in channel.items()}
-    stats["count"] = np.array([len(sample)])
+    stats = _stats(sample.reshape(-1, sample.shape[-1]).astype(np.float32))
+    stats = {k: (v / 255.0).reshape(-1, 1, 1) for k, v in stats.items() if k != "count"}
+    stats["count"] = np.array([len(sample)])  # LeRobot weighs image statistics by frames
     return stats
+
+
+def _stats(x: np.ndarray) -> Stats:
+    """(N, F) -> per-column statistics; quantiles as LeRobot's RunningQuantileStats estimates them
+    (a 5000-bin histogram over [min, max], interpolated within the bin)."""
+    stats = {"min": x.min(0).astype(np.float64), "max": x.max(0).astype(np.float64),
+             "mean": x.mean(0, dtype=np.float64), "std": x.std(0, dtype=np.float64), "count": np.array([len(x)])}
+    if len(x) < 2:  # LeRobot: too few samples for quantiles, they take the mean
+        quantiles = [stats["mean"]] * len(QUANTILES)
+    else:
+        quantiles = np.array([_histogram_quantiles(column) for column in x.T]).T
+    stats.update(zip(QUANTILE_KEYS, (np.asarray(q, np.float64) for q in quantiles)))
+    return stats
+
+
+def _histogram_quantiles(column: np.ndarray, bins: int = 5000) -> list[float]:
+    edges = np.linspace(column.min() - 1e-10, column.max() + 1e-10, bins + 1)
+    cumsum = np.cumsum(np.histogram(column, bins=edges)[0])
+    out = []
+    for q in QUANTILES:
+        target = q * len(column)
+        i = int(np.searchsorted(cumsum, target))
+        if i == 0 or i >= len(cumsum):
+            out.append(float(edges[0] if i == 0 else edges[-1]))
+            continue
+        in_bin = cumsum[i] - cumsum[i - 1]
+        fraction = 0.0 if in_bin == 0 else (target - cumsum[i - 1]) / in_bin
+        out.append(float(edges[i] + fraction * (edges[i + 1] - edges[i])))
+    return out
 
 
 def aggregate(per_episode: list[Stats]) -> Stats:
