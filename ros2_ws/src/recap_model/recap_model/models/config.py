@@ -28,10 +28,12 @@ class ObservationConfig:
     qpos_dim: int = 14  # proprioception: joint positions, JOINT_NAMES order, gripper normalised
     state_dim: int = 0  # S: privileged object state (state-only policies); 0 = not used
     cameras: tuple[str, ...] = ()  # up to 3 camera names; () = state-only model
-    image_size: tuple[int, int] = (96, 128)  # (height, width) the images are given at
+    image_size: tuple[int, int] = (48, 64)  # (height, width) the images are given at
     tasks: tuple[str, ...] = ("default",)  # task prompt -> id table (index = embedding row)
     width: int = 256  # feature width of every encoder
-    image_channels: tuple[int, ...] = (32, 64, 64, 64)  # CNN channels, each stage halves H and W
+    # Image encoder: the fastest of bench/bench_vision_train.py's screen (docs/TRAINER.md, "Image
+    # encoder"): 3 cameras at 48 x 64 train at ~1100 samples/s on 2 CPU threads.
+    image_channels: tuple[int, ...] = (8, 16, 32)  # backbone channels, each stage halves H and W
     image_encoder: str = "strided_cnn"  # backbone shared by the cameras, one of IMAGE_ENCODERS
     image_shift: int = 4  # random-shift augmentation in training: up to +-pixels (DrQ); 0 = off
 
@@ -98,7 +100,8 @@ class PolicyConfig:
 class ValueConfig:
     """Distributional value function p_phi(V | o_t, l) over B bins on [v_min, v_max] (Eq. 1)."""
 
-    observation: ObservationConfig = field(default_factory=lambda: ObservationConfig(width=128, image_channels=(16, 32, 32, 32)))
+    # Half the policy's feature width; the same image backbone (already the narrowest screened).
+    observation: ObservationConfig = field(default_factory=lambda: ObservationConfig(width=128))
     num_bins: int = 201  # B
     v_min: float = -1.0
     v_max: float = 0.0
