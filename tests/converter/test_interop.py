@@ -21,7 +21,7 @@ from recap_trainer.lerobot_export import export_lerobot
 CFG = ConverterConfig(cameras=("cam_high",), image_size=(32, 48))
 
 
-def test_lerobot_v3_export_with_rewards_interventions_and_advantage_text(tmp_path):
+def test_lerobot_v3_export_with_rewards_interventions_and_indicator_column(tmp_path):
     bags = [write_rosbags(tmp_path / "ok", BagSpec(steps=20, command_step=0.01)),
             write_rosbags(tmp_path / "bad", BagSpec(steps=15, outcome_event=2, command_step=0.01))]
     build_dataset(bags, tmp_path / "ds", CFG, progress=False)
@@ -43,24 +43,16 @@ def test_lerobot_v3_export_with_rewards_interventions_and_advantage_text(tmp_pat
     assert rewards[-1] == (1.0 if ep.outcome == "success" else 0.0) and sum(rewards[:-1]) == 0
     assert [frames["complementary_info.is_intervention"][i] for i in ep0] == ep.intervention.tolist()
     np.testing.assert_allclose([frames["observation.state"][i] for i in ep0], ep.qpos, atol=1e-6)
-    tasks = pq.read_table(out / "meta" / "tasks.parquet").to_pydict()
-    by_index = dict(zip(tasks["task_index"], tasks["task"]))
-    assert set(by_index.values()) == {"transfer the cube\nAdvantage: positive", "transfer the cube\nAdvantage: negative"}
-    flags = labels[ep.episode_id]
-    assert [by_index[frames["task_index"][i]].endswith("positive") for i in ep0] == flags
+    assert pq.read_table(out / "meta" / "tasks.parquet").to_pydict()["task"] == ["transfer the cube"]
+    assert [frames["recap.indicator"][i] for i in ep0] == [int(f) for f in labels[ep.episode_id]]
     episodes = pq.read_table(out / "meta" / "episodes" / "chunk-000" / "file-000.parquet").to_pylist()
     assert [e["length"] for e in episodes] == [ds.episode(e["recap/episode_id"]).num_steps for e in episodes]
     assert episodes[1]["videos/observation.images.cam_high/from_timestamp"] == episodes[0]["length"] / 50
-    cap = cv2.VideoCapture(str(out / "videos" / "observation.images.cam_high" / "chunk-000" / "file-000.mp4"))
-    n, first = 0, None
-    while True:
-        ok, img = cap.read()
-        if not ok:
-            break
-        first = img if first is None else first
-        n += 1
-    assert n == 35 and first.shape == (32, 48, 3)
-    np.testing.assert_allclose(first[..., ::-1].mean((0, 1)), ep.images["cam_high"][0].mean((0, 1)), atol=8)
+    import av
+    with av.open(str(out / "videos" / "observation.images.cam_high" / "chunk-000" / "file-000.mp4")) as video:
+        decoded = [f.to_ndarray(format="rgb24") for f in video.decode(video=0)]
+    assert len(decoded) == 35 and decoded[0].shape == (32, 48, 3)
+    np.testing.assert_allclose(decoded[0].mean((0, 1)), ep.images["cam_high"][0].mean((0, 1)), atol=8)
 
 
 def write_act_hdf5(path, steps=12, compressed=False, drop=None, cams=("cam_high",), scale=1.0):
@@ -150,6 +142,4 @@ def test_export_reads_recap_label_output(tmp_path):
     assert recap_main(["dataset", "export-lerobot", str(tmp_path / "ds"), "--out", str(tmp_path / "lr"),
                        "--labels", str(tmp_path / "labels")]) == 0
     frames = pq.read_table(tmp_path / "lr" / "data" / "chunk-000" / "file-000.parquet").to_pydict()
-    tasks = pq.read_table(tmp_path / "lr" / "meta" / "tasks.parquet").to_pydict()
-    text = dict(zip(tasks["task_index"], tasks["task"]))
-    assert [text[i].endswith("Advantage: positive") for i in frames["task_index"]] == flags.tolist()
+    assert frames["recap.indicator"] == flags.astype(int).tolist()
