@@ -4,7 +4,10 @@ Determinism and data parallelism: every step draws a *global* batch (sample indi
 tensors) from generators seeded with `seed` on every process; process r of W trains on the r-th
 contiguous slice and DDP averages the gradients. The mean of the per-slice mean losses is the
 global-batch mean loss, so a 2-process `torchrun` run follows the 1-process loss curve up to
-floating-point summation order.
+floating-point summation order. Randomness inside the model (the image encoder's random shift)
+comes from torch's default generator, reseeded from `gen` every step: reproducible and resumable,
+but each process draws the shifts of its own slice, so with images and W > 1 the curve is not the
+1-process one sample for sample.
 """
 
 from __future__ import annotations
