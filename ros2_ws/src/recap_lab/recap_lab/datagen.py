@@ -23,6 +23,7 @@ from tqdm import tqdm
 from recap_lab.seeds import DEMONSTRATION_SEED
 from recap_trainer.dataset import DatasetConfig, DatasetWriter
 from recap_trainer.episode import EpisodeData
+from recap_model.models.config import ObservationConfig
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class DatagenConfig:
     seed: int = DEMONSTRATION_SEED
     mixture: tuple[ExpertProfile, ...] = field(default_factory=lambda: MIXTURES["mixed"])
     cameras: tuple[str, ...] = ()  # () = state-only data (fast)
-    image_size: tuple[int, int] = (96, 128)  # (H, W) when cameras are recorded
+    image_size: tuple[int, int] = ObservationConfig().image_size  # (H, W) when cameras are recorded: the image model's
     time_limit_s: float | None = None  # None = the task's own limit
     iteration: int = 0
 

@@ -14,7 +14,7 @@ from recap_trainer.cli.options import UsageError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from recap_lab.datagen import MIXTURES
+    from recap_lab.datagen import MIXTURES, DatagenConfig
 
     p = subparsers.add_parser(
         "generate", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -29,8 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help=f"first seed (default: {DEMONSTRATION_SEED} for demonstrations, {ROLLOUT_SEED} for rollouts)")
     p.add_argument("--mixture", choices=sorted(MIXTURES), default="mixed", help="operator profile mixture")
     p.add_argument("--cameras", nargs="*", default=[], help="cameras to record (default: state-only, fastest)")
-    p.add_argument("--image-size", type=int, nargs=2, default=(96, 128), metavar=("H", "W"),
-                   help="image size when cameras are recorded")
+    p.add_argument("--image-size", type=int, nargs=2, default=DatagenConfig.image_size, metavar=("H", "W"),
+                   help="image size when cameras are recorded (the image model's default)")
     p.add_argument("--time-limit", type=float, help="episode time limit in s (default: the task's)")
     p.add_argument("--workers", type=int, default=1,
                    help="processes running the expert (the dataset is the same for any number)")

@@ -14,13 +14,15 @@ from dataclasses import dataclass
 
 from recap_core.aloha_layout import CAMERA_NAMES
 from recap_lab.seeds import run_seed_base
+from recap_model.models.config import ObservationConfig
 from recap_model.policy import DEFAULT_NOISE_SCALE
 from recap_trainer.algorithm import AlgorithmConfig
 
 OBSERVATIONS = ("sim-state", "cameras")
 # The camera loop's view of the scene (docs/BRINGUP.md, "The loop from cameras").
 VISION_CAMERAS: tuple[str, ...] = CAMERA_NAMES
-VISION_IMAGE_SIZE: tuple[int, int] = (48, 64)  # (H, W), rendered at this size everywhere in the loop
+# (H, W), rendered at this size everywhere in the loop: the image model's default (docs/TRAINER.md)
+VISION_IMAGE_SIZE: tuple[int, int] = ObservationConfig().image_size
 
 
 @dataclass(frozen=True)

@@ -87,11 +87,6 @@ def run_loop(cfg: LoopConfig, workdir: Path, domain_id: int | None = None) -> Pa
     step("pretrain", lambda: str(pretrain(open_datasets(data), train_dir, alg)))
     policies = [Path(step("iter_0/train", lambda: str(iterate(open_datasets(data), train_dir, 0, alg))))]
     step("iter_0/evaluate", lambda: _evaluate(policies[0], cfg, workdir / "eval" / "iter_0.json", "SFT (pi^0)"))
-    if cfg.reference_noise_scales:
-        best = step("iter_0/validate_noise", lambda: _best_noise_scale(policies[0], cfg, workdir / "eval" / "validation"))
-        step("iter_0/evaluate_tuned", lambda: _evaluate(
-            policies[0], cfg, workdir / "eval" / "reference" / "tuned.json",
-            f"SFT (pi^0) at noise {best['noise_scale']:g}", noise_scale=best["noise_scale"]))
     deployed_cameras = cfg.cameras or (CAMERA_NAMES if cfg.render_cameras else ())
     task_limit_s = _task_time_limit(cfg.task)
     for k in range(1, cfg.iterations + 1):
@@ -114,6 +109,13 @@ def run_loop(cfg: LoopConfig, workdir: Path, domain_id: int | None = None) -> Pa
         policies.append(Path(step(f"iter_{k}/train", lambda: str(iterate(open_datasets(data), train_dir, k, alg)))))
         step(f"iter_{k}/evaluate", lambda: _evaluate(policies[k], cfg, workdir / "eval" / f"iter_{k}.json",
                                                      f"RECAP iter {k} (pi^{k})"))
+    # The SFT reference at the noise that suits it best: after the iterations, so the headline
+    # (every pi^k sampled alike) is there first.
+    if cfg.reference_noise_scales:
+        best = step("iter_0/validate_noise", lambda: _best_noise_scale(policies[0], cfg, workdir / "eval" / "validation"))
+        step("iter_0/evaluate_tuned", lambda: _evaluate(
+            policies[0], cfg, workdir / "eval" / "reference" / "tuned.json",
+            f"SFT (pi^0) at noise {best['noise_scale']:g}", noise_scale=best["noise_scale"]))
     if cfg.baselines:
         for method in BASELINES:
             out = workdir / "baselines" / method

@@ -113,7 +113,7 @@ def train_value(
         rewards = extend_rewards(RewardConfig.from_dict(base.training["rewards"]), catalog)
         check_fits(catalog, config.observation, stats=stats)
     else:
-        obs = observation_config_for(catalog, cameras, **(model_sizes or {"width": 128, "image_channels": (16, 32, 32, 32)}))
+        obs = observation_config_for(catalog, cameras, **(model_sizes or {"width": ValueConfig().observation.width}))
         config = ValueConfig(observation=obs)
         model, stats = ValueModel(config), compute_stats(catalog)
         rewards = rewards or RewardConfig.from_episodes(catalog)
