@@ -67,3 +67,11 @@ def test_iterate_defaults_are_the_algorithms():
     # each fine-tune trains half the pre-training's steps
     assert (product.finetune_value.steps, product.finetune_policy.steps) == (a.value_steps // 2, a.policy_steps // 2)
     assert AlgorithmConfig.from_pretraining(product.pretrain_value, product.pretrain_policy) == product
+
+
+def test_amp_reaches_the_training_config():
+    from recap_trainer.cli.train import _train_config
+
+    for command in ("train-policy", "train-value"):
+        assert _train_config(build_parser().parse_args([command, "--data", "d", "--out", "o", "--amp"])).amp
+        assert not _train_config(build_parser().parse_args([command, "--data", "d", "--out", "o"])).amp

@@ -105,6 +105,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default; 1 on a shared machine)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--amp", action="store_true",
+                   help="bfloat16 autocast for the forward and backward passes (weights stay float32): for image "
+                        "models on CUDA; it runs on the CPU too, without a speed-up there")
     p.add_argument("--positive-fraction", type=float, default=AlgorithmConfig.finetune_positive_fraction,
                    help="fine-tuning positive fraction")
     p.add_argument("--n-step", type=int, default=AlgorithmConfig.n_step,
@@ -148,6 +151,9 @@ def _train_args(p: argparse.ArgumentParser, steps: int) -> None:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (0 = default)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                    help="cuda: each torchrun process uses GPU LOCAL_RANK with NCCL")
+    p.add_argument("--amp", action="store_true",
+                   help="bfloat16 autocast for the forward and backward passes (weights stay float32): for image "
+                        "models on CUDA; it runs on the CPU too, without a speed-up there")
     p.add_argument("--resume", action="store_true",
                    help="continue the checkpoint in --out from its saved optimizer state (it must hold one)")
     p.add_argument("--force", action="store_true", help="replace a checkpoint (or other files) in --out")
@@ -156,7 +162,7 @@ def _train_args(p: argparse.ArgumentParser, steps: int) -> None:
 def _train_config(a: argparse.Namespace) -> TrainConfig:
     with options_named(steps="--steps", batch_size="--batch-size", lr="--lr", seed="--seed", threads="--threads"):
         return TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, seed=a.seed, threads=a.threads,
-                           device=a.device)
+                           device=a.device, amp=a.amp)
 
 
 def _train_value(a: argparse.Namespace) -> int:
@@ -241,7 +247,7 @@ def _iterate(a: argparse.Namespace) -> int:
 
     if a.iteration < 0:
         raise UsageError(f"--iteration must be >= 0, got {a.iteration}")
-    common = dict(batch_size=a.batch_size, seed=a.seed, threads=a.threads, device=a.device)
+    common = dict(batch_size=a.batch_size, seed=a.seed, threads=a.threads, device=a.device, amp=a.amp)
     named = dict(batch_size="--batch-size", seed="--seed", threads="--threads")
     with options_named(steps="--value-steps", **named):
         value_training = TrainConfig(steps=a.value_steps, **common)
