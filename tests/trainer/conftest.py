@@ -61,3 +61,24 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+def train_crashing_then_resume(monkeypatch, train, out, crash_on_batch: int = 4) -> None:
+    """`train(out, resume=False)` interrupted (KeyboardInterrupt) when it draws batch
+    `crash_on_batch`, then `train(out, resume=True)` to the end; `train` calls train_policy."""
+    from recap_trainer.training.train_policy import PolicyBatches
+
+    draw, calls = PolicyBatches.__call__, []
+
+    def crash(self, *args):
+        calls.append(1)
+        if len(calls) == crash_on_batch:
+            raise KeyboardInterrupt
+        return draw(self, *args)
+
+    monkeypatch.setattr(PolicyBatches, "__call__", crash)
+    with pytest.raises(KeyboardInterrupt):
+        train(out, resume=False)
+    monkeypatch.setattr(PolicyBatches, "__call__", draw)
+    train(out, resume=True)
+

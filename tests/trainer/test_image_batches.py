@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY_POLICY, make_episode, mixed_episodes
+from conftest import TINY_POLICY, make_episode, mixed_episodes, train_crashing_then_resume
 from recap_model.features import ObservationError, observation_tensors
 from recap_trainer.normalization import compute_stats
 from recap_trainer.training.common import gather_actions, gather_observations, observation_config_for
 from recap_trainer.training.episodes import EpisodeCatalog, StepSampler, action_window
 from recap_trainer.training.run import TrainConfig
-from recap_trainer.training.train_policy import PolicyBatches, PolicyTrainConfig, train_policy
+from recap_trainer.training.train_policy import PolicyTrainConfig, train_policy
 
 CAMS = ("cam_high", "cam_left_wrist")
 IMAGE_MODEL = {"width": 16, "image_channels": (8, 8), "image_shift": 2}
@@ -80,19 +80,8 @@ def test_a_shifted_image_run_resumes_to_the_uninterrupted_result(tmp_path, monke
     kw = dict(method=PolicyTrainConfig("bc"), model_sizes=IMAGE_MODEL, policy_sizes=TINY_POLICY, cameras=CAMS)
     config = TrainConfig(steps=5, batch_size=4, warmup_steps=1)
     train_policy(catalog, tmp_path / "full", config, **kw)
-    draw, calls = PolicyBatches.__call__, []
-
-    def crash_on_the_fourth_batch(self, *args):
-        calls.append(1)
-        if len(calls) == 4:
-            raise KeyboardInterrupt
-        return draw(self, *args)
-
-    monkeypatch.setattr(PolicyBatches, "__call__", crash_on_the_fourth_batch)
-    with pytest.raises(KeyboardInterrupt):
-        train_policy(catalog, tmp_path / "part", config, **kw)
-    monkeypatch.setattr(PolicyBatches, "__call__", draw)
-    train_policy(catalog, tmp_path / "part", config, resume=True, **kw)
+    train_crashing_then_resume(monkeypatch, lambda out, resume: train_policy(catalog, out, config, resume=resume, **kw),
+                               tmp_path / "part")
     full, resumed = (json.loads((tmp_path / n / "loss.json").read_text())["losses"] for n in ("full", "part"))
     assert full == resumed  # bitwise: at init the shifts move the loss by ~1e-6 only
 

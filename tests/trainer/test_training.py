@@ -6,14 +6,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conftest import TINY_MODEL, TINY_POLICY, make_episode, mixed_episodes
+from conftest import TINY_MODEL, TINY_POLICY, make_episode, mixed_episodes, train_crashing_then_resume
 from recap_trainer.algorithm import label_with_value
 from recap_model.features import ObservationError
 from recap_trainer.labels import LabelConfig
 from recap_model.policy import load_policy
 from recap_trainer.training.episodes import EpisodeCatalog, StepSampler, action_window
 from recap_trainer.training.run import TrainConfig, clip_gradients, lr_factor
-from recap_trainer.training.train_policy import PolicyBatches, PolicyTrainConfig, train_policy, training_episodes
+from recap_trainer.training.train_policy import PolicyTrainConfig, train_policy, training_episodes
 from recap_trainer.training.train_value import train_value
 
 TWO_STEPS = TrainConfig(steps=2, batch_size=4, warmup_steps=1)
@@ -36,21 +36,15 @@ def test_a_run_that_crashed_resumes_to_the_uninterrupted_result(tmp_path, traine
     cat = trained.catalog
     config = TrainConfig(steps=5, batch_size=4, warmup_steps=1)  # cosine decay over all 5 steps
     train_policy(cat, tmp_path / "full", config, **kw)
-    draw = PolicyBatches.__call__
-    calls = []
+    steps_at_crash = []
 
-    def crash_on_the_fourth_batch(self, *args):
-        calls.append(1)
-        if len(calls) == 4:
-            raise KeyboardInterrupt
-        return draw(self, *args)
+    def train(out, resume):
+        if resume:  # checkpoints every step (5 // 5): three steps were done before the crash
+            steps_at_crash.append(json.loads((out / "config.json").read_text())["training"]["steps_done"])
+        train_policy(cat, out, config, resume=resume, **kw)
 
-    monkeypatch.setattr(PolicyBatches, "__call__", crash_on_the_fourth_batch)
-    with pytest.raises(KeyboardInterrupt):
-        train_policy(cat, tmp_path / "part", config, **kw)  # checkpoints every step (5 // 5)
-    monkeypatch.setattr(PolicyBatches, "__call__", draw)
-    assert json.loads((tmp_path / "part" / "config.json").read_text())["training"]["steps_done"] == 3
-    train_policy(cat, tmp_path / "part", config, resume=True, **kw)
+    train_crashing_then_resume(monkeypatch, train, tmp_path / "part")
+    assert steps_at_crash == [3]
     full = json.loads((tmp_path / "full" / "loss.json").read_text())["losses"]
     resumed = json.loads((tmp_path / "part" / "loss.json").read_text())["losses"]
     assert len(resumed) == 5
