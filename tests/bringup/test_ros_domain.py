@@ -7,6 +7,7 @@ import pytest
 from recap_bringup import ros_domain
 from recap_bringup.ros_domain import MAX_DOMAIN_ID, domain_in_use, free_domain_id, requested_domain_id, resolve_domain_id
 from ros_harness import SpinningNode
+from bringup.checkpoint_config import write_checkpoint_config
 
 
 def _parsers():
@@ -97,8 +98,7 @@ def test_the_domain_is_not_part_of_a_loop_runs_identity(tmp_path, monkeypatch):
             return _result(seed)
 
     monkeypatch.setattr(deployment, "GraphSession", FakeSession)
-    (tmp_path / "policy").mkdir()
-    (tmp_path / "policy" / "config.json").write_text("{}")
+    write_checkpoint_config(tmp_path / "policy", state_dim=15)
     cfg = deployment.DeploymentConfig(task="espresso", prompt="p", episodes=1, first_seed=1, wall_timeout_s=1.0,
                                       domain_id=23)
     finished = []
