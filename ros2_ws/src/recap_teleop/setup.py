@@ -14,7 +14,9 @@ setup(
     zip_safe=True,
     maintainer="RECAP-ROS maintainers",
     maintainer_email="maintainers@recap-ros.org",
-    description="Arbitration node: policy or human command to the arms, takeover triggers, smooth handover and the safety filter.",
+    description="Arbitration node: policy or human command to the arms, takeover triggers, smooth handover and the "
+                "safety filter; recap-console, the operator's terminal console.",
     license="Apache-2.0",
-    entry_points={"console_scripts": ["arbitration_node = recap_teleop.arbitration_node:main"]},
+    entry_points={"console_scripts": ["arbitration_node = recap_teleop.arbitration_node:main",
+                                      "recap-console = recap_teleop.console_ui:main"]},
 )
