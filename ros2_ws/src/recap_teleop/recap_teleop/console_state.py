@@ -287,7 +287,7 @@ class ConsoleModel:
                 return
             if isinstance(request, StartEpisode):
                 self.episode_started(now, episode_id, request.task)
-                self.tell(f"episode {episode_id} started ({message})")
+                self.tell(f"episode {episode_id} started" + (f" ({message})" if message else ""))
             elif isinstance(request, EndEpisode):
                 self.episode_ended(now, request.episode_id, request.outcome, bag_path, detected_drops)
                 drops = "" if detected_drops is None else f"; {detected_drops} dropped messages"
