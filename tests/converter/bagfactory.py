@@ -171,3 +171,101 @@ def write_mcap_ros2(path: Path, spec: BagSpec) -> Path:
 
 def write_sidecar(bag: Path, **fields) -> None:
     (bag / "episode.json").write_text(json.dumps(fields))
+
+
+# --- bags as `ros2 bag record` takes them from the real ALOHA drivers (robot description `aloha`) ---
+REAL_CAMERA_TOPIC = "/{cam}/camera/color/image_rect_raw/compressed"  # realsense2_camera via image_transport
+REAL_GRIPPER = {"follower": (-0.6213, 1.4910), "leader": (-0.0552, 0.8298)}  # ALOHA_*_GRIPPER (closed, open), rad
+
+
+@dataclass
+class RealDriverSpec:
+    seconds: float = 1.0
+    joint_rate_hz: float = 100.0
+    jitter_s: float = 0.002  # uniform +- jitter of every joint-state stamp
+    camera_rate_hz: float = 30.0
+    cameras: tuple[str, ...] = ("cam_high", "cam_left_wrist")
+    hw: tuple[int, int] = (480, 640)  # frames as the driver sends them
+    camera_gap_s: tuple[float, float] | None = None  # cam_high sends nothing in [a, b)
+    zero_stamps: bool = False  # every header stamp zero (a driver that never sets them)
+    extra_joints: tuple[str, ...] = ()  # published besides the 9 Interbotix joints
+    drop_joint: str | None = None  # a joint the follower driver never publishes
+    seed: int = 0
+
+
+def real_driver_messages(spec: RealDriverSpec):
+    """(topic, msgtype, log_ns, message) in time order: 9-joint follower / leader JointStates, JPEG frames."""
+    rng = np.random.default_rng(spec.seed)
+    js, ci = "sensor_msgs/msg/JointState", "sensor_msgs/msg/CompressedImage"
+    out = []
+    names = [j for j in ARM + list(spec.extra_joints) if j != spec.drop_joint]
+    for k in range(int(spec.seconds * spec.joint_rate_hz)):
+        t = T0 + int(k / spec.joint_rate_hz * 1e9)
+        for side, arm in enumerate(("left", "right")):
+            for role in ("follower", "leader"):
+                ns = t + int(rng.uniform(-spec.jitter_s, spec.jitter_s) * 1e9)
+                pos = {j: qpos_value(k, side, i) for i, j in enumerate(ARM + list(spec.extra_joints))}
+                pos["gripper"] = REAL_GRIPPER[role][k % 2]
+                pos["left_finger"], pos["right_finger"] = 0.03, -0.03
+                role_names = names if role == "follower" else ARM
+                out.append((f"/{role}_{arm}/joint_states", js, ns + 300_000, T[js](
+                    header=header(0 if spec.zero_stamps else ns), name=role_names,
+                    position=np.array([pos[j] for j in role_names]), velocity=np.zeros(0), effort=np.zeros(0))))
+    for k in range(int(spec.seconds * spec.camera_rate_hz)):
+        ns = T0 + int(k / spec.camera_rate_hz * 1e9)
+        for cam in spec.cameras:
+            gap = spec.camera_gap_s
+            if cam == "cam_high" and gap and T0 + gap[0] * 1e9 <= ns < T0 + gap[1] * 1e9:
+                continue
+            ok, buf = cv2.imencode(".jpg", cv2.cvtColor(frame(k, spec.hw), cv2.COLOR_RGB2BGR))
+            out.append((REAL_CAMERA_TOPIC.format(cam=cam), ci, ns + 5_000_000, T[ci](
+                header=header(0 if spec.zero_stamps else ns), format="jpeg", data=buf.ravel())))
+    return sorted(out, key=lambda m: m[2])
+
+
+def write_real_driver_bag(path: Path, spec: RealDriverSpec, storage: str = "mcap") -> Path:
+    plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+    conns = {}
+    with Writer(path, version=9, storage_plugin=plugin) as w:
+        for topic, msgtype, log_ns, msg in real_driver_messages(spec):
+            if topic not in conns:
+                conns[topic] = w.add_connection(topic, msgtype, typestore=TS)
+            w.write(conns[topic], log_ns, TS.serialize_cdr(msg, msgtype))
+    return path
+
+
+def write_split_sqlite_bag(path: Path, spec: RealDriverSpec, parts: int = 3) -> Path:
+    """A sqlite3 bag split into `parts` files, as `ros2 bag record --max-bag-duration` leaves it:
+    <name>_<i>.db3 and one metadata.yaml listing them all."""
+    import shutil
+
+    import yaml
+    msgs = real_driver_messages(spec)
+    path.mkdir(parents=True)
+    infos = []
+    for i in range(parts):
+        part = path.parent / f".{path.name}_part{i}"
+        conns = {}
+        with Writer(part, version=9, storage_plugin=StoragePlugin.SQLITE3) as w:
+            for topic, msgtype, log_ns, msg in msgs[i * len(msgs) // parts:(i + 1) * len(msgs) // parts]:
+                if topic not in conns:
+                    conns[topic] = w.add_connection(topic, msgtype, typestore=TS)
+                w.write(conns[topic], log_ns, TS.serialize_cdr(msg, msgtype))
+        shutil.move(part / f"{part.name}.db3", path / f"{path.name}_{i}.db3")
+        info = yaml.safe_load((part / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+        info["files"][0]["path"] = f"{path.name}_{i}.db3"
+        infos.append(info)
+        shutil.rmtree(part)
+    merged = dict(infos[0])
+    counts: dict[str, dict] = {}
+    for info in infos:
+        for entry in info["topics_with_message_count"]:
+            name = entry["topic_metadata"]["name"]
+            counts.setdefault(name, {**entry, "message_count": 0})["message_count"] += entry["message_count"]
+    start = min(i["starting_time"]["nanoseconds_since_epoch"] for i in infos)
+    end = max(i["starting_time"]["nanoseconds_since_epoch"] + i["duration"]["nanoseconds"] for i in infos)
+    merged.update(files=[i["files"][0] for i in infos], relative_file_paths=[i["files"][0]["path"] for i in infos],
+                  message_count=sum(i["message_count"] for i in infos), topics_with_message_count=list(counts.values()),
+                  starting_time={"nanoseconds_since_epoch": start}, duration={"nanoseconds": end - start})
+    (path / "metadata.yaml").write_text(yaml.safe_dump({"rosbag2_bagfile_information": merged}))
+    return path

@@ -1,5 +1,8 @@
 """The dataset's `manifest.json`: its config (and hash), ingested sources, per-episode summaries.
 
+A dataset converted from bags records the robot description it was built with (name and content
+hash, in `config.extra["robot"]`); `check_robot` refuses to mix another description into it.
+
 The manifest is the only file read to list a dataset, so listing, `len` and `episodes_by_task`
 never open an episode file. It is rewritten atomically (temp file + rename) after every append.
 """
@@ -65,6 +68,17 @@ class DatasetConfig:
     def hash(self) -> str:
         canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def check_robot(directory: Path, config: DatasetConfig, robot: dict[str, str]) -> None:
+    """Raise DatasetError naming both descriptions when the dataset in `directory` (its `config`) was
+    built from another robot description than `robot` ({"name", "hash"})."""
+    recorded = config.extra.get("robot")
+    if recorded != robot:
+        built = (f"robot description {recorded['name']!r} (hash {recorded['hash']})" if recorded
+                 else "no robot description")
+        raise DatasetError(f"{directory}: the dataset was built from {built}; this build uses robot description "
+                           f"{robot['name']!r} (hash {robot['hash']}); write to a new directory")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from recap_trainer.bags.config import ConverterConfig
 from recap_trainer.bags.episode_builder import EpisodeBuilder
 from recap_trainer.bags.errors import BagError
 from recap_trainer.dataset import DatasetConfig, DatasetError, DatasetWriter, EpisodeError, check_dataset_output
+from recap_trainer.dataset_manifest import MANIFEST_NAME, Manifest, check_robot
 
 INCOMPLETE = ".incomplete"
 
@@ -57,9 +58,10 @@ def find_bags(paths: list[Path], include_incomplete: bool = False) -> list[Path]
 
 
 def dataset_config(cfg: ConverterConfig) -> DatasetConfig:
+    converter = cfg.to_dict()
     return DatasetConfig(control_period=cfg.control_period, cameras=cfg.cameras,
                          image_size=cfg.image_size if cfg.cameras else None,
-                         extra={"converter": cfg.to_dict(), "converter_hash": cfg.hash()})
+                         extra={"robot": converter["robot"], "converter": converter, "converter_hash": cfg.hash()})
 
 
 def build_dataset(bags: list[Path], out: Path, cfg: ConverterConfig, task: str | None = None,
@@ -68,10 +70,14 @@ def build_dataset(bags: list[Path], out: Path, cfg: ConverterConfig, task: str |
     """Convert `bags` into the dataset at `out` (created, or appended to with the same settings).
 
     A build that converts nothing into a new dataset leaves nothing behind (the retry may use
-    other settings); OutputError before any work when `out` is a file or a foreign directory.
+    other settings); OutputError before any work when `out` is a file or a foreign directory,
+    DatasetError when `out` was built from another robot description.
     """
     check_dataset_output(out)
-    writer = DatasetWriter(out, dataset_config(cfg))
+    config = dataset_config(cfg)
+    if (Path(out) / MANIFEST_NAME).is_file():
+        check_robot(Path(out), Manifest.load(Path(out)).config, config.extra["robot"])
+    writer = DatasetWriter(out, config)
     builder = EpisodeBuilder(cfg)
     report = BuildReport()
     try:

@@ -1,11 +1,18 @@
-"""Converter settings: topic names, control rate, staleness tolerances, image size."""
+"""Converter settings: the robot description, the project's own topics, control rate, tolerances, image size."""
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields, replace
 
-from recap_core.aloha_layout import CAMERA_NAMES, SIM_GRIPPER
+from recap_core.aloha_layout import JOINT_NAMES, GripperCalibration
+from recap_core.robot_description import ArmDescription, CameraDescription, RobotDescription, load_robot
+
+DEFAULT_ROBOT = "aloha_sim"  # the project's simulator and recorder
+
+
+class LayoutError(ValueError):
+    """The robot's state vector is not the layout RECAP datasets hold."""
 
 
 @dataclass(frozen=True)
@@ -18,19 +25,23 @@ class ConverterConfig:
     reading that is NaN / inf, lacks joints or lies outside the joint limits makes its steps stale
     too. An episode with fewer than min_valid_fraction of its steps not stale is refused.
     Images are resized to image_size (H, W).
+
+    The robot description gives the follower / leader JointState topics, the joint-name maps, the
+    gripper calibrations, the camera topics and the joint limits; `cameras` picks among its cameras
+    (None: all of them). The other topics are the project's own nodes'.
     """
 
-    cameras: tuple[str, ...] = CAMERA_NAMES
+    robot: RobotDescription = field(default_factory=lambda: load_robot(DEFAULT_ROBOT))
+    cameras: tuple[str, ...] | None = None
     image_size: tuple[int, int] | None = (224, 224)
     control_period: float = 0.02
     joint_tolerance_s: float = 0.05  # follower joint states (the observation; commands are held)
     image_tolerance_s: float = 0.1  # a camera frame older than this at a step is stale (frames dropped)
     proposal_tolerance_s: float = 0.05  # older /policy/command -> NaN proposal (no proposal)
     stale_policy: str = "drop"
-    follower_gripper: tuple[float, float] = (SIM_GRIPPER.closed, SIM_GRIPPER.open)  # raw (closed, open)
-    leader_gripper: tuple[float, float] = (SIM_GRIPPER.closed, SIM_GRIPPER.open)
-    follower_topics: tuple[str, str] = ("/follower_left/joint_states", "/follower_right/joint_states")
-    leader_topics: tuple[str, str] = ("/leader_left/joint_states", "/leader_right/joint_states")
+    # raw (closed, open) replacing the description's gripper calibration of every follower / leader arm
+    follower_gripper: tuple[float, float] | None = None
+    leader_gripper: tuple[float, float] | None = None
     executed_topic: str = "/executed_command"
     proposed_topic: str = "/policy/command"
     chunk_topic: str = "/policy/action_chunk"
@@ -53,22 +64,46 @@ class ConverterConfig:
             raise ValueError(f"missing_outcome must be skip|failure|abort, got {self.missing_outcome!r}")
         if not 0 < self.min_valid_fraction <= 1:
             raise ValueError(f"min_valid_fraction must be in (0, 1], got {self.min_valid_fraction}")
-        if self.cameras and self.image_size is None:
+        if self.robot.joint_names != JOINT_NAMES:
+            raise LayoutError(
+                f"robot {self.robot.name!r} ({self.robot.source}) has the state vector {list(self.robot.joint_names)} "
+                f"({len(self.robot.joint_names)} joints); RECAP datasets hold the 14-D bimanual layout "
+                f"{list(JOINT_NAMES)} (recap_core.aloha_layout), so this robot cannot be converted yet")
+        names = [c.name for c in self.robot.cameras]
+        cameras = tuple(names if self.cameras is None else self.cameras)
+        unknown = [c for c in cameras if c not in names]
+        if unknown:
+            raise ValueError(f"cameras {unknown} are not in robot {self.robot.name!r} ({self.robot.source}); "
+                             f"its cameras: {names}")
+        if cameras and self.image_size is None:
             raise ValueError("image_size (H, W) is required when cameras are given")
-        object.__setattr__(self, "cameras", tuple(self.cameras))
+        object.__setattr__(self, "cameras", cameras)
         if self.image_size is not None:
             object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
 
-    def camera_topics(self, available: set[str]) -> dict[str, str]:
-        """camera -> topic: /<cam>/image_raw, or .../compressed when only that was recorded."""
-        out = {}
-        for cam in self.cameras:
-            raw, comp = f"/{cam}/image_raw", f"/{cam}/image_raw/compressed"
-            out[cam] = raw if raw in available or comp not in available else comp
-        return out
+    @property
+    def follower_topics(self) -> tuple[str, ...]:
+        return tuple(arm.joint_states for arm in self.robot.follower_arms)
+
+    @property
+    def leader_topics(self) -> tuple[str, ...]:
+        return tuple(arm.joint_states for arm in self.robot.leader_arms)
+
+    def camera_descriptions(self) -> tuple[CameraDescription, ...]:
+        return tuple(self.robot.camera(name) for name in self.cameras)
+
+    def arms(self, leader: bool = False) -> tuple[ArmDescription, ...]:
+        """The follower (or leader) arms, with follower_gripper / leader_gripper replacing their calibration."""
+        arms = self.robot.leader_arms if leader else self.robot.follower_arms
+        override = self.leader_gripper if leader else self.follower_gripper
+        if override is None:
+            return arms
+        calibration = GripperCalibration(*override)
+        return tuple(replace(a, gripper=replace(a.gripper, calibration=calibration)) for a in arms)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "robot"}
+        d["robot"] = {"name": self.robot.name, "hash": self.robot.description_hash()}
         return json.loads(json.dumps(d))
 
     def hash(self) -> str:

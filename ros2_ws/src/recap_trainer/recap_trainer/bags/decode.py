@@ -1,10 +1,13 @@
 """One pass over a bag: every needed topic decoded into per-topic samples (stamp, value).
 
-Values: arm 7-vectors (follower / leader, gripper normalised), 14-vectors (executed / proposed
-command), camera frames at the dataset size, intervention flags, object-state vectors; a joint
+Values: arm vectors (follower / leader, built by joint name through the robot description's joint
+map, gripper normalised), 14-vectors (executed / proposed command), camera frames at the dataset
+size, intervention flags, object-state vectors; a joint
 message that cannot be used is stored as a `Rejected` (message_checks.py) in its place. Events
 (`/episode_events`, `/sim/task_state`) and policy ids are collected as they are. Camera frames
-(the bulk of a bag) skip the generic deserializer and are resized on worker threads.
+(the bulk of a bag) skip the generic deserializer and are resized on worker threads. Joints the
+description neither maps nor ignores, and frames of another size than the description's, are
+said once per topic.
 """
 from __future__ import annotations
 
@@ -14,13 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from recap_core.aloha_layout import GripperCalibration, arm_vector, reorder_by_name
+from recap_core.aloha_layout import reorder_by_name
+from recap_core.joint_limits import JointLimits
+from recap_core.robot_description import ArmDescription
 from recap_core.stamps import to_ns
 
 from recap_trainer.bags.config import ConverterConfig
 from recap_trainer.bags.errors import BagError
-from recap_trainer.bags.images import decode_resize, raw_image_view, resize
-from recap_trainer.bags.message_checks import ALL_JOINTS, arm_columns, checked_vector
+from recap_trainer.bags.images import decode_rgb, raw_image_view, resize
+from recap_trainer.bags.message_checks import ALL_JOINTS, checked_vector
 from recap_trainer.bags.source import BagSource
 from recap_trainer.episode import JointRange
 
@@ -61,12 +66,43 @@ def _resize_copy(img: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
     return np.ascontiguousarray(img if size is None else resize(img, size))
 
 
-def decode_bag(src: BagSource, cfg: ConverterConfig, topics: set[str], cameras: set[str]) -> DecodedBag:
-    """Decode `topics` of `src` (`cameras`: the camera topics among them). Undecodable single
-    messages are skipped with a warning; unusable joint messages are stored as `Rejected`."""
-    follower = GripperCalibration(*cfg.follower_gripper)
-    leader = GripperCalibration(*cfg.leader_gripper)
-    joint_range = JointRange()
+def _arm_topics(cfg: ConverterConfig) -> dict[str, tuple[ArmDescription, slice]]:
+    """JointState topic -> (its arm, the arm's columns in the state vector), followers and leaders."""
+    out = {}
+    for leader in (False, True):
+        start = 0
+        for arm in cfg.arms(leader):
+            out[arm.joint_states] = (arm, slice(start, start + len(arm.joint_names)))
+            start += len(arm.joint_names)
+    return out
+
+
+class _OncePerTopic:
+    """Warnings that would repeat for every message of a topic, said once."""
+
+    def __init__(self, src: BagSource) -> None:
+        self.src, self.said = src, set()
+
+    def __call__(self, topic: str, key: object, message: str) -> None:
+        if (topic, key) not in self.said:
+            self.said.add((topic, key))
+            self.src.warn(message, topic)
+
+
+def decode_bag(src: BagSource, cfg: ConverterConfig, topics: set[str],
+               cameras: dict[str, tuple[int, int]]) -> DecodedBag:
+    """Decode `topics` of `src` (`cameras`: the camera topics among them -> the frame size (H, W) the
+    description expects). Undecodable single messages are skipped with a warning; unusable joint
+    messages are stored as `Rejected`."""
+    arms = _arm_topics(cfg)
+    joint_range = JointRange(limits=JointLimits(*(tuple(v) for v in cfg.robot.limits())))
+    once = _OncePerTopic(src)
+
+    def check_size(topic: str, shape: tuple[int, ...]) -> None:
+        if tuple(shape[:2]) != cameras[topic]:
+            once(topic, "size", f"frames are {shape[0]}x{shape[1]}, robot {cfg.robot.name!r} expects "
+                 f"{cameras[topic][0]}x{cameras[topic][1]}; resized to the dataset's image size")
+
     out = DecodedBag({t: Samples() for t in topics}, [], [], None)
     pool = ThreadPoolExecutor(max_workers=RESIZE_THREADS, thread_name_prefix="resize")
     pending: deque[Future] = deque()
@@ -75,6 +111,7 @@ def decode_bag(src: BagSource, cfg: ConverterConfig, topics: set[str], cameras: 
             if topic in cameras and src.topics[topic] == "sensor_msgs/msg/Image":
                 fast = raw_image_view(raw)
                 if fast is not None:
+                    check_size(topic, fast[1].shape)
                     # resizing releases the GIL: it overlaps with reading the next messages
                     future = pool.submit(_resize_copy, fast[1], cfg.image_size)
                     out.samples[topic].add(fast[0], log_ns, future)
@@ -89,16 +126,20 @@ def decode_bag(src: BagSource, cfg: ConverterConfig, topics: set[str], cameras: 
                 continue
             where = f"{src.name}: {topic}"
             try:
-                if topic in (*cfg.follower_topics, *cfg.leader_topics):
-                    arm = (*cfg.follower_topics, *cfg.leader_topics).index(topic) % 2
-                    gripper = follower if topic in cfg.follower_topics else leader
-                    value = checked_vector(lambda: arm_vector(msg.name, msg.position, gripper, where),
-                                           arm_columns(arm), joint_range)
+                if topic in arms:
+                    arm, columns = arms[topic]
+                    unknown = arm.unknown_joints(msg.name)
+                    if unknown:
+                        once(topic, tuple(unknown), f"joint(s) {unknown} are neither mapped nor ignored by robot "
+                             f"{cfg.robot.name!r}; ignored")
+                    value = checked_vector(lambda: arm.vector(msg.name, msg.position, where), columns, joint_range)
                 elif topic in (cfg.executed_topic, cfg.proposed_topic):
                     value = checked_vector(lambda: reorder_by_name(msg.name, msg.position, where), ALL_JOINTS,
                                            joint_range if topic == cfg.executed_topic else None)
                 elif topic in cameras:
-                    value = decode_resize(msg, cfg.image_size)
+                    rgb = decode_rgb(msg)
+                    check_size(topic, rgb.shape)
+                    value = _resize_copy(rgb, cfg.image_size)
                 elif topic == cfg.intervention_topic:
                     value = bool(msg.human_in_control)
                 elif topic == cfg.object_state_topic:

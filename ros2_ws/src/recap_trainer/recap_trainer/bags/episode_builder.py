@@ -1,6 +1,7 @@
 """One bag -> one EpisodeData (steps at the control rate, RECAP's training unit).
 
-Per step: qpos from the follower arms, the executed action from /executed_command (a
+Per step: qpos from the follower arms (topics, joint names and gripper calibration from the robot
+description), the executed action from /executed_command (a
 teleoperation bag without it: the leader arms), the policy's proposal from /policy/command (NaN
 where none is fresh; commands the arbitration node refused are skipped), intervention from /intervention_state, camera frames, env_state from
 /sim/object_state. Shapes: T steps, D = 14: qpos, executed, proposed (T, D); images (T, H, W, 3).
@@ -20,6 +21,9 @@ from recap_trainer.bags.source import BagSource
 from recap_trainer.episode import EpisodeData, EpisodeError
 
 
+IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
+
+
 class EpisodeBuilder:
     def __init__(self, config: ConverterConfig) -> None:
         self.config = config
@@ -34,16 +38,14 @@ class EpisodeBuilder:
             raise BagError(f"{src.name}: the bag records no topics")
         for topic in cfg.follower_topics:
             if topic not in available:
-                raise BagError(f"{src.name}: {topic}: follower joint states missing (topics: {sorted(available)})")
-        cams = cfg.camera_topics(available)
-        for cam, topic in cams.items():
-            if topic not in available:
-                raise BagError(f"{src.name}: {topic}: camera {cam!r} missing (recorded: {sorted(available)}); "
-                               "pass --cameras to convert without it")
+                raise BagError(f"{src.name}: {topic}: follower joint states of robot {cfg.robot.name!r} missing "
+                               f"(topics: {sorted(available)})")
+        cams = self._camera_topics(src)
         optional = {cfg.executed_topic, *cfg.leader_topics, cfg.proposed_topic, cfg.chunk_topic,
                     cfg.intervention_topic, cfg.events_topic, cfg.task_state_topic, cfg.object_state_topic}
         topics = {*cfg.follower_topics, *cams.values(), *(optional & available)}
-        decoded = decode_bag(src, cfg, topics, set(cams.values()))
+        sizes = {cams[cam.name]: cam.size for cam in cfg.camera_descriptions()}
+        decoded = decode_bag(src, cfg, topics, sizes)
         action_topics = self._action_topics(src, decoded)
         labels = episode_labels(src, Path(path), cfg, decoded.events, task, iteration)
         # Staleness is judged on the observation (follower arms, cameras) only: a command that was
@@ -82,6 +84,23 @@ class EpisodeBuilder:
         except EpisodeError as exc:
             raise BagError(f"{src.name}: {exc}") from exc
         return episode, list(src.warnings)
+
+    def _camera_topics(self, src: BagSource) -> dict[str, str]:
+        """camera -> its topic in the bag: the description's, or for a `raw` camera image_transport's
+        `<topic>/compressed` when only that was recorded."""
+        out = {}
+        for cam in self.config.camera_descriptions():
+            topic = cam.topic
+            if topic not in src.topics and cam.encoding == "raw" and f"{topic}/compressed" in src.topics:
+                topic = f"{topic}/compressed"
+            if topic not in src.topics:
+                raise BagError(f"{src.name}: {topic}: camera {cam.name!r} of robot {self.config.robot.name!r} missing "
+                               f"(recorded: {sorted(src.topics)}); pass --cameras to convert without it")
+            if src.topics[topic] not in IMAGE_TYPES:
+                raise BagError(f"{src.name}: {topic}: camera {cam.name!r} is recorded as {src.topics[topic]}, "
+                               f"not one of {list(IMAGE_TYPES)}")
+            out[cam.name] = topic
+        return out
 
     def _action_topics(self, src: BagSource, decoded: DecodedBag) -> tuple[str, ...]:
         """/executed_command when it has messages, else the leader arms (our recorder creates every

@@ -22,14 +22,12 @@ def resize(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
 
 
-def decode_resize(msg, size: tuple[int, int] | None) -> np.ndarray:
-    """Decode any sensor_msgs Image encoding or CompressedImage (jpeg/png) to RGB, then resize (H, W)."""
+def decode_rgb(msg) -> np.ndarray:
+    """Decode any sensor_msgs Image encoding or CompressedImage (jpeg/png) to (H, W, 3) uint8 RGB."""
     rgb = np.asarray(message_to_cvimage(msg, "rgb8"))
     if rgb.ndim == 2:
         rgb = np.repeat(rgb[:, :, None], 3, axis=2)
-    if size is not None:
-        rgb = resize(rgb, tuple(size))
-    return np.ascontiguousarray(rgb, dtype=np.uint8)
+    return np.asarray(rgb, dtype=np.uint8)
 
 
 _CHANNELS = {"rgb8": 3, "bgr8": 3, "mono8": 1}

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from recap_core.aloha_layout import JOINT_NAMES, JOINTS_PER_ARM, JointNameError
+from recap_core.aloha_layout import JOINT_NAMES, JointNameError
 
 from recap_trainer.episode import JointRange
 
@@ -28,11 +28,6 @@ class Rejected:
 
     reason: str  # MISSING_JOINTS | NON_FINITE | OUT_OF_RANGE
     detail: str  # the first offending joint and value, or the names that were missing
-
-
-def arm_columns(arm: int) -> slice:
-    """Columns of arm 0 (left) or 1 (right) in the 14-D vector."""
-    return slice(arm * JOINTS_PER_ARM, (arm + 1) * JOINTS_PER_ARM)
 
 
 def checked_vector(convert: Callable[[], np.ndarray], columns: slice,

@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from recap_core.aloha_layout import CAMERA_NAMES, SIM_GRIPPER
+from recap_core.aloha_layout import CAMERA_NAMES
 
 
 def register(subparsers) -> None:
@@ -23,10 +23,17 @@ def register(subparsers) -> None:
                        "and the others still convert (exit code 1 when any failed).")
     b.add_argument("bags", nargs="+", type=Path, help="bag directories / .mcap / .db3 files, or directories of bags")
     b.add_argument("--out", type=Path, required=True, help="dataset directory (created or appended to)")
-    b.add_argument("--cameras", default=",".join(CAMERA_NAMES),
-                   help="comma-separated camera names (topics /<cam>/image_raw[/compressed]); '' for state-only")
+    b.add_argument("--robot", default="aloha_sim", metavar="NAME|FILE",
+                   help="robot description: a shipped one (aloha = the real ALOHA on the Interbotix and RealSense "
+                   "drivers, aloha_sim = the simulator and the project's recorder) or a YAML file; it gives the "
+                   "joint-state and camera topics, joint names and gripper calibrations (docs/ROBOTS.md; "
+                   "default: aloha_sim)")
+    b.add_argument("--cameras",
+                   help="comma-separated names of the description's cameras to convert (default: all of them); "
+                   "'' for state-only")
     b.add_argument("--image-size", type=int, nargs=2, default=(224, 224), metavar=("H", "W"))
-    b.add_argument("--control-period", type=float, default=0.02, help="s between steps (default 0.02 = 50 Hz)")
+    b.add_argument("--control-period", type=float,
+                   help="s between steps (default: 1 / the description's control_rate_hz; 0.02 = 50 Hz for the ALOHAs)")
     b.add_argument("--joint-tolerance", type=float, default=0.05, help="max age (s) of the follower joint states at a step")
     b.add_argument("--image-tolerance", type=float, default=0.1, help="max age (s) of a camera frame at a step")
     b.add_argument("--stale", choices=("drop", "flag"), default="drop",
@@ -37,10 +44,6 @@ def register(subparsers) -> None:
                    "in (0, 1] (default 0.5)")
     b.add_argument("--missing-outcome", choices=("skip", "failure", "abort"), default="skip",
                    help="episodes without any recorded outcome: skip them (default) or assume one")
-    sim_gripper = (SIM_GRIPPER.closed, SIM_GRIPPER.open)
-    b.add_argument("--follower-gripper", type=float, nargs=2, default=sim_gripper, metavar=("CLOSED", "OPEN"),
-                   help="raw follower gripper readings (default: the simulator's)")
-    b.add_argument("--leader-gripper", type=float, nargs=2, default=sim_gripper, metavar=("CLOSED", "OPEN"))
     b.add_argument("--task", help="task for bags that do not record one (plain ros2 bag record)")
     b.add_argument("--source", choices=("demo", "rollout"), help="override demo/rollout detection")
     b.add_argument("--iteration", type=int, help="override the RECAP iteration")
@@ -115,15 +118,18 @@ def _print_report(report) -> int:
 
 def _build(args) -> int:
     from recap_trainer.bags.build import build_dataset, find_bags
+    from recap_core.robot_description import load_robot
+
     from recap_trainer.bags.config import ConverterConfig
     logging.basicConfig(level=logging.ERROR)
-    cams = tuple(c for c in args.cameras.split(",") if c)
-    cfg = ConverterConfig(cameras=cams, image_size=tuple(args.image_size) if cams else None,
-                          control_period=args.control_period, joint_tolerance_s=args.joint_tolerance,
-                          image_tolerance_s=args.image_tolerance, stale_policy=args.stale,
-                          missing_outcome=args.missing_outcome, min_valid_fraction=args.min_valid_fraction,
-                          follower_gripper=tuple(args.follower_gripper),
-                          leader_gripper=tuple(args.leader_gripper))
+    robot = load_robot(args.robot)
+    cams = None if args.cameras is None else tuple(c for c in args.cameras.split(",") if c)
+    with_images = bool(robot.cameras) if cams is None else bool(cams)
+    cfg = ConverterConfig(robot=robot, cameras=cams, image_size=tuple(args.image_size) if with_images else None,
+                          control_period=args.control_period or robot.control_period,
+                          joint_tolerance_s=args.joint_tolerance, image_tolerance_s=args.image_tolerance,
+                          stale_policy=args.stale,
+                          missing_outcome=args.missing_outcome, min_valid_fraction=args.min_valid_fraction)
     bags = find_bags(args.bags, include_incomplete=args.include_incomplete)
     if not bags:
         print(f"no bags found in {[str(b) for b in args.bags]}", file=sys.stderr)
