@@ -82,6 +82,19 @@ def draw(screen, lines: list[str]) -> None:
     screen.refresh()
 
 
+def follow_terminal_size(screen) -> None:
+    """Resize the screen to the terminal's size. Asked every frame rather than on SIGWINCH: a
+    console started from a process that ignores SIGWINCH inherits the ignore, and curses then never
+    hears of a resize (its KEY_RESIZE needs the signal)."""
+    try:
+        size = os.get_terminal_size(sys.__stdout__.fileno())
+    except OSError:  # no terminal size to ask (curses keeps its own)
+        return
+    if (size.lines, size.columns) != screen.getmaxyx():
+        curses.resizeterm(size.lines, size.columns)
+        screen.clear()
+
+
 def run_screen(screen, node) -> None:
     try:
         curses.curs_set(0)
@@ -90,12 +103,10 @@ def run_screen(screen, node) -> None:
     screen.timeout(int(REFRESH_S * 1000))
     joy = node.joy.mapping
     while not node.quit_requested:
+        follow_terminal_size(screen)
         draw(screen, render_lines(node.model.view(time.monotonic()), joy, screen.getmaxyx()[1]))
         key = screen.getch()
-        if key == curses.KEY_RESIZE:
-            curses.update_lines_cols()
-            screen.clear()
-        elif 0 <= key < 256:
+        if 0 <= key < 256:
             action = action_for_key(chr(key))
             if action is not None:
                 node.request(action)
