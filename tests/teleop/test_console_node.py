@@ -18,7 +18,8 @@ from sensor_msgs.msg import JointState
 from recap_core.aloha_layout import SIM_GRIPPER, arm_command
 from recap_teleop.console_input import Action
 from recap_teleop.console_node import ConsoleNode
-from recap_teleop.console_state import EndEpisode, Mode, RelabelEpisode, SetTakeover, StartEpisode
+from recap_teleop.console_requests import EndEpisode, RelabelEpisode, SetTakeover, StartEpisode
+from recap_teleop.console_state import Mode
 from ros_harness import wait_until
 from stack_helpers import GRIPPER_PARAMS, ros_args
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from recap_teleop.console_input import Action
-from recap_teleop.console_state import ConsoleConfig, ConsoleModel, EndEpisode, StartEpisode
+from recap_teleop.console_requests import EndEpisode, StartEpisode
+from recap_teleop.console_state import ConsoleConfig, ConsoleModel
 from recap_teleop.console_ui import pack, render_lines
 from recap_teleop.takeover import Source
 

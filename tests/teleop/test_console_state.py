@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 
 from recap_teleop.console_input import Action
-from recap_teleop.console_state import (ConsoleConfig, ConsoleModel, EndEpisode, Mode, Quit, RelabelEpisode,
-                                        ResetHome, SetEstop, SetTakeover, StartEpisode)
+from recap_teleop.console_requests import (EndEpisode, Quit, RelabelEpisode, ResetHome, SetEstop, SetTakeover,
+                                           StartEpisode)
+from recap_teleop.console_state import ConsoleConfig, ConsoleModel, Mode
 from recap_teleop.takeover import Source
 
 CONFIG = ConsoleConfig("transfer the cube", home_seed=7, service_timeout_s=5.0, state_timeout_s=3.0,

@@ -30,8 +30,9 @@ from recap_msgs.srv import RelabelEpisode as RelabelEpisodeSrv
 from recap_msgs.srv import ResetSim, StartEpisode as StartEpisodeSrv
 from recap_teleop.console_input import JOY_ACTIONS, Action, JoyButtons, JoyMap
 from recap_teleop.console_lock import Claim, ConsoleLock
-from recap_teleop.console_state import (ConsoleConfig, ConsoleModel, EndEpisode, RelabelEpisode, Request, ResetHome,
-                                        SetEstop, SetTakeover, StartEpisode, Quit)
+from recap_teleop.console_requests import (EndEpisode, Quit, RelabelEpisode, Request, ResetHome, SetEstop,
+                                           SetTakeover, StartEpisode)
+from recap_teleop.console_state import ConsoleConfig, ConsoleModel
 
 # Latched, as the arbitration node publishes it: a console started late learns the mode at once.
 # Depth 10 on the lock topic: every console is a writer, and each one's latest claim must arrive.

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from enum import Enum
 
 from recap_teleop.console_input import KEY_OF, Action
+from recap_teleop.console_requests import (RECORDER, SIM, TAKEOVER, EndEpisode, Quit, RelabelEpisode, Request,
+                                           ResetHome, SetEstop, SetTakeover, StartEpisode, describe)
 from recap_teleop.takeover import Source
 
 OUTCOMES = ("success", "failure", "abort")
 LABEL_OF = {Action.SUCCESS: "success", Action.FAILURE: "failure", Action.ABORT: "abort"}
-# Channels: one request in flight per service group, so a second press cannot race the first.
-RECORDER, TAKEOVER, SIM = "/recorder", "/takeover/set", "/sim/reset"
 
 
 @dataclass(frozen=True)
@@ -41,53 +41,6 @@ class ConsoleConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.home_seed < 0:
             raise ValueError(f"home_seed must be >= 0, got {self.home_seed}")
-
-
-# What the node sends; `channel` is the pending-call group (None: a publish, never pending).
-@dataclass(frozen=True)
-class StartEpisode:
-    task: str
-    channel = RECORDER
-
-
-@dataclass(frozen=True)
-class EndEpisode:
-    episode_id: str
-    outcome: str
-    channel = RECORDER
-
-
-@dataclass(frozen=True)
-class RelabelEpisode:
-    episode_id: str
-    outcome: str
-    channel = RECORDER
-
-
-@dataclass(frozen=True)
-class SetTakeover:
-    human: bool
-    channel = TAKEOVER
-
-
-@dataclass(frozen=True)
-class SetEstop:
-    engaged: bool
-    channel = None
-
-
-@dataclass(frozen=True)
-class ResetHome:
-    seed: int
-    channel = SIM
-
-
-@dataclass(frozen=True)
-class Quit:
-    channel = None
-
-
-Request = StartEpisode | EndEpisode | RelabelEpisode | SetTakeover | SetEstop | ResetHome | Quit
 
 
 class Mode(Enum):
@@ -283,7 +236,7 @@ class ConsoleModel:
             if request.channel is not None and self._pending.get(request.channel, (None,))[0] == request:
                 del self._pending[request.channel]
             if not accepted:
-                self.tell(f"{_describe(request)} failed: {message}")
+                self.tell(f"{describe(request)} failed: {message}")
                 return
             if isinstance(request, StartEpisode):
                 self.episode_started(now, episode_id, request.task)
@@ -296,7 +249,7 @@ class ConsoleModel:
                 self.episode_relabelled(request.episode_id, request.outcome)
                 self.tell(message)
             else:
-                self.tell(message or f"{_describe(request)} done")
+                self.tell(message or f"{describe(request)} done")
 
     def expire(self, now: float) -> list[Request]:
         """Requests whose service has not answered within service_timeout_s (reported, no longer pending)."""
@@ -304,7 +257,7 @@ class ConsoleModel:
             late = [(ch, r) for ch, (r, at) in self._pending.items() if now - at > self.config.service_timeout_s]
             for channel, request in late:
                 del self._pending[channel]
-                self.tell(f"{_describe(request)}: no answer from {channel} within {self.config.service_timeout_s:.0f} s")
+                self.tell(f"{describe(request)}: no answer from {channel} within {self.config.service_timeout_s:.0f} s")
             return [r for _, r in late]
 
     # View ---------------------------------------------------------------------------------------------
@@ -342,17 +295,3 @@ class ConsoleModel:
             return f"silent for {silent:.1f} s (last chunk from {policy_id or '?'})"
         age_text = "" if age is None else f", chunk age at arrival {age * 1e3:.0f} ms"
         return f"{policy_id or '?'}: inference {latency * 1e3:.0f} ms{age_text}"
-
-
-def _describe(request: Request) -> str:
-    if isinstance(request, StartEpisode):
-        return "start episode"
-    if isinstance(request, EndEpisode):
-        return f"end episode {request.episode_id} as {request.outcome}"
-    if isinstance(request, RelabelEpisode):
-        return f"relabel episode {request.episode_id} as {request.outcome}"
-    if isinstance(request, SetTakeover):
-        return "take over" if request.human else "hand back"
-    if isinstance(request, ResetHome):
-        return f"reset to home (seed {request.seed})"
-    return type(request).__name__

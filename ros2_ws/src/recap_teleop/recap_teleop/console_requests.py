@@ -1,0 +1,70 @@
+"""What the console asks of the stack: one frozen request per service call or publish (ROS-free).
+
+`channel` groups the requests of one service: one request per channel is in flight at a time, so
+a second press cannot race the first (None: a publish, never pending).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RECORDER, TAKEOVER, SIM = "/recorder", "/takeover/set", "/sim/reset"
+
+
+@dataclass(frozen=True)
+class StartEpisode:
+    task: str
+    channel = RECORDER
+
+
+@dataclass(frozen=True)
+class EndEpisode:
+    episode_id: str
+    outcome: str
+    channel = RECORDER
+
+
+@dataclass(frozen=True)
+class RelabelEpisode:
+    episode_id: str
+    outcome: str
+    channel = RECORDER
+
+
+@dataclass(frozen=True)
+class SetTakeover:
+    human: bool
+    channel = TAKEOVER
+
+
+@dataclass(frozen=True)
+class SetEstop:
+    engaged: bool
+    channel = None
+
+
+@dataclass(frozen=True)
+class ResetHome:
+    seed: int
+    channel = SIM
+
+
+@dataclass(frozen=True)
+class Quit:
+    channel = None
+
+
+Request = StartEpisode | EndEpisode | RelabelEpisode | SetTakeover | SetEstop | ResetHome | Quit
+
+
+def describe(request: Request) -> str:
+    if isinstance(request, StartEpisode):
+        return "start episode"
+    if isinstance(request, EndEpisode):
+        return f"end episode {request.episode_id} as {request.outcome}"
+    if isinstance(request, RelabelEpisode):
+        return f"relabel episode {request.episode_id} as {request.outcome}"
+    if isinstance(request, SetTakeover):
+        return "take over" if request.human else "hand back"
+    if isinstance(request, ResetHome):
+        return f"reset to home (seed {request.seed})"
+    return type(request).__name__
