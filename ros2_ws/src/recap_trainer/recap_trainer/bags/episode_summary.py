@@ -64,7 +64,7 @@ def summarize(path: Path, cfg: ConverterConfig | None = None) -> EpisodeSummary:
         task = meta.get("task") or custom.get("task")
         if outcome is None or not task:
             topics = {cfg.events_topic, cfg.task_state_topic} & set(src.topics)
-            events = decode_bag(src, cfg, topics, set()).events if topics else []
+            events = decode_bag(src, cfg, topics, {}).events if topics else []
             outcome, source = recorded_outcome(meta, custom, events, cfg)
             task = task or event_task(events, cfg)
         interventions = _optional_int(meta.get("intervention_count", custom.get("intervention_count")))
