@@ -20,11 +20,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from recap_core.aloha_layout import JOINT_NAMES, SIM_GRIPPER  # noqa: E402
+from recap_core.aloha_layout import JOINT_NAMES  # noqa: E402
 from recap_core.output_files import write_json_atomic  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from recap_trainer.bags.config import ConverterConfig  # noqa: E402
+from recap_core.robot_description import load_robot  # noqa: E402
+from recap_trainer.bags.config import DEFAULT_ROBOT, ConverterConfig  # noqa: E402
 from recap_trainer.bags.episode_builder import EpisodeBuilder  # noqa: E402
 
 
@@ -35,7 +36,7 @@ class ReplayConfig:
     batch_size: int = 64
     n_step: int = 50  # N of the N-step advantage (RECAP fine-tuning default)
     task: str | None = None  # override the recorded task (the policy's task vocabulary)
-    follower_gripper: tuple[float, float] = (SIM_GRIPPER.closed, SIM_GRIPPER.open)  # raw (closed, open)
+    robot: str = DEFAULT_ROBOT  # the robot description the bag was recorded with (name or YAML path)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -61,7 +62,7 @@ def replay(bag: Path, checkpoint: Path, out: Path, value_checkpoint: Path | None
     cams = tuple(meta["cameras"]) if meta["uses_images"] else ()
     conv = ConverterConfig(cameras=cams, image_size=tuple(meta["image_size"]) if cams else None,
                            control_period=meta["control_period"], stale_policy="flag", missing_outcome="abort",
-                           follower_gripper=cfg.follower_gripper)
+                           robot=load_robot(cfg.robot))
     episode, warnings = EpisodeBuilder(conv).build(bag, task=cfg.task)
     task = cfg.task or episode.task
     T = episode.num_steps

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 
-from recap_core.aloha_layout import JOINT_NAMES, GripperCalibration
+from recap_core.aloha_layout import JOINT_NAMES
 from recap_core.robot_description import ArmDescription, CameraDescription, RobotDescription, load_robot
 
 DEFAULT_ROBOT = "aloha_sim"  # the project's simulator and recorder
@@ -39,9 +39,6 @@ class ConverterConfig:
     image_tolerance_s: float = 0.1  # a camera frame older than this at a step is stale (frames dropped)
     proposal_tolerance_s: float = 0.05  # older /policy/command -> NaN proposal (no proposal)
     stale_policy: str = "drop"
-    # raw (closed, open) replacing the description's gripper calibration of every follower / leader arm
-    follower_gripper: tuple[float, float] | None = None
-    leader_gripper: tuple[float, float] | None = None
     executed_topic: str = "/executed_command"
     proposed_topic: str = "/policy/command"
     chunk_topic: str = "/policy/action_chunk"
@@ -93,13 +90,8 @@ class ConverterConfig:
         return tuple(self.robot.camera(name) for name in self.cameras)
 
     def arms(self, leader: bool = False) -> tuple[ArmDescription, ...]:
-        """The follower (or leader) arms, with follower_gripper / leader_gripper replacing their calibration."""
-        arms = self.robot.leader_arms if leader else self.robot.follower_arms
-        override = self.leader_gripper if leader else self.follower_gripper
-        if override is None:
-            return arms
-        calibration = GripperCalibration(*override)
-        return tuple(replace(a, gripper=replace(a.gripper, calibration=calibration)) for a in arms)
+        """The follower (or leader) arms of the description."""
+        return self.robot.leader_arms if leader else self.robot.follower_arms
 
     def to_dict(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "robot"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from recap_core.aloha_layout import SIM_GRIPPER
+from recap_trainer.bags.config import DEFAULT_ROBOT
 
 
 def register(subparsers) -> None:
@@ -24,8 +24,10 @@ def register(subparsers) -> None:
     p.add_argument("--guidance-scale", type=float, default=1.0)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--n-step", type=int, default=50, help="N of the N-step advantage")
-    p.add_argument("--follower-gripper", type=float, nargs=2, default=(SIM_GRIPPER.closed, SIM_GRIPPER.open),
-                   metavar=("CLOSED", "OPEN"))
+    p.add_argument("--robot", default=DEFAULT_ROBOT, metavar="NAME_OR_FILE",
+                   help="robot description the bag was recorded with: a shipped name (aloha, aloha_sim, "
+                        "single_arm_6dof) or a YAML file (docs/ROBOTS.md); it gives the topics and the gripper "
+                        "calibration")
     p.set_defaults(func=_run)
 
 
@@ -33,7 +35,7 @@ def _run(args) -> int:
     from recap_trainer.replay import ReplayConfig, replay
     out = args.out or Path(str(args.bag).rstrip("/") + ".replay")
     cfg = ReplayConfig(advantage=args.advantage, guidance_scale=args.guidance_scale, batch_size=args.batch_size,
-                       n_step=args.n_step, task=args.task, follower_gripper=tuple(args.follower_gripper))
+                       n_step=args.n_step, task=args.task, robot=args.robot)
     report = replay(args.bag, args.checkpoint, out, args.value, cfg)
     print(json.dumps({k: report[k] for k in ("episode_id", "steps", "realtime_factor", "value_checkpoint")}))
     print(f"report in {out}")
