@@ -97,6 +97,13 @@ def test_incremental_build_appends_only_new_bags(tmp_path):
     assert len(RecapDataset(tmp_path / "ds")) == 2
 
 
+
+def test_the_instruction_an_episode_was_started_with_is_kept_for_the_export(tmp_path):
+    bag = write_rosbags(tmp_path / "a", spec(task="put the cup under the spout"))
+    build_dataset([bag], tmp_path / "ds", CFG, progress=False)
+    assert RecapDataset(tmp_path / "ds")[0].metadata["prompt"] == "put the cup under the spout"
+
+
 BAD = {
     "no_outcome": (spec(outcome_event=None, task=""), "has no outcome"),
     "joint_names": (spec(follower_names=["waist", "shoulder", "elbow", "forearm", "wrist", "rot", "grip", "a", "b"]),

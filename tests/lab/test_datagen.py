@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from recap_lab.datagen import MIXTURES, DatagenConfig, ExpertProfile, generate_dataset
+from recap_sim.tasks import task_prompt
 from recap_trainer.dataset import RecapDataset
 
 
@@ -29,6 +30,7 @@ def test_generated_episodes_are_reproducible_and_complete(tmp_path):
     assert np.isnan(episode.proposed_action).all() and not episode.intervention.any()
     assert episode.metadata["max_episode_length"] == 50
     assert episode.metadata["profile"]["name"] in {p.name for p in MIXTURES["mixed"]}
+    assert episode.metadata["prompt"] == task_prompt("transfer_cube")  # what the LeRobot export prompts with
     # step t pairs o_t with the command sent from it: the expert moves the arm toward its commands
     assert not np.allclose(episode.executed_action[10], episode.qpos[10])
 

@@ -99,6 +99,7 @@ def generate_episode(env, config: DatagenConfig, seed: int) -> EpisodeData:
     Step t pairs the observation o_t with the command a_t executed from it (T steps, the final
     observation after the last command is not stored)."""
     from recap_sim.expert import ExpertConfig, ScriptedExpert
+    from recap_sim.tasks import task_prompt
 
     profile = config.profile_for(seed)
     expert_config = ExpertConfig(speed=profile.speed, hesitation=profile.hesitation, noise=profile.noise,
@@ -127,6 +128,7 @@ def generate_episode(env, config: DatagenConfig, seed: int) -> EpisodeData:
         executed_action=np.array(actions), proposed_action=np.full((steps, 14), np.nan),
         intervention=np.zeros(steps, dtype=bool),
         metadata={"generator": "recap_lab.datagen", "seed": seed, "profile": asdict(profile),
+                  "prompt": task_prompt(config.task),
                   "failure_reason": result.failure_reason, "final_stage": result.stage_name,
                   "max_episode_length": int(env.max_steps), "control_period": env.control_period,
                   "state_names": list(env.state_names)})

@@ -49,6 +49,7 @@ def rollout_id(task: str, iteration: int, seed: int) -> str:
 def collect_episode(env, policy, config: RolloutConfig, seed: int) -> EpisodeData:
     from recap_sim.expert import ScriptedExpert
     from recap_sim.operator_policy import Mode, Operator, OperatorSignals
+    from recap_sim.tasks import task_prompt
 
     observation = env.reset(seed=seed)
     operator = Operator(config.takeover) if config.takeover is not None else None
@@ -91,6 +92,7 @@ def collect_episode(env, policy, config: RolloutConfig, seed: int) -> EpisodeDat
         env_state=np.array(state), images={}, executed_action=np.array(executed),
         proposed_action=np.array(proposed), intervention=np.array(human, dtype=bool),
         metadata={"generator": "recap_lab.rollouts", "seed": seed, "policy": policy.metadata.get("policy_id"),
+                  "prompt": task_prompt(config.task),
                   "failure_reason": result.failure_reason, "final_stage": result.stage_name,
                   "max_episode_length": int(env.max_steps), "state_names": list(env.state_names),
                   "takeovers": 0 if operator is None else operator.takeovers, **config.extra_metadata})

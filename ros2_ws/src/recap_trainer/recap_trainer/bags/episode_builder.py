@@ -15,7 +15,7 @@ import numpy as np
 from recap_trainer.bags.alignment import AlignedSteps
 from recap_trainer.bags.config import ConverterConfig
 from recap_trainer.bags.decode import DecodedBag, decode_bag
-from recap_trainer.bags.episode_labels import episode_labels
+from recap_trainer.bags.episode_labels import episode_labels, event_task
 from recap_trainer.bags.errors import BagError
 from recap_trainer.bags.source import BagSource
 from recap_trainer.episode import EpisodeData, EpisodeError
@@ -75,6 +75,9 @@ class EpisodeBuilder:
             "recorder_config_hash": labels.recorder_config_hash, "state_names": decoded.state_names,
             "warnings": list(src.warnings), "converter_config_hash": cfg.hash(),
         }
+        prompt = event_task(decoded.events, cfg)  # the instruction the episode was started with
+        if prompt:
+            metadata["prompt"] = prompt
         try:
             episode = EpisodeData(
                 episode_id=labels.episode_id, task=labels.task, outcome=labels.outcome,
