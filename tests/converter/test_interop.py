@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import cv2
 import h5py
@@ -26,7 +27,10 @@ def test_lerobot_v3_export_with_rewards_interventions_and_indicator_column(tmp_p
             write_rosbags(tmp_path / "bad", BagSpec(steps=15, outcome_event=2, command_step=0.01))]
     build_dataset(bags, tmp_path / "ds", CFG, progress=False)
     labels = {"ok": [t % 2 == 0 for t in range(20)], "bad": [False] * 15}
+    scheduling = os.sched_getscheduler(0), os.sched_getparam(0)
     info = export_lerobot(tmp_path / "ds", tmp_path / "lr", labels=labels)
+    # the AV1 encoder raises its threads to real-time priority as root: this process must not keep it
+    assert (os.sched_getscheduler(0), os.sched_getparam(0)) == scheduling
     out = tmp_path / "lr"
 
     meta = json.loads((out / "meta" / "info.json").read_text())

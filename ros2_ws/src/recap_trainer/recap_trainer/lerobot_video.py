@@ -6,6 +6,8 @@ for its own videos (GOP 2 keeps random access cheap for delta_timestamps batchin
 """
 from __future__ import annotations
 
+import contextlib
+import os
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,20 @@ def video_info(height: int, width: int, fps: int) -> dict[str, Any]:
             "video.fast_decode": 0, "has_audio": False, "is_depth_map": False}
 
 
+@contextlib.contextmanager
+def _own_scheduling():
+    """Run encoder calls, then give this thread back its scheduling policy. SVT-AV1 raises the
+    threads it runs on to SCHED_FIFO priority 99 when it may (as root): a converter or trainer
+    process, or a node started from it, would then starve everything else on the machine, the
+    robot's control loops included."""
+    policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
+    try:
+        yield
+    finally:
+        if (os.sched_getscheduler(0), os.sched_getparam(0)) != (policy, param):
+            os.sched_setscheduler(0, policy, param)
+
+
 class VideoWriter:
     """One mp4 that episodes are appended to, frame-exact timestamps at `fps`."""
 
@@ -42,12 +58,17 @@ class VideoWriter:
         self.frames = 0
         self._container = av.open(str(path), "w")
         options = {"g": str(GOP), "crf": str(CRF), "preset": str(PRESET)}
-        self._stream = self._container.add_stream(CODEC, fps, options=options)
+        with _own_scheduling():
+            self._stream = self._container.add_stream(CODEC, fps, options=options)
         self._stream.pix_fmt, self._stream.width, self._stream.height = PIX_FMT, width, height
         self._stream.time_base = Fraction(1, fps)
 
     def write(self, frames: np.ndarray) -> None:
         """Append (T, H, W, 3) uint8 RGB frames."""
+        with _own_scheduling():
+            self._write(frames)
+
+    def _write(self, frames: np.ndarray) -> None:
         for frame in frames:
             video_frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
             video_frame.pts = self.frames
@@ -56,5 +77,6 @@ class VideoWriter:
             self.frames += 1
 
     def close(self) -> None:
-        self._container.mux(self._stream.encode())
-        self._container.close()
+        with _own_scheduling():
+            self._container.mux(self._stream.encode())
+            self._container.close()
