@@ -8,6 +8,7 @@ import pytest
 
 from recap_model.policy import load_policy
 from recap_trainer.serving.protocol import ServingDefaults
+from recap_trainer.serving.recap_adapter import RecapPolicyAdapter
 from recap_trainer.serving.server import PolicyServer, ServerConfig
 from serve.checkpoints import write_image_checkpoint
 
@@ -21,7 +22,8 @@ def checkpoint(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def server(checkpoint) -> Iterator[PolicyServer]:
-    with PolicyServer(load_policy(checkpoint), ServerConfig(port=0, defaults=ServingDefaults(seed=SEED))) as s:
+    adapter = RecapPolicyAdapter(load_policy(checkpoint), ServingDefaults(seed=SEED))
+    with PolicyServer(adapter, ServerConfig(port=0)) as s:
         yield s
 
 

@@ -11,6 +11,7 @@ from recap_bringup.deployment import DeploymentConfig, deployment_graph
 from recap_bringup.graph_session import GraphSession
 from recap_core.aloha_layout import ARM_JOINTS
 from recap_model.policy import load_policy
+from recap_trainer.serving.recap_adapter import RecapPolicyAdapter
 from recap_trainer.serving.server import PolicyServer, ServerConfig
 
 pytestmark = pytest.mark.integration
@@ -46,7 +47,7 @@ def test_the_policy_node_moves_the_sim_arms_with_chunks_from_the_server(tmp_path
     checkpoint = write_tiny_checkpoint(tmp_path / "policy", action_mean=target)  # chunks ~ target +- 0.01
     policy = CountingPolicy(load_policy(checkpoint))
     cfg = DeploymentConfig(task="transfer_cube", prompt="transfer", episodes=1, first_seed=1, wall_timeout_s=4.0)
-    with PolicyServer(policy, ServerConfig(port=0)) as server:
+    with PolicyServer(RecapPolicyAdapter(policy), ServerConfig(port=0)) as server:
         remote = {"backend": "remote", "remote_host": "127.0.0.1", "remote_port": server.port}
         overrides = {"policy_node": remote, "sim_node": {"operator.enabled": False}}  # no human corrections
         specs = [dataclasses.replace(s, parameters={**s.parameters, **overrides[s.name]}) if s.name in overrides

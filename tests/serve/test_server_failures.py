@@ -19,6 +19,7 @@ from recap_model.policy import load_policy
 from recap_trainer.cli import main
 from recap_trainer.cli.options import UsageError
 from recap_trainer.serving.device import ModelOnDevice, place_policy
+from recap_trainer.serving.recap_adapter import RecapPolicyAdapter
 from recap_trainer.serving.server import PolicyServer, ServerConfig
 from ros_harness import wait_until
 from serve.checkpoints import observation, policy_obs
@@ -47,7 +48,7 @@ class GatedPolicy:
 @pytest.fixture
 def gated(checkpoint):
     policy = GatedPolicy(load_policy(checkpoint))
-    with PolicyServer(policy, ServerConfig(port=0)) as server:
+    with PolicyServer(RecapPolicyAdapter(policy), ServerConfig(port=0)) as server:
         yield policy, server
 
 

@@ -24,14 +24,23 @@ class ModelOnDevice:
         return chunk.cpu()
 
 
-def place_policy(policy, device: str) -> str:
-    """Move `policy`'s model to `device` ("cpu" or "cuda[:n]"); returns the device's description."""
+def serving_device(device: str) -> torch.device:
+    """`--device` ("cpu" or "cuda[:n]") as a torch device this machine has."""
     target = torch.device(device)
-    if target.type == "cpu":
-        return "cpu"
-    if target.type != "cuda":
+    if target.type not in ("cpu", "cuda"):
         raise ValueError(f"--device must be cpu or cuda[:n], got {device!r}")
-    if not torch.cuda.is_available():
+    if target.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: CUDA is not available on this machine (torch {torch.__version__})")
-    policy.model = ModelOnDevice(policy.model, target)
-    return f"{target} ({torch.cuda.get_device_name(target)})"
+    return target
+
+
+def describe_device(target: torch.device) -> str:
+    return "cpu" if target.type == "cpu" else f"{target} ({torch.cuda.get_device_name(target)})"
+
+
+def place_policy(policy, device: str) -> str:
+    """Move a RECAP `policy`'s model to `device` ("cpu" or "cuda[:n]"); returns the device's description."""
+    target = serving_device(device)
+    if target.type != "cpu":
+        policy.model = ModelOnDevice(policy.model, target)
+    return describe_device(target)

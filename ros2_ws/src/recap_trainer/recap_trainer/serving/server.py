@@ -1,10 +1,11 @@
-"""A RECAP policy served over openpi's websocket protocol (openpi_client.WebsocketClientPolicy talks to it).
+"""A policy served over openpi's websocket protocol (openpi_client.WebsocketClientPolicy talks to it).
 
-One thread per connection (websockets' sync server); inference is serialised by one lock, so
-each request is answered with its own chunk whatever the other clients send. Batching
-simultaneous requests through Policy.infer_batch would cost about half per chunk for 4 clients on
-CPU (bench/bench_serve.py), but Policy draws one noise tensor for the whole batch, so a client's
-chunk would depend on who else was batched with it; the lock keeps chunks reproducible per seed.
+The policy is a PolicyAdapter (a RECAP checkpoint or a LeRobot policy); this module is the
+connection handling both share. One thread per connection (websockets' sync server); inference is
+serialised by one lock, so each request is answered with its own chunk whatever the other clients
+send. Batching simultaneous requests through Policy.infer_batch would cost about half per chunk for
+4 clients on CPU (bench/bench_serve.py), but Policy draws one noise tensor for the whole batch, so a
+client's chunk would depend on who else was batched with it; the lock keeps chunks reproducible per seed.
 
 Errors, as openpi's client sees them (a str frame instead of bytes raises RuntimeError with it):
 a request the checkpoint cannot take gets "bad request: field '<name>': ..." and the connection
@@ -18,15 +19,15 @@ import logging
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from openpi_client import msgpack_numpy
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.sync.server import ServerConnection, serve
 
-from recap_model.features import ObservationError
-from recap_trainer.serving.protocol import ChunkRequest, RequestError, ServingDefaults, parse_request, server_metadata
+from recap_trainer.serving import wire
+from recap_trainer.serving.policy_adapter import PolicyAdapter
+from recap_trainer.serving.protocol import RequestError
 
 log = logging.getLogger("recap.serve")
 
@@ -35,7 +36,6 @@ log = logging.getLogger("recap.serve")
 class ServerConfig:
     host: str = "127.0.0.1"  # loopback by default: the protocol has no authentication
     port: int = 8000  # 0: any free port (tests); the bound one is PolicyServer.port
-    defaults: ServingDefaults = field(default_factory=ServingDefaults)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port < 65536:
@@ -43,12 +43,12 @@ class ServerConfig:
 
 
 class PolicyServer:
-    """Serves `policy` (recap_model.policy.Policy) until shutdown(); use as a context manager."""
+    """Serves `adapter` until shutdown(); use as a context manager."""
 
-    def __init__(self, policy, config: ServerConfig) -> None:
-        self._policy = policy
+    def __init__(self, adapter: PolicyAdapter, config: ServerConfig) -> None:
+        self._adapter = adapter
         self.config = config
-        self.metadata = server_metadata(policy.metadata, policy.config.action_dim, config.defaults)
+        self.metadata = adapter.metadata
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._server = serve(self._handle, config.host, config.port, process_request=_health_check,
@@ -82,10 +82,9 @@ class PolicyServer:
     def _handle(self, ws: ServerConnection) -> None:
         client = "%s:%d" % ws.remote_address[:2]
         log.info("client %s connected", client)
-        packer = msgpack_numpy.Packer()
         chunks = 0  # chunk k of this connection samples with seed + k
         try:
-            ws.send(packer.pack(self.metadata))
+            ws.send(wire.pack(self.metadata))
             for message in ws:
                 try:
                     request = self._decode(message)
@@ -94,7 +93,7 @@ class PolicyServer:
                     log.warning("client %s: bad request: %s", client, error)
                     ws.send(f"bad request: {error}")
                     continue
-                ws.send(packer.pack(reply))
+                ws.send(wire.pack(reply))
                 chunks += 1
         except ConnectionClosed as closed:
             log.info("client %s disconnected (%s) after %d chunk(s)", client, closed.rcvd or "no close frame", chunks)
@@ -109,25 +108,19 @@ class PolicyServer:
             return
         log.info("client %s disconnected after %d chunk(s)", client, chunks)
 
-    def _decode(self, message: bytes | str) -> ChunkRequest:
+    def _decode(self, message: bytes | str) -> object:
         if isinstance(message, str):
             raise RequestError("request", "must be a binary msgpack-numpy frame, got text")
         try:
-            raw = msgpack_numpy.unpackb(message)
+            raw = wire.unpack(message)
         except Exception as error:  # any malformed payload is the client's, not the server's
             raise RequestError("request", f"is not msgpack-numpy: {error}") from None
-        return parse_request(raw, self.metadata, self.config.defaults)
+        return self._adapter.parse(raw)
 
-    def _infer(self, request: ChunkRequest, index: int) -> dict:
+    def _infer(self, request: object, index: int) -> dict:
         with self._lock:
-            self._policy.reset(self.config.defaults.seed + index)
-            self._policy.noise_scale = request.noise_scale
             start = time.perf_counter()
-            try:
-                actions = self._policy.infer(request.obs, request.advantage, request.guidance_scale,
-                                             request.frozen_prefix)
-            except ObservationError as error:
-                raise RequestError("observation", str(error)) from None
+            actions = self._adapter.infer(request, index)
             infer_ms = 1e3 * (time.perf_counter() - start)
         return {"actions": actions, "policy_id": self.metadata["policy_id"], "server_timing": {"infer_ms": infer_ms}}
 
