@@ -91,15 +91,15 @@ class LeRobotPolicyAdapter:
     def parse(self, raw: object) -> LeRobotRequest:
         raw = protocol.request_dict(raw)
         m = self.metadata
-        batch = {STATE: torch.from_numpy(protocol.finite_vector(raw, "state", len(m["joint_names"]))).float()}
+        batch = {STATE: torch.tensor(protocol.finite_vector(raw, "state", len(m["joint_names"])), dtype=torch.float32)}
         for camera, img in protocol.camera_images(raw, m["cameras"]).items():
             if list(img.shape[1:]) != m["image_size"]:
                 raise RequestError(f"images.{camera}", f"is {img.shape[1]}x{img.shape[2]}, the policy was trained "
                                    f"on {m['image_size'][0]}x{m['image_size'][1]} (H x W)")
-            batch[IMAGE_PREFIX + camera] = torch.from_numpy(np.ascontiguousarray(img)).float() / 255.0
+            batch[IMAGE_PREFIX + camera] = torch.tensor(img, dtype=torch.float32) / 255.0
         if m["state_names"]:
             env = protocol.finite_vector(raw, "env_state", len(m["state_names"]), f"object state {m['state_names']}")
-            batch[ENV_STATE] = torch.from_numpy(env).float()
+            batch[ENV_STATE] = torch.tensor(env, dtype=torch.float32)
         prompt = raw.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
             raise RequestError("prompt", f"must be the instruction text, got {prompt!r}")
