@@ -161,12 +161,16 @@ def load_lerobot_adapter(policy_dir: Path, defaults: ServingDefaults, device: st
     meta = _dataset_info(policy_dir)
     control_period = 1.0 / _fps(fps, meta, policy_dir)
     steps = json.loads((policy_dir / "policy_preprocessor.json").read_text())["steps"]
-    advantage_step = next((i for i, step in enumerate(steps) if step.get("class") == ADVANTAGE_STEP), None)
-    overrides = {"device_processor": {"device": str(target)}}
-    if advantage_step is not None:
+    conditioned = any(step.get("class") == ADVANTAGE_STEP for step in steps)
+    overrides = {"device_processor": {"device": str(target)}} if any(
+        step.get("registry_name") == "device_processor" for step in steps) else {}  # unused overrides raise
+    if conditioned:
         overrides["AdvantagePromptStep"] = {"inference": True}
     policy = get_policy_class(config.type).from_pretrained(policy_dir, config=config).to(target).eval()
     pre, post = make_pre_post_processors(config, pretrained_path=str(policy_dir), preprocessor_overrides=overrides)
+    from recap_trainer.lerobot_advantage import AdvantagePromptStep
+
+    advantage_step = next((i for i, step in enumerate(pre.steps) if isinstance(step, AdvantagePromptStep)), None)
     metadata = server_metadata(policy_dir, config.type, features, control_period, meta, defaults,
                                advantage_step is not None)
     log.info("loaded LeRobot %s from %s (H=%d, cameras %s, %s) on %s", config.type, policy_dir, features.horizon,
