@@ -24,6 +24,7 @@ from recap_model.checkpoint import save_checkpoint
 from recap_model.models import ObservationConfig, PolicyConfig, PolicyModel
 from recap_model.normalization import NormStats
 from recap_model.policy import load_policy
+from recap_trainer.serving.recap_adapter import RecapPolicyAdapter
 from recap_trainer.serving.server import PolicyServer, ServerConfig
 
 STATE_DIM = 15
@@ -66,7 +67,7 @@ def main() -> None:
         policy = load_policy(ckpt)
         obs = {"qpos": state, "env_state": env_state, "task": "espresso"}
         local = latencies_ms(lambda: policy.infer(obs), args.requests)
-        with PolicyServer(load_policy(ckpt), ServerConfig(port=0)) as server:
+        with PolicyServer(RecapPolicyAdapter(load_policy(ckpt)), ServerConfig(port=0)) as server:
             client = WebsocketClientPolicy(host="127.0.0.1", port=server.port)
             request = {"state": state, "env_state": env_state, "prompt": "espresso"}
             served = latencies_ms(lambda: client.infer(request), args.requests)
