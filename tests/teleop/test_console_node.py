@@ -110,12 +110,23 @@ def test_start_and_label_success_writes_a_bag_labelled_success(console, start_pr
 def test_takeover_and_hand_back_reach_the_arbitration_node(console, ros_node, start_process):
     start_process("recap_teleop.arbitration_node", *ros_args(["keyboard:=false", *GRIPPER_PARAMS]))
     publish_arms(ros_node)
-    wait_until(lambda: console.view().in_control and console.view().mode is not Mode.UNKNOWN, 30.0,
-               f"the arbitration node's state: {console.view()}")
+    # The node reports its state once the followers arrive; it accepts a takeover once the leaders
+    # have too (it refuses "no leader joint states yet" before): the console's request is repeated
+    # while the node gives that answer, as an operator would press again.
+    wait_until(lambda: console.view().in_control and console.view().mode is not Mode.UNKNOWN
+               and "waiting for" not in console.view().mode_detail, 30.0, f"the arbitration node's state: {console.view()}")
     wait_until(console.node.clients_by_type[SetTakeover].service_is_ready, 30.0, "/takeover/set")
 
+    def took_over() -> bool:
+        view = console.view()
+        if view.mode is Mode.HUMAN:
+            return True
+        if not view.pending and view.messages and "no leader joint states yet" in view.messages[0]:
+            console.node.request(Action.TAKEOVER)
+        return False
+
     console.node.request(Action.TAKEOVER)
-    wait_until(lambda: console.view().mode is Mode.HUMAN, 20.0, f"human in control: {console.view()}")
+    wait_until(took_over, 20.0, f"human in control: {console.view()}")
     assert console.view().interventions == 1
 
     console.node.request(Action.TAKEOVER)
