@@ -125,12 +125,13 @@ class PolicyNode(Node):
             raw = RawImage(data=msg.data, encoding=msg.format, compressed=True)
         else:
             raw = RawImage(data=msg.data, encoding=msg.encoding, height=msg.height, width=msg.width, step=msg.step)
+        stamp = stamp_ns(msg)
         try:
-            self.builder.update_image(camera, raw, stamp_ns(msg))
+            self.builder.update_image(camera, raw, stamp)
         except ImageDecodeError as exc:  # the frame is not kept: the camera goes stale, the command holds
             self.get_logger().error(f"ignored frame: {exc}", throttle_duration_sec=self.config.warn_period_s)
             return
-        self.cameras.frame(camera, stamp_ns(msg))
+        self.cameras.frame(camera, stamp)
 
     def _on_object_state(self, msg: JointState) -> None:
         try:
@@ -147,7 +148,7 @@ class PolicyNode(Node):
         if self._cameras_ready:
             return False
         error = self.cameras.startup_error(now)
-        if not self.cameras.silent_topics():
+        if error is None and not self.cameras.silent_topics():
             self._cameras_ready = True
             if self.cameras.cameras:
                 self.get_logger().info(f"every camera delivered a frame: {sorted(self.cameras.cameras.values())}")
