@@ -17,19 +17,21 @@ SRC = Path(__file__).resolve().parents[1] / "ros2_ws" / "src"
 ALLOWED = {
     "recap_core": set(),
     "recap_model": {"recap_core"},
-    "recap_policy": {"recap_model", "recap_core", "recap_msgs"},
-    "recap_teleop": {"recap_core", "recap_msgs"},
-    "recap_recorder": {"recap_core", "recap_msgs"},
+    "recap_lifecycle": {"recap_core"},
+    "recap_policy": {"recap_model", "recap_lifecycle", "recap_core", "recap_msgs"},
+    "recap_teleop": {"recap_lifecycle", "recap_core", "recap_msgs"},
+    "recap_recorder": {"recap_lifecycle", "recap_core", "recap_msgs"},
     "recap_sim": {"recap_core", "recap_msgs"},
     "recap_trainer": {"recap_model", "recap_core"},
-    "recap_bringup": {"recap_policy", "recap_teleop", "recap_recorder", "recap_sim", "recap_core", "recap_msgs"},
+    "recap_bringup": {"recap_policy", "recap_teleop", "recap_recorder", "recap_sim", "recap_lifecycle", "recap_core",
+                      "recap_msgs"},
     # The one place that ties training, simulation and the live graph together; nothing imports it.
     "recap_lab": {"recap_trainer", "recap_model", "recap_sim", "recap_bringup", "recap_core", "recap_msgs"},
 }
 WORKSPACE = set(ALLOWED) | {"recap_msgs"}
 # Libraries that only the offline side may pull in.
 HEAVY = {"mujoco", "pyarrow", "matplotlib"}
-NO_HEAVY = {"recap_core", "recap_model", "recap_policy", "recap_teleop", "recap_recorder"}
+NO_HEAVY = {"recap_core", "recap_model", "recap_lifecycle", "recap_policy", "recap_teleop", "recap_recorder"}
 NO_ROS = {"recap_core", "recap_model", "recap_trainer"}
 
 

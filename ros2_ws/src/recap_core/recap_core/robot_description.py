@@ -29,6 +29,9 @@ ADAPTERS = ("joint_state", "joint_trajectory", "interbotix")
 # JointSingleCommand (gripper) topic, the others one topic per arm.
 ADAPTER_TOPICS = {"joint_state": 1, "joint_trajectory": 1, "interbotix": 2}
 ENCODINGS = ("raw", "compressed")
+# The ROS parameter through which every node of the graph is told its robot: (name, default, help).
+ROBOT_PARAMETER = ("robot", "aloha_sim", "the robot description: a shipped name (aloha, aloha_sim, single_arm_6dof) "
+                   "or a YAML file path; it gives the topics, joints, cameras, grippers and limits (docs/ROBOTS.md)")
 
 
 class RobotDescriptionError(ValueError):
@@ -114,6 +117,7 @@ class RobotDescription:
     cameras: tuple[CameraDescription, ...]
     commands: CommandOutputs
     joint_limits: tuple[tuple[str, JointLimit], ...]  # (state-vector name, limit) in joint_names order
+    home: tuple[tuple[str, float], ...] = ()  # (state-vector name, position) given by `home:`; others 0
     source: str = "<description>"  # the file it was read from; not part of its content or hash
 
     @property
@@ -122,8 +126,33 @@ class RobotDescription:
         return tuple(n for arm in self.follower_arms for n in arm.joint_names)
 
     @property
+    def action_dim(self) -> int:
+        """D: the state vector's and the action's size."""
+        return len(self.joint_names)
+
+    @property
+    def gripper_indices(self) -> tuple[int, ...]:
+        """Where each follower arm's gripper sits in the state vector."""
+        names = self.joint_names
+        return tuple(names.index(arm.gripper.name) for arm in self.follower_arms)
+
+    @property
+    def follower_topics(self) -> tuple[str, ...]:
+        return tuple(arm.joint_states for arm in self.follower_arms)
+
+    @property
+    def leader_topics(self) -> tuple[str, ...]:
+        return tuple(arm.joint_states for arm in self.leader_arms)
+
+    @property
     def control_period(self) -> float:
         return 1.0 / self.control_rate_hz
+
+    def home_pose(self) -> np.ndarray:
+        """(D,) the pose `reset to home` drives to: `home:` where given, else 0, within the joint limits."""
+        given = dict(self.home)
+        lower, upper, _ = self.limits()
+        return np.clip(np.array([given.get(n, 0.0) for n in self.joint_names]), lower, upper)
 
     def camera(self, name: str) -> CameraDescription:
         for cam in self.cameras:
@@ -154,6 +183,7 @@ class RobotDescription:
                          "topics": {arm: list(topics) for arm, topics in self.commands.topics}},
             "joint_limits": {n: {"lower": lim.lower, "upper": lim.upper, "max_velocity": lim.max_velocity}
                              for n, lim in self.joint_limits},
+            **({"home": dict(self.home)} if self.home else {}),
         }
 
     def description_hash(self) -> str:
@@ -323,7 +353,8 @@ def _limits(node: _Node, joint_names: tuple[str, ...]) -> tuple[tuple[str, Joint
 
 
 def _parse(root: _Node) -> RobotDescription:
-    root.only("name", "control_rate_hz", "follower_arms", "leader_arms", "cameras", "commands", "joint_limits")
+    root.only("name", "control_rate_hz", "follower_arms", "leader_arms", "cameras", "commands", "joint_limits",
+              "home")
     followers = tuple(_arm(a) for a in root.child("follower_arms").items())
     if not followers:
         raise root.child("follower_arms").fail("must list at least one arm")
@@ -342,4 +373,12 @@ def _parse(root: _Node) -> RobotDescription:
         name=root.child("name").text(), control_rate_hz=root.child("control_rate_hz").number(positive=True),
         follower_arms=followers, leader_arms=leaders, cameras=cameras,
         commands=_commands(root.child("commands"), followers),
-        joint_limits=_limits(root.child("joint_limits"), names), source=root.source)
+        joint_limits=_limits(root.child("joint_limits"), names),
+        home=_home(root.child("home", optional=True, default={}), names), source=root.source)
+
+
+def _home(node: _Node, joint_names: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
+    unknown = [str(k) for k in node.mapping() if k not in joint_names]
+    if unknown:
+        raise node.fail(f"names joint(s) {unknown} that are not in the state vector {list(joint_names)}")
+    return tuple((joint, node.child(joint).number()) for joint in joint_names if joint in node.mapping())

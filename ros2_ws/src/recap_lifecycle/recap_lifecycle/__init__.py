@@ -1,0 +1,1 @@
+"""Managed (lifecycle) nodes: `managed_node.ManagedNode` and `transitions.drive_transitions`."""
