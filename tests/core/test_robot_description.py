@@ -36,6 +36,21 @@ def test_the_alohas_have_the_14_joint_layout_and_their_calibrations():
     assert len(load_robot("single_arm_6dof").joint_names) == 7
 
 
+def test_dimension_grippers_topics_and_home_come_from_the_description():
+    arm, real = load_robot("single_arm_6dof"), load_robot("aloha")
+    assert (arm.action_dim, arm.gripper_indices) == (7, (6,))
+    assert (arm.follower_topics, arm.leader_topics) == (("/joint_states",), ("/leader/joint_states",))
+    assert (real.action_dim, real.gripper_indices) == (14, (6, 13))
+    home = real.home_pose()
+    assert home[real.joint_names.index("left_elbow")] == pytest.approx(1.16)
+    assert home[real.joint_names.index("left_waist")] == 0.0  # not named: 0
+    np.testing.assert_array_equal(arm.home_pose(), np.zeros(7))
+    data = real.to_dict()
+    data["home"]["right_elbow"] = 99.0  # beyond the limit: clipped into it
+    clipped = RobotDescription.from_dict(data).home_pose()
+    assert clipped[real.joint_names.index("right_elbow")] == real.limits()[1][real.joint_names.index("right_elbow")]
+
+
 def test_hash_is_stable_and_follows_the_content(tmp_path):
     data = load_robot("aloha").to_dict()
     path = tmp_path / "mine.yaml"
@@ -85,6 +100,8 @@ def _bad(path_in_data, value):
     (("name",), KeyError, "<top> misses the field 'name'"),
     (("follower_arms", 0, "ignore"), ["gripper"], "follower_arms[0].ignore lists joint(s) ['gripper']"),
     (("follower_arms", 0, "jionts"), {}, "follower_arms[0] has unknown field(s) ['jionts']"),
+    (("home", "left_knee"), 0.3, "home names joint(s) ['left_knee'] that are not in the state vector"),
+    (("home", "left_elbow"), "up", "home.left_elbow must be a finite number"),
     (("leader_arms", 1, "joints", "waist"), "left_waist", "leader_arms must give the followers' state vector"),
 ])
 def test_bad_fields_are_named_with_the_file(where, value, message):
