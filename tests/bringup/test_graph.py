@@ -5,11 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from recap_bringup.graph import LaunchArgs, describe_graph, params_yaml, ros_args
+from bringup.checkpoint_config import write_checkpoint_config
+from recap_bringup.graph import (JOINT_STATE, LaunchArgs, NodeSpec, RequiredTopic, describe_graph, managed_nodes,
+                                 params_yaml, ros_args)
 from recap_bringup.launch_arguments import default_strings, parse
+from recap_bringup.launch_description import transitions_command
 from recap_bringup.process_group import NodeProcesses
 from recap_bringup.runner import main as runner_main
-from recap_bringup.startup_check import silent_topics
+from recap_bringup.startup_check import topic_problems
+from recap_core.robot_description import load_robot, shipped_robots
 
 LAUNCH_DIR = Path(__file__).resolve().parents[2] / "ros2_ws/src/recap_bringup/launch"
 
@@ -27,21 +31,82 @@ def test_launch_files_define_no_nodes_of_their_own(launch_file, task):
 
 def test_sim_graph_with_policy_and_recorder():
     specs = describe_graph(LaunchArgs(task="espresso", checkpoint="/ckpt"))
-    assert [s.name for s in specs] == ["sim_node", "policy_node", "arbitration_node", "episode_recorder"]
+    # The arbiter is configured and activated first (it holds the arms), the policy last.
+    assert [s.name for s in specs] == ["sim_node", "arbitration_node", "episode_recorder", "policy_node"]
+    assert managed_nodes(specs) == ["arbitration_node", "episode_recorder", "policy_node"]
     by_name = {s.name: s for s in specs}
     assert by_name["sim_node"].parameters["task"] == "espresso"
     assert by_name["sim_node"].parameters["operator.enabled"] is True
     assert by_name["policy_node"].parameters["checkpoint"] == "/ckpt"
     assert all(s.parameters["use_sim_time"] is True for s in specs)
-    assert "/follower_left/joint_states" in by_name["arbitration_node"].required_topics
+    assert all(s.parameters["robot"] == str(shipped_robots()["aloha_sim"].resolve()) for s in specs)
+    assert "autostart" not in by_name["sim_node"].parameters and not by_name["sim_node"].managed
+    assert all(by_name[n].parameters["autostart"] is False for n in managed_nodes(specs))
+    assert "/leader_left/joint_states" in topics(by_name["arbitration_node"])
+    # Without the simulated operator the sim publishes no leader arms, so nothing waits for them.
+    quiet = describe_graph(LaunchArgs(task="espresso", operator=False))
+    assert not any("/leader_" in t for s in quiet for t in topics(s))
 
 
-def test_real_robot_graph_has_no_sim_and_needs_cameras():
-    specs = describe_graph(LaunchArgs(sim=False, checkpoint="/ckpt", record=False))
-    assert [s.name for s in specs] == ["policy_node", "arbitration_node"]
-    policy = specs[0]
-    assert "/cam_high/image_raw" in policy.required_topics
-    assert "use_sim_time" not in policy.parameters
+def topics(spec) -> list[str]:
+    return [t.name for t in spec.required_topics]
+
+
+@pytest.mark.parametrize("robot", ["aloha", "single_arm_6dof"])
+def test_a_real_robot_graph_takes_every_topic_from_its_description(robot, tmp_path):
+    description = load_robot(robot)
+    checkpoint = write_checkpoint_config(tmp_path / "ckpt", cameras=[c.name for c in description.cameras[:1]],
+                                         robot=robot)
+    specs = describe_graph(LaunchArgs(sim=False, robot=robot, checkpoint=str(checkpoint)))
+    assert [s.name for s in specs] == ["arbitration_node", "episode_recorder", "policy_node"]
+    by_name = {s.name: s for s in specs}
+    for spec in specs:
+        assert spec.parameters["robot"] == str(shipped_robots()[robot].resolve())
+        assert spec.parameters["autostart"] is False and "use_sim_time" not in spec.parameters
+    followers = [RequiredTopic(a.joint_states, JOINT_STATE, (*(d for d, _ in a.joints), a.gripper.joint))
+                 for a in description.follower_arms]
+    leaders = [RequiredTopic(a.joint_states, JOINT_STATE, (*(d for d, _ in a.joints), a.gripper.joint))
+               for a in description.leader_arms]
+    camera = description.cameras[0]
+    assert list(by_name["policy_node"].required_topics) == [*followers, RequiredTopic(camera.topic, camera.msgtype)]
+    assert list(by_name["arbitration_node"].required_topics) == \
+        [*followers, *leaders, RequiredTopic("/policy/command", JOINT_STATE)]
+    # A description without its own tuning file gets config/default.yaml.
+    expected_id = {"aloha": "aloha-0", "single_arm_6dof": "robot-0"}[robot]
+    assert by_name["episode_recorder"].parameters["robot_id"] == expected_id
+
+
+def test_a_description_by_path_reaches_every_node_as_an_absolute_path(tmp_path, monkeypatch):
+    text = shipped_robots()["single_arm_6dof"].read_text().replace("name: single_arm_6dof", "name: my_robot")
+    (tmp_path / "my_robot.yaml").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    specs = describe_graph(LaunchArgs(sim=False, robot="my_robot.yaml"))
+    assert {s.parameters["robot"] for s in specs} == {str(tmp_path / "my_robot.yaml")}
+    assert {s.name: s for s in specs}["episode_recorder"].parameters["robot_id"] == "robot-0"  # default.yaml
+
+
+def test_the_simulator_runs_only_its_own_description():
+    with pytest.raises(ValueError, match="sim:=true runs the simulated ALOHA.*describes 'single_arm_6dof'"):
+        describe_graph(LaunchArgs(robot="single_arm_6dof"))
+    with pytest.raises(ValueError, match="robot:=aloha_sim describes the simulator; with sim:=false name"):
+        describe_graph(LaunchArgs(sim=False))
+    with pytest.raises(ValueError, match="unknown robot 'ur5'"):
+        describe_graph(LaunchArgs(sim=False, robot="ur5"))
+
+
+def test_a_checkpoint_for_another_robot_is_refused_before_the_graph_starts(tmp_path):
+    sim_policy = write_checkpoint_config(tmp_path / "sim", robot="aloha_sim")
+    with pytest.raises(ValueError) as refused:
+        describe_graph(LaunchArgs(sim=False, robot="aloha", checkpoint=str(sim_policy)))
+    message = str(refused.value)
+    assert "trained for robot 'aloha_sim'" in message and "this graph runs robot 'aloha'" in message
+    assert load_robot("aloha_sim").description_hash() in message and load_robot("aloha").description_hash() in message
+    nameless = write_checkpoint_config(tmp_path / "nameless", robot=None)
+    with pytest.raises(ValueError, match="names no robot .its config.json has no 'robot' block"):
+        describe_graph(LaunchArgs(checkpoint=str(nameless)))
+    blind = write_checkpoint_config(tmp_path / "blind", cameras=["cam_high", "cam_top"], robot="aloha")
+    with pytest.raises(ValueError, match=r"reads camera\(s\) \['cam_top'\], which robot 'aloha' .* lacks"):
+        describe_graph(LaunchArgs(sim=False, robot="aloha", checkpoint=str(blind)))
 
 
 def test_no_checkpoint_means_no_policy_node():
@@ -53,9 +118,14 @@ def test_launch_argument_errors_are_clear():
         parse({"record": "yes"})
     with pytest.raises(ValueError, match="unknown launch argument"):
         parse({"chekpoint": "/x"})
-    with pytest.raises(ValueError, match="unknown robot 'ur5'"):
-        parse({"robot": "ur5"})
     assert parse(default_strings()) == LaunchArgs()
+
+
+def test_the_launch_files_drive_the_same_managed_nodes_as_the_runner():
+    specs = describe_graph(LaunchArgs(checkpoint="/ckpt"))
+    command = transitions_command(managed_nodes(specs))
+    assert command[1:] == ["-m", "recap_lifecycle.transitions", "--nodes", "arbitration_node", "episode_recorder",
+                           "policy_node"]
 
 
 def test_runner_starts_exactly_the_described_processes(capsys):
@@ -110,14 +180,29 @@ def test_params_file_round_trip():
     assert ros_args(spec, "/p.yaml")[:5] == ["--ros-args", "-r", "__node:=sim_node", "--params-file", "/p.yaml"]
 
 
-def test_startup_check_names_silent_topics():
-    specs = describe_graph(LaunchArgs(sim=False, checkpoint="/ckpt"))
-    published = {"/follower_left/joint_states", "/follower_right/joint_states", "/policy/command"}
-    problems = silent_topics(specs, lambda t: int(t in published))
-    assert problems and all("/cam_" in p for p in problems)
-    assert "policy_node needs /cam_high/image_raw" in problems[0]
-    no_policy_yet = silent_topics(specs, lambda t: int(t in published - {"/policy/command"}))
-    assert "arbitration_node needs /policy/command, but nothing publishes it" in no_policy_yet[-1]
+def test_startup_check_names_silent_wrongly_typed_and_incomplete_topics():
+    joints = ("waist", "gripper")
+    specs = [NodeSpec("p", "p", "p", "policy_node", required_topics=(
+        RequiredTopic("/arm/joint_states", JOINT_STATE, joints), RequiredTopic("/cam/image_raw", "sensor_msgs/msg/Image"),
+        RequiredTopic("/cam2/compressed", "sensor_msgs/msg/CompressedImage"))),
+        NodeSpec("a", "a", "a", "arbitration_node", required_topics=(RequiredTopic("/leader/joint_states",
+                                                                                    JOINT_STATE, joints),))]
+    types = {"/arm/joint_states": [JOINT_STATE], "/cam/image_raw": ["sensor_msgs/msg/CompressedImage"],
+             "/leader/joint_states": [JOINT_STATE], "/cam2/compressed": ["sensor_msgs/msg/CompressedImage"]}
+    heard = {"/arm/joint_states": ("waist", "elbow")}
+    problems = topic_problems(specs, lambda t: types.get(t, []), heard.get)
+    assert problems == [
+        "policy_node needs joint(s) ['gripper'] on /arm/joint_states, which publishes ['waist', 'elbow'] "
+        "(check the arm's joints and gripper in the robot description)",
+        "policy_node needs /cam/image_raw as sensor_msgs/msg/Image, but it is published as "
+        "sensor_msgs/msg/CompressedImage (check the encoding in the robot description)",
+        "arbitration_node needs /leader/joint_states, which has a publisher but sent no message"]
+    heard.update({"/arm/joint_states": ("waist", "gripper", "finger"), "/leader/joint_states": joints})
+    types["/cam/image_raw"].append("sensor_msgs/msg/Image")
+    assert topic_problems(specs, lambda t: types.get(t, []), heard.get) == []
+    assert topic_problems(specs, lambda t: [], heard.get)[0] == (
+        "policy_node needs /arm/joint_states, but nothing publishes it (check the driver, or the topic in the "
+        "robot description)")
 
 
 def test_process_group_reports_a_crashed_node(tmp_path):
@@ -143,7 +228,14 @@ def node_parameters() -> dict[str, set[str]]:
             "episode_recorder": set(recorder)}
 
 
-@pytest.mark.parametrize("robot_file", ["aloha.yaml", "aloha_sim.yaml"])
+CONFIG_FILES = sorted(p.name for p in (LAUNCH_DIR.parent / "config").glob("*.yaml"))
+
+
+def test_every_shipped_description_without_a_tuning_file_has_the_default():
+    assert {"aloha.yaml", "aloha_sim.yaml", "default.yaml"} <= set(CONFIG_FILES)
+
+
+@pytest.mark.parametrize("robot_file", CONFIG_FILES)
 def test_config_names_only_parameters_the_nodes_declare(robot_file):
     """A misspelt parameter in the YAML would be silently ignored by the node: catch it here."""
     import yaml
@@ -152,3 +244,15 @@ def test_config_names_only_parameters_the_nodes_declare(robot_file):
     for node, body in config.items():
         for name in body["ros__parameters"]:
             assert name in declared[node], f"{robot_file}: {node} declares no parameter {name!r}"
+
+
+@pytest.mark.parametrize("robot_file", CONFIG_FILES)
+def test_tuning_files_name_no_topic_camera_or_adapter(robot_file):
+    """Those come from the robot description only, so the two can never disagree."""
+    import yaml
+    config = yaml.safe_load((LAUNCH_DIR.parent / "config" / robot_file).read_text())
+    for node, body in config.items():
+        for name, value in body["ros__parameters"].items():
+            assert not any(word in name for word in ("topic", "camera", "adapter", "gripper_closed", "gripper_open")) \
+                or name.startswith("operator."), f"{robot_file}: {node}.{name}"
+            assert not (isinstance(value, str) and value.startswith("/")), f"{robot_file}: {node}.{name}={value}"

@@ -1,6 +1,7 @@
 """A running ROS graph plus an episode driver: runs recorded episodes one after another,
-restarting a node that crashed and retrying its episode, and stopping cleanly when the recorder
-refuses to start one (e.g. the disk is full). Used by the loop's deployments and the soak.
+restarting a node that crashed (and configuring and activating it again, if it is managed) and
+retrying its episode, and stopping cleanly when the recorder refuses to start one (e.g. the disk
+is full). Used by the loop's deployments and the soak.
 
 The nodes and the driver share one ROS domain: the one asked for, or one that is free on this
 machine when the graph starts (chosen then, not earlier: the loop's graph is down for minutes while
@@ -15,6 +16,7 @@ from recap_bringup.graph import NodeSpec
 from recap_bringup.process_group import NodeProcesses
 from recap_bringup.ros_domain import free_domain_id
 from recap_bringup.startup_check import NodeExitedAtStartup, watch_startup
+from recap_lifecycle.transitions import TransitionError
 
 log = logging.getLogger("recap.graph")
 
@@ -99,7 +101,7 @@ class GraphSession:
     def _check_startup(self) -> None:
         try:
             problems = watch_startup(self.group, self.startup_timeout_s)
-        except NodeExitedAtStartup as exited:
-            raise GraphStopped(f"the ROS graph did not come up:\n{exited}") from None
+        except (NodeExitedAtStartup, TransitionError) as failed:
+            raise GraphStopped(f"the ROS graph did not come up:\n{failed}") from None
         if problems:
             raise GraphStopped("the ROS graph did not come up:\n  " + "\n  ".join(problems))

@@ -7,13 +7,15 @@ from recap_bringup.graph import LaunchArgs
 
 HELP = {
     "task": "simulation task and task prompt key: espresso | transfer_cube",
-    "sim": "true: simulated ALOHA (recap_sim); false: real drivers already running",
-    "robot": "robot configuration: config/<robot>.yaml (real) or config/<robot>_sim.yaml",
+    "sim": "true: simulated ALOHA (recap_sim, robot aloha_sim); false: the robot's drivers, already running",
+    "robot": "robot description: a shipped name (aloha, aloha_sim, single_arm_6dof) or a YAML path; it gives "
+             "every topic, joint and camera (docs/ROBOTS.md); sim:=true needs aloha_sim",
     "checkpoint": "policy checkpoint directory; empty: no policy node (teleoperation and recording only)",
     "record": "true: record one rosbag2 (MCAP) per episode",
     "bag_dir": "directory for the episode bags",
     "operator": "sim only: start the simulated operator that takes over and corrects the policy",
-    "config_dir": "directory holding <robot>.yaml files (default: the installed recap_bringup config)",
+    "config_dir": "directory of node tuning files <robot name>.yaml or default.yaml (default: the installed "
+                  "recap_bringup config)",
 }
 _FIELDS = {f.name: f for f in dataclasses.fields(LaunchArgs)}
 assert set(HELP) == set(_FIELDS), "every launch argument needs a help text"

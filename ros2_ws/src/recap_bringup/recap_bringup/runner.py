@@ -1,8 +1,10 @@
 """recap-bringup: start the RECAP node graph without `ros2 launch`.
 
 Reads the same graph description as espresso.launch.py / transfer_cube.launch.py, starts each
-node as a process in one ROS domain, checks that every topic a node needs is published, and stops
-everything on Ctrl-C or when a node exits. On a robot PC with ROS 2 installed, prefer `ros2 launch recap_bringup espresso.launch.py`.
+node as a process in one ROS domain, configures and activates the managed nodes in order, checks
+that every topic a node needs is published as the robot description says, and stops everything on
+Ctrl-C, when a node exits or when a node fails to configure. On a robot PC with ROS 2 installed,
+`ros2 launch recap_bringup espresso.launch.py` starts the same graph.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from recap_bringup.launch_arguments import HELP, default_strings, parse
 from recap_bringup.process_group import NodeProcesses
 from recap_bringup.ros_domain import MAX_DOMAIN_ID, domain_id_option, resolve_domain_id
 from recap_bringup.startup_check import NodeExitedAtStartup, watch_startup
+from recap_lifecycle.transitions import TransitionError
 
 LAUNCH_FILES = {"espresso": "espresso", "transfer_cube": "transfer_cube"}
 DOMAIN_HELP = (f"ROS domain (0..{MAX_DOMAIN_ID}) of every node, so that graphs on one machine stay apart "
@@ -31,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start the RECAP-ROS graph (sim or real robot, policy, arbitration, recorder) "
                     "as processes, from the same description as the launch files.",
         epilog="examples: recap-bringup espresso --checkpoint runs/loop/train/iter_1/policy\n"
+               "          recap-bringup espresso --sim false --robot my_robot.yaml   (your robot's drivers)\n"
                "          recap-lab loop --task espresso   (the RECAP loop through this graph; recap_lab)\n"
                "          recap-bringup soak --checkpoint DIR --duration 3600   (endurance run)",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -44,9 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--task", default=None, help=HELP["task"])
     parser.add_argument("--domain-id", type=domain_id_option, default=None, metavar="N",
                         help=DOMAIN_HELP)
-    parser.add_argument("--startup-timeout", type=float, default=15.0,
-                        help="seconds to wait for every required topic to have a publisher (a node that "
-                             "exits before then stops the graph at once)")
+    parser.add_argument("--startup-timeout", type=float, default=30.0,
+                        help="seconds to wait for the managed nodes to configure and for every required topic "
+                             "(a node that exits or fails to configure stops the graph at once)")
     parser.add_argument("--log-dir", type=Path, default=None, help="also write each node's output here")
     parser.add_argument("--dry-run", action="store_true", help="print the processes and exit")
     return parser
@@ -100,6 +104,9 @@ def run_graph(group: NodeProcesses, startup_timeout: float, stop: threading.Even
     except NodeExitedAtStartup as exited:
         print(f"recap-bringup: a node exited during startup; stopping the graph.\n{exited}", file=sys.stderr,
               flush=True)
+        return 1
+    except TransitionError as failed:
+        print(f"recap-bringup: {failed}\nstopping the graph", file=sys.stderr, flush=True)
         return 1
     finally:
         group.stop()

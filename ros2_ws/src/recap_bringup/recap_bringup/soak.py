@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from recap_core.aloha_layout import CAMERA_NAMES
+from recap_core.robot_description import load_robot
 from recap_core.output_files import write_json_atomic, write_text_atomic
 from recap_bringup.graph_session import GraphSession, GraphStopped
 from recap_bringup.deployment import DeploymentConfig, deployment_graph
+from recap_bringup.graph import SIM_ROBOT
 from recap_bringup.ros_domain import MAX_DOMAIN_ID, domain_id_option, requested_domain_id
 from recap_sim.tasks import task_prompt
 from recap_bringup.soak_stats import audit_episodes, rss_growth
@@ -60,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sample-period", type=float, default=10.0, help="RSS sampling period (s)")
     parser.add_argument("--warmup", type=float, default=300.0, help="seconds left out of the RSS slope")
     parser.add_argument("--render-cameras", action="store_true",
-                        help="render and record the three cameras (a policy that reads cameras always gets "
-                             "the ones it was trained on)")
+                        help="render and record every camera of the simulator's description (a policy that "
+                             "reads cameras always gets the ones it was trained on)")
     parser.add_argument("--domain-id", type=domain_id_option, default=None, metavar="N",
                         help=f"ROS domain (0..{MAX_DOMAIN_ID}) of the graph, so that graphs on one machine stay "
                              "apart (default: $ROS_DOMAIN_ID; unset: a domain no process on this machine uses)")
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     cfg = DeploymentConfig(task=opts.task, prompt=task_prompt(opts.task), episodes=0, first_seed=200_000,
                            wall_timeout_s=120.0,
-                           cameras=CAMERA_NAMES if opts.render_cameras else ())
+                           cameras=tuple(c.name for c in load_robot(SIM_ROBOT).cameras) if opts.render_cameras else ())
     specs = deployment_graph(opts.checkpoint, opts.out / "bags", cfg)
     results, error, interrupted, started = [], "", False, time.monotonic()
     sampler = None
