@@ -19,10 +19,12 @@ def test_check_chunk_rejects_nan_naming_the_source_and_rows():
         check_chunk(bad, JOINT_NAMES, "my-policy")
 
 
-def test_check_chunk_rejects_wrong_shapes_and_trims_padding():
-    with pytest.raises(InvalidChunk, match="expected a chunk"):
+def test_check_chunk_rejects_another_width_than_the_robots():
+    with pytest.raises(InvalidChunk, match=r"expected a chunk \(H, 14\) for the robot's 14 joints, got shape \(5, 7\)"):
         check_chunk(np.zeros((5, 7)), JOINT_NAMES, "p")
-    assert check_chunk(np.zeros((5, 32)), JOINT_NAMES, "p").shape == (5, 14)  # openpi pads action dims
+    with pytest.raises(InvalidChunk, match="expected a chunk"):
+        check_chunk(np.zeros((5, 32)), JOINT_NAMES, "p")
+    assert check_chunk(np.zeros((5, 14)), JOINT_NAMES, "p").shape == (5, 14)
 
 
 def test_conditioning_validates_advantage_and_beta():
@@ -37,7 +39,8 @@ def test_conditioning_validates_advantage_and_beta():
 def test_remote_backend_round_trip_with_a_local_openpi_server():
     with OpenpiTestServer(horizon=8, offset=0.1, metadata={"supports_frozen_prefix": True}) as server:
         backend = RemoteBackend("127.0.0.1", server.port, Conditioning("positive", 1.5),
-                                BackendMetadata(policy_id="fallback", cameras=("cam_high",)))
+                                BackendMetadata(policy_id="fallback", joint_names=JOINT_NAMES,
+                                                cameras=("cam_high",)))
         assert backend.metadata.policy_id == "test/openpi-server"  # the server's metadata wins
         assert backend.metadata.horizon == 8 and backend.metadata.cameras == ("cam_high",)
         obs = Observation(qpos=QPOS, stamp_ns=1, task="transfer cube", images={"cam_high": IMAGE})
@@ -54,7 +57,7 @@ def test_remote_backend_round_trip_with_a_local_openpi_server():
 
 def test_remote_backend_without_prefix_support_does_not_send_one():
     with OpenpiTestServer() as server:
-        backend = RemoteBackend("127.0.0.1", server.port, Conditioning(), BackendMetadata(policy_id="x"))
+        backend = RemoteBackend("127.0.0.1", server.port, Conditioning(), BackendMetadata(policy_id="x", joint_names=JOINT_NAMES))
         backend.infer(Observation(qpos=QPOS, stamp_ns=0), frozen_prefix=np.ones((2, 14)))
         backend.close()
     assert "frozen_prefix" not in server.requests[0]
@@ -64,4 +67,14 @@ def test_remote_backend_reports_an_unreachable_server_clearly():
     with OpenpiTestServer() as server:
         port = server.port
     with pytest.raises(ConnectionError, match=f"ws://127.0.0.1:{port}"):
-        RemoteBackend("127.0.0.1", port, Conditioning(), BackendMetadata(policy_id="x"))
+        RemoteBackend("127.0.0.1", port, Conditioning(), BackendMetadata(policy_id="x", joint_names=JOINT_NAMES))
+
+
+def test_remote_backend_refuses_a_reply_of_another_dimension():
+    with OpenpiTestServer() as server:
+        backend = RemoteBackend("127.0.0.1", server.port, Conditioning(),
+                                BackendMetadata(policy_id="x", joint_names=JOINT_NAMES[:7]))
+        with pytest.raises(InvalidChunk, match=r"replied actions of shape \(20, 14\); the robot description's "
+                                               r"action_dim is 7"):
+            backend.infer(Observation(qpos=QPOS, stamp_ns=0))  # the server answers state + offset: 14-D
+        backend.close()

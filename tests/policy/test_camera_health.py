@@ -1,6 +1,7 @@
 """Camera health: silent cameras at startup are named after the timeout, slow cameras warned once."""
 import pytest
 
+from recap_core.diagnostics import Level
 from recap_policy.camera_health import CameraHealth, CameraHealthConfig
 
 CAMS = {"cam_high": "/cam_high/image_raw", "cam_left_wrist": "/cam_left_wrist/image_raw/compressed"}
@@ -51,3 +52,21 @@ def test_no_rate_check_at_zero_and_bad_settings_are_refused():
         CameraHealthConfig(startup_timeout_s=0)
     with pytest.raises(ValueError, match="min_camera_rate_hz must be >= 0, got -1"):
         CameraHealthConfig(min_rate_hz=-1)
+
+
+def test_the_status_gives_rate_and_age_per_camera_warns_when_slow_and_errs_when_silent():
+    health = CameraHealth(CAMS, CameraHealthConfig(startup_timeout_s=2.0, min_rate_hz=8.0, window=5))
+    health.startup_error(0)  # startup
+    status = health.status("policy_node: cameras", 1 * S)
+    assert status.level == Level.OK and status.values["cam_high.age_s"] == -1.0  # still within the timeout
+    t = feed(health, "cam_high", 0.0, 30.0, 5)
+    feed(health, "cam_left_wrist", 0.0, 4.0, 5)
+    status = health.status("policy_node: cameras", int(t * S))
+    assert status.level == Level.WARN and "cam_left_wrist 4.0 Hz" in status.message
+    assert status.values["cam_high.rate_hz"] == pytest.approx(30.0)
+    assert status.values["cam_high.age_s"] == pytest.approx(t - 4 / 30, abs=1e-3)
+    status = health.status("policy_node: cameras", 5 * S)  # both silent for 2 s or more
+    assert status.level == Level.ERROR and "cam_high, cam_left_wrist" in status.message
+    never = CameraHealth(CAMS, CameraHealthConfig(startup_timeout_s=2.0))
+    never.startup_error(0)
+    assert never.status("c", 3 * S).level == Level.ERROR  # never delivered, after the startup timeout

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from recap_core.aloha_layout import JOINT_NAMES
+from recap_core.robot_description import load_robot
 from recap_policy.chunk_message import chunk_to_msg, msg_to_chunk
 from recap_model.chunk_scheduling import DelayEstimatorConfig, SchedulerConfig
 from recap_policy.config import PARAMETERS, PolicyNodeConfig
@@ -89,19 +89,22 @@ def test_a_failed_inference_rearms_the_trigger():
     assert lp.tick(None)[2] is not None
 
 
-def test_action_chunk_message_round_trip():
-    actions = np.random.default_rng(1).normal(size=(7, 14))
+@pytest.mark.parametrize("robot", ["aloha_sim", "single_arm_6dof"])
+def test_action_chunk_message_round_trip(robot):
+    names = load_robot(robot).joint_names
+    d = len(names)
+    actions = np.random.default_rng(1).normal(size=(7, d))
     msg = chunk_to_msg(actions, chunk_id=3, observation_stamp_ns=12_500_000_000, control_period=0.02, advantage="negative",
-                       guidance_scale=2.0, policy_id="p@1", inference_latency=0.042)
+                       guidance_scale=2.0, policy_id="p@1", inference_latency=0.042, joint_names=names)
     assert (msg.header.stamp.sec, msg.header.stamp.nanosec) == (12, 500_000_000)
-    assert (msg.horizon, msg.action_dim, msg.advantage_conditioning) == (7, 14, 1)
-    assert msg.inference_latency.nanosec == 42_000_000 and list(msg.joint_names) == list(JOINT_NAMES)
-    np.testing.assert_allclose(msg_to_chunk(msg), actions, atol=1e-6)
-    msg.joint_names = list(reversed(JOINT_NAMES))
-    np.testing.assert_allclose(msg_to_chunk(msg), actions[:, ::-1], atol=1e-6)
+    assert (msg.horizon, msg.action_dim, msg.advantage_conditioning) == (7, d, 1)
+    assert msg.inference_latency.nanosec == 42_000_000 and list(msg.joint_names) == list(names)
+    np.testing.assert_allclose(msg_to_chunk(msg, names), actions, atol=1e-6)
+    msg.joint_names = list(reversed(names))
+    np.testing.assert_allclose(msg_to_chunk(msg, names), actions[:, ::-1], atol=1e-6)
     msg.actions = msg.actions[:-1]
-    with pytest.raises(ValueError, match="/policy/action_chunk: chunk 3 says H=7, D=14"):
-        msg_to_chunk(msg)
+    with pytest.raises(ValueError, match=f"/policy/action_chunk: chunk 3 says H=7, D={d}"):
+        msg_to_chunk(msg, names)
 
 
 def params(**kw):
@@ -109,19 +112,23 @@ def params(**kw):
 
 
 def test_node_config_validation_is_explicit():
+    sim = load_robot("aloha_sim")
     with pytest.raises(ValueError, match="needs the 'checkpoint' parameter"):
-        PolicyNodeConfig.from_parameters(params())
+        PolicyNodeConfig.from_parameters(params(), sim)
     with pytest.raises(ValueError, match="unknown chunk scheduler 'smooth'"):
-        PolicyNodeConfig.from_parameters(params(checkpoint="/x", scheduler="smooth"))
-    cfg = PolicyNodeConfig.from_parameters(params(backend="remote", camera_topics=["/cam_high/image_raw/compressed"]))
-    assert cfg.camera_topic_map(("cam_high",), "p") == {"cam_high": "/cam_high/image_raw/compressed"}
-    default = PolicyNodeConfig.from_parameters(params(backend="remote"))
-    assert default.camera_topic_map(("cam_high",), "p") == {"cam_high": "/cam_high/image_raw"}
+        PolicyNodeConfig.from_parameters(params(checkpoint="/x", scheduler="smooth"), sim)
+    default = PolicyNodeConfig.from_parameters(params(backend="remote"), sim)
+    assert PARAMETERS["robot"][0] == "aloha_sim" and default.robot is sim
+    # the control rate is the description's unless given
+    single = load_robot("single_arm_6dof")
+    assert PolicyNodeConfig.from_parameters(params(backend="remote"), single).loop.control_period == pytest.approx(1 / 30)
+    given = PolicyNodeConfig.from_parameters(params(backend="remote", control_rate_hz=50.0), single)
+    assert given.loop.control_period == pytest.approx(0.02)
     # the node samples like the evaluation by default (recap_model.policy.DEFAULT_NOISE_SCALE)
     from recap_model.policy import DEFAULT_NOISE_SCALE
     assert default.conditioning.noise_scale == DEFAULT_NOISE_SCALE
     with pytest.raises(ValueError, match="noise_scale"):
-        PolicyNodeConfig.from_parameters(params(backend="remote", noise_scale=-1.0))
+        PolicyNodeConfig.from_parameters(params(backend="remote", noise_scale=-1.0), sim)
 
 
 def test_skipped_periods_advance_the_plan_with_the_clock():

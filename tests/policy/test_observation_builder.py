@@ -3,12 +3,12 @@ import cv2
 import numpy as np
 import pytest
 
-from recap_core.aloha_layout import ARM_JOINTS, GRIPPER_JOINT, GripperCalibration, JointNameError
+from recap_core.aloha_layout import ARM_JOINTS, GRIPPER_JOINT, JointNameError
+from recap_core.robot_description import load_robot
 from recap_policy.image_decoding import ImageDecodeError, RawImage, decode_rgb
 from recap_policy.observation_builder import ObservationBuilder, ObservationSpec, StaleObservation
 
-GRIP = GripperCalibration(closed=0.021, open=0.057)
-TOPICS = ("/follower_left/joint_states", "/follower_right/joint_states")
+ARMS = load_robot("aloha_sim").follower_arms  # /follower_{left,right}/joint_states, sim gripper 0.021..0.057
 NAMES = [*ARM_JOINTS, GRIPPER_JOINT]
 RGB = np.random.default_rng(0).integers(0, 255, size=(6, 8, 3), dtype=np.uint8)
 
@@ -18,11 +18,11 @@ def ns(seconds: float) -> int:
 
 
 def spec(**kw) -> ObservationSpec:
-    return ObservationSpec(joint_topics=TOPICS, gripper=GRIP, max_age_s=0.5, max_camera_age_s=0.5, **kw)
+    return ObservationSpec(arms=ARMS, max_age_s=0.5, max_camera_age_s=0.5, **kw)
 
 
 def feed_arms(b: ObservationBuilder, stamp_s: float) -> None:
-    # Shuffled order plus ALOHA's extra finger joints: vectors must be built by name.
+    # Shuffled order plus the sim's finger joints (ignored by the description): vectors are built by name.
     names = ["left_finger", *reversed(NAMES), "right_finger"]
     for arm in (0, 1):
         values = {n: 0.1 * (i + 1) + arm for i, n in enumerate(ARM_JOINTS)} | {GRIPPER_JOINT: 0.057}
@@ -39,10 +39,36 @@ def test_qpos_is_built_by_name_with_normalised_grippers():
     assert obs.stamp_ns == ns(10.0)
 
 
-def test_missing_joint_is_an_error_naming_the_topic():
+def test_missing_joint_is_an_error_naming_the_topic_and_makes_the_arm_stale():
     b = ObservationBuilder(spec())
+    feed_arms(b, 0.0)
+    assert b.staleness(ns(0.1)) is None
     with pytest.raises(JointNameError, match="/follower_right/joint_states.*elbow"):
-        b.update_joints(1, [n for n in NAMES if n != "elbow"], [0.0] * 6, 0)
+        b.update_joints(1, [n for n in NAMES if n != "elbow"], [0.0] * 6, ns(0.1))
+    assert "/follower_right/joint_states: missing joint(s) ['elbow']" in b.staleness(ns(0.1))
+    with pytest.raises(StaleObservation, match="elbow"):
+        b.build(ns(0.1))  # never the previous, complete reading in its place
+    feed_arms(b, 0.2)
+    assert b.staleness(ns(0.2)) is None
+
+
+def test_unknown_joints_are_ignored_with_one_warning_per_topic():
+    warnings = []
+    b = ObservationBuilder(spec(), warn=warnings.append)
+    for _ in range(3):
+        b.update_joints(0, [*NAMES, "camera_tilt"], [0.0] * 6 + [0.057, 9.0], 0)
+    b.update_joints(0, [*NAMES, "left_finger"], [0.0] * 6 + [0.057, 9.0], 0)  # listed under `ignore`: silent
+    assert warnings == ["/follower_left/joint_states: joint(s) ['camera_tilt'] are not in the robot description's "
+                        "arm 'left'; ignored (list them under `ignore` to silence this)"]
+
+
+def test_a_single_arm_description_builds_its_own_vector():
+    arm = load_robot("single_arm_6dof").follower_arms
+    b = ObservationBuilder(ObservationSpec(arms=arm))
+    names = ["gripper_joint", *(f"joint{i}" for i in range(6, 0, -1))]
+    b.update_joints(0, names, [0.4, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0], ns(1.0))
+    obs = b.build(ns(1.0))
+    np.testing.assert_allclose(obs.qpos, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 0.5])  # gripper 0.4 of 0..0.8
 
 
 def test_missing_and_stale_inputs_are_named():
@@ -73,6 +99,18 @@ def test_images_of_another_size_are_resized_with_one_warning_per_camera():
                         "every frame is resized"]
 
 
+def test_a_frame_of_another_size_than_the_description_says_is_warned_once():
+    warnings = []
+    b = ObservationBuilder(spec(cameras={"cam_high": "/cam_high/image_raw"}, camera_sizes={"cam_high": (240, 320)}),
+                           warn=warnings.append)
+    feed_arms(b, 0.0)
+    b.update_image("cam_high", RawImage(RGB.tobytes(), "rgb8", 6, 8, 24), 0)
+    b.build(ns(0.0))
+    b.build(ns(0.0))
+    assert warnings == ["/cam_high/image_raw: camera 'cam_high' sends 6x8 (HxW) frames, the robot description says "
+                        "240x320: correct its `size`"]
+
+
 def test_an_unknown_encoding_is_refused_when_the_frame_arrives():
     b = ObservationBuilder(spec(cameras={"cam_high": "/cam_high/image_raw"}))
     with pytest.raises(ImageDecodeError, match="/cam_high/image_raw: unsupported image encoding '16UC1'"):
@@ -82,7 +120,7 @@ def test_an_unknown_encoding_is_refused_when_the_frame_arrives():
 
 
 def test_camera_frames_have_their_own_tolerance():
-    b = ObservationBuilder(ObservationSpec(joint_topics=TOPICS, gripper=GRIP, max_age_s=0.5, max_camera_age_s=0.1,
+    b = ObservationBuilder(ObservationSpec(arms=ARMS, max_age_s=0.5, max_camera_age_s=0.1,
                                            cameras={"cam_high": "/cam_high/image_raw"}))
     b.update_image("cam_high", RawImage(RGB.tobytes(), "rgb8", 6, 8, 24), 0)
     feed_arms(b, 0.0)

@@ -1,7 +1,7 @@
 """Control periods counted on the clock: skipped timer firings are counted, jitter is not."""
 import pytest
 
-from recap_policy.tick_counter import TickCounter
+from recap_policy.tick_counter import RateMeter, TickCounter
 
 MS = 1_000_000
 
@@ -31,3 +31,15 @@ def test_a_clock_that_goes_back_starts_a_new_grid():
 def test_a_bad_period_is_refused():
     with pytest.raises(ValueError, match="period"):
         TickCounter(0.0)
+
+
+def test_the_rate_meter_counts_events_in_its_window_on_the_given_clock():
+    meter = RateMeter(window_s=2.0)
+    assert meter.rate_hz(0) == 0.0
+    for i in range(100):  # 50 Hz for 2 s
+        meter.event(i * 20_000_000)
+    assert meter.rate_hz(99 * 20_000_000) == pytest.approx(50.0)
+    assert meter.rate_hz(99 * 20_000_000 + 1_000_000_000) == pytest.approx(25.0)  # a second of silence
+    assert meter.rate_hz(10**12) == 0.0
+    meter.event(5)  # a clock that went back (a restarted sim): the old events go
+    assert meter.rate_hz(5) == pytest.approx(0.5)

@@ -1,13 +1,16 @@
 """Are the cameras a policy needs delivering? Silent topics at startup, cameras slower than expected.
 
-ROS-free: the node hands in every frame's header stamp (any thread) and asks at its control rate.
-Rates are measured from header stamps (sensor time), so transport jitter does not count as slowness.
+ROS-free: the node hands in every frame's header stamp (any thread) and asks at its control rate
+(and for its /diagnostics status once a second). Rates are measured from header stamps (sensor
+time), so transport jitter does not count as slowness.
 """
 from __future__ import annotations
 
 import threading
 from collections import deque
 from dataclasses import dataclass
+
+from recap_core.diagnostics import Level, Status
 
 
 @dataclass(frozen=True)
@@ -61,14 +64,42 @@ class CameraHealth:
                 f"{self.config.startup_timeout_s:g}); the policy needs every camera in {sorted(self.cameras)}: "
                 "no chunks until they publish (check the camera drivers and camera_topics)")
 
-    def rate_hz(self, camera: str) -> float | None:
-        """Frames per second over the last `window` header stamps; None until the window is full."""
+    def rate_hz(self, camera: str, min_frames: int | None = None) -> float | None:
+        """Frames per second over the last `window` header stamps; None until `min_frames` (default:
+        the whole window) have arrived."""
         with self._lock:
             stamps = list(self._stamps[camera])
-        if len(stamps) < self.config.window:
+        if len(stamps) < (self.config.window if min_frames is None else max(2, min_frames)):
             return None
         span = (max(stamps) - min(stamps)) * 1e-9
         return float("inf") if span <= 0 else (len(stamps) - 1) / span
+
+    def status(self, name: str, now_ns: int) -> Status:
+        """The cameras' diagnostic status `name`: per camera `<camera>.rate_hz` (header stamps; 0 before
+        two frames) and `<camera>.age_s` (of its newest frame; -1 before the first). ERROR when a
+        camera is silent (no frame for startup_timeout_s, counted from the first check), WARN when
+        one is measured slower than min_rate_hz."""
+        started = self._started_ns if self._started_ns is not None else now_ns
+        silent, slow, values = [], [], {}
+        for camera in self.cameras:
+            with self._lock:
+                newest = max(self._stamps[camera], default=None)
+            rate = self.rate_hz(camera, min_frames=2)
+            age = (now_ns - (started if newest is None else newest)) * 1e-9
+            values[f"{camera}.rate_hz"] = round(rate, 2) if rate is not None and rate != float("inf") else 0.0
+            values[f"{camera}.age_s"] = -1.0 if newest is None else round(age, 3)
+            if age >= self.config.startup_timeout_s:
+                silent.append(camera)
+            elif rate is not None and self.config.min_rate_hz > 0 and rate < self.config.min_rate_hz:
+                slow.append(f"{camera} {rate:.1f} Hz")
+        if silent:
+            level, message = Level.ERROR, (f"silent for {self.config.startup_timeout_s:g} s or more: "
+                                           f"{', '.join(silent)}")
+        elif slow:
+            level, message = Level.WARN, f"slower than {self.config.min_rate_hz:g} Hz: {', '.join(slow)}"
+        else:
+            level, message = Level.OK, f"{len(self.cameras)} camera(s) delivering" if self.cameras else "no cameras"
+        return Status(name, level, message, values)
 
     def newly_slow(self) -> list[str]:
         """One warning per camera when it becomes slower than min_rate_hz (again after it recovered)."""

@@ -6,7 +6,6 @@ import array
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
 
-from recap_core.aloha_layout import JOINT_NAMES
 from recap_core.stamps import seconds_to_ns, split_ns
 from recap_msgs.msg import ActionChunk
 
@@ -26,7 +25,7 @@ def seconds_to_duration(t: float) -> Duration:
 
 def chunk_to_msg(actions: np.ndarray, *, chunk_id: int, observation_stamp_ns: int, control_period: float,
                  advantage: str, guidance_scale: float, policy_id: str, inference_latency: float,
-                 joint_names: tuple[str, ...] = JOINT_NAMES, frame_id: str = "") -> ActionChunk:
+                 joint_names: tuple[str, ...], frame_id: str = "") -> ActionChunk:
     """actions (H, D) in `joint_names` order -> ActionChunk stamped with the observation time."""
     arr = np.asarray(actions, dtype=np.float32)
     if arr.ndim != 2 or arr.shape[1] != len(joint_names):
@@ -46,15 +45,15 @@ def chunk_to_msg(actions: np.ndarray, *, chunk_id: int, observation_stamp_ns: in
     return msg
 
 
-def msg_to_chunk(msg: ActionChunk, source: str = "/policy/action_chunk") -> np.ndarray:
-    """ActionChunk -> (H, 14) float64 in JOINT_NAMES order (columns matched by name)."""
+def msg_to_chunk(msg: ActionChunk, joint_names: tuple[str, ...], source: str = "/policy/action_chunk") -> np.ndarray:
+    """ActionChunk -> (H, D) float64 in `joint_names` order (columns matched by name)."""
     h, d = int(msg.horizon), int(msg.action_dim)
     if d != len(msg.joint_names) or len(msg.actions) != h * d:
         raise ValueError(f"{source}: chunk {msg.chunk_id} says H={h}, D={d} with {len(msg.joint_names)} names "
                          f"and {len(msg.actions)} values")
     arr = np.asarray(msg.actions, dtype=np.float64).reshape(h, d)
     index = {n: i for i, n in enumerate(msg.joint_names)}
-    missing = [j for j in JOINT_NAMES if j not in index]
+    missing = [j for j in joint_names if j not in index]
     if missing:
         raise ValueError(f"{source}: chunk {msg.chunk_id} lacks joint(s) {missing}")
-    return arr[:, [index[j] for j in JOINT_NAMES]]
+    return arr[:, [index[j] for j in joint_names]]

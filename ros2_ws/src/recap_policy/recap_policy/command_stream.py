@@ -42,7 +42,7 @@ class InferenceRequest:
 @dataclass(frozen=True)
 class InferenceResult:
     request: InferenceRequest
-    actions: np.ndarray  # (H, 14) JOINT_NAMES order, finite
+    actions: np.ndarray  # (H, D) in the robot description's joint_names order, finite
     latency_s: float  # observation snapshot -> chunk ready (wall time)
     observation_stamp_ns: int = 0  # sensor time of o_t, the ActionChunk's header stamp
 
@@ -84,7 +84,7 @@ class CommandStream:
 
         stale_reason: why the observation is unusable now (None when fresh); while set, nothing new
         is started and the command holds (the current plan was made from inputs that are now stale).
-        Returns (command (14,) or None before the first chunk, chunks adopted now, request to start).
+        Returns (command (D,) or None before the first chunk, chunks adopted now, request to start).
         """
         if periods < 1:
             raise ValueError(f"a tick advances at least one control period, got {periods}")

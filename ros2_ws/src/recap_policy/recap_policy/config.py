@@ -1,13 +1,14 @@
 """The policy node's configuration: one frozen dataclass, built from ROS parameters.
 
 `PARAMETERS` is the single table of parameter names, defaults and descriptions; the node declares
-exactly these and `PolicyNodeConfig.from_parameters` validates them together.
+exactly these and `PolicyNodeConfig.from_parameters` validates them together with the robot
+description the `robot` parameter names (topics, joints, grippers, cameras, control rate).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from recap_core.aloha_layout import ALOHA_FOLLOWER_GRIPPER, SIM_GRIPPER, GripperCalibration
+from recap_core.robot_description import ROBOT_PARAMETER, RobotDescription
 from recap_policy.backends.base import Conditioning
 from recap_model.chunk_scheduling import DelayEstimatorConfig, SchedulerConfig
 from recap_model.sampling import DEFAULT_NOISE_SCALE
@@ -18,13 +19,14 @@ BACKENDS = ("checkpoint", "remote")
 
 # name -> (default, description). Types follow the defaults.
 PARAMETERS: dict[str, tuple[object, str]] = {
+    ROBOT_PARAMETER[0]: (ROBOT_PARAMETER[1], ROBOT_PARAMETER[2]),
     "backend": ("checkpoint", "checkpoint: a RECAP checkpoint run in-process (recap_model); remote: an openpi websocket policy server"),
     "checkpoint": ("", "policy checkpoint directory (backend=checkpoint)"),
     "remote_host": ("localhost", "policy server host (backend=remote)"),
     "remote_port": (8000, "policy server port (backend=remote)"),
     "remote_api_key": ("", "API key sent to the policy server, if it needs one"),
     "task": ("default", "task prompt l given to the policy"),
-    "control_rate_hz": (50.0, "rate of the /policy/command stream (Hz)"),
+    "control_rate_hz": (0.0, "rate of the /policy/command stream (Hz); 0 = the robot description's control_rate_hz"),
     "execution_horizon": (0, "rows of each chunk that may be executed; 0 = the whole chunk H"),
     "inference_every": (10, "inference trigger: start a new inference every k command ticks (if none running)"),
     "scheduler": ("rtc", "chunk scheduler: plain | ensemble (ACT temporal ensembling) | rtc (real-time chunking)"),
@@ -49,16 +51,7 @@ PARAMETERS: dict[str, tuple[object, str]] = {
     "delay_percentile": (90.0, "rtc: percentile of the kept latencies used as the delay"),
     "delay_discard_first": (1, "rtc: first inferences ignored by the delay estimate (cold start)"),
     "initial_delay_s": (0.1, "rtc: delay assumed before any latency is measured"),
-    "joint_state_topics": (["/follower_left/joint_states", "/follower_right/joint_states"],
-                           "follower joint states of the left and right arm"),
-    "camera_topics": ([""], "camera topics; the camera name is the first path element (/cam_high/image_raw -> "
-                            "cam_high); a topic ending in /compressed is a CompressedImage. Empty: /<cam>/image_raw "
-                            "for every camera the policy needs"),
     "object_state_topic": ("/sim/object_state", "privileged object state (state-only policies)"),
-    "follower_gripper_closed": (ALOHA_FOLLOWER_GRIPPER.closed,
-                                f"raw follower gripper reading when closed (ALOHA; the sim uses {SIM_GRIPPER.closed})"),
-    "follower_gripper_open": (ALOHA_FOLLOWER_GRIPPER.open,
-                              f"raw follower gripper reading when open (ALOHA; the sim uses {SIM_GRIPPER.open})"),
     "image_height": (0, "remote backend: image height to send (0 = as received)"),
     "image_width": (0, "remote backend: image width to send (0 = as received)"),
     "inference_threads": (1, "torch threads for the built-in backend (leave a core for the command timer)"),
@@ -66,15 +59,9 @@ PARAMETERS: dict[str, tuple[object, str]] = {
 }
 
 
-def camera_name(topic: str) -> str:
-    parts = [p for p in topic.split("/") if p]
-    if not parts:
-        raise ValueError(f"camera topic {topic!r} has no name")
-    return parts[0]
-
-
 @dataclass(frozen=True)
 class PolicyNodeConfig:
+    robot: RobotDescription  # follower topics, joints by name, grippers, cameras
     backend: str
     checkpoint: str
     remote_host: str
@@ -87,10 +74,7 @@ class PolicyNodeConfig:
     max_camera_age_s: float
     camera_health: CameraHealthConfig
     allow_privileged_state: bool
-    joint_state_topics: tuple[str, str]
-    camera_topics: tuple[str, ...]
     object_state_topic: str
-    follower_gripper: GripperCalibration
     image_size: tuple[int, int] | None
     inference_threads: int
     warn_period_s: float
@@ -102,29 +86,25 @@ class PolicyNodeConfig:
             raise ValueError("backend=checkpoint needs the 'checkpoint' parameter (a checkpoint directory)")
         if not 0 < self.remote_port < 65536:
             raise ValueError(f"remote_port must be a TCP port, got {self.remote_port}")
-        if len(self.joint_state_topics) != 2:
-            raise ValueError(f"joint_state_topics needs (left, right), got {self.joint_state_topics}")
         if not self.max_observation_age_s > 0 or not self.max_camera_age_s > 0 or not self.warn_period_s >= 0:
             raise ValueError(f"max_observation_age_s ({self.max_observation_age_s}) and max_camera_age_s "
                              f"({self.max_camera_age_s}) must be > 0 and warn_period_s ({self.warn_period_s}) >= 0")
-        names = [camera_name(t) for t in self.camera_topics]
-        if len(set(names)) != len(names):
-            raise ValueError(f"two camera topics map to the same camera name: {self.camera_topics}")
 
     @classmethod
-    def from_parameters(cls, p: dict[str, object]) -> "PolicyNodeConfig":
+    def from_parameters(cls, p: dict[str, object], robot: RobotDescription) -> "PolicyNodeConfig":
+        """`robot`: the description the `robot` parameter names (loaded by the caller)."""
         scheduler = SchedulerConfig(kind=str(p["scheduler"]), execution_horizon=int(p["execution_horizon"]),
                                     max_step=float(p["max_step"]), blend_steps=int(p["blend_steps"]),
                                     ensemble_decay=float(p["ensemble_decay"]))
         delay = DelayEstimatorConfig(window=int(p["delay_window"]), percentile=float(p["delay_percentile"]),
                                      discard_first=int(p["delay_discard_first"]),
                                      initial_delay_s=float(p["initial_delay_s"]))
-        rate = float(p["control_rate_hz"])
+        rate = float(p["control_rate_hz"]) or robot.control_rate_hz
         if not rate > 0:
-            raise ValueError(f"control_rate_hz must be positive, got {rate}")
+            raise ValueError(f"control_rate_hz must be positive (0: the description's), got {rate}")
         size = (int(p["image_height"]), int(p["image_width"]))
         return cls(
-            backend=str(p["backend"]), checkpoint=str(p["checkpoint"]), remote_host=str(p["remote_host"]),
+            robot=robot, backend=str(p["backend"]), checkpoint=str(p["checkpoint"]), remote_host=str(p["remote_host"]),
             remote_port=int(p["remote_port"]), remote_api_key=str(p["remote_api_key"]), task=str(p["task"]),
             loop=CommandStreamConfig(control_period=1.0 / rate, inference_every=int(p["inference_every"]),
                                    scheduler=scheduler, delay=delay),
@@ -133,22 +113,6 @@ class PolicyNodeConfig:
             camera_health=CameraHealthConfig(startup_timeout_s=float(p["startup_timeout_s"]),
                                              min_rate_hz=float(p["min_camera_rate_hz"])),
             allow_privileged_state=bool(p["allow_privileged_state"]),
-            joint_state_topics=tuple(p["joint_state_topics"]),
-            camera_topics=tuple(t for t in p["camera_topics"] if t),
             object_state_topic=str(p["object_state_topic"]),
-            follower_gripper=GripperCalibration(float(p["follower_gripper_closed"]), float(p["follower_gripper_open"])),
             image_size=size if min(size) > 0 else None,
             inference_threads=int(p["inference_threads"]), warn_period_s=float(p["warn_period_s"]))
-
-    def camera_topic_map(self, cameras: tuple[str, ...], policy_id: str) -> dict[str, str]:
-        """Camera name -> topic for the cameras a policy needs; every one must be covered."""
-        given = {camera_name(t): t for t in self.camera_topics}
-        if not self.camera_topics:
-            given = {c: f"/{c}/image_raw" for c in cameras}
-        missing = [c for c in cameras if c not in given]
-        if missing:
-            raise ValueError(f"{policy_id}: this checkpoint was trained with camera(s) {list(cameras)}; "
-                             f"camera_topics {list(self.camera_topics)} lacks {missing}: add a topic for each "
-                             f"(e.g. /{missing[0]}/image_raw) or use a checkpoint trained with the cameras this "
-                             "robot has")
-        return {c: given[c] for c in cameras}

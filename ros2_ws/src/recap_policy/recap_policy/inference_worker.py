@@ -6,20 +6,9 @@ import threading
 import time
 from collections.abc import Callable
 
-import numpy as np
-
-from recap_core.aloha_layout import JOINT_NAMES
 from recap_policy.backends.base import PolicyBackend, check_chunk
 from recap_policy.command_stream import InferenceRequest, InferenceResult
 from recap_policy.observation_builder import ObservationBuilder
-
-
-def column_order(joint_names: tuple[str, ...]) -> list[int]:
-    """Indices taking a backend's columns to JOINT_NAMES order; every JOINT_NAME must be present."""
-    missing = [j for j in JOINT_NAMES if j not in joint_names]
-    if missing:
-        raise ValueError(f"policy joint_names lack {missing}; got {list(joint_names)}")
-    return [joint_names.index(j) for j in JOINT_NAMES]
 
 
 class InferenceWorker:
@@ -30,7 +19,6 @@ class InferenceWorker:
                  on_error: Callable[[InferenceRequest, Exception], None]) -> None:
         self._backend = backend
         self._builder = builder
-        self._columns = column_order(backend.metadata.joint_names)
         self._on_result = on_result
         self._on_error = on_error
         self._requests: queue.Queue[tuple[InferenceRequest, int] | None] = queue.Queue(maxsize=1)
@@ -61,8 +49,7 @@ class InferenceWorker:
                 obs = self._builder.build(now_ns)
                 raw = self._backend.infer(obs, request.frozen_prefix)
                 actions = check_chunk(raw, self._backend.metadata.joint_names, self._backend.metadata.policy_id)
-                result = InferenceResult(request, np.ascontiguousarray(actions[:, self._columns]),
-                                         time.monotonic() - started, obs.stamp_ns)
+                result = InferenceResult(request, actions, time.monotonic() - started, obs.stamp_ns)
             except Exception as exc:  # reported by the node (logged, nothing executed); the loop goes on
                 self._on_error(request, exc)
                 continue

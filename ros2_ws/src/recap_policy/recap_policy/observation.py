@@ -10,7 +10,7 @@ import numpy as np
 class Observation:
     """o_t as the backends receive it.
 
-    qpos: (14,) JOINT_NAMES order, arm joints in rad, grippers normalised to [0, 1].
+    qpos: (D,) in the robot description's joint_names order, arm joints in rad, grippers normalised to [0, 1].
     env_state: (S,) privileged object state in the checkpoint's `state_names` order, or None.
     images: camera name -> (H, W, 3) uint8 RGB at the size the policy expects.
     stamp_ns: sensor time of the observation in ns (the oldest of its sources' header stamps).

@@ -1,8 +1,10 @@
 """Latest sensor samples -> one Observation, by joint NAME, refusing stale or missing inputs.
 
-Subscription callbacks only hand samples in (cheap: the joint vector is built by name and an image's
-encoding is checked at once, so a malformed message is reported at its topic); images are decoded
-and resized when an observation is built, on the inference worker, never in a callback.
+Subscription callbacks only hand samples in (cheap: the arm's vector is built by name with the robot
+description and an image's encoding is checked at once, so a malformed message is reported at its
+topic); images are decoded and resized when an observation is built, on the inference worker, never
+in a callback. A joint state that lacks a joint the description maps makes that arm stale until a
+complete one arrives: the policy never sees a vector with a made-up joint.
 """
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recap_core.aloha_layout import ARMS, GripperCalibration, arm_vector, join_arms
+from recap_core.aloha_layout import JointNameError
+from recap_core.robot_description import ArmDescription
 from recap_policy.image_decoding import RawImage, check_encoding, decode_rgb, resize_rgb
 from recap_policy.observation import Observation
 
@@ -25,9 +28,9 @@ class StaleObservation(RuntimeError):
 class ObservationSpec:
     """Which inputs make up o_t and how fresh they must be."""
 
-    joint_topics: tuple[str, str]  # follower joint states of (left, right)
-    gripper: GripperCalibration  # raw follower gripper units -> [0, 1]
+    arms: tuple[ArmDescription, ...]  # the follower arms (topic, joints by name, gripper calibration), in order
     cameras: dict[str, str] = field(default_factory=dict)  # camera name the policy knows -> topic
+    camera_sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # (H, W) the description expects
     image_size: tuple[int, int] | None = None  # (H, W) the policy expects; None: as received
     state_names: tuple[str, ...] = ()  # object-state features of a state-only policy (in this order)
     object_state_topic: str = "/sim/object_state"
@@ -36,11 +39,12 @@ class ObservationSpec:
     task: str = "default"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "joint_topics", tuple(self.joint_topics))
+        object.__setattr__(self, "arms", tuple(self.arms))
         object.__setattr__(self, "cameras", dict(self.cameras))
+        object.__setattr__(self, "camera_sizes", {c: tuple(s) for c, s in self.camera_sizes.items()})
         object.__setattr__(self, "state_names", tuple(self.state_names))
-        if len(self.joint_topics) != len(ARMS):
-            raise ValueError(f"need one joint-state topic per arm {ARMS}, got {self.joint_topics}")
+        if not self.arms:
+            raise ValueError("need at least one follower arm")
         if not self.max_age_s > 0:
             raise ValueError(f"max_observation_age_s must be positive, got {self.max_age_s}")
         if not self.max_camera_age_s > 0:
@@ -51,28 +55,50 @@ class ObservationSpec:
 class _Sample:
     value: object
     stamp_ns: int  # header stamp, integer ns: exact, so a chunk can name its observation
+    problem: str | None = None  # the sample is unusable (an arm's joint state lacked joints): why
 
 
 class ObservationBuilder:
     """Thread-safe store of the latest sample per input; `build` assembles o_t."""
 
     def __init__(self, spec: ObservationSpec, warn: Callable[[str], None] = lambda message: None) -> None:
-        """`warn` receives one message per camera whose frames must be resized (any thread)."""
+        """`warn` receives one message per camera whose frames must be resized or differ from the
+        description's size, and per topic that carries joints the description does not know (any thread)."""
         self.spec = spec
         self._warn = warn
-        self._resize_warned: set[str] = set()
+        self._warned: set[tuple[str, str]] = set()  # (what, camera or topic) warned once
         self._lock = threading.Lock()
         self._arms: dict[str, _Sample] = {}
         self._images: dict[str, _Sample] = {}
         self._object_state: _Sample | None = None
 
     def update_joints(self, arm_index: int, names, positions, stamp_ns: int) -> np.ndarray:
-        """One arm's JointState (unprefixed names, raw gripper) -> its 7-vector, also returned.
-        Raises JointNameError naming the topic."""
-        vec = arm_vector(names, positions, self.spec.gripper, source=self.spec.joint_topics[arm_index])
+        """One arm's JointState (driver names, raw gripper) -> its vector (len(arm.joint_names),), also
+        returned. Joints the description neither maps nor ignores are skipped (warned once per topic).
+        Raises JointNameError naming the topic when a mapped joint is missing; the arm is then stale
+        until a complete message arrives."""
+        arm = self.spec.arms[arm_index]
+        unknown = arm.unknown_joints(names)
+        if unknown:
+            self._warn_once("unknown joints", arm.joint_states,
+                            f"{arm.joint_states}: joint(s) {unknown} are not in the robot description's arm "
+                            f"{arm.name!r}; ignored (list them under `ignore` to silence this)")
+        try:
+            vec = arm.vector(names, positions, source=arm.joint_states)
+        except JointNameError as exc:
+            with self._lock:
+                self._arms[arm.name] = _Sample(None, stamp_ns, problem=str(exc))
+            raise
         with self._lock:
-            self._arms[ARMS[arm_index]] = _Sample(vec, stamp_ns)
+            self._arms[arm.name] = _Sample(vec, stamp_ns)
         return vec
+
+    def _warn_once(self, what: str, key: str, message: str) -> None:
+        with self._lock:
+            if (what, key) in self._warned:
+                return
+            self._warned.add((what, key))
+        self._warn(message)
 
     def update_image(self, camera: str, image: RawImage, stamp_ns: int) -> None:
         """Raises ImageDecodeError naming the topic and encoding when the encoding is unsupported."""
@@ -95,8 +121,8 @@ class ObservationBuilder:
         """None when every input is present and fresh at `now_ns`; otherwise why not (naming topics)."""
         with self._lock:
             problems = []
-            for arm, topic in zip(ARMS, self.spec.joint_topics):
-                problems.append(self._check(self._arms.get(arm), topic, now_ns, self.spec.max_age_s))
+            for arm in self.spec.arms:
+                problems.append(self._check(self._arms.get(arm.name), arm.joint_states, now_ns, self.spec.max_age_s))
             for camera, topic in self.spec.cameras.items():
                 problems.append(self._check(self._images.get(camera), topic, now_ns, self.spec.max_camera_age_s))
             if self.spec.state_names:
@@ -109,6 +135,8 @@ class ObservationBuilder:
     def _check(sample: _Sample | None, topic: str, now_ns: int, max_age_s: float) -> str | None:
         if sample is None:
             return f"no message yet on {topic}"
+        if sample.problem is not None:
+            return sample.problem
         age = (now_ns - sample.stamp_ns) * 1e-9
         if age > max_age_s:
             return f"{topic} is {age:.3f} s old (max {max_age_s:.3f} s)"
@@ -120,23 +148,27 @@ class ObservationBuilder:
         if reason:
             raise StaleObservation(reason)
         with self._lock:
-            arms = [self._arms[a] for a in ARMS]
+            arms = [self._arms[a.name] for a in self.spec.arms]
             images = {c: self._images[c] for c in self.spec.cameras}
             state = self._object_state if self.spec.state_names else None
         stamps = [s.stamp_ns for s in arms] + [s.stamp_ns for s in images.values()] + ([state.stamp_ns] if state else [])
         decoded = {c: self._decode(c, s.value) for c, s in images.items()}
-        return Observation(qpos=join_arms(arms[0].value, arms[1].value), stamp_ns=min(stamps), task=self.spec.task,
+        return Observation(qpos=np.concatenate([s.value for s in arms]), stamp_ns=min(stamps), task=self.spec.task,
                            env_state=None if state is None else state.value.copy(), images=decoded)
 
     def _decode(self, camera: str, image: RawImage) -> np.ndarray:
         """(H, W, 3) RGB at the policy's image_size; a camera of another size is resized, warned once."""
         topic = self.spec.cameras[camera]
         rgb = decode_rgb(image, source=topic)
+        h, w = rgb.shape[:2]
+        described = self.spec.camera_sizes.get(camera)
+        if described is not None and (h, w) != described:
+            self._warn_once("description size", camera,
+                            f"{topic}: camera {camera!r} sends {h}x{w} (HxW) frames, the robot description says "
+                            f"{described[0]}x{described[1]}: correct its `size`")
         size = self.spec.image_size
-        if size is None or rgb.shape[:2] == tuple(size):
+        if size is None or (h, w) == tuple(size):
             return rgb
-        if camera not in self._resize_warned:
-            self._resize_warned.add(camera)
-            self._warn(f"{topic}: camera {camera!r} sends {rgb.shape[0]}x{rgb.shape[1]} (HxW) frames, the policy "
-                       f"expects {size[0]}x{size[1]}: every frame is resized")
+        self._warn_once("resize", camera, f"{topic}: camera {camera!r} sends {h}x{w} (HxW) frames, the policy "
+                                          f"expects {size[0]}x{size[1]}: every frame is resized")
         return resize_rgb(rgb, size)

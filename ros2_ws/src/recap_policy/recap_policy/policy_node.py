@@ -1,8 +1,11 @@
-"""Policy node: cameras + follower joint states -> ActionChunks and a 50 Hz /policy/command stream.
+"""Policy node: cameras + follower joint states -> ActionChunks and a control-rate /policy/command stream.
 
+A managed node (recap_lifecycle): the robot description (`robot` parameter) gives the topics, joints,
+grippers, cameras and control rate; configure loads it and the checkpoint (or connects to the server)
+and subscribes, activate starts the control loop, deactivate stops the commands and forgets the plan.
 Thin by design: messages <-> arrays, parameters, timers and QoS here; observation assembly
-(observation_builder), scheduling (control_loop, chunk_scheduling) and inference (inference_worker,
-backends) are ROS-free modules.
+(observation_builder), scheduling (command_stream, chunk_scheduling), inference (inference_worker,
+backends) and the /diagnostics statuses (policy_status, camera_health) are ROS-free modules.
 """
 from __future__ import annotations
 
@@ -11,24 +14,30 @@ import sys
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException
-from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image, JointState
 
-from recap_core.aloha_layout import JOINT_NAMES
+from recap_core.aloha_layout import JointNameError
+from recap_core.diagnostics import Status
 from recap_core.pose_jump import JUMP_RAD, PoseJumpDetector
+from recap_core.robot_description import ROBOT_PARAMETER, RobotDescription, load_robot
 from recap_core.stamps import to_ns
+from recap_lifecycle.managed_node import ConfigureError, ManagedNode
 from recap_msgs.msg import ActionChunk, EpisodeEvent
 from recap_policy.backends.base import BackendMetadata, PolicyBackend
-from recap_policy.chunk_message import chunk_to_msg, ns_to_time
 from recap_policy.camera_health import CameraHealth
-from recap_policy.checkpoint_inputs import refuse_privileged_state
-from recap_policy.config import PARAMETERS, PolicyNodeConfig, camera_name
+from recap_policy.checkpoint_inputs import (camera_inputs, read_checkpoint_robot, refuse_other_dimension,
+                                            refuse_other_robot, refuse_privileged_state)
+from recap_policy.chunk_message import chunk_to_msg, ns_to_time
 from recap_policy.command_stream import CommandStream, InferenceRequest, InferenceResult
+from recap_policy.config import PARAMETERS, PolicyNodeConfig
 from recap_policy.image_decoding import ImageDecodeError, RawImage
 from recap_policy.inference_worker import InferenceWorker
 from recap_policy.observation_builder import ObservationBuilder, ObservationSpec, StaleObservation
-from recap_policy.tick_counter import TickCounter
+from recap_policy.policy_status import LatencyWindow, commands_status, inference_status
+from recap_policy.tick_counter import RateMeter, TickCounter
+
+NODE_NAME = "policy_node"
 
 
 def stamp_ns(msg) -> int:
@@ -36,91 +45,170 @@ def stamp_ns(msg) -> int:
 
 
 def make_backend(config: PolicyNodeConfig) -> PolicyBackend:
+    """The backend, after checking that the checkpoint was trained for this robot (before its weights load)."""
+    robot = config.robot
     if config.backend == "checkpoint":
         from recap_policy.backends.checkpoint import CheckpointBackend
-        return CheckpointBackend(config.checkpoint, config.conditioning, config.inference_threads)
+        refuse_other_robot(read_checkpoint_robot(config.checkpoint), robot, config.checkpoint)
+        return CheckpointBackend(config.checkpoint, config.conditioning, robot.joint_names, config.inference_threads)
     from recap_policy.backends.remote import RemoteBackend
+    # A server that does not say which cameras it reads gets every camera the robot has.
     defaults = BackendMetadata(policy_id=f"remote/{config.remote_host}:{config.remote_port}",
-                               control_period=config.loop.control_period,
-                               cameras=tuple(camera_name(t) for t in config.camera_topics),
-                               image_size=config.image_size)
+                               joint_names=robot.joint_names, control_period=config.loop.control_period,
+                               cameras=tuple(c.name for c in robot.cameras), image_size=config.image_size)
     return RemoteBackend(config.remote_host, config.remote_port, config.conditioning, defaults,
                          config.remote_api_key)
 
 
-class PolicyNode(Node):
-    def __init__(self) -> None:
-        super().__init__("policy_node")
+class PolicyNode(ManagedNode):
+    """configure: description, backend, subscriptions; activate: the control-rate timer (commands,
+    chunks, inference); deactivate: no more commands, the plan forgotten; cleanup: the backend released."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(NODE_NAME, **kwargs)
         for name, (default, description) in PARAMETERS.items():
             self.declare_parameter(name, default, ParameterDescriptor(description=description))
-        self.config = PolicyNodeConfig.from_parameters(
-            {name: self.get_parameter(name).value for name in PARAMETERS})
-        self.backend = make_backend(self.config)
-        meta = self.backend.metadata
+        self.config: PolicyNodeConfig | None = None
+        self.backend: PolicyBackend | None = None
+        self.worker: InferenceWorker | None = None
+        self.timer = None
+        self._subscriptions = []
+        self.latencies = LatencyWindow()
+        self.command_rate = RateMeter()
+        self.stale_inputs: str | None = None
+        self._missing_joints_warned: set[str] = set()  # topics warned about in this episode
+
+    # Lifecycle hooks.
+    def configure(self) -> None:
+        params = {name: self.get_parameter(name).value for name in PARAMETERS}
+        robot = load_robot(params[ROBOT_PARAMETER[0]])
+        self.hardware_id = robot.name
+        config = PolicyNodeConfig.from_parameters(params, robot)
+        backend = make_backend(config)
+        try:
+            self._configure(config, robot, backend)
+        except Exception:
+            backend.close()
+            raise
+
+    def _configure(self, config: PolicyNodeConfig, robot: RobotDescription, backend: PolicyBackend) -> None:
+        meta = backend.metadata
         # What the checkpoint reads must be what this robot publishes: refused before anything is commanded.
-        refuse_privileged_state(meta, self.config.allow_privileged_state)
-        cameras = self.config.camera_topic_map(meta.cameras, meta.policy_id)
+        refuse_other_dimension(meta, robot)
+        refuse_privileged_state(meta, config.allow_privileged_state, robot)
+        cameras = camera_inputs(meta.cameras, robot, meta.policy_id)
+        self.config, self.backend = config, backend
         self.builder = ObservationBuilder(ObservationSpec(
-            joint_topics=self.config.joint_state_topics, gripper=self.config.follower_gripper, cameras=cameras,
-            image_size=meta.image_size, state_names=meta.state_names,
-            object_state_topic=self.config.object_state_topic, max_age_s=self.config.max_observation_age_s,
-            max_camera_age_s=self.config.max_camera_age_s, task=self.config.task),
+            arms=robot.follower_arms, cameras={c: d.topic for c, d in cameras.items()},
+            camera_sizes={c: d.size for c, d in cameras.items()}, image_size=meta.image_size,
+            state_names=meta.state_names, object_state_topic=config.object_state_topic,
+            max_age_s=config.max_observation_age_s, max_camera_age_s=config.max_camera_age_s, task=config.task),
             warn=self.get_logger().warning)
-        self.cameras = CameraHealth(cameras, self.config.camera_health)
+        self.cameras = CameraHealth({c: d.topic for c, d in cameras.items()}, config.camera_health)
         self._cameras_ready = False
-        if self.config.loop.scheduler.kind == "rtc" and not meta.supports_frozen_prefix:
+        if config.loop.scheduler.kind == "rtc" and not meta.supports_frozen_prefix:
             self.get_logger().warning(f"{meta.policy_id} cannot inpaint a frozen prefix: real-time chunking "
-                                   "degrades to cross-faded chunk switches")
-        self.loop = CommandStream(self.config.loop, meta.horizon)
+                                      "degrades to cross-faded chunk switches")
+        self.loop = CommandStream(config.loop, meta.horizon)
         self.follower_jumps = PoseJumpDetector()
         self._chunk_id = 0
-        self.rejected_chunks = 0
+        self.latencies = LatencyWindow()
 
-        # Commands and chunks are reliable: a lost command is a missed control tick.
-        self.command_pub = self.create_publisher(JointState, "/policy/command",
-                                                 QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
-        self.chunk_pub = self.create_publisher(ActionChunk, "/policy/action_chunk", 10)
+        # Commands and chunks are reliable: a lost command is a missed control tick. Lifecycle
+        # publishers: nothing goes out while the node is not active.
+        self.command_pub = self.create_lifecycle_publisher(
+            JointState, "/policy/command", QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
+        self.chunk_pub = self.create_lifecycle_publisher(ActionChunk, "/policy/action_chunk", 10)
         # Sensor streams: best effort, only the latest sample matters.
-        for index, topic in enumerate(self.config.joint_state_topics):
-            self.create_subscription(JointState, topic, lambda m, i=index, t=topic: self._on_joints(i, t, m),
-                                     qos_profile_sensor_data)
-        for camera, topic in cameras.items():
-            compressed = topic.rstrip("/").endswith("/compressed")
-            self.create_subscription(CompressedImage if compressed else Image, topic,
-                                     lambda m, c=camera, t=topic, z=compressed: self._on_image(c, t, z, m),
-                                     qos_profile_sensor_data)
+        subs = []
+        for index, arm in enumerate(robot.follower_arms):
+            subs.append(self.create_subscription(
+                JointState, arm.joint_states, lambda m, i=index, t=arm.joint_states: self._on_joints(i, t, m),
+                qos_profile_sensor_data))
+        for camera, desc in cameras.items():
+            compressed = desc.encoding == "compressed"
+            subs.append(self.create_subscription(
+                CompressedImage if compressed else Image, desc.topic,
+                lambda m, c=camera, z=compressed: self._on_image(c, z, m), qos_profile_sensor_data))
         if meta.state_names:
-            self.create_subscription(JointState, self.config.object_state_topic, self._on_object_state,
-                                     qos_profile_sensor_data)
-
+            subs.append(self.create_subscription(JointState, config.object_state_topic, self._on_object_state,
+                                                 qos_profile_sensor_data))
         # A new episode (the robot was reset): start from a fresh plan, not the last episode's.
-        self.create_subscription(EpisodeEvent, "/episode_events", self._on_episode_event, 100)
+        subs.append(self.create_subscription(EpisodeEvent, "/episode_events", self._on_episode_event, 100))
+        self._subscriptions = subs
+        self.worker = InferenceWorker(backend, self.builder, self.loop.chunk_ready, self._on_inference_error)
+        self.get_logger().info(
+            f"policy {meta.policy_id} for robot {robot.name} ({robot.action_dim} joints): "
+            f"scheduler={config.loop.scheduler.kind} advantage={config.conditioning.advantage} "
+            f"beta={config.conditioning.guidance_scale} noise={config.conditioning.noise_scale} "
+            f"cameras={ {c: d.topic for c, d in cameras.items()} } state={list(meta.state_names)} "
+            f"at {1 / config.loop.control_period:.0f} Hz")
 
-        self.worker = InferenceWorker(self.backend, self.builder, self.loop.chunk_ready, self._on_inference_error)
+    def activate(self) -> None:
+        # Start from the current joint state: no plan from before, nothing in flight adopted.
+        self.loop.new_episode()
+        self._missing_joints_warned.clear()
         self.ticks = TickCounter(self.config.loop.control_period)
         self.timer = self.create_timer(self.config.loop.control_period, self._on_tick)
-        self.get_logger().info(
-            f"policy {meta.policy_id}: scheduler={self.config.loop.scheduler.kind} "
-            f"advantage={self.config.conditioning.advantage} beta={self.config.conditioning.guidance_scale} "
-            f"noise={self.config.conditioning.noise_scale} "
-            f"cameras={cameras} state={list(meta.state_names)} at {1 / self.config.loop.control_period:.0f} Hz")
 
+    def deactivate(self) -> None:
+        self.destroy_timer(self.timer)
+        self.timer = None
+        # The arbitration node holds the arms now; a later activate must not resume this plan.
+        self.loop.new_episode()
+        self.stale_inputs = None
+        if self.ticks.skipped:
+            self.get_logger().info(f"the control timer skipped {self.ticks.skipped} periods (clock jumps); "
+                                   "the plan was advanced by them")
+
+    def cleanup(self) -> None:
+        for sub in self._subscriptions:
+            self.destroy_subscription(sub)
+        self._subscriptions = []
+        self.destroy_lifecycle_publisher(self.command_pub)
+        self.destroy_lifecycle_publisher(self.chunk_pub)
+        self.close()
+
+    def close(self) -> None:
+        """Stop the inference thread and release the model or the server connection."""
+        if self.worker is not None:
+            self.worker.close()
+            self.worker = None
+        if self.backend is not None:
+            self.backend.close()
+            self.backend = None
+
+    def diagnostic_statuses(self) -> list[Status]:
+        now = self._now_ns()
+        return [
+            inference_status(f"{NODE_NAME}: inference", self.latencies, self.backend.metadata.policy_id),
+            commands_status(f"{NODE_NAME}: commands", self.is_active, self.command_rate.rate_hz(now),
+                            self.stale_inputs, 1 / self.config.loop.control_period),
+            self.cameras.status(f"{NODE_NAME}: cameras", now),
+        ]
+
+    # Callbacks.
     def _now_ns(self) -> int:
         return self.get_clock().now().nanoseconds
 
     def _on_joints(self, index: int, topic: str, msg: JointState) -> None:
         try:
             vec = self.builder.update_joints(index, msg.name, msg.position, stamp_ns(msg))
-            if self.follower_jumps.update(index, vec):
-                # The plan starts from the old pose. Whether this was a reset is the arbitration node's
-                # call (it holds the arms on a jump nobody announced); here only the plan goes.
-                self.get_logger().warning(f"{topic}: the measured arm pose jumped more than {JUMP_RAD} rad "
-                                          "between two readings; dropping the current chunk")
-                self.loop.new_episode()
-        except ValueError as exc:
-            self.get_logger().error(f"ignored joint state: {exc}", throttle_duration_sec=self.config.warn_period_s)
+        except JointNameError as exc:
+            # That arm is stale (the builder says so every tick): no new chunk, the command holds.
+            if topic not in self._missing_joints_warned:
+                self._missing_joints_warned.add(topic)
+                self.get_logger().warning(f"{exc}: this arm's state is unusable until a complete message "
+                                          "arrives; no new chunks, the command holds")
+            return
+        if self.follower_jumps.update(index, vec):
+            # The plan starts from the old pose. Whether this was a reset is the arbitration node's
+            # call (it holds the arms on a jump nobody announced); here only the plan goes.
+            self.get_logger().warning(f"{topic}: the measured arm pose jumped more than {JUMP_RAD} rad "
+                                      "between two readings; dropping the current chunk")
+            self.loop.new_episode()
 
-    def _on_image(self, camera: str, topic: str, compressed: bool, msg) -> None:
+    def _on_image(self, camera: str, compressed: bool, msg) -> None:
         if compressed:
             raw = RawImage(data=msg.data, encoding=msg.format, compressed=True)
         else:
@@ -142,6 +230,7 @@ class PolicyNode(Node):
     def _on_episode_event(self, msg: EpisodeEvent) -> None:
         if msg.kind in (EpisodeEvent.START, EpisodeEvent.RESET):
             self.loop.new_episode()
+            self._missing_joints_warned.clear()
 
     def _waiting_for_cameras(self, now: int) -> bool:
         """True until every camera the policy needs has delivered a frame; names silent ones after the timeout."""
@@ -158,21 +247,25 @@ class PolicyNode(Node):
         return True
 
     def _on_tick(self) -> None:
+        if not self.is_active:
+            return  # a firing queued before deactivate
         now = self._now_ns()
         waiting = self._waiting_for_cameras(now)
         stale = self.builder.staleness(now)  # names the silent cameras while waiting: no chunks yet
+        self.stale_inputs = stale
         for warning in self.cameras.newly_slow():
             self.get_logger().warning(warning)
         command, adopted, request = self.loop.tick(stale, self.ticks.periods(now))
         if command is not None:
-            msg = JointState(name=list(JOINT_NAMES), position=command.tolist())
+            msg = JointState(name=list(self.config.robot.joint_names), position=command.tolist())
             msg.header.stamp = ns_to_time(now)
             self.command_pub.publish(msg)
+            self.command_rate.event(now)
         for result in adopted:
             self._publish_chunk(result)
         if stale and not waiting:
             self.get_logger().warning(f"observation unusable, holding the last command, no new chunks: {stale}",
-                                   throttle_duration_sec=self.config.warn_period_s)
+                                      throttle_duration_sec=self.config.warn_period_s)
         if request is not None:
             self.worker.submit(request, now)
 
@@ -182,7 +275,8 @@ class PolicyNode(Node):
             result.actions, chunk_id=self._chunk_id, observation_stamp_ns=result.observation_stamp_ns,
             control_period=self.config.loop.control_period, advantage=self.config.conditioning.advantage,
             guidance_scale=self.config.conditioning.guidance_scale, policy_id=meta.policy_id,
-            inference_latency=result.latency_s))
+            inference_latency=result.latency_s, joint_names=self.config.robot.joint_names))
+        self.latencies.chunk(result.latency_s)
         self._chunk_id += 1
 
     def _on_inference_error(self, request: InferenceRequest, exc: Exception) -> None:
@@ -190,17 +284,10 @@ class PolicyNode(Node):
         self.loop.inference_failed()
         if isinstance(exc, StaleObservation):
             return  # the timer warns about stale inputs
-        self.rejected_chunks += 1
+        self.latencies.rejected += 1
         self.get_logger().error(f"chunk for tick {request.obs_tick} rejected, not executed "
-                                f"({self.rejected_chunks} so far): {exc}",
+                                f"({self.latencies.rejected} so far): {exc}",
                                 throttle_duration_sec=self.config.warn_period_s)
-
-    def close(self) -> None:
-        if self.ticks.skipped:
-            self.get_logger().info(f"the control timer skipped {self.ticks.skipped} periods (clock jumps); "
-                                   "the plan was advanced by them")
-        self.worker.close()
-        self.backend.close()
 
 
 # The inference thread holds the GIL between torch ops; the timer thread waits for it up to the
@@ -213,10 +300,11 @@ def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args)
     node = None
     try:
+        node = PolicyNode()
         try:
-            node = PolicyNode()
-        except (ValueError, KeyError, FileNotFoundError, ConnectionError) as exc:
-            # Configuration problems: one clear line, not a traceback.
+            node.start()
+        except ConfigureError as exc:
+            # Configuration problems: one clear line, not a traceback (the log has it too).
             print(f"policy_node: cannot start: {exc}", file=sys.stderr)
             return 2
         rclpy.spin(node)

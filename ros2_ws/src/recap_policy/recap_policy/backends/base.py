@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recap_core.aloha_layout import JOINT_NAMES
 from recap_model.sampling import DEFAULT_NOISE_SCALE
 from recap_policy.observation import Observation
 
@@ -22,7 +21,7 @@ class BackendMetadata:
     """What the node must know about a policy before it can feed it (answerable before inference)."""
 
     policy_id: str  # identifies policy + weights, copied into every ActionChunk
-    joint_names: tuple[str, ...] = JOINT_NAMES  # D column names of a chunk
+    joint_names: tuple[str, ...]  # D column names of a chunk: the robot description's state vector
     horizon: int | None = None  # H; None when only known from the first chunk (remote servers)
     control_period: float = 0.02  # s between chunk rows
     cameras: tuple[str, ...] = ()  # camera names o_t must contain; () = state-only
@@ -75,9 +74,9 @@ class PolicyBackend(ABC):
 def check_chunk(actions: object, joint_names: tuple[str, ...], source: str) -> np.ndarray:
     """(H, D) float64 or InvalidChunk naming `source`: wrong shape or any NaN/inf is rejected whole."""
     arr = np.asarray(actions, dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] < len(joint_names):
-        raise InvalidChunk(f"{source}: expected a chunk (H, {len(joint_names)}), got shape {arr.shape}")
-    arr = arr[:, : len(joint_names)]
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] != len(joint_names):
+        raise InvalidChunk(f"{source}: expected a chunk (H, {len(joint_names)}) for the robot's "
+                           f"{len(joint_names)} joints, got shape {arr.shape}")
     bad = ~np.isfinite(arr)
     if bad.any():
         rows = sorted(set(np.nonzero(bad)[0].tolist()))

@@ -12,7 +12,10 @@ from recap_policy.observation import Observation
 class CheckpointBackend(PolicyBackend):
     """Wraps `recap_model.policy.load_policy(dir)`; fails loudly on a missing/mismatched checkpoint."""
 
-    def __init__(self, checkpoint_dir: str | Path, conditioning: Conditioning, num_threads: int = 1) -> None:
+    def __init__(self, checkpoint_dir: str | Path, conditioning: Conditioning, joint_names: tuple[str, ...],
+                 num_threads: int = 1) -> None:
+        """joint_names: the action columns, the robot description's state vector (which the node has
+        checked the checkpoint was trained for)."""
         import torch
 
         from recap_model.policy import load_policy
@@ -26,9 +29,13 @@ class CheckpointBackend(PolicyBackend):
         self._policy = load_policy(path, noise_scale=conditioning.noise_scale)
         self._conditioning = conditioning
         m = self._policy.metadata
-        missing = [k for k in ("policy_id", "joint_names", "horizon", "control_period", "cameras") if k not in m]
+        missing = [k for k in ("policy_id", "horizon", "control_period", "cameras") if k not in m]
         if missing:
             raise ValueError(f"{path}: policy metadata lacks {missing}")
+        action_dim = self._policy.config.action_dim
+        if action_dim != len(joint_names):
+            raise ValueError(f"{path}: the model's actions are {action_dim}-D, the robot's state vector has "
+                             f"{len(joint_names)} joints {list(joint_names)}")
         state_names = tuple(m.get("state_names") or ())
         state_dim = self._policy.config.observation.state_dim
         if state_dim != len(state_names):
@@ -36,7 +43,7 @@ class CheckpointBackend(PolicyBackend):
             raise ValueError(f"{path}: the model reads {state_dim} object-state features (env_state) but its "
                              f"metadata names {len(state_names)}: {list(state_names)}")
         self.metadata = BackendMetadata(
-            policy_id=str(m["policy_id"]), joint_names=tuple(m["joint_names"]), horizon=int(m["horizon"]),
+            policy_id=str(m["policy_id"]), joint_names=tuple(joint_names), horizon=int(m["horizon"]),
             control_period=float(m["control_period"]), cameras=tuple(m["cameras"]),
             image_size=tuple(m["image_size"]) if m["cameras"] else None,
             state_names=state_names, supports_frozen_prefix=True)

@@ -2,11 +2,12 @@
 
 Protocol (openpi `WebsocketPolicyServer`): on connect the server sends a metadata dict; then each
 request is one packed observation dict and each reply one packed dict with `actions` (H, D').
-Observation sent (openpi ALOHA conventions): `state` (14,) float32 JOINT_NAMES order with
-normalised grippers, `images` {camera: (3, H, W) uint8}, `prompt` (task), plus RECAP extras a
+Observation sent (openpi conventions): `state` (D,) float32 in the robot description's joint order
+with normalised grippers, `images` {camera: (3, H, W) uint8}, `prompt` (task), plus RECAP extras a
 server may use or ignore: `advantage`, `guidance_scale`, `noise_scale`, `env_state` (S,), `frozen_prefix`
-(d, 14).
-The first 14 columns of `actions` are taken (openpi pads action dims).
+(d, D).
+The reply's `actions` must have D columns (a server that pads action dims must cut them, as openpi's
+output transforms do): another width is refused, naming both.
 """
 from __future__ import annotations
 
@@ -52,7 +53,13 @@ class RemoteBackend(PolicyBackend):
         if not isinstance(reply, dict) or "actions" not in reply:
             keys = list(reply) if isinstance(reply, dict) else type(reply).__name__
             raise InvalidChunk(f"{self._where}: reply has no 'actions' (got {keys})")
-        return np.asarray(reply["actions"])
+        actions = np.asarray(reply["actions"])
+        d = len(self.metadata.joint_names)
+        if actions.ndim != 2 or actions.shape[1] != d:
+            raise InvalidChunk(f"{self._where}: replied actions of shape {actions.shape}; the robot description's "
+                               f"action_dim is {d} ({list(self.metadata.joint_names)}): serve a policy trained "
+                               "for this robot")
+        return actions
 
     def close(self) -> None:
         ws = getattr(self._client, "_ws", None)
