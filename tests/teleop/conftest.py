@@ -24,7 +24,7 @@ def stack(tmp_path_factory, request) -> Iterator[Stack]:
         procs.append(sim)
         policy = NodeProcess("recap_policy.policy_node", ros_args(
             ["use_sim_time:=true", "backend:=remote", "remote_host:=127.0.0.1", f"remote_port:={server.port}",
-             "inference_every:=5", "max_observation_age_s:=0.5", *GRIPPER_PARAMS[:2]]), log_dir)
+             "inference_every:=5", "max_observation_age_s:=0.5", *GRIPPER_PARAMS]), log_dir)
         procs.append(policy)
         arbitration = PtyNodeProcess("recap_teleop.arbitration_node", ros_args(ARBITRATION_PARAMS), log_dir)
         procs.append(arbitration)

@@ -14,10 +14,12 @@ from policy.openpi_test_server import OpenpiTestServer
 from recap_core.aloha_layout import SIM_GRIPPER, arm_command, arm_vector, join_arms, reorder_by_name, split_arms
 from ros_harness import NodeProcess, SpinningNode
 
-GRIPPER_PARAMS = [f"{who}_gripper_{end}:={value}" for who in ("follower", "leader")
-                  for end, value in (("closed", SIM_GRIPPER.closed), ("open", SIM_GRIPPER.open))]
-ARBITRATION_PARAMS = ["use_sim_time:=true", "watchdog_timeout_s:=0.2", "max_step:=0.05",
-                      "leader_motion_threshold_rad:=0.1", "takeover_threshold_rad:=0.8", *GRIPPER_PARAMS]
+# The policy node's follower gripper calibration (the sim's).
+GRIPPER_PARAMS = [f"follower_gripper_{end}:={value}" for end, value in (("closed", SIM_GRIPPER.closed),
+                                                                        ("open", SIM_GRIPPER.open))]
+# The robot (topics, joints, grippers, limits, adapter) comes from the aloha_sim description.
+ARBITRATION_PARAMS = ["robot:=aloha_sim", "use_sim_time:=true", "watchdog_timeout_s:=0.2", "max_step:=0.05",
+                      "leader_motion_threshold_rad:=0.1", "takeover_threshold_rad:=0.8"]
 
 
 def ros_args(params: list[str]) -> list[str]:

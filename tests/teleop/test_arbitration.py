@@ -2,15 +2,22 @@
 import numpy as np
 import pytest
 
-from recap_core.aloha_layout import ACTION_DIM, split_arms
 from recap_msgs.msg import InterventionState
-from recap_teleop.takeover import ArbitrationConfig, Arbitrator, Source
 from recap_teleop.arbitration_core import ArbitrationCore
-from recap_teleop.safety_filter import SafetyConfig
+from recap_teleop.takeover import ArbitrationConfig, Arbitrator, Source
+from robots import ALOHA, safety
+from robots import core as make_core
+from robots import split
 
+ACTION_DIM = ALOHA.action_dim
+NAMES = ALOHA.joint_names
 POSE = np.linspace(-0.3, 0.3, ACTION_DIM)
 POSE[[6, 13]] = 0.5  # grippers (normalised) mid-way
-SAFETY = SafetyConfig(control_period=0.02, max_step=0.05, watchdog_timeout_s=0.2)
+SAFETY = safety()
+
+
+def split_arms(vector: np.ndarray) -> list[np.ndarray]:
+    return split(ALOHA, vector)
 
 
 def test_sources_mirror_the_message_constants():
@@ -19,7 +26,7 @@ def test_sources_mirror_the_message_constants():
 
 
 def test_takeover_accepted_when_leader_matches_and_counted():
-    arb = Arbitrator(ArbitrationConfig())
+    arb = Arbitrator(ArbitrationConfig(), NAMES)
     d = arb.request(True, Source.PEDAL, 1.0, POSE + 0.5, POSE)
     assert d.accepted
     assert arb.state.human_in_control and arb.state.source == Source.PEDAL
@@ -27,7 +34,7 @@ def test_takeover_accepted_when_leader_matches_and_counted():
 
 
 def test_takeover_refused_beyond_threshold_names_the_joint_and_gap():
-    arb = Arbitrator(ArbitrationConfig(takeover_threshold_rad=0.8))
+    arb = Arbitrator(ArbitrationConfig(takeover_threshold_rad=0.8), NAMES)
     leader = POSE.copy()
     leader[9] += 0.93
     d = arb.request(True, Source.TOPIC, 1.0, leader, POSE)
@@ -37,12 +44,12 @@ def test_takeover_refused_beyond_threshold_names_the_joint_and_gap():
 
 
 def test_takeover_refused_without_leader_states():
-    d = Arbitrator(ArbitrationConfig()).request(True, Source.SERVICE, 0.0, None, POSE)
+    d = Arbitrator(ArbitrationConfig(), NAMES).request(True, Source.SERVICE, 0.0, None, POSE)
     assert not d.accepted and "no leader joint states" in d.message
 
 
 def test_hand_back_and_repeated_requests():
-    arb = Arbitrator(ArbitrationConfig())
+    arb = Arbitrator(ArbitrationConfig(), NAMES)
     assert arb.request(False, Source.TOPIC, 0.0, POSE, POSE).message == "policy already in control"
     arb.request(True, Source.KEYBOARD, 1.0, POSE, POSE)
     assert arb.request(True, Source.KEYBOARD, 1.5, POSE, POSE).message == "human already in control"
@@ -55,7 +62,7 @@ def test_hand_back_and_repeated_requests():
 
 
 def test_leader_motion_triggers_takeover_only_beyond_threshold():
-    arb = Arbitrator(ArbitrationConfig(leader_motion_threshold_rad=0.1))
+    arb = Arbitrator(ArbitrationConfig(leader_motion_threshold_rad=0.1), NAMES)
     assert arb.observe_leader(0.0, POSE, POSE) is None  # first sight: the rest pose
     assert arb.observe_leader(0.1, POSE + 0.09, POSE) is None
     d = arb.observe_leader(0.2, POSE + 0.11, POSE)
@@ -63,14 +70,14 @@ def test_leader_motion_triggers_takeover_only_beyond_threshold():
 
 
 def test_leader_motion_far_from_follower_is_refused_not_taken():
-    arb = Arbitrator(ArbitrationConfig(leader_motion_threshold_rad=0.1))
+    arb = Arbitrator(ArbitrationConfig(leader_motion_threshold_rad=0.1), NAMES)
     arb.observe_leader(0.0, POSE + 1.0, POSE)
     d = arb.observe_leader(0.1, POSE + 1.2, POSE)
     assert not d.accepted and not arb.state.human_in_control
 
 
 def test_leader_motion_relative_to_the_commanded_pose_for_driven_leaders():
-    arb = Arbitrator(ArbitrationConfig(leader_motion_threshold_rad=0.1, leader_motion_reference="command"))
+    arb = Arbitrator(ArbitrationConfig(leader_motion_threshold_rad=0.1, leader_motion_reference="command"), NAMES)
     # The leader tracks the commanded pose as it moves: no trigger, however far the arms travel.
     for k in range(5):
         assert arb.observe_leader(0.02 * k, POSE + 0.3 * k, POSE, commanded=POSE + 0.3 * k + 0.05) is None
@@ -79,13 +86,13 @@ def test_leader_motion_relative_to_the_commanded_pose_for_driven_leaders():
 
 
 def test_leader_motion_disabled():
-    arb = Arbitrator(ArbitrationConfig(auto_takeover=False))
+    arb = Arbitrator(ArbitrationConfig(auto_takeover=False), NAMES)
     arb.observe_leader(0.0, POSE, POSE)
     assert arb.observe_leader(0.1, POSE + 0.5, POSE) is None
 
 
 def _core() -> ArbitrationCore:
-    core = ArbitrationCore(ArbitrationConfig(), SAFETY)
+    core: ArbitrationCore = make_core()
     for i, arm in enumerate(split_arms(POSE)):
         core.follower(i, arm, 0.0)
         core.leader(i, arm, 0.0)
@@ -213,3 +220,75 @@ def test_at_most_one_command_per_control_period():
     assert len(outputs) == 4
     steps = np.abs(np.diff(np.stack([POSE] + outputs), axis=0)).max(axis=1)
     assert steps.max() <= SAFETY.max_step + 1e-12
+
+
+def test_home_ramps_to_the_home_pose_within_max_step_and_holds_there():
+    core = _core()
+    home = ALOHA.home_pose()
+    decision = core.home(home)
+    assert decision.accepted and "moving to home" in decision.message and core.mode() == "hold"
+    previous, t = POSE, 0.0
+    for k in range(200):
+        t = k * 0.02
+        out = core.tick(t)
+        assert np.abs(out.output.command - previous).max() <= SAFETY.max_step + 1e-12
+        previous = out.output.command
+        if np.array_equal(previous, home):
+            break
+    np.testing.assert_allclose(previous, home)
+    assert out.state.detail == "at home"
+    assert np.array_equal(core.tick(t + 0.02).output.command, home)  # held there
+
+
+def test_home_is_refused_while_the_policy_drives_and_ends_when_it_drives_again():
+    core = _core()
+    core.policy_command(POSE + 0.01, 0.0)
+    core.tick(0.0)
+    assert core.mode() == "policy"
+    refused = core.home(ALOHA.home_pose())
+    assert not refused.accepted and "policy is driving" in refused.message
+    core.tick(1.0)  # the policy fell silent: the watchdog holds
+    assert core.mode() == "hold" and core.home(ALOHA.home_pose()).accepted
+    core.policy_command(POSE, 1.01)
+    assert not core.homing and core.tick(1.02).state.detail != "moving to home"
+
+
+def test_home_in_human_mode_overrides_the_leader_until_the_next_request():
+    core = _core()
+    assert core.request(True, Source.TOPIC, 0.0).accepted and core.mode() == "human"
+    assert core.home(ALOHA.home_pose()).accepted and core.mode() == "hold"
+    core.request(False, Source.TOPIC, 0.02)
+    assert not core.homing
+
+
+def test_home_is_refused_during_an_estop_and_before_the_arms_report():
+    assert "no follower joint states" in make_core().home(ALOHA.home_pose()).message
+    core = _core()
+    core.set_estop(True, "test")
+    assert "e-stop" in core.home(ALOHA.home_pose()).message
+
+
+def test_a_stale_arm_holds_the_arms_until_it_reports_in_full_again():
+    core = _core()
+    core.policy_command(POSE + 0.01, 0.0)
+    assert not core.tick(0.0).output.holding
+    core.stale(False, 1, "/follower_right/joint_states: missing joint(s) ['elbow']")
+    core.policy_command(POSE + 0.02, 0.02)
+    held = core.tick(0.02).output
+    assert held.holding and "stale arm" in held.reason and "elbow" in held.reason
+    core.follower(1, split_arms(POSE)[1], 0.03)
+    core.policy_command(POSE + 0.02, 0.04)
+    assert not core.tick(0.04).output.holding
+
+
+def test_a_single_arm_robot_has_seven_joints_and_names_them():
+    from robots import SINGLE
+    core = make_core(SINGLE)
+    pose = np.full(7, 0.2)
+    core.follower(0, pose, 0.0)
+    core.leader(0, pose + 0.9, 0.0)
+    refused = core.request(True, Source.TOPIC, 0.0)
+    assert not refused.accepted and "shoulder_pan" in refused.message
+    core.policy_command(pose + 1.0, 0.0)
+    out = core.tick(0.0).output.command
+    np.testing.assert_allclose(out - pose, np.minimum(0.05, SINGLE.limits()[2] * 0.02))

@@ -21,7 +21,7 @@ from recap_teleop.console_node import ConsoleNode
 from recap_teleop.console_requests import EndEpisode, RelabelEpisode, SetTakeover, StartEpisode
 from recap_teleop.console_state import Mode
 from ros_harness import wait_until
-from stack_helpers import GRIPPER_PARAMS, ros_args
+from stack_helpers import ros_args
 
 pytestmark = pytest.mark.integration
 
@@ -108,7 +108,7 @@ def test_start_and_label_success_writes_a_bag_labelled_success(console, start_pr
 
 
 def test_takeover_and_hand_back_reach_the_arbitration_node(console, ros_node, start_process):
-    start_process("recap_teleop.arbitration_node", *ros_args(["keyboard:=false", *GRIPPER_PARAMS]))
+    start_process("recap_teleop.arbitration_node", *ros_args(["keyboard:=false", "robot:=aloha_sim"]))
     publish_arms(ros_node)
     # The node reports its state once the followers arrive; it accepts a takeover once the leaders
     # have too (it refuses "no leader joint states yet" before): the console's request is repeated

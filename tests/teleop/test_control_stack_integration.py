@@ -15,7 +15,7 @@ from std_srvs.srv import SetBool
 
 from stack_helpers import LeaderArms, follower_vector, vector
 from recap_core.aloha_layout import JOINT_NAMES
-from recap_core.joint_limits import JointLimits
+from recap_core.robot_description import load_robot
 from recap_msgs.msg import InterventionState
 from ros_harness import wait_until
 
@@ -85,7 +85,7 @@ def live(stack) -> Live:
 
 
 def test_policy_runs_an_episode_on_the_sim_through_arbitration(live):
-    lower, upper, _ = JointLimits().as_arrays()
+    lower, upper, _ = load_robot("aloha_sim").limits()
     home = live.follower()
     target = np.clip(home, lower, upper)  # the sim reports grippers slightly beyond 1 (open)
     target[J["left_waist"]] += 0.15

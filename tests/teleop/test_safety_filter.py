@@ -5,12 +5,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from recap_core.aloha_layout import ACTION_DIM
-from recap_core.joint_limits import JointLimits
-from recap_teleop.safety_filter import SafetyConfig, SafetyFilter
+from dataclasses import replace
 
-CONFIG = SafetyConfig(control_period=0.02, max_step=0.05, watchdog_timeout_s=0.2)
-LOWER, UPPER, VMAX = CONFIG.limits.as_arrays()
+from recap_teleop.safety_filter import SafetyConfig, SafetyFilter
+from robots import SINGLE, safety
+
+CONFIG = safety()
+ACTION_DIM = CONFIG.dim
+LOWER, UPPER, VMAX = CONFIG.limits()
 HOME = np.clip(np.zeros(ACTION_DIM), LOWER, UPPER)
 BOUND = np.minimum(CONFIG.max_step, VMAX * CONFIG.control_period)
 
@@ -71,8 +73,7 @@ def test_out_of_limit_targets_are_clipped_to_the_limits():
 
 
 def test_velocity_limit_binds_when_tighter_than_max_step():
-    slow = JointLimits(max_velocity=tuple([0.5] * ACTION_DIM))
-    f = SafetyFilter(SafetyConfig(limits=slow, control_period=0.02, max_step=0.05))
+    f = SafetyFilter(replace(CONFIG, max_velocity=tuple([0.5] * ACTION_DIM)))
     f.initialise(HOME)
     out = f.tick(0.0, HOME + 1.0, 0.0)
     np.testing.assert_allclose(np.abs(out.command - HOME), 0.5 * 0.02)
@@ -115,6 +116,20 @@ def test_wrong_dimension_is_rejected():
     assert out.holding and "shape" in out.reason
 
 
+def test_the_dimension_and_limits_come_from_the_description():
+    config = SafetyConfig.from_description(SINGLE, max_step=0.05, watchdog_timeout_s=0.2)
+    assert config.dim == 7 and config.joint_names == SINGLE.joint_names
+    assert config.control_period == 1 / 30
+    np.testing.assert_allclose(config.limits()[1], SINGLE.limits()[1])
+    f = SafetyFilter(config)
+    f.initialise(np.zeros(7))
+    out = f.tick(0.0, np.full(7, 9.0), 0.0)
+    np.testing.assert_allclose(out.command, np.minimum(0.05, SINGLE.limits()[2] / 30))
+    bad = np.zeros(7)
+    bad[2] = np.nan
+    assert "elbow" in f.tick(0.0, bad, 0.0).reason
+
+
 def test_initialising_from_a_non_finite_follower_pose_is_an_error():
     with pytest.raises(ValueError, match="finite"):
         SafetyFilter(CONFIG).initialise(np.full(ACTION_DIM, np.nan))
@@ -123,4 +138,9 @@ def test_initialising_from_a_non_finite_follower_pose_is_an_error():
 @pytest.mark.parametrize("field,value", [("max_step", 0.0), ("watchdog_timeout_s", -1.0), ("control_period", np.nan)])
 def test_config_rejects_non_positive_values(field, value):
     with pytest.raises(ValueError, match=field):
-        SafetyConfig(**{field: value})
+        replace(CONFIG, **{field: value})
+
+
+def test_config_rejects_limits_of_another_dimension():
+    with pytest.raises(ValueError, match="14 entries"):
+        replace(CONFIG, lower=CONFIG.lower[:7])

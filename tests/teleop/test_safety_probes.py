@@ -13,7 +13,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool
 
 from recap_core.aloha_layout import JOINT_NAMES, arm_command, split_arms
-from recap_core.joint_limits import JointLimits
+from recap_core.robot_description import load_robot
 from recap_msgs.msg import InterventionState
 from ros_harness import wait_until
 from stack_helpers import SIM_GRIPPER, LeaderArms, vector
@@ -27,7 +27,7 @@ PERIOD_NS = 20_000_000
 @pytest.fixture(scope="module")
 def live(stack) -> Live:
     live = Live(stack)
-    lower, upper, _ = JointLimits().as_arrays()
+    lower, upper, _ = load_robot("aloha_sim").limits()
     live.target = np.clip(live.follower(), lower, upper)
     live.target[J["left_waist"]] += 0.1
     stack.server.target = live.target

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 RECORDER, TAKEOVER, SIM = "/recorder", "/takeover/set", "/sim/reset"
+HOME = "/arbitration/home"  # std_srvs/Trigger of the arbitration node: ramp a real robot's arms home
 
 
 @dataclass(frozen=True)

@@ -2,22 +2,25 @@
 
 It applies to every command that reaches the arms, the policy's and the human's alike. The filter
 owns the commanded pose: each tick it moves that pose towards the candidate by at most one safety
-step, or holds it. Vectors are 14-D in JOINT_NAMES order (rad; grippers normalised).
+step, or holds it. Vectors are (D,) in the robot description's joint_names order (rad; grippers
+normalised); the limits come from the same description.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from recap_core.aloha_layout import ACTION_DIM, JOINT_NAMES
-from recap_core.joint_limits import JointLimits
+from recap_core.robot_description import RobotDescription
 
 
 @dataclass(frozen=True)
 class SafetyConfig:
-    limits: JointLimits = field(default_factory=JointLimits)
-    control_period: float = 0.02  # s per tick; the velocity limit allows max_velocity * control_period per tick
+    joint_names: tuple[str, ...]  # the D joints of the command vector
+    lower: tuple[float, ...]  # (D,) position limits (rad; the normalised gripper 0..1)
+    upper: tuple[float, ...]
+    max_velocity: tuple[float, ...]  # (D,) rad/s (the gripper 1/s)
+    control_period: float  # s per tick; the velocity limit allows max_velocity * control_period per tick
     max_step: float = 0.05  # largest change of one joint per tick (rad / normalised gripper)
     watchdog_timeout_s: float = 0.2  # no fresh command for this long -> hold
 
@@ -26,20 +29,41 @@ class SafetyConfig:
             value = getattr(self, name)
             if not (np.isfinite(value) and value > 0):
                 raise ValueError(f"SafetyConfig.{name} must be a positive number, got {value}")
+        for name in ("joint_names", "lower", "upper", "max_velocity"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+            if len(getattr(self, name)) != self.dim:
+                raise ValueError(f"SafetyConfig.{name} needs {self.dim} entries (one per joint), "
+                                 f"got {len(getattr(self, name))}")
+        lower, upper, vmax = self.limits()
+        if not (lower < upper).all() or not (vmax > 0).all():
+            raise ValueError("SafetyConfig: every lower limit must be below its upper one, every velocity positive")
+
+    @classmethod
+    def from_description(cls, robot: RobotDescription, max_step: float, watchdog_timeout_s: float) -> SafetyConfig:
+        lower, upper, vmax = robot.limits()
+        return cls(robot.joint_names, tuple(lower), tuple(upper), tuple(vmax), robot.control_period, max_step,
+                   watchdog_timeout_s)
+
+    @property
+    def dim(self) -> int:
+        return len(self.joint_names)
+
+    def limits(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(lower, upper, max_velocity), each (D,)."""
+        return np.asarray(self.lower), np.asarray(self.upper), np.asarray(self.max_velocity)
 
     def step_bound(self) -> np.ndarray:
-        """(14,) the largest change per joint in one tick: max_step, and max_velocity * control_period.
+        """(D,) the largest change per joint in one tick: max_step, and max_velocity * control_period.
 
         Per tick, not per second of the clock: under sim time the clock advances in control-period
         jumps, so a dt from the clock would be 0 or 2 periods at random.
         """
-        _, _, vmax = self.limits.as_arrays()
-        return np.minimum(self.max_step, vmax * self.control_period)
+        return np.minimum(self.max_step, np.asarray(self.max_velocity) * self.control_period)
 
 
 @dataclass(frozen=True)
 class SafetyOutput:
-    """command (14,) to send, or None before the filter knows where the arms are."""
+    """command (D,) to send, or None before the filter knows where the arms are."""
 
     command: np.ndarray | None
     holding: bool  # the command is a hold (watchdog, e-stop, rejected input, no input)
@@ -62,9 +86,9 @@ class SafetyFilter:
     def initialise(self, follower: np.ndarray) -> None:
         """Start from the arms' measured pose (clipped into the limits); needed before commanding."""
         vec = np.asarray(follower, dtype=np.float64)
-        if vec.shape != (ACTION_DIM,) or not np.isfinite(vec).all():
-            raise ValueError(f"the follower pose must be {ACTION_DIM} finite values, got {vec}")
-        lower, upper, _ = self.config.limits.as_arrays()
+        if vec.shape != (self.config.dim,) or not np.isfinite(vec).all():
+            raise ValueError(f"the follower pose must be {self.config.dim} finite values, got {vec}")
+        lower, upper, _ = self.config.limits()
         self._pose = np.clip(vec, lower, upper)
 
     def set_estop(self, engaged: bool, reason: str = "e-stop") -> None:
@@ -82,15 +106,15 @@ class SafetyFilter:
         if age > self.config.watchdog_timeout_s:
             return self.hold(f"watchdog: last command {age:.3f} s old (timeout {self.config.watchdog_timeout_s:.3f} s)")
         vec = np.asarray(candidate, dtype=np.float64)
-        if vec.shape != (ACTION_DIM,):
+        if vec.shape != (self.config.dim,):
             self.rejected += 1
-            return self.hold(f"rejected command of shape {vec.shape} (need {ACTION_DIM})")
+            return self.hold(f"rejected command of shape {vec.shape} (need {self.config.dim})")
         bad = ~np.isfinite(vec)
         if bad.any():
             self.rejected += 1
-            names = [JOINT_NAMES[i] for i in np.nonzero(bad)[0]]
+            names = [self.config.joint_names[i] for i in np.nonzero(bad)[0]]
             return self.hold(f"rejected non-finite command at {names}")
-        lower, upper, _ = self.config.limits.as_arrays()
+        lower, upper, _ = self.config.limits()
         target = np.clip(vec, lower, upper)
         bound = self.config.step_bound()
         step = np.clip(target - self._pose, -bound, bound)

@@ -17,8 +17,6 @@ from enum import IntEnum
 
 import numpy as np
 
-from recap_core.aloha_layout import JOINT_NAMES
-
 
 class Source(IntEnum):
     """Mirrors recap_msgs/InterventionState SOURCE_* (kept ROS-free here; a test checks they agree)."""
@@ -61,16 +59,17 @@ class Decision:
     message: str
 
 
-def worst_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, str]:
-    """max_j |a_j - b_j| and the joint name where it occurs (14-D vectors)."""
+def worst_difference(a: np.ndarray, b: np.ndarray, joint_names: tuple[str, ...]) -> tuple[float, str]:
+    """max_j |a_j - b_j| and the joint name where it occurs ((D,) vectors named by joint_names)."""
     diff = np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64))
     j = int(np.argmax(diff))
-    return float(diff[j]), JOINT_NAMES[j]
+    return float(diff[j]), joint_names[j]
 
 
 class Arbitrator:
-    def __init__(self, config: ArbitrationConfig) -> None:
+    def __init__(self, config: ArbitrationConfig, joint_names: tuple[str, ...]) -> None:
         self.config = config
+        self.joint_names = tuple(joint_names)  # the D joints of the leader and follower vectors
         self.state = ControlState()
         self._leader_rest: np.ndarray | None = None
 
@@ -95,7 +94,7 @@ class Arbitrator:
                                 "joint states yet")
         if not (np.isfinite(leader).all() and np.isfinite(follower).all()):
             return self._refuse(f"takeover by {name} refused: non-finite leader or follower joint state")
-        gap, joint = worst_difference(leader, follower)
+        gap, joint = worst_difference(leader, follower, self.joint_names)
         if gap > self.config.takeover_threshold_rad:
             return self._refuse(f"takeover by {name} refused: leader differs from follower by {gap:.2f} rad at "
                                 f"{joint} (threshold {self.config.takeover_threshold_rad:.2f}); move the leader "
@@ -117,7 +116,7 @@ class Arbitrator:
             reference = self._leader_rest
         if reference is None:
             return None
-        moved, _ = worst_difference(leader, reference)
+        moved, _ = worst_difference(leader, reference, self.joint_names)
         if not moved > self.config.leader_motion_threshold_rad:
             return None
         return self.request(True, Source.LEADER_MOTION, now, leader, follower)
