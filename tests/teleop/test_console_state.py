@@ -223,3 +223,37 @@ def test_operator_messages_are_logged_too():
     model = ConsoleModel(CONFIG, 0.0, log=logged.append)
     model.plan(Action.START, 1.0)
     assert logged == ["start episode refused: checking for another console"]
+
+
+def test_the_view_shows_the_recorder_policy_latency_and_watchdog_from_diagnostics():
+    model = owned()
+    view = model.view(0.0)
+    assert view.recorder == "no /diagnostics from episode_recorder"
+    assert view.latency == "no /diagnostics from policy_node" and view.watchdog == "no /diagnostics from arbitration_node"
+    model.diagnostic(1.0, "episode_recorder: episode", "recording ep-7",
+                     {"recording": "true", "episode_id": "ep-7", "episode_elapsed_s": "75.4", "drops": "2"})
+    model.diagnostic(1.0, "episode_recorder: bags", "ok", {"episodes_recorded": "5", "bag_dir": "/data/bags"})
+    model.diagnostic(1.0, "policy_node: inference", "ok", {"latency_p50_ms": "12.3", "latency_p99_ms": "30.9",
+                                                           "command_rate_hz": "49.8"})
+    model.diagnostic(1.0, "arbitration_node: watchdog", "ok", {"watchdog": "ok"})
+    model.diagnostic(1.0, "somebody_else: thing", "ok", {"recording": "false"})  # other nodes are not shown
+    view = model.view(1.5)
+    assert view.recorder == "recording ep-7 01:15, 2 drops; 5 episodes recorded in /data/bags"
+    assert view.latency == "p50 12 ms, p99 31 ms, 50 commands/s"
+    assert view.watchdog == "ok"
+    model.diagnostic(2.0, "arbitration_node: watchdog", "held",
+                     {"watchdog": "watchdog: last command 0.300 s old (timeout 0.200 s)"})
+    model.diagnostic(2.0, "episode_recorder: episode", "idle", {"recording": "false"})
+    view = model.view(2.5)
+    assert view.watchdog == "HOLD: watchdog: last command 0.300 s old (timeout 0.200 s)"
+    assert view.recorder == "idle, 5 episodes recorded in /data/bags"
+    assert model.view(6.0).recorder == "episode_recorder silent on /diagnostics for 4 s"
+
+
+def test_the_screen_shows_the_diagnostics_lines():
+    from recap_teleop.console_ui import render_lines
+    model = owned()
+    model.diagnostic(1.0, "arbitration_node: watchdog", "held", {"watchdog": "e-stop engaged: /estop is true"})
+    lines = render_lines(model.view(1.0), {})
+    assert "watchdog: HOLD: e-stop engaged: /estop is true" in lines
+    assert any(line.startswith("recorder: ") for line in lines) and any("policy latency: " in l for l in lines)

@@ -18,7 +18,7 @@ class Action(Enum):
     TAKEOVER = "take over / hand back"
     ESTOP = "e-stop (hold the arms)"
     RELEASE_ESTOP = "release the e-stop"
-    HOME = "reset to home (sim)"
+    HOME = "reset to home"
     QUIT = "quit the console"
 
 

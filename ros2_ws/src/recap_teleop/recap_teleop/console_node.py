@@ -20,9 +20,10 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import Joy
 from std_msgs.msg import Bool, String
-from std_srvs.srv import SetBool
+from std_srvs.srv import SetBool, Trigger
 
 from recap_msgs.msg import ActionChunk, EpisodeEvent, InterventionState
 from recap_msgs.srv import EndEpisode as EndEpisodeSrv
@@ -30,7 +31,7 @@ from recap_msgs.srv import RelabelEpisode as RelabelEpisodeSrv
 from recap_msgs.srv import ResetSim, StartEpisode as StartEpisodeSrv
 from recap_teleop.console_input import JOY_ACTIONS, Action, JoyButtons, JoyMap
 from recap_teleop.console_lock import Claim, ConsoleLock
-from recap_teleop.console_requests import (EndEpisode, Quit, RelabelEpisode, Request, ResetHome, SetEstop,
+from recap_teleop.console_requests import (HOME, EndEpisode, Quit, RelabelEpisode, Request, ResetHome, SetEstop,
                                            SetTakeover, StartEpisode)
 from recap_teleop.console_state import ConsoleConfig, ConsoleModel
 
@@ -85,6 +86,7 @@ class ConsoleNode(Node):
         self.create_subscription(Bool, "/estop", lambda m: self.model.estop(bool(m.data)), 10)
         self.create_subscription(EpisodeEvent, "/episode_events", self._on_event, 100)  # reliable: every event
         self.create_subscription(ActionChunk, "/policy/action_chunk", self._on_chunk, 10)
+        self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         self.create_subscription(Joy, str(p["joy_topic"]), self._on_joy, qos_profile_sensor_data)
         self.create_subscription(String, LOCK_TOPIC, self._on_claim, LOCK_QOS)
         self.estop_pub = self.create_publisher(Bool, "/estop", 10)  # reliable: an e-stop must arrive
@@ -96,6 +98,7 @@ class ConsoleNode(Node):
             SetTakeover: self.create_client(SetBool, "/takeover/set"),
             ResetHome: self.create_client(ResetSim, "/sim/reset"),
         }
+        self.home_client = self.create_client(Trigger, HOME)  # a real robot: where /sim/reset is absent
         self.create_timer(0.05, self._on_tick)  # performs queued keys within 50 ms
         self.create_timer(heartbeat, self._on_heartbeat)
         self._on_heartbeat()
@@ -124,11 +127,13 @@ class ConsoleNode(Node):
 
     def _call(self, request: Request) -> None:
         client = self.clients_by_type[type(request)]
+        if isinstance(request, ResetHome) and not client.service_is_ready():
+            client = self.home_client
         if not client.service_is_ready():
             self.model.replied(request, time.monotonic(), False,
                                f"{client.srv_name} is not available (is its node running?)")
             return
-        future = client.call_async(self._service_request(request))
+        future = client.call_async(Trigger.Request() if client is self.home_client else self._service_request(request))
         future.add_done_callback(lambda f: self._on_reply(request, f))
 
     @staticmethod
@@ -156,9 +161,7 @@ class ConsoleNode(Node):
         elif isinstance(request, EndEpisode):
             self.model.replied(request, now, reply.accepted, reply.message, bag_path=reply.bag_path,
                                detected_drops=detected_drops(reply.bag_path) if reply.accepted else None)
-        elif isinstance(request, ResetHome):
-            self.model.replied(request, now, reply.success, reply.message)
-        else:  # RelabelEpisode (accepted) and SetBool (success)
+        else:  # RelabelEpisode (accepted), SetBool, ResetSim and Trigger (success)
             self.model.replied(request, now, getattr(reply, "accepted", getattr(reply, "success", False)),
                                reply.message)
 
@@ -189,6 +192,11 @@ class ConsoleNode(Node):
                                 "start the console with use_sim_time:=true")
             age = None
         self.model.policy_chunk(time.monotonic(), latency, age, msg.policy_id)
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        now = time.monotonic()
+        for status in msg.status:
+            self.model.diagnostic(now, status.name, status.message, {kv.key: kv.value for kv in status.values})
 
     def _on_joy(self, msg: Joy) -> None:
         for action in self.joy.update(msg.buttons):

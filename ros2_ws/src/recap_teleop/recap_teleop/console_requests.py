@@ -45,6 +45,9 @@ class SetEstop:
 
 @dataclass(frozen=True)
 class ResetHome:
+    """The sim resets to its task's start pose for `seed` (/sim/reset); a real robot's arms are ramped
+    to the description's home pose (/arbitration/home) where no sim answers."""
+
     seed: int
     channel = SIM
 

@@ -1,7 +1,8 @@
 """The operator's console model, ROS-free: what the stack is doing, and what each action may do now.
 
 Inputs (from the node): InterventionState, the e-stop topic, EpisodeEvents, ActionChunks, the
-console lock, and the replies of the service calls the console made. `plan(action)` checks the
+nodes' /diagnostics statuses (the recorder's episode, timer and drops, the policy's latency, the
+arbitration watchdog), the console lock, and the replies of the service calls the console made. `plan(action)` checks the
 action's preconditions and returns the request the node must send, or None after telling the
 operator why not (`messages`). Thread-safe: the ROS executor feeds it, the UI thread reads `view`.
 Times are the console's monotonic seconds.
@@ -19,6 +20,8 @@ from recap_teleop.console_requests import (RECORDER, SIM, TAKEOVER, EndEpisode, 
                                            ResetHome, SetEstop, SetTakeover, StartEpisode, describe)
 from recap_teleop.takeover import Source
 
+# The nodes whose /diagnostics the console shows (statuses are named "<node>: <what>").
+RECORDER_NODE, POLICY_NODE, ARBITRATION_NODE = "episode_recorder", "policy_node", "arbitration_node"
 OUTCOMES = ("success", "failure", "abort")
 LABEL_OF = {Action.SUCCESS: "success", Action.FAILURE: "failure", Action.ABORT: "abort"}
 
@@ -82,6 +85,9 @@ class ConsoleView:
     last_ended: Ended | None
     estop: bool
     policy: str
+    recorder: str  # the recorder's own report: recording, episode, timer, drops
+    latency: str  # the policy node's inference latency p50 / p99
+    watchdog: str  # the arbitration node's watchdog: ok or why the arms hold
     pending: tuple[str, ...]
     messages: tuple[str, ...]  # newest first
 
@@ -100,6 +106,7 @@ class ConsoleModel:
         self._outcomes: dict[str, str] = {}  # episode id -> outcome, for the counts
         self._started: set[str] = set()
         self._chunk: tuple[float, float, float | None, str] | None = None  # at, latency, age, policy id
+        self._diagnostics: dict[str, tuple[float, dict[str, str]]] = {}  # node -> (at, merged status values)
         self._owner = False
         self._control = "checking for another console"
         self._pending: dict[str, tuple[Request, float]] = {}
@@ -148,6 +155,15 @@ class ConsoleModel:
     def policy_chunk(self, now: float, inference_latency_s: float, age_s: float | None, policy_id: str) -> None:
         with self._lock:
             self._chunk = (now, inference_latency_s, age_s, policy_id)
+
+    def diagnostic(self, now: float, name: str, message: str, values: dict[str, str]) -> None:
+        """One /diagnostics status ("<node>: <what>"); its values are merged per node (text, as sent)."""
+        node = name.split(":", 1)[0].strip()
+        if node not in (RECORDER_NODE, POLICY_NODE, ARBITRATION_NODE):
+            return
+        with self._lock:
+            _, merged = self._diagnostics.get(node, (now, {}))
+            self._diagnostics[node] = (now, {**merged, **values, f"{name}.message": message})
 
     def set_control(self, owner: bool, owner_id: str | None, observer: bool, listening: bool) -> None:
         with self._lock:
@@ -271,7 +287,8 @@ class ConsoleModel:
                 control=self._control, recording=rec,
                 elapsed_s=None if rec is None or rec.started_at is None else now - rec.started_at,
                 episodes_started=len(self._started), outcome_counts=counts, last_ended=self._ended,
-                estop=self._estop, policy=self._policy_line(now),
+                estop=self._estop, policy=self._policy_line(now), recorder=self._recorder_line(now),
+                latency=self._latency_line(now), watchdog=self._watchdog_line(now),
                 pending=tuple(sorted(self._pending)), messages=tuple(self._messages))
 
     def _mode(self, now: float) -> tuple[Mode, str, int]:
@@ -295,3 +312,40 @@ class ConsoleModel:
             return f"silent for {silent:.1f} s (last chunk from {policy_id or '?'})"
         age_text = "" if age is None else f", chunk age at arrival {age * 1e3:.0f} ms"
         return f"{policy_id or '?'}: inference {latency * 1e3:.0f} ms{age_text}"
+
+    def _values(self, node: str, now: float) -> dict[str, str] | str:
+        """The node's latest status values, or why there are none."""
+        if node not in self._diagnostics:
+            return f"no /diagnostics from {node}"
+        at, values = self._diagnostics[node]
+        if now - at > self.config.state_timeout_s:
+            return f"{node} silent on /diagnostics for {now - at:.0f} s"
+        return values
+
+    def _recorder_line(self, now: float) -> str:
+        v = self._values(RECORDER_NODE, now)
+        if isinstance(v, str):
+            return v
+        total = f"{v.get('episodes_recorded', '?')} episodes recorded in {v.get('bag_dir', '?')}"
+        if v.get("recording") != "true":
+            return f"idle, {total}"
+        elapsed = v.get("episode_elapsed_s")
+        clock = "?" if elapsed is None else f"{int(float(elapsed)) // 60:02d}:{int(float(elapsed)) % 60:02d}"
+        return f"recording {v.get('episode_id', '?')} {clock}, {v.get('drops', '?')} drops; {total}"
+
+    def _latency_line(self, now: float) -> str:
+        v = self._values(POLICY_NODE, now)
+        if isinstance(v, str):
+            return v
+        if "latency_p50_ms" not in v:
+            return "no chunk measured yet"
+        rate = v.get("command_rate_hz")
+        return (f"p50 {float(v['latency_p50_ms']):.0f} ms, p99 {float(v.get('latency_p99_ms', 'nan')):.0f} ms"
+                + (f", {float(rate):.0f} commands/s" if rate is not None else ""))
+
+    def _watchdog_line(self, now: float) -> str:
+        v = self._values(ARBITRATION_NODE, now)
+        if isinstance(v, str):
+            return v
+        watchdog = v.get("watchdog", "?")
+        return "ok" if watchdog == "ok" else f"HOLD: {watchdog}"

@@ -61,7 +61,10 @@ def render_lines(view: ConsoleView, joy: dict[int, Action], width: int = 100) ->
         drops = "drops unknown (bag not on this machine)" if last.detected_drops is None \
             else f"{last.detected_drops} dropped messages"
         lines.append(f"last episode: {last.episode_id} {last.outcome}, {drops}  {last.bag_path}")
+    lines.append(f"recorder: {view.recorder}")
     lines.append(f"policy: {view.policy}")
+    lines.append(f"policy latency: {view.latency}")
+    lines.append(f"watchdog: {view.watchdog}")
     if view.pending:
         lines.append(f"waiting for: {', '.join(view.pending)}")
     lines += ["", *pack("keys: ", legend(), width)]
@@ -130,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "(required; or -p task_prompt:=...)")
     parser.add_argument("--joy-topic", help="sensor_msgs/Joy topic of the pedal / gamepad (default /joy; "
                                             "a topic nobody publishes is fine: the keys always work)")
-    parser.add_argument("--home-seed", type=int, help="seed of the /sim/reset sent by the home key (default 0)")
+    parser.add_argument("--home-seed", type=int, help="seed of the /sim/reset sent by the home key (default 0); "
+                        "a real robot (no /sim/reset) goes to its description's home pose via /arbitration/home")
     parser.add_argument("--observe", action="store_true",
                         help="read-only monitoring console: never takes control (the e-stop still works)")
     parser.add_argument("--use-sim-time", action="store_true",
