@@ -1,11 +1,12 @@
 """The loop's deployments through the real ROS graph: failures are handled, nothing is lost."""
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from policy.tiny_checkpoint import write_tiny_checkpoint
-from recap_bringup.graph import NodeSpec
+from recap_bringup.graph import RequiredTopic
 from recap_bringup.graph_session import GraphSession, GraphStopped
 from recap_bringup.deployment import DeploymentConfig, deploy, deployment_graph
 
@@ -20,10 +21,12 @@ def checkpoint(tmp_path_factory) -> Path:
 def graph(checkpoint, bags, **recorder):
     cfg = DeploymentConfig(task="transfer_cube", prompt="transfer", episodes=1, first_seed=1, wall_timeout_s=3.0)
     # No simulated operator: it would take over from the untrained policy and could end an episode
-    # within the 3 s these tests rely on to reach the wall-clock timeout.
+    # within the 3 s these tests rely on to reach the wall-clock timeout. Without it the sim
+    # publishes no leader arms, so nothing waits for them.
     overrides = {"episode_recorder": recorder, "sim_node": {"operator.enabled": False}}
-    return [NodeSpec(**{**s.__dict__, "parameters": {**s.parameters, **overrides[s.name]}}) if overrides.get(s.name)
-            else s for s in deployment_graph(checkpoint, bags, cfg)]
+    return [replace(s, parameters={**s.parameters, **overrides.get(s.name, {})},
+                    required_topics=tuple(t for t in s.required_topics if not t.name.startswith("/leader_")))
+            for s in deployment_graph(checkpoint, bags, cfg)]
 
 
 def test_episodes_are_recorded_and_a_crashed_policy_node_is_restarted(checkpoint, tmp_path):
@@ -67,8 +70,8 @@ def test_recorder_refusal_stops_cleanly_and_keeps_nothing_half_written(checkpoin
 
 def test_a_topic_nobody_publishes_is_named_at_startup(checkpoint, tmp_path):
     specs = graph(checkpoint, tmp_path / "bags")
-    specs = [NodeSpec(**{**s.__dict__, "required_topics": ("/cam_nowhere/image_raw",)}) if s.name == "policy_node"
-             else s for s in specs]
+    nowhere = RequiredTopic("/cam_nowhere/image_raw", "sensor_msgs/msg/Image")
+    specs = [replace(s, required_topics=(nowhere,)) if s.name == "policy_node" else s for s in specs]
     with pytest.raises(GraphStopped, match="policy_node needs /cam_nowhere/image_raw, but nothing publishes it"):
         with GraphSession(specs, tmp_path / "logs", startup_timeout_s=5.0):
             pass

@@ -1,16 +1,21 @@
-"""Graphs started by recap-bringup: each in its own ROS domain, and stopped at once (with the node's
-own message) when a node exits while the graph comes up."""
+"""Graphs started by recap-bringup: each in its own ROS domain, its managed nodes configured and
+activated in order, stopped at once (with the node's own message) when a node exits or fails to
+configure while the graph comes up, and checked against the robot description."""
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 
 import pytest
 
-from recap_bringup.graph import NodeSpec
+from bringup.checkpoint_config import write_checkpoint_config
+from recap_bringup.graph import JOINT_STATE, LaunchArgs, NodeSpec, RequiredTopic, describe_graph
 from recap_bringup.graph_session import GraphSession, GraphStopped
-from recap_bringup.runner import main as runner_main
+from recap_bringup.process_group import NodeProcesses
+from recap_bringup.runner import main as runner_main, run_graph
+from recap_bringup.startup_check import GraphObserver, topic_problems
 from ros_harness import SpinningNode, wait_until
 
 pytestmark = pytest.mark.integration
@@ -71,7 +76,7 @@ def test_two_graphs_on_one_machine_each_get_a_free_domain_and_do_not_see_each_ot
     assert codes == [0, 0], first.output() + (second.output() if second else "")
 
 
-def test_a_node_that_exits_at_startup_stops_the_graph_with_its_own_message(tmp_path, capsys):
+def test_a_node_that_fails_to_configure_stops_the_graph_with_its_own_message(tmp_path, capsys):
     from recap_bringup.ros_domain import free_domain_id
 
     code = runner_main(["transfer_cube", "--checkpoint", str(tmp_path / "missing"), "--record", "false",
@@ -79,16 +84,72 @@ def test_a_node_that_exits_at_startup_stops_the_graph_with_its_own_message(tmp_p
                         "--log-dir", str(tmp_path / "logs")])
     captured = capsys.readouterr()
     assert code == 1
-    assert "a node exited during startup" in captured.err
-    assert "policy_node exited with code 2" in captured.err
-    assert "policy_node: cannot start:" in captured.err and str(tmp_path / "missing") in captured.err
+    assert "policy_node failed to configure:" in captured.err and str(tmp_path / "missing") in captured.err
+    assert "stopping the graph" in captured.err
     # The graph stopped before the startup check's verdict: no warning about the missing publisher.
     assert "nothing publishes" not in captured.out + captured.err
 
 
+def probes(tmp_path, fail: dict[str, str] | None = None) -> list[NodeSpec]:
+    """Three managed probe nodes (tests/processes/managed_probe.py) that log their transitions."""
+    return [NodeSpec("x", "x", "processes.managed_probe", name,
+                     {"autostart": False, "log_file": str(tmp_path / "transitions.log"),
+                      "fail_configure": (fail or {}).get(name, "")}, managed=True)
+            for name in ("probe_a", "probe_b", "probe_c")]
+
+
+def test_managed_nodes_are_all_configured_then_all_activated_in_graph_order(tmp_path):
+    with GraphSession(probes(tmp_path), tmp_path / "logs", startup_timeout_s=60.0):
+        assert (tmp_path / "transitions.log").read_text().splitlines() == [
+            "probe_a configure", "probe_b configure", "probe_c configure",
+            "probe_a activate", "probe_b activate", "probe_c activate"]
+
+
+def test_a_managed_node_that_fails_to_configure_stops_the_graph_session_and_the_runner(tmp_path, capsys):
+    specs = probes(tmp_path, fail={"probe_b": "the bag directory /nowhere is not writable"})
+    with pytest.raises(GraphStopped, match="probe_b failed to configure: the bag directory /nowhere is not writable"):
+        with GraphSession(specs, tmp_path / "logs", startup_timeout_s=60.0):
+            pass
+    assert (tmp_path / "transitions.log").read_text().splitlines() == ["probe_a configure", "probe_b configure"]
+
+    from recap_bringup.ros_domain import free_domain_id
+    group = NodeProcesses(specs, domain_id=free_domain_id(), echo=None)
+    assert run_graph(group, 60.0, threading.Event(), "a test domain") == 1
+    assert "probe_b failed to configure: the bag directory /nowhere is not writable" in capsys.readouterr().err
+    assert not group.procs or all(p.poll() is not None for p in group.procs.values())
+
+
+def test_the_startup_check_names_a_wrongly_typed_camera_and_a_missing_joint(tmp_path, ros_node, domain_id):
+    """single_arm_6dof: a driver that leaves out joint3 and a camera published raw where the
+    description says compressed, as seen over DDS."""
+    from sensor_msgs.msg import Image, JointState
+
+    checkpoint = write_checkpoint_config(tmp_path / "ckpt", cameras=["scene"], robot="single_arm_6dof")
+    specs = describe_graph(LaunchArgs(sim=False, robot="single_arm_6dof", checkpoint=str(checkpoint), record=False))
+    policy = next(s for s in specs if s.name == "policy_node")
+    joints = ros_node.node.create_publisher(JointState, "/joint_states", 10)
+    camera = ros_node.node.create_publisher(Image, "/scene_camera/image_raw/compressed", 10)
+    names = ["joint1", "joint2", "joint4", "joint5", "joint6", "gripper_joint"]
+    ros_node.node.create_timer(0.05, lambda: (joints.publish(JointState(name=names, position=[0.0] * 6)),
+                                             camera.publish(Image())))
+    expected = [
+        "policy_node needs joint(s) ['joint3'] on /joint_states, which publishes "
+        f"{names} (check the arm's joints and gripper in the robot description)",
+        "policy_node needs /scene_camera/image_raw/compressed as sensor_msgs/msg/CompressedImage, but it is "
+        "published as sensor_msgs/msg/Image (check the encoding in the robot description)"]
+    observer = GraphObserver([policy], domain_id)
+    try:
+        def named() -> bool:
+            observer.spin()
+            return topic_problems([policy], observer.publisher_types, observer.joints_heard) == expected
+        wait_until(named, 60, "the startup check to name the missing joint and the camera's type")
+    finally:
+        observer.close()
+
+
 def test_graph_session_stops_when_a_node_exits_at_startup_and_shows_its_output(tmp_path):
     crasher = NodeSpec("x", "x", "processes.exit_with_code", "crasher", {"code": 3},
-                       required_topics=("/nobody/publishes/this",))
+                       required_topics=(RequiredTopic("/nobody/publishes/this", JOINT_STATE),))
     with pytest.raises(GraphStopped) as stopped:
         with GraphSession([crasher], tmp_path / "logs", startup_timeout_s=60.0):
             pass
