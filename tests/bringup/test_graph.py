@@ -37,6 +37,7 @@ def test_sim_graph_with_policy_and_recorder():
     by_name = {s.name: s for s in specs}
     assert by_name["sim_node"].parameters["task"] == "espresso"
     assert by_name["sim_node"].parameters["operator.enabled"] is True
+    assert by_name["episode_recorder"].parameters["sim"] is True
     assert by_name["policy_node"].parameters["checkpoint"] == "/ckpt"
     assert all(s.parameters["use_sim_time"] is True for s in specs)
     assert all(s.parameters["robot"] == str(shipped_robots()["aloha_sim"].resolve()) for s in specs)
@@ -71,18 +72,19 @@ def test_a_real_robot_graph_takes_every_topic_from_its_description(robot, tmp_pa
     assert list(by_name["policy_node"].required_topics) == [*followers, RequiredTopic(camera.topic, camera.msgtype)]
     assert list(by_name["arbitration_node"].required_topics) == \
         [*followers, *leaders, RequiredTopic("/policy/command", JOINT_STATE)]
-    # A description without its own tuning file gets config/default.yaml.
-    expected_id = {"aloha": "aloha-0", "single_arm_6dof": "robot-0"}[robot]
-    assert by_name["episode_recorder"].parameters["robot_id"] == expected_id
+    assert by_name["episode_recorder"].parameters["sim"] is False
+    # A description without its own tuning file gets config/default.yaml (the recorder's robot id
+    # is then the description's name).
+    assert by_name["episode_recorder"].parameters.get("robot_id") == {"aloha": "aloha-0", "single_arm_6dof": None}[robot]
 
 
 def test_a_description_by_path_reaches_every_node_as_an_absolute_path(tmp_path, monkeypatch):
     text = shipped_robots()["single_arm_6dof"].read_text().replace("name: single_arm_6dof", "name: my_robot")
     (tmp_path / "my_robot.yaml").write_text(text)
     monkeypatch.chdir(tmp_path)
-    specs = describe_graph(LaunchArgs(sim=False, robot="my_robot.yaml"))
+    specs = describe_graph(LaunchArgs(sim=False, robot="my_robot.yaml", checkpoint="/ckpt"))
     assert {s.parameters["robot"] for s in specs} == {str(tmp_path / "my_robot.yaml")}
-    assert {s.name: s for s in specs}["episode_recorder"].parameters["robot_id"] == "robot-0"  # default.yaml
+    assert {s.name: s for s in specs}["policy_node"].parameters["max_observation_age_s"] == 0.2  # default.yaml
 
 
 def test_the_simulator_runs_only_its_own_description():

@@ -221,7 +221,7 @@ def describe_graph(args: LaunchArgs, overrides: Mapping[str, Mapping[str, Any]] 
                           managed=True))
     if args.record:
         nodes.append(NodeSpec("recap_recorder", "episode_recorder", "recap_recorder.recorder_node",
-                              "episode_recorder", params("episode_recorder", True, bag_dir=args.bag_dir),
+                              "episode_recorder", params("episode_recorder", True, bag_dir=args.bag_dir, sim=args.sim),
                               managed=True))
     if args.checkpoint:
         inputs = CheckpointInputs.read(args.checkpoint)
