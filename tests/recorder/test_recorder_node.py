@@ -30,7 +30,7 @@ LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability
 
 def start_recorder(start_process, out: Path, *extra: str):
     return start_process("recap_recorder.recorder_node", "--ros-args", "-p", f"bag_dir:={out}",
-                         "-p", "cameras:=[cam_high]", "-p", "sim:=false", "-p", "flush_interval_s:=0.2",
+                         "-p", "robot:=aloha_sim", "-p", "sim:=false", "-p", "flush_interval_s:=0.2",
                          "-p", "min_free_disk_gb:=0.0", *extra)
 
 
@@ -117,12 +117,12 @@ def test_episode_recorded_labelled_and_relabelled(ros_node, start_process, tmp_p
     events.wait_for(1, timeout=10.0, predicate=lambda e: e.kind == EpisodeEvent.RELABEL and e.episode_id == "ep-1")
 
 
-def test_start_refused_below_free_disk_threshold(ros_node, start_process, tmp_path):
+def test_recorder_below_the_free_disk_threshold_fails_to_configure(start_process, tmp_path):
     out = tmp_path / "episodes"
-    start_recorder(start_process, out, "-p", "min_free_disk_gb:=1000000.0")
-    res = call_service(ros_node, StartEpisode, "/recorder/start_episode", StartEpisode.Request(task_prompt="t"))
-    assert not res.accepted and "free disk" in res.message
-    assert list((out / ".incomplete").iterdir()) == [] and [p.name for p in out.iterdir()] == [".incomplete"]
+    proc = start_recorder(start_process, out, "-p", "min_free_disk_gb:=1000000.0")
+    assert proc.wait(60.0) == 1
+    assert "episode_recorder failed to configure: free disk" in proc.log() and "below min_free_disk_gb" in proc.log()
+    assert list(out.iterdir()) == []  # no episode directory was started
 
 
 def test_sigkill_mid_episode_is_salvaged_by_recap_recover(ros_node, start_process, tmp_path):

@@ -76,7 +76,7 @@ def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="duplicate"):
         RecorderConfig(out_dir="x", topics=(TOPICS[0], TOPICS[0]))
     with pytest.raises(ValueError, match="flush_interval_s"):
-        RecorderConfig(out_dir="x", flush_interval_s=0)
+        RecorderConfig(out_dir="x", topics=TOPICS, flush_interval_s=0)
 
 
 def test_lifecycle_rules(tmp_path):

@@ -21,7 +21,7 @@ def test_sim_episode_recorded_and_converted(ros_node, start_process, tmp_path):
     bags = tmp_path / "bags"
     start_process("recap_sim.sim_node", "--ros-args", "-p", "cameras:=[none]", "-p", "use_sim_time:=true",
                   "-p", "operator.enabled:=true")
-    start_process("recap_recorder.recorder_node", "--ros-args", "-p", f"bag_dir:={bags}", "-p", "cameras:=[none]",
+    start_process("recap_recorder.recorder_node", "--ros-args", "-p", f"bag_dir:={bags}",
                   "-p", "min_free_disk_gb:=0.0", "-p", "use_sim_time:=true", "-p", "flush_interval_s:=0.2")
     reset = call_service(ros_node, ResetSim, "/sim/reset", ResetSim.Request(task="transfer_cube", seed=3), 60.0)
     assert reset.success, reset.message

@@ -1,37 +1,43 @@
 """Recorder configuration: which topics go into an episode bag, and the safety limits; the bag player's options.
 
-Frozen and validated at construction, so a bad config fails at startup, not mid-episode.
+The topics come from the robot description (its arms' JointState topics, its cameras with their
+message type, its command topics) plus the stack's own topics. Frozen and validated at
+construction, so a bad config fails at startup, not mid-episode.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
-from recap_core.aloha_layout import CAMERA_NAMES
+from recap_core.robot_description import ROBOT_PARAMETER, RobotDescription
 
 # QoS kinds a topic is subscribed with (the node maps them to rclpy profiles).
 QOS_KINDS = ("sensor", "reliable", "latched", "events")
-NO_CAMERA = "none"  # the camera list [none] records no cameras (an empty list has no type on the command line)
 
 # The recorder node's parameters: name -> (default, description). Types follow the defaults.
 PARAMETERS: dict[str, tuple[object, str]] = {
+    ROBOT_PARAMETER[0]: (ROBOT_PARAMETER[1], ROBOT_PARAMETER[2]),
     "bag_dir": ("bags", "where episodes go: <bag_dir>/<episode_id>/ (in progress: <bag_dir>/.incomplete/)"),
-    "cameras": (list(CAMERA_NAMES), "camera names; topics /<cam>/image_raw[/compressed]; [none] = no cameras "
-                                    "(an empty list has no type on the command line)"),
-    "compressed_images": (False, "record .../compressed CompressedImage"),
     "sim": (True, "also record /sim/task_state, /sim/object_state, /clock"),
-    "camera_rate_hz": (0.0, "nominal camera rate for drop accounting; 0 = infer it from the header stamps"),
     "joint_rate_hz": (0.0, "nominal joint-state rate for drop accounting; 0 = infer it from the header stamps"),
     "flush_interval_s": (1.0, "fsync period; crash loss bound"),
     "queue_size": (2000, "writer queue length; overflow is counted as drops"),
     "queue_max_mb": (512.0, "writer queue size in MB; overflow is counted as drops"),
-    "min_free_disk_gb": (2.0, "refuse to start an episode below this much free disk (GB)"),
-    "robot_id": ("aloha", "robot id stored in the metadata"),
+    "min_free_disk_gb": (2.0, "refuse to configure or start an episode below this much free disk (GB)"),
+    "robot_id": ("", "this robot's id in the metadata and the episode ids; empty = the description's name"),
     "iteration": (0, "RECAP iteration stored in the metadata"),
 }
+
+# Message types of the description's command topics, by adapter (per arm, in the topics' order).
+ADAPTER_MSGTYPES = {
+    "joint_state": ("sensor_msgs/msg/JointState",),
+    "joint_trajectory": ("trajectory_msgs/msg/JointTrajectory",),
+    "interbotix": ("interbotix_xs_msgs/msg/JointGroupCommand", "interbotix_xs_msgs/msg/JointSingleCommand"),
+}
+HEADERLESS = {"interbotix_xs_msgs/msg/JointGroupCommand", "interbotix_xs_msgs/msg/JointSingleCommand"}
 
 
 @dataclass(frozen=True)
@@ -61,15 +67,9 @@ class TopicSpec:
             raise ValueError(f"topic {self.name}: rate_hz must be >= 0 (0 = auto) or None, got {self.rate_hz}")
 
 
-def aloha_topics(cameras: tuple[str, ...] = CAMERA_NAMES,
-                 compressed: bool = False, camera_rate_hz: float = 0.0,
-                 joint_rate_hz: float = 0.0, sim: bool = True) -> tuple[TopicSpec, ...]:
-    """The default ALOHA topic set of docs/INTERFACES.md (rates: 0 = inferred from the stamps)."""
-    img = ("sensor_msgs/msg/CompressedImage", "/compressed") if compressed else ("sensor_msgs/msg/Image", "")
-    topics = [TopicSpec(f"/{c}/image_raw{img[1]}", img[0], "sensor", camera_rate_hz) for c in cameras]
-    for side in ("follower_left", "follower_right", "leader_left", "leader_right"):
-        topics.append(TopicSpec(f"/{side}/joint_states", "sensor_msgs/msg/JointState", "sensor", joint_rate_hz))
-    topics += [
+def stack_topics(joint_rate_hz: float = 0.0, sim: bool = True) -> tuple[TopicSpec, ...]:
+    """The stack's own topics (docs/INTERFACES.md), whatever the robot."""
+    topics = [
         TopicSpec("/executed_command", "sensor_msgs/msg/JointState", "reliable", 0.0),
         TopicSpec("/policy/command", "sensor_msgs/msg/JointState", "reliable"),  # pauses between chunks
         TopicSpec("/policy/action_chunk", "recap_msgs/msg/ActionChunk", "reliable"),
@@ -85,6 +85,28 @@ def aloha_topics(cameras: tuple[str, ...] = CAMERA_NAMES,
     return tuple(topics)
 
 
+def robot_topics(robot: RobotDescription, joint_rate_hz: float = 0.0,
+                 available: Callable[[str], bool] = lambda msgtype: True) -> tuple[tuple[TopicSpec, ...], tuple[str, ...]]:
+    """(recorded, skipped): the description's JointState, camera and command topics.
+
+    Cameras are recorded with their own type at their description rate (the drop accounting's
+    expectation). Command topics whose type `available` denies (a driver's message package that is
+    not installed) are skipped; they are outputs of this stack, so nothing else is lost. Commands
+    have no rate: a joint_trajectory header stamp of 0 means "now", and policy pauses are not drops.
+    """
+    topics = [TopicSpec(arm.joint_states, "sensor_msgs/msg/JointState", "sensor", joint_rate_hz)
+              for arm in (*robot.follower_arms, *robot.leader_arms)]
+    topics += [TopicSpec(cam.topic, cam.msgtype, "sensor", cam.rate_hz) for cam in robot.cameras]
+    skipped = []
+    for _arm, arm_topics in robot.commands.topics:
+        for topic, msgtype in zip(arm_topics, ADAPTER_MSGTYPES[robot.commands.adapter]):
+            if available(msgtype):
+                topics.append(TopicSpec(topic, msgtype, "reliable", has_header=msgtype not in HEADERLESS))
+            else:
+                skipped.append(topic)
+    return tuple(topics), tuple(skipped)
+
+
 @dataclass(frozen=True)
 class RecorderConfig:
     """out_dir: finished episodes land in <out_dir>/<episode_id>/ (bag + episode.json);
@@ -96,17 +118,23 @@ class RecorderConfig:
     the writer thread; when either is reached new messages are dropped and counted (callbacks
     never block).
     min_free_bytes: an episode is refused below this much free disk.
+    robot_description, robot_description_hash: the description the topics came from (name and
+    `description_hash()`), written into every episode's metadata so the converter can check it.
+    skipped_topics: description command topics not recorded (their message package is not installed).
     """
 
     out_dir: str
-    topics: tuple[TopicSpec, ...] = field(default_factory=aloha_topics)
+    topics: tuple[TopicSpec, ...]
     flush_interval_s: float = 1.0
     queue_size: int = 2000
     queue_max_bytes: int = 512 * 1024**2
     min_free_bytes: int = 2 * 1024**3
-    robot_id: str = "aloha"
+    robot_id: str = "robot"
     iteration: int = 0
     drop_gap_factor: float = 1.5  # a stamp gap > factor / rate counts the missing periods as drops
+    robot_description: str = ""
+    robot_description_hash: str = ""
+    skipped_topics: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.out_dir:
@@ -116,6 +144,8 @@ class RecorderConfig:
             raise ValueError(f"duplicate topics in recorder config: {sorted(n for n in names if names.count(n) > 1)}")
         if not self.topics:
             raise ValueError("recorder config has no topics")
+        if not self.robot_id:
+            raise ValueError("robot_id must be set")
         if self.flush_interval_s <= 0:
             raise ValueError(f"flush_interval_s must be > 0, got {self.flush_interval_s}")
         if self.queue_size < 1 or self.queue_max_bytes < 1:
@@ -127,15 +157,17 @@ class RecorderConfig:
             raise ValueError(f"drop_gap_factor must be > 1, got {self.drop_gap_factor}")
 
     @classmethod
-    def from_parameters(cls, p: Mapping[str, object]) -> "RecorderConfig":
-        """The config from the node's PARAMETERS values; raises ValueError naming a bad one."""
-        cameras = tuple(c for c in p["cameras"] if c and c != NO_CAMERA)
+    def from_parameters(cls, p: Mapping[str, object], robot: RobotDescription,
+                        available: Callable[[str], bool] = lambda msgtype: True) -> "RecorderConfig":
+        """The config from the node's PARAMETERS values and the description they name; raises
+        ValueError naming a bad value (a topic the description and the stack both use, too)."""
+        recorded, skipped = robot_topics(robot, p["joint_rate_hz"], available)
         return cls(
-            out_dir=p["bag_dir"],
-            topics=aloha_topics(cameras, p["compressed_images"], p["camera_rate_hz"], p["joint_rate_hz"], p["sim"]),
+            out_dir=p["bag_dir"], topics=recorded + stack_topics(p["joint_rate_hz"], p["sim"]),
             flush_interval_s=p["flush_interval_s"], queue_size=p["queue_size"],
             queue_max_bytes=int(p["queue_max_mb"] * 1024**2), min_free_bytes=int(p["min_free_disk_gb"] * 1e9),
-            robot_id=p["robot_id"], iteration=p["iteration"])
+            robot_id=p["robot_id"] or robot.name, iteration=p["iteration"], robot_description=robot.name,
+            robot_description_hash=robot.description_hash(), skipped_topics=skipped)
 
     def config_hash(self) -> str:
         """Short stable hash of what shapes the recorded data (topics, rates), not of paths."""

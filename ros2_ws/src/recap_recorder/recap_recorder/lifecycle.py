@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .bag_dir import free_bytes
 from .bag_writer import fsync_dir
 from .config import RecorderConfig
 from .metadata import (EPISODE_ID, OUTCOMES, EpisodeMetadata, read_sidecar, update_bag_custom_data,
@@ -33,10 +34,6 @@ class Result:
     bag_path: str = ""
 
 
-def free_bytes(path: Path) -> int:
-    return shutil.disk_usage(path).free
-
-
 class EpisodeRecorder:
     def __init__(self, config: RecorderConfig, log: Callable[[str], None] = print,
                  writer_factory: Callable | None = None,
@@ -50,6 +47,7 @@ class EpisodeRecorder:
         self._typestore = recap_typestore()
         self._lock = threading.Lock()  # services may run concurrently with each other
         self.session: EpisodeSession | None = None
+        self.episodes_recorded = 0  # ended and moved into place since this recorder was made
         # Latched state (intervention, task state) seen between episodes: replayed into the next
         # episode at start, since its publisher will not send it again until it changes.
         self._latched = {t.name for t in config.topics if t.qos == "latched"}
@@ -81,7 +79,9 @@ class EpisodeRecorder:
                                      f"on {self.out_dir}; episode refused")
             meta = EpisodeMetadata(episode_id=episode_id, task=task, robot_id=self.config.robot_id,
                                    iteration=self.config.iteration, config_hash=self.config.config_hash(),
-                                   start_time_ns=now_ns if now_ns is not None else time.time_ns(), note=note)
+                                   start_time_ns=now_ns if now_ns is not None else time.time_ns(), note=note,
+                                   robot_description=self.config.robot_description,
+                                   robot_description_hash=self.config.robot_description_hash)
             partial.parent.mkdir(parents=True, exist_ok=True)
             try:
                 self.session = EpisodeSession(self.config, meta, partial, self._typestore,
@@ -139,6 +139,7 @@ class EpisodeRecorder:
             os.replace(session.bag_path, final)  # atomic: the episode appears complete or not at all
             fsync_dir(self.out_dir)
             fsync_dir(self.out_dir / INCOMPLETE)
+            self.episodes_recorded += 1
             msg = f"episode {meta.episode_id} saved to {final}"
             if not meta.complete:
                 msg += f" (incomplete: {meta.incomplete_reason})"
@@ -170,7 +171,9 @@ class EpisodeRecorder:
         return Result(True, f"episode {episode_id} relabelled {meta.relabel_history[-1]['from']} -> {outcome}",
                       episode_id, str(bag_dir))
 
-    def shutdown(self) -> None:
-        """Node exit while recording: close the episode as aborted so nothing is lost."""
-        if self.session is not None:
-            self.end("abort", note="recorder shut down while recording")
+    def shutdown(self, why: str = "recorder shut down while recording") -> Result | None:
+        """The recorder stops (node exit, deactivation) while recording: the episode is ended as
+        `abort` with `why` in its note and kept, so nothing is lost. None when none was recording."""
+        if self.session is None:
+            return None
+        return self.end("abort", note=why)

@@ -40,6 +40,8 @@ class EpisodeMetadata:
     complete: bool = True  # False: salvaged after a crash or cut short by a full disk
     incomplete_reason: str = ""
     relabel_history: list[dict] = field(default_factory=list)
+    robot_description: str = ""  # the description's name (recap_core.robot_description)
+    robot_description_hash: str = ""  # its description_hash(): the converter checks it against its own
 
     def __post_init__(self) -> None:
         if not EPISODE_ID.match(self.episode_id):

@@ -1,10 +1,12 @@
-"""A rosbags typestore that knows the standard ROS 2 types and our recap_msgs.
+"""A rosbags typestore that knows the standard ROS 2 types, our recap_msgs and installed driver messages.
 
-recap_msgs is registered from its installed .msg files, so every bag carries the full
-definitions and any rosbag2 reader (rosbags, mcap, `ros2 bag`) decodes our custom types.
+recap_msgs (and a driver's message package where it is installed, e.g. interbotix_xs_msgs) are
+registered from their installed .msg files, so every bag carries the full definitions and any
+rosbag2 reader (rosbags, mcap, `ros2 bag`) decodes our custom types.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -13,6 +15,7 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
 CUSTOM_PACKAGES = ("recap_msgs",)
+OPTIONAL_PACKAGES = ("interbotix_xs_msgs",)  # robot drivers' command messages, where installed
 
 
 def _share_dir(package: str) -> Path:
@@ -36,9 +39,16 @@ def message_definitions(package: str) -> dict[str, str]:
 @lru_cache(maxsize=1)
 def recap_typestore() -> Typestore:
     store = get_typestore(Stores.ROS2_KILTED)
-    for package in CUSTOM_PACKAGES:
+    optional = [p for p in OPTIONAL_PACKAGES if importlib.util.find_spec(p) is not None]
+    for package in (*CUSTOM_PACKAGES, *optional):
         types: dict = {}
         for name, text in message_definitions(package).items():
             types.update(get_types_from_msg(text, name))
         store.register(types)
     return store
+
+
+def msgtype_available(msgtype: str) -> bool:
+    """Whether the recorder can subscribe to (rclpy) and write (typestore) this type."""
+    package = msgtype.split("/")[0]
+    return importlib.util.find_spec(package) is not None and msgtype in recap_typestore().types

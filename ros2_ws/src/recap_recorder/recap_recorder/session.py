@@ -102,6 +102,11 @@ class EpisodeSession:
             with self._lock:
                 self.drops.topics[topic].dds_lost += count
 
+    def detected_drops(self) -> int:
+        """Messages known missing from this episode so far (the end-of-episode count, live)."""
+        with self._lock:
+            return self.drops.total_detected()
+
     # --- writer thread ---
     def _run(self) -> None:
         next_flush = time.monotonic() + self.config.flush_interval_s
