@@ -72,7 +72,7 @@ class PolicyNode(ManagedNode):
         self.backend: PolicyBackend | None = None
         self.worker: InferenceWorker | None = None
         self.timer = None
-        self._subscriptions = []
+        self._inputs = []
         self.latencies = LatencyWindow()
         self.command_rate = RateMeter()
         self.stale_inputs: str | None = None
@@ -135,7 +135,7 @@ class PolicyNode(ManagedNode):
                                                  qos_profile_sensor_data))
         # A new episode (the robot was reset): start from a fresh plan, not the last episode's.
         subs.append(self.create_subscription(EpisodeEvent, "/episode_events", self._on_episode_event, 100))
-        self._subscriptions = subs
+        self._inputs = subs
         self.worker = InferenceWorker(backend, self.builder, self.loop.chunk_ready, self._on_inference_error)
         self.get_logger().info(
             f"policy {meta.policy_id} for robot {robot.name} ({robot.action_dim} joints): "
@@ -162,9 +162,9 @@ class PolicyNode(ManagedNode):
                                    "the plan was advanced by them")
 
     def cleanup(self) -> None:
-        for sub in self._subscriptions:
+        for sub in self._inputs:
             self.destroy_subscription(sub)
-        self._subscriptions = []
+        self._inputs = []
         self.destroy_lifecycle_publisher(self.command_pub)
         self.destroy_lifecycle_publisher(self.chunk_pub)
         self.close()
