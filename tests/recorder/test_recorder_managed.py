@@ -181,3 +181,17 @@ def test_a_bag_dir_that_cannot_be_made_fails_configure_with_the_reason(start_pro
     with pytest.raises(TransitionError, match=r"episode_recorder failed to configure: bag_dir .*a_file/bags "
                                               r"cannot be created"):
         drive_transitions([NODE], ("configure",), domain_id=domain_id)
+
+
+def test_sigint_while_recording_keeps_the_episode_as_abort(ros_node, start_process, tmp_path):
+    out = tmp_path / "episodes"
+    proc = start_recorder(start_process, out, "aloha_sim")
+    started = call_service(ros_node, StartEpisode, "/recorder/start_episode",
+                           StartEpisode.Request(task_prompt="stack", episode_id="int-1"), 60.0)
+    assert started.accepted, started.message
+    assert proc.stop() == 0  # SIGINT, as ctrl-C and ros2 launch send it
+    meta = json.loads((out / "int-1" / "episode.json").read_text())
+    assert meta["outcome"] == "abort" and meta["complete"] and "shut down" in meta["note"]
+    with Reader(out / "int-1") as reader:
+        events = [c for c in reader.connections if c.topic == "/episode_events"]
+        assert len(list(reader.messages(connections=events))) == 2  # START and the ABORT

@@ -75,8 +75,8 @@ class RecorderNode(ManagedNode):
         except ValueError as exc:
             raise ConfigureError(str(exc)) from exc
         if config.skipped_topics:
-            self.get_logger().warn(f"not recording {', '.join(config.skipped_topics)}: the {robot.commands.adapter} "
-                                   "adapter's message package is not installed")
+            self.get_logger().warning(f"not recording {', '.join(config.skipped_topics)}: the "
+                                      f"{robot.commands.adapter} adapter's message package is not installed")
         self.config, self.hardware_id = config, config.robot_id
         self.recorder = EpisodeRecorder(config, log=self.get_logger().info)
         # A plain publisher, not a lifecycle one: the abort event of a deactivation must still go out.
@@ -96,8 +96,7 @@ class RecorderNode(ManagedNode):
     def deactivate(self) -> None:
         self.stop_recording("recorder deactivated while recording")
 
-    def cleanup(self) -> None:
-        self.stop_recording("recorder cleaned up while recording")
+    def cleanup(self) -> None:  # from inactive only: no episode is running (deactivate ended it)
         for sub in self._recorder_subs:
             self.destroy_subscription(sub)
         for srv in self._recorder_services:
@@ -125,7 +124,7 @@ class RecorderNode(ManagedNode):
         self._event(EpisodeEvent.ABORT, session.meta.episode_id, session.meta.task, why)
         res = self.recorder.shutdown(why)
         if res is not None:
-            self.get_logger().warn(res.message)
+            self.get_logger().warning(res.message)
 
     def _subscribe(self, spec):
         topic = spec.name
@@ -140,7 +139,7 @@ class RecorderNode(ManagedNode):
             return self.create_subscription(_msg_class(spec.msgtype), topic, on_raw, QOS[spec.qos], raw=True,
                                             event_callbacks=events)
         except Exception as exc:  # middleware without message_lost events: record without them
-            self.get_logger().warn(f"{topic}: no message_lost events ({exc})")
+            self.get_logger().warning(f"{topic}: no message_lost events ({exc})")
             return self.create_subscription(_msg_class(spec.msgtype), topic, on_raw, QOS[spec.qos], raw=True)
 
     def _event(self, kind: int, episode_id: str, task: str = "", note: str = "", new_outcome: int = 0) -> None:
@@ -154,14 +153,14 @@ class RecorderNode(ManagedNode):
         if not self.is_active:
             resp.accepted, resp.message = False, (f"{NODE_NAME} is configured but not active: activate it "
                                                   "(lifecycle transition) to record episodes")
-            self.get_logger().warn(f"start refused: {resp.message}")
+            self.get_logger().warning(f"start refused: {resp.message}")
             return resp
         res = self.recorder.start(req.task_prompt, req.episode_id, req.note)
         resp.accepted, resp.episode_id, resp.message = res.accepted, res.episode_id, res.message
         if res.accepted:
             self._event(EpisodeEvent.START, res.episode_id, req.task_prompt, req.note)
         else:
-            self.get_logger().warn(f"start refused: {res.message}")
+            self.get_logger().warning(f"start refused: {res.message}")
         return resp
 
     def _on_end(self, req, resp):
@@ -174,7 +173,7 @@ class RecorderNode(ManagedNode):
         res = self.recorder.end(outcome, req.episode_id, req.note)
         resp.accepted, resp.message, resp.bag_path = res.accepted, res.message, res.bag_path
         if not res.accepted:
-            self.get_logger().warn(f"end refused: {res.message}")
+            self.get_logger().warning(f"end refused: {res.message}")
         return resp
 
     def _on_relabel(self, req, resp):
