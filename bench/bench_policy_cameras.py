@@ -3,7 +3,9 @@ same checkpoint fed in-process, no topics (the baseline).
 
 A small untrained image checkpoint (3 cameras, 48x64 input) runs in a policy node started in this
 process; a robot node publishes both follower joint states at 50 Hz and three cameras at
---camera-rate-hz (pre-encoded frames, fresh stamps). The latency is the node's own figure in each
+--camera-rate-hz (pre-encoded frames, fresh stamps) on the topics of the robot description: aloha_sim
+(raw Image), and for JPEG the same description with compressed camera topics (written to a temporary
+file, with a checkpoint of its own: the hash covers the cameras). The latency is the node's own figure in each
 ActionChunk (o_t snapshot -> chunk ready: decode, resize, inference). The baseline builds o_t from
 the same frames and infers on one thread with nothing else running. Prints machine info; on a shared
 machine the figures are taken under its load (printed).
@@ -26,13 +28,15 @@ import cv2
 import numpy as np
 import rclpy
 import torch
+import yaml
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image, JointState
 from tqdm import tqdm
 
-from recap_core.aloha_layout import ARM_JOINTS, GRIPPER_JOINT, GripperCalibration
+from recap_core.aloha_layout import ARM_JOINTS, GRIPPER_JOINT
+from recap_core.robot_description import RobotDescription, load_robot
 from recap_msgs.msg import ActionChunk
 from recap_policy.backends import Conditioning
 from recap_policy.backends.checkpoint import CheckpointBackend
@@ -42,8 +46,6 @@ from recap_policy.observation_builder import ObservationBuilder, ObservationSpec
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "policy"))
 from tiny_checkpoint import CAMERAS, write_tiny_image_checkpoint  # noqa: E402
 
-GRIP = GripperCalibration(closed=0.021, open=0.057)
-TOPICS = ("/follower_left/joint_states", "/follower_right/joint_states")
 NAMES = [*ARM_JOINTS, GRIPPER_JOINT]
 INFERENCE_EVERY = 5  # a chunk every 0.1 s at 50 Hz
 
@@ -68,12 +70,15 @@ def jpeg(rgb: np.ndarray) -> bytes:
 class Robot(Node):
     """Joint states at 50 Hz and three cameras at `camera_rate_hz`, stamped with this node's clock."""
 
-    def __init__(self, frames: dict[str, np.ndarray], compressed: bool, camera_rate_hz: float) -> None:
+    def __init__(self, robot: RobotDescription, frames: dict[str, np.ndarray], camera_rate_hz: float) -> None:
         super().__init__("bench_robot")
-        self.joints = [self.create_publisher(JointState, t, qos_profile_sensor_data) for t in TOPICS]
-        kind, suffix = (CompressedImage, "/compressed") if compressed else (Image, "")
-        self.cameras = [(self.create_publisher(kind, f"/{c}/image_raw{suffix}", qos_profile_sensor_data),
-                         self._message(rgb, compressed)) for c, rgb in frames.items()]
+        self.joints = [self.create_publisher(JointState, t, qos_profile_sensor_data) for t in robot.follower_topics]
+        self.cameras = []
+        for c, rgb in frames.items():
+            camera = robot.camera(c)
+            compressed = camera.encoding == "compressed"
+            self.cameras.append((self.create_publisher(CompressedImage if compressed else Image, camera.topic,
+                                                       qos_profile_sensor_data), self._message(rgb, compressed)))
         self.create_timer(0.02, self._publish_joints)
         self.create_timer(1.0 / camera_rate_hz, self._publish_cameras)
 
@@ -98,19 +103,28 @@ class Robot(Node):
             pub.publish(msg)
 
 
-def node_latencies(checkpoint: Path, frames: dict[str, np.ndarray], compressed: bool, chunks: int,
+def jpeg_description(path: Path, size: tuple[int, int]) -> Path:
+    """aloha_sim with its cameras as CompressedImage on /<camera>/image_raw/compressed."""
+    data = load_robot("aloha_sim").to_dict()
+    data["name"] = "aloha_sim_jpeg"
+    for camera in data["cameras"]:
+        camera.update(topic=f"{camera['topic']}/compressed", encoding="compressed", size=list(size))
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def node_latencies(robot: str, checkpoint: Path, frames: dict[str, np.ndarray], chunks: int,
                    camera_rate_hz: float) -> list[float]:
     """ActionChunk.inference_latency (s) of `chunks` chunks after 3 warm-up chunks."""
-    suffix = "/compressed" if compressed else ""
-    topics = "[" + ", ".join(f"'/{c}/image_raw{suffix}'" for c in CAMERAS) + "]"
-    rclpy.init(args=["--ros-args", "-p", f"checkpoint:={checkpoint}", "-p", "task:=transfer_cube",
-                     "-p", f"camera_topics:={topics}", "-p", f"inference_every:={INFERENCE_EVERY}",
-                     "-p", f"follower_gripper_closed:={GRIP.closed}", "-p", f"follower_gripper_open:={GRIP.open}"])
+    description = load_robot(robot)
+    rclpy.init(args=["--ros-args", "-p", f"robot:={robot}", "-p", f"checkpoint:={checkpoint}",
+                     "-p", "task:=transfer_cube", "-p", f"inference_every:={INFERENCE_EVERY}"])
     from recap_policy.policy_node import PolicyNode
-    policy, robot = PolicyNode(), Robot(frames, compressed, camera_rate_hz)
+    policy, publisher = PolicyNode(), Robot(description, frames, camera_rate_hz)
+    policy.start()
     latencies: list[float] = []
     done = threading.Event()
-    bar = tqdm(total=chunks + 3, desc="jpeg" if compressed else "raw", unit="chunk")
+    bar = tqdm(total=chunks + 3, desc=description.name, unit="chunk")
 
     def on_chunk(msg: ActionChunk) -> None:
         latencies.append(msg.inference_latency.sec + 1e-9 * msg.inference_latency.nanosec)
@@ -121,19 +135,19 @@ def node_latencies(checkpoint: Path, frames: dict[str, np.ndarray], compressed: 
     listener = Node("bench_listener")
     listener.create_subscription(ActionChunk, "/policy/action_chunk", on_chunk, 10)
     executor = MultiThreadedExecutor(num_threads=2)
-    for node in (policy, robot, listener):
+    for node in (policy, publisher, listener):
         executor.add_node(node)
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
     try:
         if not done.wait(timeout=30.0 + chunks * INFERENCE_EVERY * 0.02 * 5):
             raise SystemExit(f"only {len(latencies)} chunks arrived; policy node rejected chunks "
-                             f"{policy.rejected_chunks} time(s)")
+                             f"{policy.latencies.rejected} time(s)")
     finally:
         bar.close()
         executor.shutdown()
         policy.close()
-        for node in (policy, robot, listener):
+        for node in (policy, publisher, listener):
             node.destroy_node()
         rclpy.shutdown()
         spinner.join(timeout=5.0)
@@ -142,8 +156,9 @@ def node_latencies(checkpoint: Path, frames: dict[str, np.ndarray], compressed: 
 
 def in_process_latencies(checkpoint: Path, frames: dict[str, np.ndarray], chunks: int) -> list[float]:
     """The baseline: o_t built from the same raw frames (decode + resize) and inferred, no topics."""
-    backend = CheckpointBackend(checkpoint, Conditioning(), num_threads=1)
-    builder = ObservationBuilder(ObservationSpec(joint_topics=TOPICS, gripper=GRIP, cameras={c: c for c in CAMERAS},
+    robot = load_robot("aloha_sim")
+    backend = CheckpointBackend(checkpoint, Conditioning(), robot.joint_names, num_threads=1)
+    builder = ObservationBuilder(ObservationSpec(arms=robot.follower_arms, cameras={c: c for c in CAMERAS},
                                                  image_size=backend.metadata.image_size, task="transfer_cube"))
     out = []
     for i in range(chunks + 3):
@@ -176,9 +191,11 @@ def main() -> None:
     frames = camera_frames(tuple(args.camera_size))
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = write_tiny_image_checkpoint(Path(tmp) / "cams")
+        jpeg_robot = str(jpeg_description(Path(tmp) / "aloha_sim_jpeg.yaml", tuple(args.camera_size)))
+        jpeg_checkpoint = write_tiny_image_checkpoint(Path(tmp) / "cams_jpeg", robot=jpeg_robot)
         base = in_process_latencies(checkpoint, frames, args.chunks)
-        raw = node_latencies(checkpoint, frames, False, args.chunks, args.camera_rate_hz)
-        compressed = node_latencies(checkpoint, frames, True, args.chunks, args.camera_rate_hz)
+        raw = node_latencies("aloha_sim", checkpoint, frames, args.chunks, args.camera_rate_hz)
+        compressed = node_latencies(jpeg_robot, jpeg_checkpoint, frames, args.chunks, args.camera_rate_hz)
     h, w = args.camera_size
     print(f"3 cameras {w}x{h} at {args.camera_rate_hz:g} Hz -> 48x64 policy input, 50 Hz control, "
           f"a chunk every {INFERENCE_EVERY} ticks")
