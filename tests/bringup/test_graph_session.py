@@ -60,11 +60,11 @@ def first_messages(bag: str, topic: str, n: int = 3) -> list:
     return out
 
 
-def test_recorder_refusal_stops_cleanly_and_keeps_nothing_half_written(checkpoint, tmp_path):
+def test_a_recorder_short_of_disk_stops_the_graph_before_any_episode(checkpoint, tmp_path):
     specs = graph(checkpoint, tmp_path / "bags", min_free_disk_gb=1e9)
-    with GraphSession(specs, tmp_path / "logs") as session:
-        with pytest.raises(GraphStopped, match="refused to start an episode"):
-            session.run_episode("transfer_cube", 1, "transfer", wall_timeout_s=3.0)
+    with pytest.raises(GraphStopped, match="episode_recorder failed to configure: free disk .* below min_free_disk_gb"):
+        with GraphSession(specs, tmp_path / "logs"):
+            pass
     assert not list((tmp_path / "bags").glob("*/episode.json"))
 
 
