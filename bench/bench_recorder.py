@@ -142,6 +142,19 @@ def null_subscriber(args) -> int:
 
 
 # --- orchestrator ---------------------------------------------------------------------------------
+def bench_robot(folder: Path, n_cams: int) -> Path:
+    """The simulated ALOHA's description with the benchmark's cameras: raw 640x480 at 50 fps."""
+    import yaml
+
+    from recap_core.robot_description import load_robot
+    data = load_robot("aloha_sim").to_dict()
+    data["cameras"] = [{"name": c, "topic": f"/{c}/image_raw", "encoding": "raw", "rate_hz": 50.0, "size": [480, 640]}
+                       for c in CAMERAS[:n_cams]]
+    path = folder / "bench_robot.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--duration", type=float, default=60.0, help="episode length in s (default 60)")
@@ -175,13 +188,13 @@ def main() -> int:
     print(f"Fast DDS profile: {os.environ.get('FASTDDS_DEFAULT_PROFILES_FILE', 'defaults')}")
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, "
           f"python {platform.python_version()}, RMW {os.environ.get('RMW_IMPLEMENTATION')}")
-    cams = [c for c in CAMERAS[:args.cameras]]
     with tempfile.TemporaryDirectory(prefix="bench_rec_", dir=os.environ.get("BENCH_DIR")) as tmp:
         tmp = Path(tmp)
+        robot = bench_robot(tmp, args.cameras)
         me = [sys.executable, "-u", __file__, "--cameras", str(args.cameras), "--duration", str(args.duration)]
         rec = subprocess.Popen([sys.executable, "-u", "-m", "recap_recorder.recorder_node", "--ros-args",
-                                "-p", f"bag_dir:={tmp / 'episodes'}", "-p", f"cameras:=[{','.join(cams)}]",
-                                "-p", "sim:=false", "-p", "camera_rate_hz:=50.0", "-p", "joint_rate_hz:=100.0",
+                                "-p", f"bag_dir:={tmp / 'episodes'}", "-p", f"robot:={robot}",
+                                "-p", "sim:=false", "-p", "joint_rate_hz:=100.0",
                                 "-p", "min_free_disk_gb:=1.0"],
                                stdout=open(tmp / "recorder.log", "w"), stderr=subprocess.STDOUT)
         null = subprocess.Popen([*me, "--role", "null", "--counts-out", str(tmp / "null.json")],
