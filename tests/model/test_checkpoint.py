@@ -6,10 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from recap_model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from recap_model.checkpoint import CheckpointError, load_checkpoint, read_robot, save_checkpoint
 from recap_model.models import ObservationConfig, PolicyConfig, PolicyModel, ValueConfig, ValueModel
 from recap_model.normalization import NormStats
 from recap_model.policy import load_policy
+from recap_model.robot_layout import default_layout
+
+ROBOT = default_layout().identity()  # the simulator's 14-D ALOHA
 
 OBS = ObservationConfig(state_dim=3, tasks=("a",), width=16)
 STATS = NormStats(mean={"qpos": np.zeros(14, np.float32), "env_state": np.zeros(3, np.float32), "action": np.ones(14, np.float32)},
@@ -22,7 +25,7 @@ def policy(**kw) -> PolicyModel:
 
 def test_round_trip_is_bitwise_and_pickle_free(tmp_path, monkeypatch):
     model = policy()
-    save_checkpoint(tmp_path, "policy", model, STATS, metadata={"control_period": 0.02})
+    save_checkpoint(tmp_path, "policy", model, STATS, ROBOT, metadata={"control_period": 0.02})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors", "normalization.safetensors"]
 
     def no_pickle(*a, **k):
@@ -39,10 +42,10 @@ def test_round_trip_is_bitwise_and_pickle_free(tmp_path, monkeypatch):
 
 
 def test_other_kind_and_other_config_are_errors_naming_the_file(tmp_path):
-    save_checkpoint(tmp_path / "v", "value", ValueModel(ValueConfig(observation=OBS)), STATS)
+    save_checkpoint(tmp_path / "v", "value", ValueModel(ValueConfig(observation=OBS)), STATS, ROBOT)
     with pytest.raises(CheckpointError, match="a value checkpoint, expected a policy checkpoint"):
         load_policy(tmp_path / "v")
-    save_checkpoint(tmp_path / "p", "policy", policy(), STATS)
+    save_checkpoint(tmp_path / "p", "policy", policy(), STATS, ROBOT)
     with pytest.raises(CheckpointError, match="another model config.*horizon: 50 != 5"):
         load_checkpoint(tmp_path / "p", "policy", expected_config=PolicyConfig(observation=OBS, flow_width=32, flow_blocks=1))
     # weights from another config under this config.json
@@ -60,7 +63,7 @@ def test_other_kind_and_other_config_are_errors_naming_the_file(tmp_path):
 def test_missing_or_corrupt_checkpoint_is_an_error(tmp_path):
     with pytest.raises(CheckpointError, match="config.json missing"):
         load_policy(tmp_path)
-    save_checkpoint(tmp_path, "policy", policy(), STATS)
+    save_checkpoint(tmp_path, "policy", policy(), STATS, ROBOT)
     (tmp_path / "model.safetensors").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="model.safetensors: cannot read weights"):
         load_policy(tmp_path)
@@ -73,7 +76,7 @@ def test_optimizer_state_round_trip(tmp_path):
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     model.velocity.out.weight.sum().backward()
     opt.step()
-    save_checkpoint(tmp_path, "policy", model, STATS, optimizer=opt, trainer_state={"step": 1})
+    save_checkpoint(tmp_path, "policy", model, STATS, ROBOT, optimizer=opt, trainer_state={"step": 1})
     opt2 = torch.optim.AdamW(model.parameters(), lr=1e-3)
     assert load_optimizer_state(tmp_path, opt2)["step"] == 1
     a, b = opt.state_dict()["state"], opt2.state_dict()["state"]
@@ -85,7 +88,7 @@ def saved_with_optimizer(directory):
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     model.velocity.out.weight.sum().backward()
     opt.step()
-    save_checkpoint(directory, "policy", model, STATS, optimizer=opt, trainer_state={"step": 1})
+    save_checkpoint(directory, "policy", model, STATS, ROBOT, optimizer=opt, trainer_state={"step": 1})
     return torch.optim.AdamW(model.parameters(), lr=1e-3)
 
 
@@ -105,6 +108,24 @@ def test_a_damaged_optimizer_state_is_an_error_naming_the_file(tmp_path, damage,
 
 
 def test_checkpoint_files_are_replaced_atomically_and_config_json_is_strict(tmp_path):
-    save_checkpoint(tmp_path, "policy", policy(), STATS, metadata={"undefined": float("nan")})
+    save_checkpoint(tmp_path, "policy", policy(), STATS, ROBOT, metadata={"undefined": float("nan")})
     assert json.loads((tmp_path / "config.json").read_text())["metadata"] == {"undefined": None}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors", "normalization.safetensors"]
+
+
+def test_the_checkpoint_carries_its_robot_and_refuses_to_load_without_it(tmp_path):
+    save_checkpoint(tmp_path, "policy", policy(), STATS, ROBOT)
+    assert read_robot(tmp_path) == ROBOT and load_checkpoint(tmp_path, "policy").robot == ROBOT
+    assert load_policy(tmp_path).metadata["joint_names"] == ROBOT["joint_names"]
+    config = json.loads((tmp_path / "config.json").read_text())
+    del config["robot"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    for load in (read_robot, lambda d: load_checkpoint(d, "policy")):
+        with pytest.raises(CheckpointError, match=r"config.json: no robot block \{name, description_hash, joint_names\}"):
+            load(tmp_path)
+
+
+def test_a_robot_of_another_dimension_is_refused_at_save(tmp_path):
+    seven = {**ROBOT, "joint_names": ROBOT["joint_names"][:7]}
+    with pytest.raises(CheckpointError, match=r"robot 'aloha_sim' has 7 joints, the policy model \[14, 14\]"):
+        save_checkpoint(tmp_path, "policy", policy(), STATS, seven)

@@ -13,6 +13,9 @@ from recap_model.models import ObservationConfig, PolicyConfig, PolicyModel
 from recap_model.models.config import IMAGE_ENCODERS
 from recap_model.models.image_backbones import BACKBONES, random_shift
 from recap_model.normalization import NormStats
+from recap_model.robot_layout import default_layout
+
+ROBOT = default_layout().identity()  # the simulator's 14-D ALOHA
 
 CAMS = ("cam_high", "cam_left_wrist")
 
@@ -80,7 +83,7 @@ def test_checkpoint_stores_the_encoder_and_refuses_weights_of_another(tmp_path):
     zeros, ones = np.zeros(14, np.float32), np.ones(14, np.float32)
     stats = NormStats(mean={"qpos": zeros, "action": zeros}, std={"qpos": ones, "action": ones})
     model = image_policy("spatial_softmax", shift=3).eval()
-    save_checkpoint(tmp_path / "p", "policy", model, stats)
+    save_checkpoint(tmp_path / "p", "policy", model, stats, ROBOT)
     data = json.loads((tmp_path / "p" / "config.json").read_text())
     assert data["model_config"]["observation"]["image_encoder"] == "spatial_softmax"
     assert data["model_config"]["observation"]["image_shift"] == 3

@@ -8,6 +8,9 @@ from recap_model.checkpoint import save_checkpoint
 from recap_model.models import ObservationConfig, PolicyConfig, PolicyModel
 from recap_model.normalization import NormStats
 from recap_model.policy import DEFAULT_NOISE_SCALE, load_policy
+from recap_model.robot_layout import default_layout
+
+ROBOT = default_layout().identity()  # the simulator's 14-D ALOHA
 
 OBS = ObservationConfig(state_dim=3, tasks=("a",), width=16)
 STATS = NormStats(mean={"qpos": np.zeros(14, np.float32), "env_state": np.zeros(3, np.float32),
@@ -20,7 +23,7 @@ OBSERVATION = {"qpos": np.zeros(14), "env_state": np.zeros(3), "task": "a"}
 @pytest.fixture
 def checkpoint(tmp_path):
     save_checkpoint(tmp_path, "policy", PolicyModel(PolicyConfig(observation=OBS, horizon=5, flow_width=32, flow_blocks=1)),
-                    STATS, metadata={"control_period": 0.02})
+                    STATS, ROBOT, metadata={"control_period": 0.02})
     return tmp_path
 
 

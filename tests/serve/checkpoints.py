@@ -9,6 +9,9 @@ import torch
 from recap_model.checkpoint import save_checkpoint
 from recap_model.models import ObservationConfig, PolicyConfig, PolicyModel
 from recap_model.normalization import NormStats
+from recap_model.robot_layout import default_layout
+
+ROBOT = default_layout().identity()  # the simulator's 14-D ALOHA
 
 STATE_NAMES = ("cube_x", "cube_y", "cube_z")
 TASKS = ("transfer_cube", "insertion")
@@ -29,7 +32,7 @@ def write_image_checkpoint(directory: Path) -> Path:
                             "action": np.zeros(14, np.float32)},
                       std={"qpos": np.ones(14, np.float32), "env_state": np.ones(s, np.float32),
                            "action": np.ones(14, np.float32)})
-    return save_checkpoint(directory, "policy", model, stats,
+    return save_checkpoint(directory, "policy", model, stats, ROBOT,
                            metadata={"control_period": 0.02, "state_names": list(STATE_NAMES)})
 
 

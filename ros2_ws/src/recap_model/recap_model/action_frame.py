@@ -7,7 +7,7 @@ the task's tolerance (a 4 cm cup leaves about 1 cm), which costs accuracy on eve
 range; offsets are small, start at ~0, and normalised by their own (smaller) spread.
 
 `relative_dims` are action dimensions that are joints also found at the same index of qpos
-(JOINT_NAMES order for both); an empty tuple means absolute actions.
+(the robot's joint order for both); an empty tuple means absolute actions.
 """
 
 from __future__ import annotations
@@ -16,16 +16,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-# Every ALOHA joint except the two grippers (indices 6 and 13 of JOINT_NAMES), as openpi does.
-ALOHA_ARM_JOINTS: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12)
 ACTION_FRAMES = ("relative", "absolute")
 
 
-def relative_dims_for(frame: str) -> tuple[int, ...]:
-    """The `PolicyConfig.relative_dims` of an ALOHA policy with actions in `frame`."""
+def relative_dims_for(frame: str, action_dim: int, gripper_indices: Sequence[int]) -> tuple[int, ...]:
+    """The `PolicyConfig.relative_dims` of a policy with actions in `frame`: relative, every joint
+    of the D-dimensional vector except the grippers (as openpi does for ALOHA)."""
     if frame not in ACTION_FRAMES:
         raise ValueError(f"action frame must be one of {ACTION_FRAMES}, got {frame!r}")
-    return ALOHA_ARM_JOINTS if frame == "relative" else ()
+    return tuple(d for d in range(action_dim) if d not in set(gripper_indices)) if frame == "relative" else ()
 
 
 def to_model_frame(chunks: np.ndarray, qpos: np.ndarray, relative_dims: Sequence[int]) -> np.ndarray:

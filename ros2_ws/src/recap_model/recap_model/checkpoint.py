@@ -1,7 +1,9 @@
 """Checkpoints: safetensors weights + config.json + normalisation stats; loading never unpickles.
 
 Layout of a checkpoint directory:
-  config.json              {"format", "kind": "policy"|"value", "model_config", "metadata", "training"}
+  config.json              {"format", "kind": "policy"|"value", "robot", "model_config", "metadata", "training"}
+                           "robot": {"name", "description_hash", "joint_names"} of the robot description
+                           the training data was recorded with (`read_robot`); D = len(joint_names)
   model.safetensors        the model's state dict
   normalization.safetensors  NormStats as "<name>.mean" / "<name>.std"
   optimizer.safetensors, trainer_state.json   (only to resume training)
@@ -26,8 +28,10 @@ from recap_model.models.config import (
 from recap_model.models.policy_model import PolicyModel
 from recap_model.models.value_model import ValueModel
 from recap_model.normalization import NormStats
+from recap_model.robot_layout import RobotLayoutError, check_identity
 
-FORMAT = "recap-checkpoint/4"  # 2: x-prediction head; 3: relative_dims, condition at the head input; 4: condition-only branch
+# 2: x-prediction head; 3: relative_dims, condition at the head input; 4: condition-only branch; 5: robot block
+FORMAT = "recap-checkpoint/5"
 KINDS = {"policy": (PolicyConfig, PolicyModel), "value": (ValueConfig, ValueModel)}
 
 
@@ -38,6 +42,7 @@ class CheckpointError(RuntimeError):
 @dataclass
 class Checkpoint:
     kind: str
+    robot: dict  # {"name", "description_hash", "joint_names"}
     config: Any  # PolicyConfig | ValueConfig
     model: torch.nn.Module
     stats: NormStats
@@ -51,14 +56,21 @@ def save_checkpoint(
     kind: str,
     model: torch.nn.Module,
     stats: NormStats,
+    robot: dict,
     metadata: dict | None = None,
     training: dict | None = None,
     optimizer: torch.optim.Optimizer | None = None,
     trainer_state: dict | None = None,
 ) -> Path:
     """Write a checkpoint (config.json last, so a directory with it is complete); every file is
-    replaced atomically, so a crash mid-save leaves the previous file, never half of one."""
+    replaced atomically, so a crash mid-save leaves the previous file, never half of one. `robot`:
+    the training data's robot block (RobotLayout.identity()); its joints must be the model's D."""
     directory = Path(directory)
+    robot = check_identity(robot, f"checkpoint {directory}")
+    dims = [model.config.observation.qpos_dim] + ([model.config.action_dim] if kind == "policy" else [])
+    if any(d != len(robot["joint_names"]) for d in dims):
+        raise CheckpointError(f"{directory}: robot {robot['name']!r} has {len(robot['joint_names'])} joints, "
+                              f"the {kind} model {dims}")
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     write_bytes_atomic(directory / "model.safetensors", torch_to_bytes(state))
@@ -70,6 +82,7 @@ def save_checkpoint(
     write_json_atomic(directory / "config.json", {
         "format": FORMAT,
         "kind": kind,
+        "robot": robot,
         "model_config": config_to_dict(model.config),
         "metadata": metadata or {},
         "training": training or {},
@@ -90,10 +103,20 @@ def read_config(directory: str | Path) -> dict:
     return data
 
 
+def read_robot(directory: str | Path) -> dict:
+    """The checkpoint's robot block {"name", "description_hash", "joint_names"}; CheckpointError when
+    config.json is missing, of another format, or has no complete block."""
+    try:
+        return check_identity(read_config(directory).get("robot"), str(Path(directory) / "config.json"))
+    except RobotLayoutError as exc:
+        raise CheckpointError(str(exc)) from exc
+
+
 def load_checkpoint(directory: str | Path, kind: str, expected_config: Any = None) -> Checkpoint:
     """Load a `kind` checkpoint; with `expected_config`, any config difference is an error."""
     directory = Path(directory)
     data = read_config(directory)
+    robot = read_robot(directory)
     if data["kind"] != kind:
         raise CheckpointError(f"{directory}: a {data['kind']} checkpoint, expected a {kind} checkpoint")
     config_cls, model_cls = KINDS[kind]
@@ -128,7 +151,7 @@ def load_checkpoint(directory: str | Path, kind: str, expected_config: Any = Non
         stats = NormStats.from_tensors(load_numpy(str(directory / "normalization.safetensors")))
     except Exception as exc:
         raise CheckpointError(f"{directory / 'normalization.safetensors'}: cannot read stats ({exc})") from exc
-    return Checkpoint(kind, config, model, stats, data.get("metadata", {}), data.get("training", {}), directory)
+    return Checkpoint(kind, robot, config, model, stats, data.get("metadata", {}), data.get("training", {}), directory)
 
 
 def load_optimizer_state(directory: str | Path, optimizer: torch.optim.Optimizer) -> dict:

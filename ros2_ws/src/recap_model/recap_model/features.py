@@ -1,6 +1,6 @@
 """Observations -> model input tensors; the same code path for training batches and inference.
 
-Input (N = samples): qpos (N, 14), env_state (N, S) or N rows of per-task widths or None, images {cam: (N, h, w, 3) uint8},
+Input (N = samples): qpos (N, D), env_state (N, S) or N rows of per-task widths or None, images {cam: (N, h, w, 3) uint8},
 task ids (N,). Output dict: qpos, env_state (normalised float32), images (N, Ncam, 3, h, w) uint8,
 task_id int64.
 """

@@ -1,8 +1,9 @@
-"""Policy inference from a checkpoint: `load_policy(dir).infer(obs_dict, ...) -> (H, 14)`.
+"""Policy inference from a checkpoint: `load_policy(dir).infer(obs_dict, ...) -> (H, D)`.
 
 The interface the policy node uses (INTERFACES.md). Everything the node needs to prepare inputs
-is in `policy.metadata`; the observation is normalised with the stats saved in the checkpoint and
-the chunk is returned un-normalised in JOINT_NAMES order (gripper normalised 0..1).
+is in `policy.metadata` (and `policy.robot`, the checkpoint's robot block: D = its joint names);
+the observation is normalised with the stats saved in the checkpoint and the chunk is returned
+un-normalised in the robot's joint order (grippers normalised 0..1).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 
 from recap_model.action_frame import to_model_frame, to_robot_frame
-from recap_model.checkpoint import CheckpointError, load_checkpoint
+from recap_model.checkpoint import load_checkpoint
 from recap_model.features import ObservationError, observation_tensors
 from recap_model.models.encoders import DROPPED, indicator_id
 from recap_model.sampling import DEFAULT_NOISE_SCALE
@@ -31,14 +32,9 @@ class Policy:
         self._generator = torch.Generator().manual_seed(seed)
         obs = self.config.observation
         digest = hashlib.sha256((Path(checkpoint.path) / "model.safetensors").read_bytes()).hexdigest()[:12]
-        try:
-            from recap_core.aloha_layout import JOINT_NAMES
-            joint_names = list(JOINT_NAMES)
-        except ImportError:  # recap_core is a ROS package; the names are only informative here
-            joint_names = [f"{side}_{j}" for side in ("left", "right") for j in
-                           ("waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate", "gripper")]
+        self.robot = dict(checkpoint.robot)  # {"name", "description_hash", "joint_names"}
         self.metadata = {
-            "joint_names": joint_names,
+            "joint_names": list(self.robot["joint_names"]),
             "horizon": self.config.horizon,
             "control_period": float(checkpoint.metadata.get("control_period", 0.02)),
             "cameras": list(obs.cameras),
@@ -66,12 +62,12 @@ class Policy:
         guidance_scale: float = 1.0,
         frozen_prefix: np.ndarray | None = None,
     ) -> np.ndarray:
-        """obs {"qpos": (14,), "env_state": (S,), "images": {cam: (h, w, 3) uint8}, "task": str}
-        -> action chunk (H, 14) float32.
+        """obs {"qpos": (D,), "env_state": (S,), "images": {cam: (h, w, 3) uint8}, "task": str}
+        -> action chunk (H, D) float32.
 
         advantage: the indicator I to condition on ("positive" = beta 1 sampling of RECAP).
         guidance_scale: beta; > 1 is classifier-free guidance against the DROPPED indicator.
-        frozen_prefix: (d, 14) committed actions kept fixed (replacement inpainting, see
+        frozen_prefix: (d, D) committed actions kept fixed (replacement inpainting, see
         models/flow_matching.py); d < H.
         A baseline checkpoint (method bc / filtered_bc / awr) was trained without the indicator:
         "positive" samples it unconditionally; "negative" or beta != 1 is an error.
@@ -87,7 +83,7 @@ class Policy:
         guidance_scale: float = 1.0,
         frozen_prefixes: list[np.ndarray] | None = None,
     ) -> np.ndarray:
-        """`infer` for N observations in one forward pass per denoising step: (N, H, 14).
+        """`infer` for N observations in one forward pass per denoising step: (N, H, D).
         frozen_prefixes, when given, must all have the same length d."""
         c = self.config
         ind = self._indicator(advantage, guidance_scale)
@@ -161,8 +157,6 @@ def load_policy(checkpoint_dir: str | Path, seed: int = 0, noise_scale: float = 
     """Load a policy checkpoint (safetensors + config.json + stats; no unpickling). `noise_scale`
     multiplies the flow's starting noise at every inference (see DEFAULT_NOISE_SCALE)."""
     ckpt = load_checkpoint(checkpoint_dir, "policy")
-    if ckpt.config.action_dim != 14:
-        raise CheckpointError(f"{checkpoint_dir}: action_dim {ckpt.config.action_dim}, the robot needs 14")
     return Policy(ckpt, seed=seed, noise_scale=noise_scale)
 
 

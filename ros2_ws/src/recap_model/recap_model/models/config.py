@@ -1,6 +1,7 @@
 """Model configurations (frozen, validated, JSON round-trippable: they are stored in checkpoints).
 
-Paper symbols: H = action horizon (chunk length), D = action dimension (14 for bimanual ALOHA),
+Paper symbols: H = action horizon (chunk length), D = action dimension (the robot's joints: 14 for
+bimanual ALOHA; the trainer takes it from the dataset's robot),
 B = number of value bins (201 on [-1, 0]), l = task prompt.
 """
 
@@ -25,7 +26,7 @@ class ConfigMismatchError(ValueError):
 class ObservationConfig:
     """What the model sees of o_t and how large its encoders are."""
 
-    qpos_dim: int = 14  # proprioception: joint positions, JOINT_NAMES order, gripper normalised
+    qpos_dim: int = 14  # proprioception: the robot's joint positions (D), grippers normalised
     state_dim: int = 0  # S: privileged object state (state-only policies); 0 = not used
     cameras: tuple[str, ...] = ()  # up to 3 camera names; () = state-only model
     image_size: tuple[int, int] = (48, 64)  # (height, width) the images are given at
@@ -79,7 +80,7 @@ class PolicyConfig:
     flow_blocks: int = 3  # residual FiLM blocks of the velocity network
     denoising_steps: int = 10  # Euler steps from noise (tau = 0) to actions (tau = 1)
     # Action dimensions predicted as offsets from q_t (see recap_model.action_frame); () = absolute,
-    # the default: with ALOHA_ARM_JOINTS relative, BC on transfer_cube fell from 90 % to 15 %
+    # the default: with ALOHA's arm joints relative, BC on transfer_cube fell from 90 % to 15 %
     # (docs/TRAINER.md).
     relative_dims: tuple[int, ...] = ()
 
