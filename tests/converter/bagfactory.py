@@ -269,3 +269,51 @@ def write_split_sqlite_bag(path: Path, spec: RealDriverSpec, parts: int = 3) -> 
                   starting_time={"nanoseconds_since_epoch": start}, duration={"nanoseconds": end - start})
     (path / "metadata.yaml").write_text(yaml.safe_dump({"rosbag2_bagfile_information": merged}))
     return path
+
+
+# --- bags from a single 6-DoF arm on ros2_control (robot description `single_arm_6dof`) ---
+SINGLE_ARM_JOINTS = ["joint1", "joint2", "joint3", "joint4", "joint5", "joint6", "gripper_joint"]
+SINGLE_ARM_CAMERAS = {"scene": "/scene_camera/image_raw/compressed", "wrist": "/wrist_camera/image_raw/compressed"}
+SINGLE_ARM_GRIPPER_OPEN = 0.8  # the description's calibration: closed 0.0, open 0.8 (raw)
+
+
+def single_arm_qpos(k: int, j: int) -> float:
+    """joint j (0..5) at joint-state message k; the gripper (j = 6) alternates closed / open."""
+    return SINGLE_ARM_GRIPPER_OPEN * (k % 2) if j == 6 else 0.1 * j + 0.002 * k
+
+
+def write_single_arm_bag(path: Path, seconds: float = 1.0, executed: bool = False, hw=(48, 64),
+                         sidecar: dict | None = None) -> Path:
+    """`ros2 bag record` of joint_state_broadcaster's /joint_states (joints in another order than the
+    description's, plus a joint it does not know), the leader's /leader/joint_states, two JPEG
+    cameras at 30 fps, and with `executed` a /executed_command JointState named by the state vector."""
+    js, ci = "sensor_msgs/msg/JointState", "sensor_msgs/msg/CompressedImage"
+    state_names = ["shoulder_pan", "shoulder_lift", "elbow", "wrist_1", "wrist_2", "wrist_3", "gripper"]
+    out = []
+    for k in range(int(seconds * 100)):
+        ns = T0 + k * 10_000_000
+        order = list(reversed(SINGLE_ARM_JOINTS)) + ["caster_wheel"]
+        pos = {n: single_arm_qpos(k, j) for j, n in enumerate(SINGLE_ARM_JOINTS)} | {"caster_wheel": 9.9}
+        for topic in ("/joint_states", "/leader/joint_states"):
+            out.append((topic, js, ns + 200_000, T[js](header=header(ns), name=order,
+                                                       position=np.array([pos[n] for n in order]),
+                                                       velocity=np.zeros(0), effort=np.zeros(0))))
+        if executed and k % 2 == 0:
+            command = [0.5 * single_arm_qpos(k, j) for j in range(6)] + [0.25]
+            out.append(("/executed_command", js, ns + 300_000, T[js](
+                header=header(ns), name=list(reversed(state_names)), position=np.array(command[::-1]),
+                velocity=np.zeros(0), effort=np.zeros(0))))
+    for k in range(int(seconds * 30)):
+        ns = T0 + int(k / 30 * 1e9)
+        for topic in SINGLE_ARM_CAMERAS.values():
+            ok, buf = cv2.imencode(".jpg", cv2.cvtColor(frame(k, hw), cv2.COLOR_RGB2BGR))
+            out.append((topic, ci, ns + 5_000_000, T[ci](header=header(ns), format="jpeg", data=buf.ravel())))
+    conns = {}
+    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as w:
+        for topic, msgtype, log_ns, msg in sorted(out, key=lambda m: m[2]):
+            if topic not in conns:
+                conns[topic] = w.add_connection(topic, msgtype, typestore=TS)
+            w.write(conns[topic], log_ns, TS.serialize_cdr(msg, msgtype))
+    if sidecar is not None:
+        write_sidecar(path, **sidecar)
+    return path

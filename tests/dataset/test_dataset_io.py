@@ -9,6 +9,8 @@ import pickle
 import numpy as np
 import pytest
 
+from recap_core.robot_description import load_robot
+from recap_model.robot_layout import RobotLayout
 from recap_trainer.dataset import DatasetConfig, DatasetError, DatasetWriter, RecapDataset
 
 CAMERAS = ("cam_high", "cam_left_wrist")
@@ -182,3 +184,38 @@ def test_open_maps_are_bounded_and_dataset_pickles(tmp_path, episode_factory):
         assert sum(str(tmp_path) in line for line in maps) == 2
     clone = pickle.loads(pickle.dumps(dataset))  # DataLoader workers get a fresh, empty cache
     np.testing.assert_array_equal(clone[3].qpos, dataset[3].qpos)
+
+
+ARM = RobotLayout.from_description(load_robot("single_arm_6dof"))
+
+
+def test_the_manifest_records_the_robot_and_episodes_have_its_dimension(tmp_path, episode_factory):
+    writer = DatasetWriter(tmp_path, DatasetConfig(robot=ARM))
+    steps = 12
+    arm_episode = episode_factory("arm", steps=steps, qpos=np.zeros((steps, 7)), executed_action=np.zeros((steps, 7)),
+                                  proposed_action=np.full((steps, 7), np.nan))
+    writer.append(arm_episode)
+    robot = json.loads((tmp_path / "manifest.json").read_text())["config"]["robot"]
+    assert robot["name"] == "single_arm_6dof" and robot["description_hash"] == load_robot("single_arm_6dof").description_hash()
+    assert robot["joint_names"] == list(load_robot("single_arm_6dof").joint_names) and robot["gripper_indices"] == [6]
+    dataset = RecapDataset(tmp_path)
+    assert dataset.robot == ARM and dataset.sample(0, horizon=4)["actions"].shape == (4, 7)
+    with pytest.raises(DatasetError, match=r"episode 'aloha' has 14 joints, the dataset holds robot description "
+                                           r"'single_arm_6dof' \(hash [0-9a-f]{16}, 7 joints\)"):
+        writer.append(episode_factory("aloha"))
+
+
+def test_another_robot_is_refused_naming_both(tmp_path, episode_factory):
+    DatasetWriter(tmp_path).append(episode_factory("ep0"))
+    with pytest.raises(DatasetError, match=r"holds robot description 'aloha_sim' .*; this build uses robot "
+                                           r"description 'single_arm_6dof'"):
+        DatasetWriter(tmp_path, DatasetConfig(robot=ARM))
+
+
+def test_a_manifest_without_the_robot_block_is_refused(tmp_path, episode_factory):
+    DatasetWriter(tmp_path).append(episode_factory("ep0"))
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["format_version"] = 1
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DatasetError, match="format_version 1, this code reads 2"):
+        RecapDataset(tmp_path)

@@ -20,7 +20,7 @@ def test_valid_episode_is_normalised_to_float64(episode_factory):
     ({"source": "human"}, "unknown source"),
     ({"iteration": -1}, "iteration"),
     ({"episode_id": "a/b"}, "episode_id must match"),
-    ({"qpos": np.zeros((20, 13))}, "qpos has shape (20, 13)"),
+    ({"qpos": np.zeros((20, 13))}, "executed_action has shape (20, 14), expected (20, 13)"),
     ({"executed_action": np.zeros((20, 7))}, "executed_action has shape (20, 7)"),
     ({"proposed_action": np.zeros((19, 14))}, "proposed_action has shape (19, 14)"),
     ({"timestamps": np.arange(21) * 0.02}, "qpos has shape (20, 14), expected (21, 14)"),

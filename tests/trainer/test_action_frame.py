@@ -5,17 +5,18 @@ import pytest
 import torch
 
 from conftest import make_episode
-from recap_model.action_frame import (
-    ALOHA_ARM_JOINTS, episode_windows, relative_dims_for, to_model_frame, to_robot_frame,
-)
+from recap_model.action_frame import episode_windows, relative_dims_for, to_model_frame, to_robot_frame
 from recap_model.checkpoint import load_checkpoint, save_checkpoint
 from recap_model.models import ObservationConfig, PolicyConfig, PolicyModel
 from recap_model.normalization import NormStats
 from recap_trainer.normalization import MIN_STD, compute_stats
 from recap_model.policy import Policy
-from recap_trainer.training.episodes import action_window
+from recap_model.robot_layout import default_layout
+from recap_trainer.training.episodes import EpisodeCatalog, action_window
 
+ROBOT = default_layout().identity()  # the simulator's 14-D ALOHA
 GRIPPERS = [6, 13]
+ALOHA_ARM_JOINTS = relative_dims_for("relative", 14, GRIPPERS)
 
 
 def test_arm_joints_become_offsets_and_grippers_stay_absolute():
@@ -27,9 +28,10 @@ def test_arm_joints_become_offsets_and_grippers_stay_absolute():
     assert np.array_equal(model[:, :, GRIPPERS], chunks[:, :, GRIPPERS])
     assert np.allclose(to_robot_frame(model, qpos, ALOHA_ARM_JOINTS), chunks)
     assert np.array_equal(to_model_frame(chunks, qpos, ()), chunks)
-    assert relative_dims_for("absolute") == () and relative_dims_for("relative") == ALOHA_ARM_JOINTS
+    assert ALOHA_ARM_JOINTS == (0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12)
+    assert relative_dims_for("absolute", 14, GRIPPERS) == () and relative_dims_for("relative", 7, [6]) == tuple(range(6))
     with pytest.raises(ValueError, match="action frame"):
-        relative_dims_for("delta")
+        relative_dims_for("delta", 14, GRIPPERS)
 
 
 def test_episode_windows_are_the_training_windows():
@@ -45,7 +47,7 @@ def test_relative_action_stats_are_over_offsets_from_the_chunk_start():
     # a slow sweep over a wide range: the offsets within a chunk are far smaller than the range
     ep.qpos[:] = np.sin(np.linspace(0.0, 3.0, 40))[:, None] * np.linspace(0.5, 1.5, 14)
     ep.executed_action[:] = ep.qpos
-    absolute, relative = compute_stats([ep]), compute_stats([ep], horizon=5, relative_dims=ALOHA_ARM_JOINTS)
+    absolute, relative = compute_stats(EpisodeCatalog([[ep]])), compute_stats(EpisodeCatalog([[ep]]), horizon=5, relative_dims=ALOHA_ARM_JOINTS)
     arm = list(ALOHA_ARM_JOINTS)
     offsets = to_model_frame(episode_windows(ep.executed_action, 5), ep.qpos, ALOHA_ARM_JOINTS)
     assert np.allclose(relative.mean["action"][arm], offsets[:, :, arm].mean(axis=(0, 1)), atol=1e-6)
@@ -54,7 +56,7 @@ def test_relative_action_stats_are_over_offsets_from_the_chunk_start():
     assert np.allclose(offsets[:, :, GRIPPERS], episode_windows(ep.executed_action, 5)[:, :, GRIPPERS])
     assert relative.std["action"].min() >= MIN_STD
     with pytest.raises(ValueError, match="horizon"):
-        compute_stats([ep], relative_dims=ALOHA_ARM_JOINTS)
+        compute_stats(EpisodeCatalog([[ep]]), relative_dims=ALOHA_ARM_JOINTS)
 
 
 def test_policy_config_rejects_relative_dims_outside_the_action():
@@ -71,7 +73,7 @@ def test_a_relative_policy_returns_joint_targets_around_where_the_arm_is(tmp_pat
     assert PolicyConfig().relative_dims == ()  # absolute is the default (docs/TRAINER.md)
     stats = NormStats(mean={"qpos": np.zeros(14, np.float32), "action": np.full(14, 0.5, np.float32)},
                       std={"qpos": np.ones(14, np.float32), "action": np.full(14, 1e-4, np.float32)})
-    save_checkpoint(tmp_path / "p", "policy", PolicyModel(config), stats, metadata={"control_period": 0.02})
+    save_checkpoint(tmp_path / "p", "policy", PolicyModel(config), stats, ROBOT, metadata={"control_period": 0.02})
     policy = Policy(load_checkpoint(tmp_path / "p", "policy"))
     arm = list(ALOHA_ARM_JOINTS)
     for q in (np.zeros(14), np.linspace(-1.0, 1.0, 14)):

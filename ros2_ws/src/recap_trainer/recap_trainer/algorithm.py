@@ -27,6 +27,7 @@ from recap_trainer.label_breakdown import format_breakdown, label_breakdown
 from recap_trainer.label_checks import apply_check_mode, check_labels, labelled_episode
 from recap_trainer.labels import LabelConfig, Labels, compute_labels
 from recap_trainer.rewards import RewardConfig
+from recap_trainer.training.common import check_same_robot
 from recap_trainer.training.episodes import EpisodeCatalog
 from recap_trainer.training.run import TrainConfig
 from recap_trainer.training.train_policy import PolicyTrainConfig, train_policy
@@ -106,6 +107,7 @@ def label_with_value(catalog: EpisodeCatalog, value_dir: str | Path, config: Lab
     check_field(checks in CHECK_MODES, "label_with_value", "checks", f"must be one of {CHECK_MODES}", checks)
     check_task_names("LabelConfig", "task_positive_fraction", config.task_positive_fraction, catalog.tasks())
     ckpt = load_checkpoint(value_dir, "value")
+    check_same_robot(catalog, ckpt)
     rewards = RewardConfig.from_dict(ckpt.training["rewards"])
     seen = {}  # what the checks need of each episode, recorded as it is labelled (one pass over the data)
 

@@ -3,9 +3,10 @@
 Expected keys: /observations/qpos (T, 14), /observations/images/<cam> either raw (T, H, W, 3)
 uint8 or JPEG-compressed (T, L) uint8 rows padded to L (root attr `compress` true; lengths in
 /compress_len when present), /action (T, 14). The 14-D order is ALOHA's (left 6 + gripper,
-right 6 + gripper), the same as JOINT_NAMES. ACT stores grippers already normalised to [0, 1];
-raw readings are normalised with `gripper=(closed, open)`. A file with a qpos or action outside
-the joint limits (plus a margin: `JointRange`) is refused naming the step and joint.
+right 6 + gripper), the state vector of the shipped `aloha` robot description, which the dataset
+records. ACT stores grippers already normalised to [0, 1]; raw readings are normalised with
+`gripper=(closed, open)`. A file with a qpos or action outside the description's joint limits
+(plus a margin: `JointRange`) is refused naming the step and joint.
 """
 from __future__ import annotations
 
@@ -16,13 +17,22 @@ from pathlib import Path
 import cv2
 import h5py
 import numpy as np
-from recap_core.aloha_layout import CAMERA_NAMES, GRIPPER_INDICES
+from recap_core.aloha_layout import CAMERA_NAMES
+from recap_core.robot_description import load_robot
+from recap_model.robot_layout import RobotLayout
 from tqdm import tqdm
 
 from recap_trainer.bags.build import BuildReport
 from recap_trainer.dataset import (DatasetConfig, DatasetError, DatasetWriter, EpisodeData, EpisodeError,
                                    check_dataset_output)
 from recap_trainer.episode import JointRange
+
+
+ROBOT = "aloha"  # the robot description ALOHA / ACT recordings are of
+
+
+def aloha_layout() -> RobotLayout:
+    return RobotLayout.from_description(load_robot(ROBOT))
 
 
 class HDF5Error(ValueError):
@@ -92,25 +102,26 @@ def read_hdf5_episode(path: str | Path, task: str, cfg: HDF5ImportConfig) -> Epi
         f = h5py.File(path, "r")
     except OSError as exc:
         raise HDF5Error(f"{path}: not a readable HDF5 file: {exc}") from exc
+    robot = aloha_layout()
     with f:
         qpos = np.asarray(_dataset(f, "/observations/qpos", path), np.float64)
         action = np.asarray(_dataset(f, "/action", path), np.float64)
         for key, arr in (("/observations/qpos", qpos), ("/action", action)):
-            if arr.ndim != 2 or arr.shape[1] != 14:
-                raise HDF5Error(f"{path}: {key} has shape {arr.shape}, expected (T, 14) ALOHA joints")
+            if arr.ndim != 2 or arr.shape[1] != robot.action_dim:
+                raise HDF5Error(f"{path}: {key} has shape {arr.shape}, expected (T, {robot.action_dim}) ALOHA joints")
         if len(qpos) != len(action):
             raise HDF5Error(f"{path}: /observations/qpos has {len(qpos)} steps but /action has {len(action)}")
         steps = len(qpos)
         images = {cam: _frames(f, cam, path, cfg, steps) for cam in cfg.cameras}
     if cfg.gripper is not None:
         closed, opened = cfg.gripper
-        for col in GRIPPER_INDICES:
+        for col in robot.gripper_indices:
             qpos[:, col] = (qpos[:, col] - closed) / (opened - closed)
             action[:, col] = (action[:, col] - closed) / (opened - closed)
     for key, arr in (("/observations/qpos", qpos), ("/action", action)):
         try:  # values in other units (degrees, raw encoder ticks) refuse the whole file
             if np.isfinite(arr).all():  # NaN / inf are named by EpisodeData below
-                JointRange().check(str(path), key, arr)
+                JointRange(robot).check(str(path), key, arr)
         except EpisodeError as exc:
             raise HDF5Error(str(exc)) from exc
     episode_id = re.sub(r"[^A-Za-z0-9._-]", "_", f"hdf5-{path.parent.name}-{path.stem}").lstrip("._-")
@@ -135,7 +146,7 @@ def import_hdf5(paths: list[Path], out: Path, task: str, cfg: HDF5ImportConfig) 
     """Append every file's episode to the dataset at `out`; bad files are reported, not fatal.
     An import that adds nothing to a new dataset leaves nothing behind."""
     check_dataset_output(out)
-    writer = DatasetWriter(out, DatasetConfig(control_period=cfg.control_period, cameras=cfg.cameras,
+    writer = DatasetWriter(out, DatasetConfig(robot=aloha_layout(), control_period=cfg.control_period, cameras=cfg.cameras,
                                               image_size=cfg.image_size if cfg.cameras else None,
                                               extra={"hdf5_import": {"bgr": cfg.bgr, "gripper": cfg.gripper}}))
     report = BuildReport()

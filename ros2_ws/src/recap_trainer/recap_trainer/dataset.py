@@ -27,10 +27,13 @@ import numpy as np
 from recap_core.output_files import OutputError, check_output_dir
 
 from recap_trainer.dataset_arrow import read_episode_file, write_episode_file
-from recap_trainer.dataset_manifest import MANIFEST_NAME, DatasetConfig, DatasetError, EpisodeSummary, Manifest
-from recap_trainer.episode import ACTION_DIM, OUTCOMES, SOURCES, EpisodeData, EpisodeError
+from recap_model.robot_layout import RobotLayout
+from recap_trainer.dataset_manifest import (
+    MANIFEST_NAME, DatasetConfig, DatasetError, EpisodeSummary, Manifest, check_robot,
+)
+from recap_trainer.episode import OUTCOMES, SOURCES, EpisodeData, EpisodeError
 
-__all__ = ["ACTION_DIM", "OUTCOMES", "SOURCES", "DatasetConfig", "DatasetError", "DatasetWriter",
+__all__ = ["OUTCOMES", "SOURCES", "DatasetConfig", "DatasetError", "DatasetWriter",
            "EpisodeData", "EpisodeError", "EpisodeSummary", "FeatureStats", "RecapDataset",
            "check_dataset_output"]
 
@@ -56,8 +59,9 @@ def check_dataset_output(directory: str | Path, what: str = "--out") -> Path:
 class DatasetWriter:
     """Appends validated episodes to a dataset directory (created if missing).
 
-    An existing dataset keeps its config: passing a different `config` raises (its hash differs),
-    so a converter run with other settings cannot silently mix into an old dataset.
+    An existing dataset keeps its config: passing a different `config` raises (its hash differs;
+    another robot description first, naming both), so a converter run with other settings cannot
+    silently mix into an old dataset. Every episode's D must be the robot's.
     Appends are incremental: `is_ingested(origin)` tells whether a source (bag, file) was already
     converted; `mark_ingested(origin)` records it once all its episodes are appended.
     Concurrent writers on one directory are serialised with a lock file. `remove_if_unused()`
@@ -74,6 +78,8 @@ class DatasetWriter:
         with self._locked():
             if (self.directory / MANIFEST_NAME).exists():
                 manifest = Manifest.load(self.directory)
+                if config is not None:
+                    check_robot(self.directory, manifest.config, config.robot)
                 if config is not None and config.hash != manifest.config.hash:
                     raise DatasetError(
                         f"{self.directory}: the dataset was built with other settings "
@@ -146,6 +152,9 @@ class DatasetWriter:
         if any(e.episode_id == episode.episode_id for e in manifest.episodes):
             raise DatasetError(f"{name} is already in the dataset (episode ids must be unique)")
         config = manifest.config
+        if episode.action_dim != config.robot.action_dim:
+            raise DatasetError(f"{name} has {episode.action_dim} joints, the dataset holds "
+                               f"{config.robot.describe()}: {list(config.robot.joint_names)}")
         if set(episode.images) != set(config.cameras):
             raise DatasetError(f"{name} has cameras {sorted(episode.images)}, dataset expects "
                                f"{list(config.cameras)}")
@@ -217,6 +226,7 @@ class RecapDataset:
             raise DatasetError(f"{self.directory}: dataset directory does not exist")
         manifest = Manifest.load(self.directory)
         self.config: DatasetConfig = manifest.config
+        self.robot: RobotLayout = manifest.config.robot
         self.sources: tuple[str, ...] = tuple(manifest.sources)
         wanted = None if tasks is None else set(tasks)
         self.summaries: tuple[EpisodeSummary, ...] = tuple(
@@ -252,6 +262,9 @@ class RecapDataset:
         if episode.episode_id != summary.episode_id or episode.num_steps != summary.num_steps:
             raise DatasetError(f"{path}: file holds episode {episode.episode_id!r} with {episode.num_steps} "
                                f"steps, manifest says {summary.episode_id!r} with {summary.num_steps}")
+        if episode.action_dim != self.robot.action_dim:
+            raise DatasetError(f"{path}: episode has {episode.action_dim} joints, the dataset holds "
+                               f"{self.robot.describe()}")
         self._open[index] = episode
         while len(self._open) > self._max_open:
             self._open.popitem(last=False)  # views handed out earlier keep their map alive
@@ -298,7 +311,7 @@ class RecapDataset:
         index, t = self.locate(step)
         episode = self[index]
         end = min(t + horizon, episode.num_steps)
-        actions = np.empty((horizon, ACTION_DIM), dtype=np.float64)
+        actions = np.empty((horizon, episode.action_dim), dtype=np.float64)
         actions[: end - t] = episode.executed_action[t:end]
         actions[end - t:] = episode.executed_action[end - 1]
         pad = np.arange(horizon) >= end - t

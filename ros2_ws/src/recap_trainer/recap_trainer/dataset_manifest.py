@@ -1,7 +1,8 @@
 """The dataset's `manifest.json`: its config (and hash), ingested sources, per-episode summaries.
 
-A dataset converted from bags records the robot description it was built with (name and content
-hash, in `config.extra["robot"]`); `check_robot` refuses to mix another description into it.
+Every dataset records the robot it holds (`config.robot`: the description's name, content hash,
+joint names, grippers and limits): its episodes' qpos and actions are (T, D) in that joint order.
+`check_robot` refuses to mix another description into it.
 
 The manifest is the only file read to list a dataset, so listing, `len` and `episodes_by_task`
 never open an episode file. It is rewritten atomically (temp file + rename) after every append.
@@ -16,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from recap_core.output_files import write_json_atomic
+from recap_model.robot_layout import RobotLayout, RobotLayoutError, default_layout
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the robot block
 MANIFEST_NAME = "manifest.json"
 
 
@@ -29,12 +31,15 @@ class DatasetError(ValueError):
 class DatasetConfig:
     """What every episode of one dataset shares; its hash tells incompatible datasets apart."""
 
+    robot: RobotLayout = field(default_factory=default_layout)  # the robot every episode is of
     control_period: float = 0.02  # s between steps (50 Hz)
     cameras: tuple[str, ...] = ()  # camera names every episode must carry (empty: state-only)
     image_size: tuple[int, int] | None = None  # (H, W) of every camera, None when cameras == ()
     extra: dict[str, Any] = field(default_factory=dict)  # producer settings (e.g. converter options)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.robot, RobotLayout):
+            raise DatasetError(f"DatasetConfig.robot must be a RobotLayout, got {self.robot!r}")
         if not self.control_period > 0:
             raise DatasetError(f"control_period must be > 0, got {self.control_period}")
         object.__setattr__(self, "cameras", tuple(str(c) for c in self.cameras))
@@ -54,13 +59,18 @@ class DatasetConfig:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data["robot"] = self.robot.to_dict()
         data["cameras"] = list(self.cameras)
         data["image_size"] = None if self.image_size is None else list(self.image_size)
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DatasetConfig:
-        return cls(control_period=float(data["control_period"]), cameras=tuple(data["cameras"]),
+    def from_dict(cls, data: dict[str, Any], where: str = "dataset config") -> DatasetConfig:
+        try:
+            robot = RobotLayout.from_dict(data["robot"], where)
+        except RobotLayoutError as error:
+            raise DatasetError(str(error)) from error
+        return cls(robot=robot, control_period=float(data["control_period"]), cameras=tuple(data["cameras"]),
                    image_size=None if data["image_size"] is None else tuple(data["image_size"]),
                    extra=dict(data.get("extra", {})))
 
@@ -70,15 +80,12 @@ class DatasetConfig:
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def check_robot(directory: Path, config: DatasetConfig, robot: dict[str, str]) -> None:
+def check_robot(directory: Path, config: DatasetConfig, robot: RobotLayout) -> None:
     """Raise DatasetError naming both descriptions when the dataset in `directory` (its `config`) was
-    built from another robot description than `robot` ({"name", "hash"})."""
-    recorded = config.extra.get("robot")
-    if recorded != robot:
-        built = (f"robot description {recorded['name']!r} (hash {recorded['hash']})" if recorded
-                 else "no robot description")
-        raise DatasetError(f"{directory}: the dataset was built from {built}; this build uses robot description "
-                           f"{robot['name']!r} (hash {robot['hash']}); write to a new directory")
+    built from another robot description than `robot`."""
+    if config.robot.description_hash != robot.description_hash:
+        raise DatasetError(f"{directory}: the dataset holds {config.robot.describe()}; this build uses "
+                           f"{robot.describe()}; write to a new directory")
 
 
 @dataclass(frozen=True)
@@ -119,7 +126,7 @@ class Manifest:
             if data.get("format_version") != FORMAT_VERSION:
                 raise DatasetError(f"{path}: format_version {data.get('format_version')!r}, "
                                    f"this code reads {FORMAT_VERSION}")
-            config = DatasetConfig.from_dict(data["config"])
+            config = DatasetConfig.from_dict(data["config"], str(path))
             if data.get("config_hash") != config.hash:
                 raise DatasetError(f"{path}: config_hash does not match its config (edited by hand?)")
             episodes = [EpisodeSummary(**e) for e in data["episodes"]]

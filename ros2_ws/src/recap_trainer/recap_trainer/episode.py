@@ -1,13 +1,14 @@
 """One recorded episode, validated: the unit the training dataset stores (INTERFACES.md).
 
-Shapes (T = steps of the episode, D = 14 action dim, S = privileged state dim):
+Shapes (T = steps of the episode, D = the robot's joints (its description's state vector; the
+dataset holding the episode fixes D), S = privileged state dim):
 timestamps (T,), qpos (T, D), env_state (T, S) or None, images {cam: (T, H, W, 3) uint8},
 executed_action (T, D), proposed_action (T, D) with all-NaN rows where the policy proposed
 nothing, intervention (T,) bool.
 
-`JointRange` says which qpos and action values a robot can produce at all (joint limits plus a
-margin); the converter, the HDF5 import and the normalisation use it to stop corrupt or mis-scaled
-values before they reach training.
+`JointRange` says which qpos and action values a robot can produce at all (its description's joint
+limits plus a margin); the converter, the HDF5 import and the normalisation use it to stop corrupt
+or mis-scaled values before they reach training.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from recap_core.aloha_layout import ACTION_DIM, GRIPPER_INDICES, JOINT_NAMES
-from recap_core.joint_limits import JointLimits
+from recap_model.robot_layout import RobotLayout
 
 OUTCOMES = ("success", "failure", "abort")
 SOURCES = ("demo", "rollout")
@@ -33,11 +33,11 @@ class EpisodeError(ValueError):
 
 @dataclass(frozen=True)
 class JointRange:
-    """The values a 14-D joint vector (JOINT_NAMES order) can take: the robot's position limits
-    widened by a margin. Readings overshoot a limit a little and gripper calibrations are
+    """The values a robot's joint vector (its layout's joint_names order) can take: the position
+    limits widened by a margin. Readings overshoot a limit a little and gripper calibrations are
     approximate; anything further out is a corrupt value or a unit / calibration error."""
 
-    limits: JointLimits = field(default_factory=JointLimits)
+    robot: RobotLayout
     joint_margin: float = 0.2  # rad beyond each arm joint's limit
     gripper_margin: float = 0.5  # beyond the normalised gripper's 0 (closed) and 1 (open)
 
@@ -47,10 +47,9 @@ class JointRange:
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """(lower (D,), upper (D,)) including the margins."""
-        lower, upper, _ = self.limits.as_arrays()
-        margin = np.full(ACTION_DIM, self.joint_margin)
-        margin[list(GRIPPER_INDICES)] = self.gripper_margin
-        return lower - margin, upper + margin
+        margin = np.full(self.robot.action_dim, self.joint_margin)
+        margin[list(self.robot.gripper_indices)] = self.gripper_margin
+        return np.asarray(self.robot.lower) - margin, np.asarray(self.robot.upper) + margin
 
     def outside(self, values: np.ndarray, joints: slice = slice(None)) -> np.ndarray:
         """(T, d) bool: values (T, d) of the `joints` columns outside the range; NaN counts as outside."""
@@ -59,12 +58,16 @@ class JointRange:
         return ~((values >= lower[joints]) & (values <= upper[joints]))
 
     def describe(self, joint: int, value: float) -> str:
-        """'left_shoulder = 1e+30 (allowed -2.05..1.46)' for column `joint` of the 14-D vector."""
+        """'left_shoulder = 1e+30 (allowed -2.05..1.46)' for column `joint` of the joint vector."""
         lower, upper = self.bounds()
-        return f"{JOINT_NAMES[joint]} = {value:.6g} (allowed {lower[joint]:.3g}..{upper[joint]:.3g})"
+        return f"{self.robot.joint_names[joint]} = {value:.6g} (allowed {lower[joint]:.3g}..{upper[joint]:.3g})"
 
     def check(self, where: str, key: str, values: np.ndarray) -> None:
         """Raise EpisodeError naming `where`, `key`, the first step and joint outside the range."""
+        values = np.asarray(values, np.float64)
+        if values.ndim != 2 or values.shape[1] != self.robot.action_dim:
+            raise EpisodeError(f"{where}: {key} has shape {values.shape}, {self.robot.describe()} has "
+                               f"D = {self.robot.action_dim}")
         bad = self.outside(values)
         if bad.any():
             step, joint = (int(i) for i in np.argwhere(bad)[0])
@@ -81,7 +84,7 @@ class EpisodeData:
     source: str  # "demo" (teleoperated / scripted expert) | "rollout" (the policy acted)
     iteration: int  # Algorithm 1 iteration that collected it (0 = demonstrations)
     timestamps: np.ndarray  # (T,) s, non-decreasing
-    qpos: np.ndarray  # (T, D) JOINT_NAMES order, gripper normalised
+    qpos: np.ndarray  # (T, D) the robot's joint_names order, grippers normalised
     env_state: np.ndarray | None  # (T, S) privileged object state, or None (real robot)
     images: dict[str, np.ndarray]  # cam -> (T, H, W, 3) uint8; may be empty
     executed_action: np.ndarray  # (T, D) the command that was actually sent
@@ -115,9 +118,11 @@ class EpisodeData:
             raise EpisodeError(f"{name}: timestamps go backwards at step {int(np.argmax(np.diff(timestamps) < 0)) + 1}")
         object.__setattr__(self, "timestamps", timestamps)
 
+        dim = None
         for key in ("qpos", "executed_action", "proposed_action"):
             array = _float_array(name, key, getattr(self, key), ndim=2)
-            _check_shape(name, key, array, (steps, ACTION_DIM))
+            dim = array.shape[1] if dim is None else dim  # qpos fixes D; the actions share it
+            _check_shape(name, key, array, (steps, dim))
             object.__setattr__(self, key, array)
         for key in ("qpos", "executed_action"):
             _check_finite(name, key, getattr(self, key))
@@ -165,6 +170,11 @@ class EpisodeData:
         return len(self.timestamps)
 
     @property
+    def action_dim(self) -> int:
+        """D: the joints of qpos and of the actions."""
+        return int(self.qpos.shape[1])
+
+    @property
     def state_dim(self) -> int | None:
         return None if self.env_state is None else int(self.env_state.shape[1])
 
@@ -181,7 +191,7 @@ def _float_array(name: str, key: str, value: Any, ndim: int) -> np.ndarray:
 
 def _check_shape(name: str, key: str, array: np.ndarray, shape: tuple[int, ...]) -> None:
     if array.shape != shape:
-        raise EpisodeError(f"{name}: {key} has shape {array.shape}, expected {shape} (T steps, D = {ACTION_DIM})")
+        raise EpisodeError(f"{name}: {key} has shape {array.shape}, expected {shape} (T steps, D joints as qpos)")
 
 
 def _check_finite(name: str, key: str, array: np.ndarray) -> None:

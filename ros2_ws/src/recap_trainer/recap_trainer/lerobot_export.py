@@ -54,7 +54,6 @@ _ARROW = {"float32": pa.float32(), "int64": pa.int64(), "bool": pa.bool_()}
 class ExportConfig:
     repo_id: str = "recap/aloha"
     fps: int | None = None  # None: 1 / the dataset's control period
-    robot_type: str = "aloha"
     prompts: tuple[tuple[str, str], ...] = ()  # (task, instruction): what a VLA is prompted with
 
 
@@ -136,7 +135,7 @@ def _write_export(ds: RecapDataset, out: Path, labels: lf.ExportLabels | None, c
     env_state = None
     if env_dim is not None:
         env_state = lf.env_state_feature(env_dim, ds[0].metadata.get("state_names") if len(ds) else None)
-    features = lf.features(cams, (h, w), env_state, lf.recap_columns(labels), video_info(h, w, fps))
+    features = lf.features(ds.robot.joint_names, cams, (h, w), env_state, lf.recap_columns(labels), video_info(h, w, fps))
     columns = {k: v for k, v in features.items() if v["dtype"] != "video"}
     schema = pa.schema([(k, pa.list_(pa.float32(), v["shape"][0]) if k in lf.VECTORS else _ARROW[v["dtype"]])
                         for k, v in columns.items()])
@@ -189,7 +188,7 @@ def _write_export(ds: RecapDataset, out: Path, labels: lf.ExportLabels | None, c
     pq.write_table(pa.Table.from_pylist(episode_rows), out / EPISODES_PATH)
     write_tasks(out / "meta" / "tasks.parquet", tasks)
     info = {
-        "codebase_version": CODEBASE_VERSION, "robot_type": config.robot_type,
+        "codebase_version": CODEBASE_VERSION, "robot_type": ds.robot.name,
         "total_episodes": len(episode_rows), "total_frames": index, "total_tasks": len(tasks),
         "chunks_size": 1000, "data_files_size_in_mb": 100, "video_files_size_in_mb": 500, "fps": fps,
         "splits": {"train": f"0:{len(episode_rows)}"}, "data_path": DATA_PATH,

@@ -11,11 +11,9 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
-
-from recap_core.aloha_layout import JOINT_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -128,10 +126,12 @@ def env_state_feature(dim: int, names: Any) -> dict[str, Any]:
     return {"dtype": "float32", "shape": [dim], "names": names if fits else None}
 
 
-def features(cams: list[str], image_size: tuple[int, int], env_state: dict[str, Any] | None,
-             recap: dict[str, str], video_info: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """meta/info.json `features`, in the order of the data columns."""
-    joints = {"dtype": "float32", "shape": [len(JOINT_NAMES)], "names": list(JOINT_NAMES)}
+def features(joint_names: Sequence[str], cams: list[str], image_size: tuple[int, int],
+             env_state: dict[str, Any] | None, recap: dict[str, str],
+             video_info: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """meta/info.json `features`, in the order of the data columns; the state and action vectors are
+    named by the dataset's robot (`joint_names`, D entries)."""
+    joints = {"dtype": "float32", "shape": [len(joint_names)], "names": list(joint_names)}
     table: dict[str, dict[str, Any]] = {"observation.state": dict(joints)}
     if env_state is not None:
         table["observation.environment_state"] = env_state

@@ -3,13 +3,14 @@ streaming pass over episodes (sums in float64), so a dataset larger than RAM wor
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from recap_model.action_frame import episode_windows, to_model_frame
 from recap_model.normalization import NormStats
 from recap_trainer.episode import JointRange
+from recap_trainer.training.episodes import EpisodeCatalog
 
 # Dimensions that barely move (a gripper that never closes in the data) would blow up when divided
 # by their tiny std; they are divided by at least this much instead.
@@ -34,20 +35,21 @@ class _Moments:
         return mean.astype(np.float32), np.maximum(std, MIN_STD).astype(np.float32)
 
 
-def compute_stats(episodes: Iterable, horizon: int = 0, relative_dims: Sequence[int] = (),
-                  joint_range: JointRange = JointRange()) -> NormStats:
-    """Stats over every step of `episodes` (EpisodeData-like: qpos, env_state, executed_action).
+def compute_stats(catalog: EpisodeCatalog, horizon: int = 0, relative_dims: Sequence[int] = ()) -> NormStats:
+    """Stats over every step of the catalog's episodes (qpos, env_state, executed_action).
 
-    A qpos or executed action outside `joint_range` is refused naming the episode, step and joint:
-    one corrupt value (1e30) would otherwise become a std that erases the joint for every sample.
+    A qpos or executed action outside the joint range of the catalog's robot is refused naming the
+    episode, step and joint: one corrupt value (1e30) would otherwise become a std that erases the
+    joint for every sample.
 
     "action" is in the policy's action frame: with `relative_dims`, over every chunk of `horizon`
     actions with those dimensions taken relative to the chunk's starting qpos (action_frame.py).
     """
     if relative_dims and horizon <= 0:
         raise ValueError("relative action stats need the chunk horizon")
+    joint_range = JointRange(catalog.robot)
     moments: dict[str, _Moments] = {"qpos": _Moments(), "action": _Moments()}
-    for ep in episodes:
+    for ep in catalog:
         for key in ("qpos", "executed_action"):
             values = getattr(ep, key)
             if values is not None and np.all(np.isfinite(values)):  # NaN / inf are named below

@@ -20,7 +20,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from recap_core.aloha_layout import JOINT_NAMES  # noqa: E402
 from recap_core.output_files import write_json_atomic  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
@@ -63,6 +62,11 @@ def replay(bag: Path, checkpoint: Path, out: Path, value_checkpoint: Path | None
     conv = ConverterConfig(cameras=cams, image_size=tuple(meta["image_size"]) if cams else None,
                            control_period=meta["control_period"], stale_policy="flag", missing_outcome="abort",
                            robot=load_robot(cfg.robot))
+    if policy.robot["description_hash"] != conv.robot.description_hash():
+        raise ValueError(f"{policy_dir}: trained on robot description {policy.robot['name']!r} (hash "
+                         f"{policy.robot['description_hash']}); the bag is read with {conv.robot.name!r} (hash "
+                         f"{conv.robot.description_hash()}): pass the policy's description with --robot")
+    joint_names = list(conv.robot.joint_names)
     episode, warnings = EpisodeBuilder(conv).build(bag, task=cfg.task)
     task = cfg.task or episode.task
     T = episode.num_steps
@@ -70,7 +74,7 @@ def replay(bag: Path, checkpoint: Path, out: Path, value_checkpoint: Path | None
     out.mkdir(parents=True, exist_ok=True)
 
     start = time.perf_counter()
-    proposals = np.zeros((T, 14))
+    proposals = np.zeros((T, len(joint_names)))
     for lo in tqdm(range(0, T, cfg.batch_size), desc="replay", unit="batch"):
         obs = []
         for t in range(lo, min(T, lo + cfg.batch_size)):
@@ -96,8 +100,8 @@ def replay(bag: Path, checkpoint: Path, out: Path, value_checkpoint: Path | None
         "value_checkpoint": str(value_dir) if value_dir else None,
         "episode_duration_s": duration, "replay_wall_s": wall, "policy_wall_s": policy_s,
         "realtime_factor": duration / wall if wall > 0 else None,
-        "mae_vs_executed": dict(zip(JOINT_NAMES, np.abs(proposals - executed).mean(0).round(6).tolist())),
-        "mae_vs_recorded_proposal": (dict(zip(JOINT_NAMES, np.abs(proposals[has_rec] - recorded[has_rec]).mean(0)
+        "mae_vs_executed": dict(zip(joint_names, np.abs(proposals - executed).mean(0).round(6).tolist())),
+        "mae_vs_recorded_proposal": (dict(zip(joint_names, np.abs(proposals[has_rec] - recorded[has_rec]).mean(0)
                                               .round(6).tolist())) if has_rec.any() else None),
         "intervention_steps": int(episode.intervention.sum()), "warnings": warnings,
     }
@@ -109,13 +113,13 @@ def replay(bag: Path, checkpoint: Path, out: Path, value_checkpoint: Path | None
     with open(out / "steps.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["step", "time_s", "intervention", "value", "advantage"]
-                   + [f"proposed_{j}" for j in JOINT_NAMES] + [f"executed_{j}" for j in JOINT_NAMES])
+                   + [f"proposed_{j}" for j in joint_names] + [f"executed_{j}" for j in joint_names])
         for t in range(T):
             w.writerow([t, f"{episode.timestamps[t]:.4f}", int(episode.intervention[t]),
                         "" if values is None else f"{values[t]:.6f}",
                         "" if advantages is None or not np.isfinite(advantages[t]) else f"{advantages[t]:.6f}",
                         *np.round(proposals[t], 6), *np.round(executed[t], 6)])
-    _plot_actions(out / "actions.png", episode, proposals)
+    _plot_actions(out / "actions.png", episode, proposals, joint_names)
     if values is not None:
         _plot_value(out / "value.png", episode, values, advantages)
     return report
@@ -153,11 +157,12 @@ def _shade(ax, episode) -> None:
         ax.axvspan(ts[a], ts[min(b, len(ts) - 1)], color="tab:red", alpha=0.15, lw=0)
 
 
-def _plot_actions(path: Path, episode, proposals: np.ndarray) -> None:
-    fig, axes = plt.subplots(7, 2, figsize=(12, 14), sharex=True)
+def _plot_actions(path: Path, episode, proposals: np.ndarray, joint_names: list[str]) -> None:
+    rows = -(-len(joint_names) // 2)  # two columns (ALOHA: one arm per column)
+    fig, axes = plt.subplots(rows, 2, figsize=(12, 2 * rows), sharex=True, squeeze=False)
     ts = episode.timestamps
-    for j, name in enumerate(JOINT_NAMES):
-        ax = axes[j % 7, j // 7]
+    for j, name in enumerate(joint_names):
+        ax = axes[j % rows, j // rows]
         ax.plot(ts, episode.executed_action[:, j], label="executed (recorded)", lw=1.2)
         ax.plot(ts, proposals[:, j], label="policy (replay)", lw=1.0)
         if not np.isnan(episode.proposed_action[:, j]).all():

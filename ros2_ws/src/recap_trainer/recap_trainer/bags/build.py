@@ -10,7 +10,6 @@ from recap_trainer.bags.config import ConverterConfig
 from recap_trainer.bags.episode_builder import EpisodeBuilder
 from recap_trainer.bags.errors import BagError
 from recap_trainer.dataset import DatasetConfig, DatasetError, DatasetWriter, EpisodeError, check_dataset_output
-from recap_trainer.dataset_manifest import MANIFEST_NAME, Manifest, check_robot
 
 INCOMPLETE = ".incomplete"
 
@@ -59,9 +58,9 @@ def find_bags(paths: list[Path], include_incomplete: bool = False) -> list[Path]
 
 def dataset_config(cfg: ConverterConfig) -> DatasetConfig:
     converter = cfg.to_dict()
-    return DatasetConfig(control_period=cfg.control_period, cameras=cfg.cameras,
+    return DatasetConfig(robot=cfg.layout, control_period=cfg.control_period, cameras=cfg.cameras,
                          image_size=cfg.image_size if cfg.cameras else None,
-                         extra={"robot": converter["robot"], "converter": converter, "converter_hash": cfg.hash()})
+                         extra={"converter": converter, "converter_hash": cfg.hash()})
 
 
 def build_dataset(bags: list[Path], out: Path, cfg: ConverterConfig, task: str | None = None,
@@ -74,10 +73,7 @@ def build_dataset(bags: list[Path], out: Path, cfg: ConverterConfig, task: str |
     DatasetError when `out` was built from another robot description.
     """
     check_dataset_output(out)
-    config = dataset_config(cfg)
-    if (Path(out) / MANIFEST_NAME).is_file():
-        check_robot(Path(out), Manifest.load(Path(out)).config, config.extra["robot"])
-    writer = DatasetWriter(out, config)
+    writer = DatasetWriter(out, dataset_config(cfg))
     builder = EpisodeBuilder(cfg)
     report = BuildReport()
     try:

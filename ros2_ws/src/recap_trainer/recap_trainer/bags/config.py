@@ -5,14 +5,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field, fields
 
-from recap_core.aloha_layout import JOINT_NAMES
 from recap_core.robot_description import ArmDescription, CameraDescription, RobotDescription, load_robot
-
-DEFAULT_ROBOT = "aloha_sim"  # the project's simulator and recorder
-
-
-class LayoutError(ValueError):
-    """The robot's state vector is not the layout RECAP datasets hold."""
+from recap_model.robot_layout import DEFAULT_ROBOT, RobotLayout
 
 
 @dataclass(frozen=True)
@@ -27,8 +21,9 @@ class ConverterConfig:
     Images are resized to image_size (H, W).
 
     The robot description gives the follower / leader JointState topics, the joint-name maps, the
-    gripper calibrations, the camera topics and the joint limits; `cameras` picks among its cameras
-    (None: all of them). The other topics are the project's own nodes'.
+    gripper calibrations, the camera topics and the joint limits, and with its state vector the
+    episodes' D; `cameras` picks among its cameras (None: all of them). The other topics are the
+    project's own nodes'; their JointState commands are read by the description's joint names.
     """
 
     robot: RobotDescription = field(default_factory=lambda: load_robot(DEFAULT_ROBOT))
@@ -61,11 +56,6 @@ class ConverterConfig:
             raise ValueError(f"missing_outcome must be skip|failure|abort, got {self.missing_outcome!r}")
         if not 0 < self.min_valid_fraction <= 1:
             raise ValueError(f"min_valid_fraction must be in (0, 1], got {self.min_valid_fraction}")
-        if self.robot.joint_names != JOINT_NAMES:
-            raise LayoutError(
-                f"robot {self.robot.name!r} ({self.robot.source}) has the state vector {list(self.robot.joint_names)} "
-                f"({len(self.robot.joint_names)} joints); RECAP datasets hold the 14-D bimanual layout "
-                f"{list(JOINT_NAMES)} (recap_core.aloha_layout), so this robot cannot be converted yet")
         names = [c.name for c in self.robot.cameras]
         cameras = tuple(names if self.cameras is None else self.cameras)
         unknown = [c for c in cameras if c not in names]
@@ -77,6 +67,10 @@ class ConverterConfig:
         object.__setattr__(self, "cameras", cameras)
         if self.image_size is not None:
             object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
+
+    @property
+    def layout(self) -> RobotLayout:
+        return RobotLayout.from_description(self.robot)
 
     @property
     def follower_topics(self) -> tuple[str, ...]:

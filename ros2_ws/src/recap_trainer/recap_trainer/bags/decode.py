@@ -1,7 +1,8 @@
 """One pass over a bag: every needed topic decoded into per-topic samples (stamp, value).
 
 Values: arm vectors (follower / leader, built by joint name through the robot description's joint
-map, gripper normalised), 14-vectors (executed / proposed command), camera frames at the dataset
+map, gripper normalised), D-vectors (executed / proposed command, by the description's
+state-vector joint names), camera frames at the dataset
 size, intervention flags, object-state vectors; a joint
 message that cannot be used is stored as a `Rejected` (message_checks.py) in its place. Events
 (`/episode_events`, `/sim/task_state`) and policy ids are collected as they are. Camera frames
@@ -17,15 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from recap_core.aloha_layout import reorder_by_name
-from recap_core.joint_limits import JointLimits
 from recap_core.robot_description import ArmDescription
 from recap_core.stamps import to_ns
 
 from recap_trainer.bags.config import ConverterConfig
 from recap_trainer.bags.errors import BagError
 from recap_trainer.bags.images import decode_rgb, raw_image_view, resize
-from recap_trainer.bags.message_checks import ALL_JOINTS, checked_vector
+from recap_trainer.bags.message_checks import ALL_JOINTS, by_name, checked_vector
 from recap_trainer.bags.source import BagSource
 from recap_trainer.episode import JointRange
 
@@ -95,7 +94,8 @@ def decode_bag(src: BagSource, cfg: ConverterConfig, topics: set[str],
     description expects). Undecodable single messages are skipped with a warning; unusable joint
     messages are stored as `Rejected`."""
     arms = _arm_topics(cfg)
-    joint_range = JointRange(limits=JointLimits(*(tuple(v) for v in cfg.robot.limits())))
+    joint_range = JointRange(cfg.layout)
+    joint_names = cfg.robot.joint_names
     once = _OncePerTopic(src)
 
     def check_size(topic: str, shape: tuple[int, ...]) -> None:
@@ -134,8 +134,8 @@ def decode_bag(src: BagSource, cfg: ConverterConfig, topics: set[str],
                              f"{cfg.robot.name!r}; ignored")
                     value = checked_vector(lambda: arm.vector(msg.name, msg.position, where), columns, joint_range)
                 elif topic in (cfg.executed_topic, cfg.proposed_topic):
-                    value = checked_vector(lambda: reorder_by_name(msg.name, msg.position, where), ALL_JOINTS,
-                                           joint_range if topic == cfg.executed_topic else None)
+                    value = checked_vector(lambda: by_name(msg.name, msg.position, joint_names, where), ALL_JOINTS,
+                                           joint_range, check_range=topic == cfg.executed_topic)
                 elif topic in cameras:
                     rgb = decode_rgb(msg)
                     check_size(topic, rgb.shape)

@@ -4,7 +4,9 @@ Per step: qpos from the follower arms (topics, joint names and gripper calibrati
 description), the executed action from /executed_command (a
 teleoperation bag without it: the leader arms), the policy's proposal from /policy/command (NaN
 where none is fresh; commands the arbitration node refused are skipped), intervention from /intervention_state, camera frames, env_state from
-/sim/object_state. Shapes: T steps, D = 14: qpos, executed, proposed (T, D); images (T, H, W, 3).
+/sim/object_state. Shapes: T steps, D = the description's state vector: qpos, executed, proposed
+(T, D); images (T, H, W, 3). A bag whose metadata names another robot description (hash) than the
+converter's is refused naming both; a plain `ros2 bag record` bag names none.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import numpy as np
 from recap_trainer.bags.alignment import AlignedSteps
 from recap_trainer.bags.config import ConverterConfig
 from recap_trainer.bags.decode import DecodedBag, decode_bag
-from recap_trainer.bags.episode_labels import episode_labels, event_task
+from recap_trainer.bags.episode_labels import check_bag_robot, episode_labels, event_task
 from recap_trainer.bags.errors import BagError
 from recap_trainer.bags.source import BagSource
 from recap_trainer.episode import EpisodeData, EpisodeError
@@ -40,6 +42,7 @@ class EpisodeBuilder:
             if topic not in available:
                 raise BagError(f"{src.name}: {topic}: follower joint states of robot {cfg.robot.name!r} missing "
                                f"(topics: {sorted(available)})")
+        check_bag_robot(src, cfg)
         cams = self._camera_topics(src)
         optional = {cfg.executed_topic, *cfg.leader_topics, cfg.proposed_topic, cfg.chunk_topic,
                     cfg.intervention_topic, cfg.events_topic, cfg.task_state_topic, cfg.object_state_topic}
@@ -57,7 +60,7 @@ class EpisodeBuilder:
 
         qpos = np.concatenate([steps.take(t) for t in cfg.follower_topics], axis=1)
         executed = np.concatenate([steps.take(t) for t in action_topics], axis=1)
-        proposed = steps.take(cfg.proposed_topic, tolerance=cfg.proposal_tolerance_s, fill=np.full(14, np.nan))
+        proposed = steps.take(cfg.proposed_topic, tolerance=cfg.proposal_tolerance_s, fill=np.full(len(cfg.robot.joint_names), np.nan))
         intervention = steps.take(cfg.intervention_topic, fill=False)
         env_state = steps.take(cfg.object_state_topic)  # None without /sim/object_state messages
         images = {cam: steps.take(topic) for cam, topic in cams.items()}

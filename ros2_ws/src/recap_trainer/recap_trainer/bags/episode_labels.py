@@ -63,6 +63,18 @@ def custom_fields(src: BagSource) -> dict[str, str]:
     return {k.removeprefix("recap."): v for k, v in src.custom_data.items() if k.startswith("recap.")}
 
 
+def check_bag_robot(src: BagSource, cfg: ConverterConfig) -> None:
+    """BagError naming both when the bag's metadata (sidecar `robot_description_hash`, else custom_data
+    `recap.robot_description_hash`) names another robot description than the converter's."""
+    meta, custom = src.sidecar or {}, custom_fields(src)
+    recorded = meta.get("robot_description_hash") or custom.get("robot_description_hash")
+    expected = cfg.robot.description_hash()
+    if recorded and recorded != expected:
+        name = meta.get("robot_description") or custom.get("robot_description") or "?"
+        raise BagError(f"{src.name}: recorded with robot description {name!r} (hash {recorded}); --robot is "
+                       f"{cfg.robot.name!r} (hash {expected}); convert it with its own description")
+
+
 def episode_id_of(meta: dict, custom: dict, path: Path) -> str:
     """The recorded episode id, else the bag's directory or file name."""
     return safe_episode_id(meta.get("episode_id") or custom.get("episode_id")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from recap_core.aloha_layout import JOINT_NAMES, JointNameError
+from recap_core.aloha_layout import JointNameError
 
 from recap_trainer.episode import JointRange
 
@@ -30,23 +30,35 @@ class Rejected:
     detail: str  # the first offending joint and value, or the names that were missing
 
 
-def checked_vector(convert: Callable[[], np.ndarray], columns: slice,
-                   joint_range: JointRange | None) -> np.ndarray | Rejected:
-    """convert()'s vector (the `columns` of the 14-D vector), or why it cannot be used.
+def by_name(names: Sequence[str], values: Sequence[float], joint_names: Sequence[str],
+            source: str = "message") -> np.ndarray:
+    """The (D,) vector of `joint_names` from a command naming them all (any order, extras ignored)."""
+    if len(names) != len(values):
+        raise JointNameError(f"{source}: {len(names)} names but {len(values)} values")
+    index = {name: i for i, name in enumerate(names)}
+    missing = [j for j in joint_names if j not in index]
+    if missing:
+        raise JointNameError(f"{source}: missing joint(s) {missing}")
+    return np.array([values[index[j]] for j in joint_names], dtype=np.float64)
 
-    `joint_range` None: only the joint set and finiteness are checked (a policy's proposal may lie
+
+def checked_vector(convert: Callable[[], np.ndarray], columns: slice,
+                   joint_range: JointRange, check_range: bool = True) -> np.ndarray | Rejected:
+    """convert()'s vector (the `columns` of the robot's joint vector), or why it cannot be used.
+
+    `check_range` False: only the joint set and finiteness are checked (a policy's proposal may lie
     outside the limits; the safety filter clips it before anything moves).
     """
     try:
         value = convert()
     except JointNameError as exc:
         return Rejected(MISSING_JOINTS, str(exc).split(": ", 1)[-1])
-    names: Sequence[str] = JOINT_NAMES[columns]
+    names: Sequence[str] = joint_range.robot.joint_names[columns]
     finite = np.isfinite(value)
     if not finite.all():
         j = int(np.argmin(finite))
         return Rejected(NON_FINITE, f"{names[j]} = {value[j]}")
-    if joint_range is not None:
+    if check_range:
         outside = joint_range.outside(value[None], columns)[0]
         if outside.any():
             j = int(np.argmax(outside))

@@ -231,11 +231,13 @@ def _train_policy(a: argparse.Namespace) -> int:
         method = PolicyTrainConfig(a.method, a.indicator_dropout, a.awr_temperature, a.awr_max_weight)
     check_checkpoint_out(a.out, a.resume, a.force)
     labels = Labels.load(a.labels) if a.labels else None
+    catalog = open_datasets(a.data)
+    relative_dims = relative_dims_for(a.action_frame, catalog.robot.action_dim, catalog.robot.gripper_indices)
     with options_named(horizon="--horizon", denoising_steps="--denoising-steps"):  # checked before training
-        out = train_policy(open_datasets(a.data), a.out, train, method, labels, init_from=a.init_from,
+        out = train_policy(catalog, a.out, train, method, labels, init_from=a.init_from,
                            resume=a.resume, cameras=tuple(a.cameras),
                            policy_sizes={"horizon": a.horizon, "denoising_steps": a.denoising_steps,
-                                         "relative_dims": relative_dims_for(a.action_frame)})
+                                         "relative_dims": relative_dims})
     _say(f"policy checkpoint: {out}")
     return 0
 

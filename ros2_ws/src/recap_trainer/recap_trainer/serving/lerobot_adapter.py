@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from recap_core.aloha_layout import JOINT_NAMES
 from recap_trainer.serving import protocol
 from recap_trainer.serving.device import describe_device, serving_device
 from recap_trainer.serving.protocol import RequestError, ServingDefaults
@@ -52,10 +51,12 @@ class PolicyFeatures:
     def from_config(config, where: Path) -> "PolicyFeatures":
         inputs = {name: tuple(feature.shape) for name, feature in config.input_features.items()}
         outputs = {name: tuple(feature.shape) for name, feature in config.output_features.items()}
-        n = len(JOINT_NAMES)
-        if inputs.get(STATE) != (n,) or outputs.get("action") != (n,):
-            raise ValueError(f"{where}: `recap serve` serves ALOHA policies of {n} joints, but observation.state "
-                             f"is {inputs.get(STATE)} and action {outputs.get('action')}")
+        state = inputs.get(STATE)
+        if state is None or len(state) != 1 or outputs.get("action") != state:
+            raise ValueError(f"{where}: `recap serve` serves joint-position policies whose action has the shape of "
+                             f"observation.state (D,), but observation.state is {state} and action "
+                             f"{outputs.get('action')}")
+        n = int(state[0])
         cameras = tuple(name.removeprefix(IMAGE_PREFIX) for name in inputs if name.startswith(IMAGE_PREFIX))
         sizes = {inputs[IMAGE_PREFIX + camera][1:] for camera in cameras}
         if len(sizes) > 1:
@@ -182,6 +183,10 @@ def load_lerobot_adapter(policy_dir: Path, defaults: ServingDefaults, device: st
 def server_metadata(policy_dir: Path, policy_type: str, features: PolicyFeatures, control_period: float,
                     dataset_info: dict, defaults: ServingDefaults, advantage_conditioned: bool) -> dict:
     """The dict sent on connect: the keys recap_policy's remote backend reads, as the RECAP kind sends them."""
+    joints = (dataset_info.get("features", {}).get(STATE) or {}).get("names")
+    if not (isinstance(joints, list) and len(joints) == features.action_dim):
+        raise ValueError(f"{policy_dir}: the training dataset's info.json names {joints!r} as the "
+                         f"{features.action_dim} joints of {STATE}; the robot's joint names are needed")
     names = (dataset_info.get("features", {}).get(ENV_STATE) or {}).get("names")
     if not (isinstance(names, list) and len(names) == features.env_state_dim):
         names = [f"environment_state[{i}]" for i in range(features.env_state_dim)]
@@ -195,7 +200,7 @@ def server_metadata(policy_dir: Path, policy_type: str, features: PolicyFeatures
         "image_size": list(features.image_size) if features.cameras else None,
         "image_layout": "CHW uint8",
         "state_names": names,
-        "joint_names": list(JOINT_NAMES),
+        "joint_names": list(joints),
         "supports_frozen_prefix": False,
         "method": f"lerobot {policy_type}",
         "advantage_conditioned": advantage_conditioned,

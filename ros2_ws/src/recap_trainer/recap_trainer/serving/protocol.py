@@ -4,14 +4,15 @@ openpi's websocket protocol (msgpack-numpy): the server sends a metadata dict wh
 connects; each request is one observation dict, each reply one dict with `actions` (H, D).
 Request fields (openpi ALOHA conventions plus the RECAP extras recap_policy's remote backend sends):
 
-    state           (14,) float   joint positions, JOINT_NAMES order, grippers normalised 0..1
+    state           (D,) float    joint positions in the policy's `joint_names` order (D of its robot),
+                                  grippers normalised 0..1
     images          {camera: (3, h, w) uint8}  every camera the policy reads
     prompt          str           the task (RECAP checkpoint) or instruction (LeRobot policy)
     env_state       (S,) float    object state in `state_names` order (state-only policies)
     advantage       str           indicator I: positive (default) | negative | unconditioned
     guidance_scale  float > 0     CFG beta (default 1: conditioned sampling only)
     noise_scale     float >= 0    scale of the flow's starting noise (default: the server's)
-    frozen_prefix   (d, 14) float committed actions kept exactly (real-time chunking), 0 <= d < H
+    frozen_prefix   (d, D) float  committed actions kept exactly (real-time chunking), 0 <= d < H
 """
 from __future__ import annotations
 

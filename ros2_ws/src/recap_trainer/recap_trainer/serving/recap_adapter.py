@@ -18,7 +18,7 @@ class ChunkRequest:
     advantage: str
     guidance_scale: float
     noise_scale: float
-    frozen_prefix: np.ndarray | None  # (d, 14), d >= 1
+    frozen_prefix: np.ndarray | None  # (d, D), d >= 1
 
 
 def server_metadata(policy_metadata: dict, action_dim: int, defaults: ServingDefaults) -> dict:

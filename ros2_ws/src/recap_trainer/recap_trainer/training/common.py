@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from recap_model.checkpoint import CheckpointError, load_checkpoint, load_optimizer_state
+from recap_model.checkpoint import Checkpoint, CheckpointError, load_checkpoint, load_optimizer_state
 from recap_model.features import ObservationError, observation_tensors
 from recap_model.models.config import ObservationConfig
 from recap_model.normalization import NormStats
@@ -18,8 +18,9 @@ from recap_trainer.training.run import TrainConfig, TrainerState, fast_forward, 
 
 
 def observation_config_for(catalog: EpisodeCatalog, cameras: Sequence[str] = (), **sizes) -> ObservationConfig:
-    """The model's view of this data: the given cameras, else the object state (S = the widest
-    task's; narrower tasks are zero-padded, see features.normalized_state)."""
+    """The model's view of this data: qpos of the catalog's robot (its D joints), the given cameras,
+    else the object state (S = the widest task's; narrower tasks are zero-padded, see
+    features.normalized_state)."""
     state_dim = 0 if cameras else max(s.state_dim for s in catalog.summaries)
     image_size = (96, 128)
     if cameras:
@@ -28,15 +29,24 @@ def observation_config_for(catalog: EpisodeCatalog, cameras: Sequence[str] = (),
         if missing:
             raise ValueError(f"episode {ep.episode_id}: has no camera(s) {missing} (has {sorted(ep.images)})")
         image_size = tuple(int(v) for v in ep.images[cameras[0]].shape[1:3])
-    config = ObservationConfig(state_dim=state_dim, cameras=tuple(cameras), image_size=image_size,
-                               tasks=catalog.tasks(), **sizes)
+    config = ObservationConfig(qpos_dim=catalog.robot.action_dim, state_dim=state_dim, cameras=tuple(cameras),
+                               image_size=image_size, tasks=catalog.tasks(), **sizes)
     check_fits(catalog, config)
     return config
+
+
+def check_same_robot(catalog: EpisodeCatalog, checkpoint: Checkpoint) -> None:
+    """Fine-tuning continues on data of the checkpoint's robot only."""
+    if checkpoint.robot["description_hash"] != catalog.robot.description_hash:
+        raise ValueError(f"{checkpoint.path}: trained on robot description {checkpoint.robot['name']!r} (hash "
+                         f"{checkpoint.robot['description_hash']}), the data holds {catalog.robot.describe()}")
 
 
 def check_fits(catalog: EpisodeCatalog, config: ObservationConfig, action_dim: int | None = None,
                stats: NormStats | None = None) -> None:
     """Fail before training on an episode the model cannot read (naming it)."""
+    if config.qpos_dim != catalog.robot.action_dim:
+        raise ValueError(f"the model reads {config.qpos_dim} joints, the data holds {catalog.robot.describe()}")
     task_dims: dict[str, tuple[int, str]] = {}
     for s in catalog.summaries:
         if s.task not in config.tasks:
@@ -128,7 +138,7 @@ def _state_rows(n: int, blocks: list[tuple[np.ndarray, np.ndarray]]):
 def gather_actions(catalog: EpisodeCatalog, episodes: np.ndarray, steps: np.ndarray, horizon: int,
                    action_dim: int) -> tuple[np.ndarray, np.ndarray]:
     """a_{t:t+H} (N, H, D) of the sampled pairs, the last action repeated past an episode's end
-    (as `action_window`), and q_t (N, 14) the chunks start from."""
+    (as `action_window`), and q_t (N, D) the chunks start from."""
     n = len(episodes)
     actions, qpos = np.empty((n, horizon, action_dim)), None
     offsets = np.arange(horizon)

@@ -7,6 +7,9 @@ cache bounded in bytes, so datasets larger than RAM train. Episodes without imag
 state-only dataset stays cached without holding one open file per episode. Reopening an episode
 costs ~0.4 ms, which, at batch 64 over more episodes than a count-bounded cache held, was half of
 a training step (docs/TRAINER.md, "Performance").
+
+A catalog is of one robot (`robot`, a RobotLayout): datasets of different robot descriptions are
+refused, and every episode's D must be the robot's.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from recap_model.robot_layout import RobotLayout, default_layout
 from recap_trainer.episode import EpisodeData
 
 
@@ -35,11 +39,17 @@ class CatalogEntry:
 
 
 class EpisodeCatalog:
-    """Episodes of several sequences (a RecapDataset, or a plain list of EpisodeData in tests)."""
+    """Episodes of several sequences (RecapDatasets, or plain lists of EpisodeData).
 
-    def __init__(self, sources: Sequence[Sequence], cache_bytes: int = 1 << 30) -> None:
+    The robot is the datasets' (their `robot`); plain lists are of `robot` (default: the simulator's
+    DEFAULT_ROBOT).
+    """
+
+    def __init__(self, sources: Sequence[Sequence], cache_bytes: int = 1 << 30,
+                 robot: RobotLayout | None = None) -> None:
         if cache_bytes < 0:
             raise ValueError(f"cache_bytes must be >= 0, got {cache_bytes}")
+        self.robot = _one_robot(sources, robot)
         self._sources = list(sources)
         self._where: list[tuple[int, int]] = []
         self.summaries: list[CatalogEntry] = []
@@ -52,6 +62,9 @@ class EpisodeCatalog:
                 if ep.episode_id in seen:
                     raise ValueError(f"episode {ep.episode_id} appears in two datasets (sources {seen[ep.episode_id]} and {s})")
                 seen[ep.episode_id] = s
+                if ep.qpos.shape[1] != self.robot.action_dim:
+                    raise ValueError(f"episode {ep.episode_id}: qpos has {ep.qpos.shape[1]} joints, the catalog's "
+                                     f"{self.robot.describe()}")
                 self._where.append((s, i))
                 self.summaries.append(CatalogEntry(
                     ep.episode_id, ep.task, ep.outcome, ep.source, len(ep.timestamps),
@@ -109,6 +122,19 @@ class StepSampler:
         which = np.searchsorted(self._ends, flat, side="right")
         starts = np.concatenate([[0], self._ends])[which]
         return self.episodes[which], flat - starts
+
+
+def _one_robot(sources: Sequence[Sequence], robot: RobotLayout | None) -> RobotLayout:
+    """The robot of all `sources` (datasets carry theirs), or a ValueError naming two that differ."""
+    robots = [(getattr(src, "directory", f"source {i}"), src.robot) for i, src in enumerate(sources)
+              if isinstance(getattr(src, "robot", None), RobotLayout)]
+    if robot is not None:
+        robots.insert(0, ("the catalog", robot))
+    for where, other in robots[1:]:
+        if other.description_hash != robots[0][1].description_hash:
+            raise ValueError(f"cannot train on datasets of different robots: {robots[0][0]} holds "
+                             f"{robots[0][1].describe()}, {where} {other.describe()}")
+    return robots[0][1] if robots else default_layout()
 
 
 def _arrays(ep) -> dict[str, np.ndarray]:

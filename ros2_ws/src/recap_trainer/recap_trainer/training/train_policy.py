@@ -30,7 +30,7 @@ from recap_model.models.policy_model import PolicyModel
 from recap_model.normalization import NormStats
 from recap_trainer.normalization import compute_stats
 from recap_trainer.training.common import (
-    check_fits, gather_actions, gather_observations, observation_config_for, optimizer_and_resume,
+    check_fits, check_same_robot, gather_actions, gather_observations, observation_config_for, optimizer_and_resume,
 )
 from recap_trainer.training.episodes import EpisodeCatalog, StepSampler
 from recap_trainer.training.run import (
@@ -140,15 +140,18 @@ def train_policy(
     metadata: dict | None = None,
 ) -> Path:
     """Train pi on `catalog`; `init_from` = fine-tune from that checkpoint (pi_pre), keeping its
-    model config and normalisation stats. Returns the checkpoint directory."""
+    model config and normalisation stats (and its robot: the data's must be the same). D comes from
+    the catalog's robot; the checkpoint carries its robot block. Returns the checkpoint directory."""
     out_dir = Path(out_dir)
     torch.manual_seed(train.seed)
     if init_from is not None:
         base = load_checkpoint(init_from, "policy")
         model, stats, config = base.model, base.stats, base.config
+        check_same_robot(catalog, base)
         check_fits(catalog, config.observation, config.action_dim, stats)
     else:
-        config = PolicyConfig(observation=observation_config_for(catalog, cameras, **(model_sizes or {})), **(policy_sizes or {}))
+        config = PolicyConfig(observation=observation_config_for(catalog, cameras, **(model_sizes or {})),
+                              action_dim=catalog.robot.action_dim, **(policy_sizes or {}))
         check_fits(catalog, config.observation, config.action_dim)
         model, stats = PolicyModel(config), compute_stats(catalog, config.horizon, config.relative_dims)
     episodes = training_episodes(catalog, method, labels)
@@ -160,7 +163,7 @@ def train_policy(
 
     def save(st: TrainerState) -> None:
         if is_main_process():
-            save_checkpoint(out_dir, "policy", model, stats, metadata=meta, training={**training_info, "steps_done": st.step},
+            save_checkpoint(out_dir, "policy", model, stats, catalog.robot.identity(), metadata=meta, training={**training_info, "steps_done": st.step},
                             optimizer=optimizer, trainer_state=st.to_json())
 
     batches = PolicyBatches(catalog, episodes, config, stats, method, labels)

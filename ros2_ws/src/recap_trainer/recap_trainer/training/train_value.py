@@ -19,7 +19,9 @@ from recap_core.output_files import write_json_atomic
 from recap_model.normalization import NormStats
 from recap_trainer.normalization import compute_stats
 from recap_trainer.rewards import RewardConfig, episode_returns
-from recap_trainer.training.common import check_fits, gather_observations, observation_config_for, optimizer_and_resume
+from recap_trainer.training.common import (
+    check_fits, check_same_robot, gather_observations, observation_config_for, optimizer_and_resume,
+)
 from recap_trainer.training.episodes import EpisodeCatalog, StepSampler
 from recap_trainer.training.run import (
     BatchSource, TrainConfig, TrainerState, is_main_process, run_training, save_loss_curve,
@@ -111,6 +113,7 @@ def train_value(
         base = load_checkpoint(init_from, "value")
         model, stats, config = base.model, base.stats, base.config
         rewards = extend_rewards(RewardConfig.from_dict(base.training["rewards"]), catalog)
+        check_same_robot(catalog, base)
         check_fits(catalog, config.observation, stats=stats)
     else:
         obs = observation_config_for(catalog, cameras, **(model_sizes or {"width": ValueConfig().observation.width}))
@@ -132,7 +135,7 @@ def train_value(
 
     def save(st: TrainerState) -> None:
         if is_main_process():
-            save_checkpoint(out_dir, "value", model, stats, metadata={"tasks": list(config.observation.tasks)},
+            save_checkpoint(out_dir, "value", model, stats, catalog.robot.identity(), metadata={"tasks": list(config.observation.tasks)},
                             training={**training_info, "steps_done": st.step}, optimizer=optimizer,
                             trainer_state=st.to_json())
 
