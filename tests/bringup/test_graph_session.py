@@ -19,13 +19,11 @@ def checkpoint(tmp_path_factory) -> Path:
 
 
 def graph(checkpoint, bags, **recorder):
-    cfg = DeploymentConfig(task="transfer_cube", prompt="transfer", episodes=1, first_seed=1, wall_timeout_s=3.0)
     # No simulated operator: it would take over from the untrained policy and could end an episode
-    # within the 3 s these tests rely on to reach the wall-clock timeout. Without it the sim
-    # publishes no leader arms, so nothing waits for them.
-    overrides = {"episode_recorder": recorder, "sim_node": {"operator.enabled": False}}
-    return [replace(s, parameters={**s.parameters, **overrides.get(s.name, {})},
-                    required_topics=tuple(t for t in s.required_topics if not t.name.startswith("/leader_")))
+    # within the 3 s these tests rely on to reach the wall-clock timeout.
+    cfg = DeploymentConfig(task="transfer_cube", prompt="transfer", episodes=1, first_seed=1, wall_timeout_s=3.0,
+                           operator=False)
+    return [replace(s, parameters={**s.parameters, **recorder}) if s.name == "episode_recorder" else s
             for s in deployment_graph(checkpoint, bags, cfg)]
 
 

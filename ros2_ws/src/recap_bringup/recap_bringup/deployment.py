@@ -30,6 +30,7 @@ class DeploymentConfig:
     takeover_deviation: tuple[float, float] | None = None  # (rad, s) of the operator's deviation trigger
     noise_scale: float | None = None  # the policy node's sampling noise; None: the node's default
     startup_timeout_s: float = 60.0
+    operator: bool = True  # the simulated operator takes over and corrects the policy
     # ROS domain of the graph; None: one that is free on this machine when the graph starts.
     domain_id: int | None = None
 
@@ -55,8 +56,8 @@ def deployment_graph(policy_dir: Path, bag_dir: Path, cfg: DeploymentConfig):
     if cfg.execute_steps is not None:
         policy.update(scheduler="plain", inference_every=cfg.execute_steps)
     overrides = {"sim_node": sim, "episode_recorder": {"iteration": cfg.iteration}, "policy_node": policy}
-    return describe_graph(LaunchArgs(task=cfg.task, checkpoint=str(policy_dir), bag_dir=str(bag_dir)),
-                          overrides=overrides)
+    return describe_graph(LaunchArgs(task=cfg.task, checkpoint=str(policy_dir), bag_dir=str(bag_dir),
+                                     operator=cfg.operator), overrides=overrides)
 
 
 def deploy(policy_dir: Path, bag_dir: Path, log_dir: Path, cfg: DeploymentConfig, episodes: Sequence[int],
