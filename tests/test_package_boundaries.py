@@ -76,8 +76,9 @@ import numpy as np
 import recap_policy.policy_node
 from recap_policy.backends import Conditioning
 from recap_policy.backends.checkpoint import CheckpointBackend
+from recap_core.robot_description import load_robot
 from recap_policy.observation import Observation
-backend = CheckpointBackend(sys.argv[1], Conditioning())
+backend = CheckpointBackend(sys.argv[1], Conditioning(), load_robot("aloha_sim").joint_names)
 obs = Observation(qpos=np.zeros(14), stamp_ns=0, task="transfer_cube", env_state=np.zeros(len(backend.metadata.state_names)))
 chunk = backend.infer(obs)
 assert chunk.shape == (backend.metadata.horizon, 14) and np.isfinite(chunk).all()

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from recap_core.aloha_layout import ARMS, JOINTS_PER_ARM
-
 
 # 0.5 rad between two joint-state messages is > 10x what the ViperX moves in 20 ms at full speed
 # (3 rad/s), and well above sensor noise.
@@ -19,14 +17,13 @@ class PoseJumpDetector:
         if not threshold_rad > 0:
             raise ValueError(f"threshold_rad must be > 0, got {threshold_rad}")
         self.threshold_rad = threshold_rad
-        self._last: list[np.ndarray | None] = [None] * len(ARMS)
+        self._last: dict[int, np.ndarray] = {}
 
-    def update(self, arm_index: int, arm_vector7: np.ndarray) -> bool:
-        """Record one arm's 7-vector; True when its arm joints (not the gripper) jumped."""
-        vec = np.asarray(arm_vector7, dtype=np.float64)
-        if vec.shape != (JOINTS_PER_ARM,):
-            raise ValueError(f"an arm reading has {JOINTS_PER_ARM} values, got shape {vec.shape}")
-        last, self._last[arm_index] = self._last[arm_index], vec
-        if last is None or not (np.isfinite(last).all() and np.isfinite(vec).all()):
+    def update(self, arm_index: int, arm_vector: np.ndarray) -> bool:
+        """Record one arm's vector (its joints, then its gripper, as the robot description orders
+        them); True when its joints (not the gripper) jumped."""
+        vec = np.asarray(arm_vector, dtype=np.float64).ravel()
+        last, self._last[arm_index] = self._last.get(arm_index), vec
+        if last is None or last.shape != vec.shape or not (np.isfinite(last).all() and np.isfinite(vec).all()):
             return False
         return bool(np.max(np.abs(vec[:-1] - last[:-1])) > self.threshold_rad)
