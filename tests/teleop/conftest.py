@@ -16,7 +16,7 @@ def stack(tmp_path_factory, request) -> Iterator[Stack]:
     log_dir = tmp_path_factory.mktemp("stack")
     domain = int(os.environ["ROS_DOMAIN_ID"])
     node = SpinningNode("test_control_stack", domain_id=domain)
-    server = OpenpiTestServer(horizon=20, offset=0.0)
+    server = OpenpiTestServer(horizon=20, offset=0.0, metadata={"cameras": []})  # reads no camera
     procs = []
     try:
         sim = NodeProcess("recap_sim.sim_node", ros_args(["task:=transfer_cube", "cameras:=['none']",

@@ -184,8 +184,9 @@ class ArbitrationCore:
             pose, _ = self._follower.joined()
             if pose is None or not np.isfinite(pose).all():
                 return None
-            if self.filter.pose is None:  # the first full reading: nothing was commanded yet
+            if self.filter.pose is None:  # the first full reading: nothing was commanded yet, start here
                 self.filter.initialise(pose)
+                self._resync_after = None
                 return None
             if self._resync_after is not None:  # a reset was announced: jumps are expected until re-synced
                 if self._follower.received_after(self._resync_after):
