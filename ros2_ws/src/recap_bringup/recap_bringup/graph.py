@@ -52,9 +52,6 @@ class RequiredTopic:
     msgtype: str  # "pkg/msg/Type"
     joints: tuple[str, ...] = ()  # driver joints every JointState on it must carry
 
-    def __str__(self) -> str:
-        return self.name
-
 
 @dataclass(frozen=True)
 class NodeSpec:
