@@ -56,7 +56,7 @@ def test_a_camera_policy_is_deployed_with_its_cameras_rendered_at_its_training_s
     specs = {s.name: s for s in deployment_graph(policy, tmp_path, cfg)}
     sim = specs["sim_node"].parameters
     assert (sim["cameras"], sim["image_height"], sim["image_width"]) == (["cam_high", "cam_left_wrist"], 48, 64)
-    assert {"/cam_high/image_raw", "/cam_left_wrist/image_raw"} <= set(specs["policy_node"].required_topics)
+    assert {"/cam_high/image_raw", "/cam_left_wrist/image_raw"} <= {t.name for t in specs["policy_node"].required_topics}
     with pytest.raises(ValueError, match="trained on 64x48 images"):
         deployment_graph(policy, tmp_path, DeploymentConfig(task="espresso", prompt="p", episodes=1, first_seed=1,
                                                             wall_timeout_s=1.0, image_size=(96, 128)))
@@ -72,13 +72,14 @@ def test_a_camera_policy_is_deployed_with_its_cameras_rendered_at_its_training_s
 def test_a_policy_reading_simulator_state_is_refused_on_a_real_robot_before_the_graph_starts(tmp_path):
     from recap_bringup.graph import LaunchArgs, describe_graph
 
-    state = write_checkpoint_config(tmp_path / "state", state_dim=15)
+    state = write_checkpoint_config(tmp_path / "state", state_dim=15, robot="aloha")
     with pytest.raises(ValueError, match="reads the simulator's object state .15 features"):
-        describe_graph(LaunchArgs(sim=False, checkpoint=str(state), record=False))
-    assert describe_graph(LaunchArgs(sim=True, checkpoint=str(state)))  # the sim publishes it
-    cameras = write_checkpoint_config(tmp_path / "cameras", cameras=("cam_high",))
-    assert [s.name for s in describe_graph(LaunchArgs(sim=False, checkpoint=str(cameras), record=False))] == \
-        ["policy_node", "arbitration_node"]
+        describe_graph(LaunchArgs(sim=False, robot="aloha", checkpoint=str(state), record=False))
+    sim_state = write_checkpoint_config(tmp_path / "sim_state", state_dim=15)
+    assert describe_graph(LaunchArgs(sim=True, checkpoint=str(sim_state)))  # the sim publishes it
+    cameras = write_checkpoint_config(tmp_path / "cameras", cameras=("cam_high",), robot="aloha")
+    assert [s.name for s in describe_graph(LaunchArgs(sim=False, robot="aloha", checkpoint=str(cameras),
+                                                      record=False))] == ["arbitration_node", "policy_node"]
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "config.json").write_text("{")
     with pytest.raises(ValueError, match="not a policy checkpoint config"):
