@@ -46,12 +46,12 @@ def test_the_policy_node_moves_the_sim_arms_with_chunks_from_the_server(tmp_path
     target = np.concatenate([ARM_TARGET, [0.5], ARM_TARGET, [0.5]])
     checkpoint = write_tiny_checkpoint(tmp_path / "policy", action_mean=target)  # chunks ~ target +- 0.01
     policy = CountingPolicy(load_policy(checkpoint))
-    cfg = DeploymentConfig(task="transfer_cube", prompt="transfer", episodes=1, first_seed=1, wall_timeout_s=4.0)
+    cfg = DeploymentConfig(task="transfer_cube", prompt="transfer", episodes=1, first_seed=1, wall_timeout_s=4.0,
+                           operator=False)  # no human corrections
     with PolicyServer(RecapPolicyAdapter(policy), ServerConfig(port=0)) as server:
         remote = {"backend": "remote", "remote_host": "127.0.0.1", "remote_port": server.port}
-        overrides = {"policy_node": remote, "sim_node": {"operator.enabled": False}}  # no human corrections
-        specs = [dataclasses.replace(s, parameters={**s.parameters, **overrides[s.name]}) if s.name in overrides
-                 else s for s in deployment_graph(checkpoint, tmp_path / "bags", cfg)]
+        specs = [dataclasses.replace(s, parameters={**s.parameters, **remote}) if s.name == "policy_node" else s
+                 for s in deployment_graph(checkpoint, tmp_path / "bags", cfg)]
         with GraphSession(specs, tmp_path / "logs") as session:
             result = session.run_episode("transfer_cube", 1, "transfer", wall_timeout_s=4.0)
     assert result.failure_reason == "wall-clock timeout" and policy.chunks >= 5
