@@ -17,9 +17,9 @@ from recap_trainer.bags.config import ConverterConfig
 from recap_trainer.bags.episode_builder import EpisodeBuilder
 from recap_trainer.bags.errors import BagError
 from recap_trainer.cli import main as recap_main
-from recap_trainer.dataset import DatasetError, RecapDataset
+from recap_trainer.dataset import DatasetError, EpisodeData, RecapDataset
 from recap_trainer.lerobot_export import export_lerobot
-from recap_trainer.training.episodes import open_datasets
+from recap_trainer.training.episodes import EpisodeCatalog, open_datasets
 from recap_trainer.training.run import TrainConfig
 from recap_trainer.training.train_policy import PolicyTrainConfig, train_policy
 from recap_trainer.training.train_value import train_value
@@ -29,6 +29,12 @@ JOINTS = ["shoulder_pan", "shoulder_lift", "elbow", "wrist_1", "wrist_2", "wrist
 TINY_MODEL = {"width": 32, "image_channels": (8, 8)}
 TINY_POLICY = {"horizon": 4, "flow_width": 32, "flow_blocks": 1, "denoising_steps": 2}
 TWO_STEPS = TrainConfig(steps=2, batch_size=4, warmup_steps=1)
+
+
+def sim_episode(steps: int = 10) -> EpisodeData:
+    qpos = np.full((steps, 14), 0.5)
+    return EpisodeData("sim", "pick", "success", "demo", 0, np.arange(steps) * 0.02, qpos, None, {}, qpos,
+                       np.full((steps, 14), np.nan), np.zeros(steps, bool))
 
 
 def build_cli(bags, out, *extra) -> int:
@@ -86,6 +92,10 @@ def test_a_tiny_policy_and_value_train_on_7_joints_and_carry_the_robot(arm_datas
     ep = catalog.episode(0)
     chunk = loaded.infer({"qpos": ep.qpos[0], "task": "pick", "images": {c: ep.images[c][0] for c in cams}})
     assert chunk.shape == (4, 7) and loaded.metadata["joint_names"] == JOINTS
+    sim_episodes = EpisodeCatalog([[sim_episode()]])  # in-memory episodes are aloha_sim's
+    with pytest.raises(ValueError, match=r"policy: trained on robot description 'single_arm_6dof' \(hash [0-9a-f]{16}\), "
+                                         r"the data holds robot description 'aloha_sim'"):
+        train_policy(sim_episodes, tmp_path / "tuned", TWO_STEPS, PolicyTrainConfig("bc"), init_from=policy)
 
 
 def test_the_lerobot_export_names_the_7_joints(arm_dataset, tmp_path):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import make_episode
+from trainer.conftest import make_episode
 from recap_model.action_frame import episode_windows, relative_dims_for, to_model_frame, to_robot_frame
 from recap_model.checkpoint import load_checkpoint, save_checkpoint
 from recap_model.models import ObservationConfig, PolicyConfig, PolicyModel

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import make_episode, mixed_episodes
+from trainer.conftest import make_episode, mixed_episodes
 from recap_trainer.cli import build_parser, main
 from recap_trainer.dataset import DatasetWriter
 from recap_trainer.labels import Labels

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import mixed_episodes
+from trainer.conftest import mixed_episodes
 from recap_core.output_files import OutputError
 from recap_trainer.cli import main
 from recap_trainer.cli.options import UsageError

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from conftest import TINY_MODEL, make_episode
+from trainer.conftest import TINY_MODEL, make_episode
 from recap_trainer.labels import Labels
 from recap_model.policy import load_policy
 from recap_trainer.training.episodes import EpisodeCatalog

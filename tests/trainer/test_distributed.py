@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from conftest import mixed_episodes
+from trainer.conftest import mixed_episodes
 from recap_trainer.dataset import DatasetWriter
 
 

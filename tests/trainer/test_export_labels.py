@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import make_episode
+from trainer.conftest import make_episode
 from recap_core.output_files import OutputError
 from recap_trainer.cli import main as recap_main
 from recap_trainer.dataset import DatasetWriter, RecapDataset

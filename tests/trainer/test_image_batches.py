@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY_POLICY, make_episode, mixed_episodes, train_crashing_then_resume
+from trainer.conftest import TINY_POLICY, make_episode, mixed_episodes, train_crashing_then_resume
 from recap_model.features import ObservationError, observation_tensors
 from recap_trainer.normalization import compute_stats
 from recap_trainer.training.common import gather_actions, gather_observations, observation_config_for

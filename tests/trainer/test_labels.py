@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conftest import make_episode
+from trainer.conftest import make_episode
 from recap_trainer.advantages import n_step_advantages, threshold_for_fraction
 from recap_trainer.labels import LabelConfig, Labels, compute_labels
 from recap_trainer.rewards import LabelError, RewardConfig, TaskReward, episode_returns, takeover_frames

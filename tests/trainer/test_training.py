@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conftest import TINY_MODEL, TINY_POLICY, make_episode, mixed_episodes, train_crashing_then_resume
+from trainer.conftest import TINY_MODEL, TINY_POLICY, make_episode, mixed_episodes, train_crashing_then_resume
 from recap_trainer.algorithm import label_with_value
 from recap_model.features import ObservationError
 from recap_trainer.labels import LabelConfig

@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import TINY_MODEL, mixed_episodes
+from trainer.conftest import TINY_MODEL, mixed_episodes
 from recap_core.config_errors import FieldError
 from recap_trainer.algorithm import AlgorithmConfig
 from recap_trainer.cli import main
