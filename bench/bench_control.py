@@ -39,7 +39,9 @@ PERIOD = 0.02
 def write_default_checkpoint(directory: Path, cameras: tuple[str, ...]) -> Path:
     """The default PolicyConfig (H=50, width 256, flow 512 x 3, 10 denoising steps), untrained."""
     import torch
+    from recap_core.robot_description import load_robot
     from recap_model.checkpoint import save_checkpoint
+    from recap_model.robot_layout import RobotLayout
     from recap_model.models import ObservationConfig, PolicyConfig, PolicyModel
     from recap_model.normalization import NormStats
     torch.manual_seed(0)
@@ -49,7 +51,8 @@ def write_default_checkpoint(directory: Path, cameras: tuple[str, ...]) -> Path:
                             "action": np.zeros(14, np.float32)},
                       std={"qpos": np.ones(14, np.float32), "env_state": np.ones(s, np.float32),
                            "action": np.full(14, 0.01, np.float32)})
-    return save_checkpoint(directory, "policy", PolicyModel(config), stats,
+    robot = RobotLayout.from_description(load_robot("aloha_sim")).identity()
+    return save_checkpoint(directory, "policy", PolicyModel(config), stats, robot=robot,
                            metadata={"control_period": PERIOD, "state_names": list(STATE_NAMES)})
 
 
@@ -142,8 +145,9 @@ def arbitration_latency(n: int) -> np.ndarray:
 
     from recap_core.aloha_layout import JOINT_NAMES, split_arms
     from recap_teleop.arbitration_node import ArbitrationNode
-    rclpy.init(args=["--ros-args", "-p", "keyboard:=false"])
+    rclpy.init(args=["--ros-args", "-p", "keyboard:=false", "-p", "robot:=aloha_sim"])
     node = ArbitrationNode()
+    node.start()
     pose = np.array([0.0, -0.9, 1.3, 0.0, 0.1, 0.0, 0.5] * 2)
     for i, arm in enumerate(split_arms(pose)):
         node.core.follower(i, arm, 0.0)
@@ -178,8 +182,9 @@ def watchdog_latency(trials: int) -> tuple[np.ndarray, float]:
     from recap_msgs.msg import InterventionState
     from recap_teleop.arbitration_node import ArbitrationNode
     from ros_harness import SpinningNode, wait_until
-    rclpy.init(args=["--ros-args", "-p", "keyboard:=false"])
+    rclpy.init(args=["--ros-args", "-p", "keyboard:=false", "-p", "robot:=aloha_sim"])
     node = ArbitrationNode()
+    node.start()
     pose = np.array([0.0, -0.9, 1.3, 0.0, 0.1, 0.0, 0.5] * 2)
     for i, arm in enumerate(split_arms(pose)):
         node.core.follower(i, arm, 0.0)

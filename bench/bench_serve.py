@@ -20,7 +20,9 @@ import numpy as np
 import torch
 from openpi_client.websocket_client_policy import WebsocketClientPolicy
 
+from recap_core.robot_description import load_robot
 from recap_model.checkpoint import save_checkpoint
+from recap_model.robot_layout import RobotLayout
 from recap_model.models import ObservationConfig, PolicyConfig, PolicyModel
 from recap_model.normalization import NormStats
 from recap_model.policy import load_policy
@@ -35,7 +37,8 @@ def write_checkpoint(directory: Path) -> Path:
     ones = lambda n: np.ones(n, np.float32)  # noqa: E731
     stats = NormStats(mean={"qpos": 0 * ones(14), "env_state": 0 * ones(STATE_DIM), "action": 0 * ones(14)},
                       std={"qpos": ones(14), "env_state": ones(STATE_DIM), "action": ones(14)})
-    return save_checkpoint(directory, "policy", PolicyModel(config), stats,
+    robot = RobotLayout.from_description(load_robot("aloha_sim")).identity()
+    return save_checkpoint(directory, "policy", PolicyModel(config), stats, robot=robot,
                            metadata={"control_period": 0.02, "state_names": [f"s{i}" for i in range(STATE_DIM)]})
 
 

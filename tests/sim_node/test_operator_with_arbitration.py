@@ -6,7 +6,6 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from recap_msgs.msg import InterventionState, TaskState
 from recap_msgs.srv import ResetSim
-from recap_core.aloha_layout import SIM_GRIPPER
 from sim_node_helpers import call, ros_args
 
 pytestmark = pytest.mark.integration
@@ -23,8 +22,7 @@ def test_operator_completes_transfer_cube_through_the_arbitration_node(ros_node,
         # The simulated leader sits at the follower's commanded pose while watching: automatic
         # takeover must measure leader motion from that pose, not from a resting pose.
         "auto_takeover": "false", "leader_motion_reference": "command",  # as config/aloha_sim.yaml
-        "follower_gripper_closed": SIM_GRIPPER.closed, "follower_gripper_open": SIM_GRIPPER.open,
-        "leader_gripper_closed": SIM_GRIPPER.closed, "leader_gripper_open": SIM_GRIPPER.open}))
+        "robot": "aloha_sim"}))
     # Real time, not faster: at 2x a busy 2-core machine let the sim fall behind the
     # operator -> arbitration -> sim command round trip, and the expert dropped the cube (CI flake).
     # 20 s instead of the task's 10: in a full suite run a takeover hand-off can cost seconds of sim
