@@ -62,7 +62,7 @@ class CameraHealth:
             return None
         return (f"no frame from camera topic(s) {silent} in {waited:.1f} s (startup_timeout_s "
                 f"{self.config.startup_timeout_s:g}); the policy needs every camera in {sorted(self.cameras)}: "
-                "no chunks until they publish (check the camera drivers and camera_topics)")
+                "no chunks until they publish (check the camera drivers and the topics in the robot description)")
 
     def rate_hz(self, camera: str, min_frames: int | None = None) -> float | None:
         """Frames per second over the last `window` header stamps; None until `min_frames` (default:
