@@ -11,7 +11,7 @@ from recap_core.diagnostics import Level
 from recap_lifecycle.managed_node import from_message
 from recap_lifecycle.transitions import TransitionError, drive_transitions
 
-NODE = "managed_test_node"
+NODE = "managed_probe"
 
 
 def lifecycle_state(msg: DiagnosticArray) -> str | None:
@@ -23,8 +23,8 @@ def lifecycle_state(msg: DiagnosticArray) -> str | None:
 
 def test_driven_node_publishes_only_while_active(start_process, ros_node, domain_id):
     diagnostics = ros_node.collect(DiagnosticArray, "/diagnostics")
-    ticks = ros_node.collect(Int32, "/managed_test/ticks")
-    start_process("processes.managed_test_node", "--ros-args", "-p", "autostart:=false")
+    ticks = ros_node.collect(Int32, "/managed_probe/ticks")
+    start_process("processes.managed_probe", "--ros-args", "-p", "autostart:=false")
     diagnostics.wait_for(1, timeout=30, predicate=lambda m: lifecycle_state(m) == "unconfigured")
     assert not ticks.messages  # nothing publishes before it is configured and activated
 
@@ -49,10 +49,10 @@ def test_driven_node_publishes_only_while_active(start_process, ros_node, domain
 
 def test_failing_configure_reaches_the_driver_with_the_nodes_message(start_process, ros_node, domain_id):
     diagnostics = ros_node.collect(DiagnosticArray, "/diagnostics")
-    start_process("processes.managed_test_node", "--ros-args", "-p", "autostart:=false",
-                  "-p", "fail_configure:=true")
+    start_process("processes.managed_probe", "--ros-args", "-p", "autostart:=false",
+                  "-p", "fail_configure:=the checkpoint /nowhere does not exist")
     diagnostics.wait_for(1, timeout=30, predicate=lambda m: lifecycle_state(m) == "unconfigured")
-    with pytest.raises(TransitionError, match="managed_test_node failed to configure: the checkpoint /nowhere"):
+    with pytest.raises(TransitionError, match="managed_probe failed to configure: the checkpoint /nowhere"):
         drive_transitions([NODE], domain_id=domain_id)
     error = diagnostics.wait_for(1, timeout=10, predicate=lambda m: any(
         s.name == f"{NODE}: lifecycle" and from_message(s).level == Level.ERROR for s in m.status))[-1]
@@ -60,7 +60,7 @@ def test_failing_configure_reaches_the_driver_with_the_nodes_message(start_proce
 
 
 def test_autostart_failure_ends_the_process_with_the_message(start_process):
-    proc = start_process("processes.managed_test_node", "--ros-args", "-p", "fail_configure:=true")
+    proc = start_process("processes.managed_probe", "--ros-args", "-p", "fail_configure:=the checkpoint /nowhere does not exist")
     assert proc.wait(timeout=30) != 0
     assert "the checkpoint /nowhere does not exist" in proc.log()
 

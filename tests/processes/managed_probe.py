@@ -1,8 +1,11 @@
-"""Test process: a managed node that appends "<name> <transition>" to its `log_file` parameter at
-each transition, and fails to configure with `fail_configure` as its message when that is set."""
+"""Test process: a managed node that appends "<name> <transition>" to its `log_file` parameter (if
+set) at each transition, fails to configure with `fail_configure` as its message when that is set,
+and while active publishes a counter on /<name>/ticks (a lifecycle publisher) and a status."""
 import rclpy
 from rclpy.executors import ExternalShutdownException
+from std_msgs.msg import Int32
 
+from recap_core.diagnostics import Level, Status
 from recap_lifecycle.managed_node import ConfigureError, ManagedNode
 
 
@@ -11,26 +14,41 @@ class Probe(ManagedNode):
         super().__init__("managed_probe")
         self.declare_parameter("log_file", "")
         self.declare_parameter("fail_configure", "")
+        self.ticks = 0
 
     def _note(self, transition: str) -> None:
-        with open(self.get_parameter("log_file").value, "a") as log:
-            log.write(f"{self.get_name()} {transition}\n")
+        if self.get_parameter("log_file").value:
+            with open(self.get_parameter("log_file").value, "a") as log:
+                log.write(f"{self.get_name()} {transition}\n")
 
     def configure(self) -> None:
         self._note("configure")
         message = self.get_parameter("fail_configure").value
         if message:
             raise ConfigureError(message)
+        self.pub = self.create_lifecycle_publisher(Int32, f"/{self.get_name()}/ticks", 10)
+        self.timer = self.create_timer(0.05, self._tick)
+
+    def _tick(self) -> None:
+        self.ticks += 1
+        self.pub.publish(Int32(data=self.ticks))
 
     def activate(self) -> None:
         self._note("activate")
+
+    def cleanup(self) -> None:
+        self.destroy_timer(self.timer)
+        self.destroy_lifecycle_publisher(self.pub)
+
+    def diagnostic_statuses(self) -> list[Status]:
+        return [Status(f"{self.get_name()}: ticks", Level.OK, "counting", {"ticks": self.ticks})]
 
 
 def main() -> None:
     rclpy.init()
     node = Probe()
-    node.start()
     try:
+        node.start()
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

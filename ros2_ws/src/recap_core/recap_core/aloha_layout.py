@@ -99,12 +99,18 @@ def join_arms(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return np.concatenate([np.asarray(left), np.asarray(right)], axis=-1)
 
 
-def reorder_by_name(names: Sequence[str], values: Sequence[float], source: str = "message") -> np.ndarray:
-    """A 14-D vector from a message naming all JOINT_NAMES (any order, extras ignored)."""
+def vector_by_name(names: Sequence[str], values: Sequence[float], wanted: Sequence[str],
+                   source: str = "message") -> np.ndarray:
+    """(len(wanted),) from a message naming at least the `wanted` joints, in any order (extras ignored)."""
     if len(names) != len(values):
         raise JointNameError(f"{source}: {len(names)} names but {len(values)} values")
     index = {name: i for i, name in enumerate(names)}
-    missing = [j for j in JOINT_NAMES if j not in index]
+    missing = [j for j in wanted if j not in index]
     if missing:
         raise JointNameError(f"{source}: missing joint(s) {missing}")
-    return np.array([values[index[j]] for j in JOINT_NAMES], dtype=np.float64)
+    return np.array([values[index[j]] for j in wanted], dtype=np.float64)
+
+
+def reorder_by_name(names: Sequence[str], values: Sequence[float], source: str = "message") -> np.ndarray:
+    """The simulator's 14-D vector from a message naming all JOINT_NAMES (any order, extras ignored)."""
+    return vector_by_name(names, values, JOINT_NAMES, source)

@@ -26,7 +26,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from recap_core.aloha_layout import JointNameError
 from recap_core.pose_jump import JUMP_RAD, PoseJumpDetector
 from recap_core.robot_description import RobotDescription
 from recap_core.stamps import seconds_to_ns
@@ -57,17 +56,6 @@ class ArmLayout:
     @property
     def gripper_indices(self) -> tuple[int, ...]:
         return tuple(int(i) - 1 for i in np.cumsum(self.follower_sizes))
-
-
-def by_name(names: Sequence[str], values: Sequence[float], wanted: Sequence[str], source: str) -> np.ndarray:
-    """(len(wanted),) from a message naming at least the `wanted` joints, in any order."""
-    if len(names) != len(values):
-        raise JointNameError(f"{source}: {len(names)} names but {len(values)} values")
-    index = {name: i for i, name in enumerate(names)}
-    missing = [j for j in wanted if j not in index]
-    if missing:
-        raise JointNameError(f"{source}: missing joint(s) {missing}")
-    return np.array([values[index[j]] for j in wanted], dtype=np.float64)
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,13 @@ from sensor_msgs.msg import JointState, Joy
 from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, Trigger
 
-from recap_core.aloha_layout import JointNameError
+from recap_core.aloha_layout import JointNameError, vector_by_name
 from recap_core.diagnostics import Level, Status
 from recap_core.robot_description import RobotDescriptionError, load_robot
 from recap_core.stamps import seconds_to_ns, split_ns
 from recap_lifecycle.managed_node import ConfigureError, ManagedNode
 from recap_msgs.msg import EpisodeEvent, InterventionState
-from recap_teleop.arbitration_core import ArbitrationCore, by_name
+from recap_teleop.arbitration_core import ArbitrationCore
 from recap_teleop.command_adapters import AdapterUnavailable, make_adapter
 from recap_teleop.config import PARAMETERS, ArbitrationNodeConfig
 from recap_teleop.console_requests import HOME
@@ -153,7 +153,7 @@ class ArbitrationNode(ManagedNode):
             if tuple(msg.name) == names:  # fast path: the policy node sends the description's order
                 command = np.asarray(msg.position, dtype=np.float64)
             else:
-                command = by_name(msg.name, msg.position, names, source=self.config.policy_command_topic)
+                command = vector_by_name(msg.name, msg.position, names, source=self.config.policy_command_topic)
         except JointNameError as exc:
             self.get_logger().error(f"ignored policy command: {exc}", throttle_duration_sec=2.0)
             return

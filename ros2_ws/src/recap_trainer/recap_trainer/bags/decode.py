@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from recap_core.aloha_layout import vector_by_name
 from recap_core.robot_description import ArmDescription
 from recap_core.stamps import to_ns
 
 from recap_trainer.bags.config import ConverterConfig
 from recap_trainer.bags.errors import BagError
 from recap_trainer.bags.images import decode_rgb, raw_image_view, resize
-from recap_trainer.bags.message_checks import ALL_JOINTS, by_name, checked_vector
+from recap_trainer.bags.message_checks import ALL_JOINTS, checked_vector
 from recap_trainer.bags.source import BagSource
 from recap_trainer.episode import JointRange
 
@@ -134,7 +135,7 @@ def decode_bag(src: BagSource, cfg: ConverterConfig, topics: set[str],
                              f"{cfg.robot.name!r}; ignored")
                     value = checked_vector(lambda: arm.vector(msg.name, msg.position, where), columns, joint_range)
                 elif topic in (cfg.executed_topic, cfg.proposed_topic):
-                    value = checked_vector(lambda: by_name(msg.name, msg.position, joint_names, where), ALL_JOINTS,
+                    value = checked_vector(lambda: vector_by_name(msg.name, msg.position, joint_names, where), ALL_JOINTS,
                                            joint_range, check_range=topic == cfg.executed_topic)
                 elif topic in cameras:
                     rgb = decode_rgb(msg)

@@ -30,18 +30,6 @@ class Rejected:
     detail: str  # the first offending joint and value, or the names that were missing
 
 
-def by_name(names: Sequence[str], values: Sequence[float], joint_names: Sequence[str],
-            source: str = "message") -> np.ndarray:
-    """The (D,) vector of `joint_names` from a command naming them all (any order, extras ignored)."""
-    if len(names) != len(values):
-        raise JointNameError(f"{source}: {len(names)} names but {len(values)} values")
-    index = {name: i for i, name in enumerate(names)}
-    missing = [j for j in joint_names if j not in index]
-    if missing:
-        raise JointNameError(f"{source}: missing joint(s) {missing}")
-    return np.array([values[index[j]] for j in joint_names], dtype=np.float64)
-
-
 def checked_vector(convert: Callable[[], np.ndarray], columns: slice,
                    joint_range: JointRange, check_range: bool = True) -> np.ndarray | Rejected:
     """convert()'s vector (the `columns` of the robot's joint vector), or why it cannot be used.
