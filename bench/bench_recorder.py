@@ -151,7 +151,7 @@ def bench_robot(folder: Path, n_cams: int) -> Path:
     data["cameras"] = [{"name": c, "topic": f"/{c}/image_raw", "encoding": "raw", "rate_hz": 50.0, "size": [480, 640]}
                        for c in CAMERAS[:n_cams]]
     path = folder / "bench_robot.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
 

@@ -54,11 +54,15 @@ def test_dimension_grippers_topics_and_home_come_from_the_description():
 def test_hash_is_stable_and_follows_the_content(tmp_path):
     data = load_robot("aloha").to_dict()
     path = tmp_path / "mine.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=True))
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
     assert load_robot(path).description_hash() == load_robot("aloha").description_hash()
     assert len(load_robot("aloha").description_hash()) == 16
     data["follower_arms"][0]["gripper"]["open"] = 1.5
     assert RobotDescription.from_dict(data).description_hash() != load_robot("aloha").description_hash()
+    reordered = load_robot("aloha").to_dict()  # the same joints in another state-vector order
+    reordered["follower_arms"][0]["joints"] = dict(reversed(list(reordered["follower_arms"][0]["joints"].items())))
+    reordered["leader_arms"][0]["joints"] = dict(reversed(list(reordered["leader_arms"][0]["joints"].items())))
+    assert RobotDescription.from_dict(reordered).description_hash() != load_robot("aloha").description_hash()
 
 
 def test_arm_vector_is_built_by_name_and_reports_unknown_joints():

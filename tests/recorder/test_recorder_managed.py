@@ -105,7 +105,7 @@ def test_a_description_files_compressed_camera_is_recorded_with_its_type(ros_nod
     doc["cameras"] = [{"name": "overhead", "topic": "/overhead/jpeg", "encoding": "compressed", "rate_hz": 15.0,
                        "size": [48, 64]}]
     path = tmp_path / "overhead_aloha.yaml"
-    path.write_text(yaml.safe_dump(doc))
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
     out = tmp_path / "episodes"
     start_recorder(start_process, out, str(path))
     started = call_service(ros_node, StartEpisode, "/recorder/start_episode",

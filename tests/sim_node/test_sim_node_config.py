@@ -43,3 +43,31 @@ def test_parameters_reach_the_parts():
 def test_bad_values_are_refused_by_name(override, match):
     with pytest.raises(ValueError, match=match):
         SimNodeConfig.from_parameters({**DEFAULTS, **override})
+
+
+def test_topics_come_from_the_robot_description(tmp_path):
+    import yaml
+
+    from recap_core.robot_description import load_robot
+    cfg = SimNodeConfig.from_parameters({**DEFAULTS, "cameras": ["cam_high"]})
+    assert cfg.topics.follower == {"left": "/follower_left/joint_states", "right": "/follower_right/joint_states"}
+    assert cfg.topics.command == {"left": "/follower_left/command", "right": "/follower_right/command"}
+    assert cfg.topics.cameras == {"cam_high": "/cam_high/image_raw"}
+    data = load_robot("aloha_sim").to_dict()
+    data["cameras"][0]["topic"] = "/overhead/rgb"
+    data["follower_arms"][1]["joint_states"] = "/right_arm/joint_states"
+    mine = tmp_path / "my_sim.yaml"
+    mine.write_text(yaml.safe_dump(data, sort_keys=False))
+    cfg = SimNodeConfig.from_parameters({**DEFAULTS, "robot": str(mine), "cameras": ["cam_high"]})
+    assert cfg.topics.cameras == {"cam_high": "/overhead/rgb"}
+    assert cfg.topics.follower["right"] == "/right_arm/joint_states"
+
+
+@pytest.mark.parametrize("robot, override, match", [
+    ("single_arm_6dof", {}, "does not describe the simulated ALOHA"),
+    ("aloha", {}, "the simulator's gripper reads"),
+    ("aloha_sim", {"cameras": ["cam_low"]}, "unknown camera|has no camera"),
+])
+def test_a_description_of_another_robot_is_refused(robot, override, match):
+    with pytest.raises(ValueError, match=match):
+        SimNodeConfig.from_parameters({**DEFAULTS, "robot": robot, **override})

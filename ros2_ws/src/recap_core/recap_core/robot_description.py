@@ -187,8 +187,12 @@ class RobotDescription:
         }
 
     def description_hash(self) -> str:
-        """16 hex digits of the SHA-256 of the canonical JSON content: equal content, equal hash."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """16 hex digits of the SHA-256 of the canonical JSON content: equal content, equal hash.
+
+        The state vector's order is hashed explicitly: canonical JSON sorts mapping keys, and the
+        order of an arm's `joints` mapping is the order of the state vector."""
+        content = {"description": self.to_dict(), "state_vector": list(self.joint_names)}
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     @classmethod

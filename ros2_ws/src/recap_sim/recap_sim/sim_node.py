@@ -75,29 +75,30 @@ class SimNode(Node):
         for name, (default, description) in PARAMETERS.items():
             self.declare_parameter(name, default, ParameterDescriptor(description=description))
         cfg = SimNodeConfig.from_parameters({name: self.get_parameter(name).value for name in PARAMETERS})
-        self.loop_config, self.limits, self.operator = cfg.core, cfg.limits, cfg.operator
+        self.loop_config, self.limits, self.operator, topics = cfg.core, cfg.limits, cfg.operator, cfg.topics
+        self.command_topics = topics.command
         self.pacer = RealTimePacer(cfg.real_time_factor, period_s=0.02)
         self._rejected = dict.fromkeys(ARMS, 0)
         self._reject_log_period = cfg.reject_log_period_s
 
         sensor = qos_profile_sensor_data  # best effort: a late sample is worthless, the next one is coming
         self.clock_pub = self.create_publisher(Clock, "/clock", 10)
-        self.joint_pubs = {arm: self.create_publisher(JointState, f"/follower_{arm}/joint_states", sensor)
+        self.joint_pubs = {arm: self.create_publisher(JointState, topics.follower[arm], sensor)
                            for arm in ARMS}
         self.object_pub = self.create_publisher(JointState, "/sim/object_state", sensor)
-        self.image_pubs = {cam: self.create_publisher(Image, f"/{cam}/image_raw", sensor)
+        self.image_pubs = {cam: self.create_publisher(Image, topics.cameras[cam], sensor)
                            for cam in self.loop_config.cameras}
         self.task_pub = self.create_publisher(TaskState, "/sim/task_state", LATCHED_QOS)
         # A reset teleports the arms: the arbitration node re-syncs its command on this event, and
         # holds on any jump it is not told about. Reliable, as the recorder's episode events.
         self.events_pub = self.create_publisher(EpisodeEvent, "/episode_events", 100)
         if self.operator.enabled:
-            self.leader_pubs = {arm: self.create_publisher(JointState, f"/leader_{arm}/joint_states", sensor)
+            self.leader_pubs = {arm: self.create_publisher(JointState, topics.leader[arm], sensor)
                                 for arm in ARMS}
             # Takeover requests are rare events that must arrive: reliable.
             self.takeover_pub = self.create_publisher(Bool, "/takeover/request", 10)
         for arm in ARMS:
-            self.create_subscription(JointState, f"/follower_{arm}/command",
+            self.create_subscription(JointState, topics.command[arm],
                                      lambda msg, arm=arm: self._on_command(arm, msg), COMMAND_QOS)
         self.create_service(ResetSim, "/sim/reset", self._on_reset)
         self.create_service(GetTaskState, "/sim/get_task_state", self._on_get_task_state)
@@ -121,7 +122,7 @@ class SimNode(Node):
             vector = validate_arm_command(msg.name, msg.position, arm, self.limits)
         except CommandRejected as exc:
             self._rejected[arm] += 1
-            text = (f"/follower_{arm}/command rejected, the arm holds its last valid command: {exc} "
+            text = (f"{self.command_topics[arm]} rejected, the arm holds its last valid command: {exc} "
                     f"({self._rejected[arm]} rejected so far)")
             if self._reject_log_period > 0:
                 self.get_logger().warning(text, throttle_duration_sec=self._reject_log_period)
@@ -129,7 +130,7 @@ class SimNode(Node):
                 self.get_logger().warning(text)
             return
         if not self.loop.hold_command(arm, vector):
-            self.get_logger().info(f"/follower_{arm}/command ignored: still aimed at the pose before the reset "
+            self.get_logger().info(f"{self.command_topics[arm]} ignored: still aimed at the pose before the reset "
                                    f"({self.loop.stale_commands_ignored} so far)", throttle_duration_sec=1.0)
 
     def _ask_physics(self, request, what: str):

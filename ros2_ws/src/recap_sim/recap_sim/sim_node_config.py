@@ -9,9 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from recap_core.aloha_layout import CAMERA_NAMES, SIM_GRIPPER
+from recap_core.robot_description import ROBOT_PARAMETER, RobotDescriptionError, load_robot
 from recap_sim.command_validation import CommandLimits
 from recap_sim.node_core import SimCoreConfig
 from recap_sim.operator_parameters import OPERATOR_PARAMETERS, OperatorSettings, operator_settings
+from recap_sim.sim_topics import SimTopics
 
 _CORE = SimCoreConfig()
 OPERATOR_PREFIX = "operator."
@@ -19,6 +21,7 @@ NO_CAMERAS = ("", "none")  # a camera list entry that names no camera (an empty 
 
 # name -> (default, description).
 PARAMETERS: dict[str, tuple[object, str]] = {
+    ROBOT_PARAMETER[0]: ROBOT_PARAMETER[1:],
     "task": (_CORE.task, "task of the first episode (transfer_cube, espresso)"),
     "seed": (_CORE.seed, "seed of the first episode, 0..2**63-1"),
     "real_time_factor": (1.0, "sim seconds per wall second: 1.0 = wall clock, 0 = as fast as possible"),
@@ -43,6 +46,7 @@ class SimNodeConfig:
     limits: CommandLimits  # which arm commands are clipped, which rejected
     reject_log_period_s: float  # at most one rejected-command warning per period; <= 0 = every one
     operator: OperatorSettings  # the simulated operator (leader arms + takeover requests)
+    topics: SimTopics  # where it publishes and listens, from the robot description
 
     @classmethod
     def from_parameters(cls, p: Mapping[str, object]) -> "SimNodeConfig":
@@ -55,4 +59,10 @@ class SimNodeConfig:
         limits = CommandLimits(gripper=SIM_GRIPPER, joint_margin=p["joint_margin_rad"],
                                gripper_margin=p["gripper_margin"])
         operator = operator_settings({k[len(OPERATOR_PREFIX):]: v for k, v in p.items() if k.startswith(OPERATOR_PREFIX)})
-        return cls(core, p["real_time_factor"], limits, p["reject_log_period_s"], operator)
+        try:
+            topics = SimTopics.from_description(load_robot(p[ROBOT_PARAMETER[0]]), core.cameras)
+        except RobotDescriptionError as exc:
+            raise ValueError(str(exc)) from exc
+        if operator.enabled and not topics.leader:
+            raise ValueError("the simulated operator moves leader arms, and the robot description has none")
+        return cls(core, p["real_time_factor"], limits, p["reject_log_period_s"], operator, topics)
