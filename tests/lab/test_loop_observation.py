@@ -128,3 +128,19 @@ def test_the_loop_passes_its_value_check_mode_to_the_labels():
     assert strict.hash() == LoopConfig().hash()  # a run may resume with checks switched
     cameras = config_from(build_parser().parse_args(["--observation", "cameras"]))
     assert algorithm_config(cameras).cameras == VISION_CAMERAS
+
+
+def test_the_tuned_reference_at_the_loops_own_noise_is_pi0s_evaluation(tmp_path):
+    from recap_lab.self_improvement.config import LoopConfig
+    from recap_lab.self_improvement.run import _evaluate_tuned
+    from recap_model.checkpoint import CheckpointError
+
+    cfg = LoopConfig()
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "iter_0.json").write_text('{"label": "SFT (pi^0)"}')
+    # No policy at all: an evaluation would fail; the best noise being the loop's own needs none.
+    out = _evaluate_tuned(tmp_path / "no_policy", cfg, tmp_path, cfg.noise_scale)
+    assert (tmp_path / "eval" / "reference" / "tuned.json").read_text() == '{"label": "SFT (pi^0)"}'
+    assert out.endswith("tuned.json")
+    with pytest.raises(CheckpointError, match="no_policy"):  # another noise: pi^0 is evaluated again
+        _evaluate_tuned(tmp_path / "no_policy", cfg, tmp_path, cfg.noise_scale + 0.3)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -113,9 +114,7 @@ def run_loop(cfg: LoopConfig, workdir: Path, domain_id: int | None = None) -> Pa
     # (every pi^k sampled alike) is there first.
     if cfg.reference_noise_scales:
         best = step("iter_0/validate_noise", lambda: _best_noise_scale(policies[0], cfg, workdir / "eval" / "validation"))
-        step("iter_0/evaluate_tuned", lambda: _evaluate(
-            policies[0], cfg, workdir / "eval" / "reference" / "tuned.json",
-            f"SFT (pi^0) at noise {best['noise_scale']:g}", noise_scale=best["noise_scale"]))
+        step("iter_0/evaluate_tuned", lambda: _evaluate_tuned(policies[0], cfg, workdir, best["noise_scale"]))
     if cfg.baselines:
         for method in BASELINES:
             out = workdir / "baselines" / method
@@ -140,6 +139,18 @@ def _evaluate(policy_dir: Path, cfg: LoopConfig, out: Path, label: str, noise_sc
     log.info("%s: success %s, throughput %s successes/h", label, report.success_rate.format(),
              report.throughput_per_hour.format(digits=0))
     return str(report.save(out))
+
+
+def _evaluate_tuned(policy_dir: Path, cfg: LoopConfig, workdir: Path, noise_scale: float) -> str:
+    """The SFT reference at its best noise on the evaluation episodes; where that is the loop's own
+    noise, pi^0's evaluation is that reference already (same policy, seed and episodes)."""
+    out = workdir / "eval" / "reference" / "tuned.json"
+    if noise_scale == cfg.noise_scale:
+        log.info("the SFT policy's best noise is the loop's own (%g): its reference is pi^0's evaluation", noise_scale)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(workdir / "eval" / "iter_0.json", out)
+        return str(out)
+    return _evaluate(policy_dir, cfg, out, f"SFT (pi^0) at noise {noise_scale:g}", noise_scale=noise_scale)
 
 
 def _best_noise_scale(policy_dir: Path, cfg: LoopConfig, out_dir: Path) -> dict:
