@@ -45,3 +45,29 @@ def test_sigterm_stops_the_soak_its_nodes_and_writes_the_report(tmp_path):
     assert (out / "SOAK.md").is_file()
     alive = [p for p in nodes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert not alive, f"node processes left running: {[p.cmdline() for p in alive]}"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "systemd-stop"])
+def test_a_signal_to_the_whole_group_stops_the_graph_once_and_cleanly(tmp_path, domain_id, sig):
+    """A terminal's Ctrl-C reaches the whole foreground process group, `systemctl stop` and `timeout`
+    every process of the service: the runner alone stops its nodes, one SIGINT each, and no node gets
+    a second signal in the middle of its shutdown (which ends it with a traceback, not cleanly)."""
+    runner = subprocess.Popen([sys.executable, "-m", "recap_bringup.runner", "espresso", "--sim", "false",
+                               "--robot", "single_arm_6dof", "--bag-dir", str(tmp_path / "bags"),
+                               "--startup-timeout", "3", "--domain-id", str(domain_id)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines: list[str] = []
+    try:
+        for line in runner.stdout:  # until both managed nodes are active
+            lines.append(line)
+            if sum("activate: now active" in seen for seen in lines) == 2:
+                break
+        os.killpg(runner.pid, sig)
+        lines += runner.stdout.readlines()
+        assert runner.wait(timeout=60) == 0
+    finally:
+        if runner.poll() is None:
+            os.killpg(runner.pid, signal.SIGKILL)
+    output = "".join(lines)
+    assert "activate: now active" in output
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output[-3000:]

@@ -47,8 +47,10 @@ class NodeProcesses:
         """Start every node (in description order), or just `name`."""
         env = {**os.environ, "ROS_DOMAIN_ID": str(self.domain_id)}
         for spec in ([self.specs[name]] if name else self.specs.values()):
+            # A session of its own: a terminal's Ctrl-C or `systemctl stop` signals every process of
+            # the group, and a node signalled again by `stop()` mid-shutdown dies with a traceback.
             proc = subprocess.Popen(self.command(spec), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    text=True, bufsize=1, env=env)
+                                    text=True, bufsize=1, env=env, start_new_session=True)
             self.procs[spec.name] = proc
             self._tails[spec.name] = tail = deque(maxlen=TAIL_LINES)
             self._relays[spec.name] = relay = threading.Thread(target=self._relay, args=(spec.name, proc, tail),
