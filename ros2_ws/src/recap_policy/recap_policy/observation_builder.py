@@ -78,7 +78,8 @@ class ObservationBuilder:
         Raises JointNameError naming the topic when a mapped joint is missing; the arm is then stale
         until a complete message arrives."""
         arm = self.spec.arms[arm_index]
-        unknown = arm.unknown_joints(names)
+        # Checked until warned: the warning is once per topic, and this runs for every joint state.
+        unknown = [] if ("unknown joints", arm.joint_states) in self._warned else arm.unknown_joints(names)
         if unknown:
             self._warn_once("unknown joints", arm.joint_states,
                             f"{arm.joint_states}: joint(s) {unknown} are not in the robot description's arm "
