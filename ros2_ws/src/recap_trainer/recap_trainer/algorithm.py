@@ -68,6 +68,9 @@ class AlgorithmConfig:
     # share of episodes each value function does not train on, so that its checks score unseen ones
     value_holdout_fraction: float = DEFAULT_HOLDOUT_FRACTION
     value_checks: str = "warn"  # labels from a V that fails its checks: "warn", "refuse" (raise), "off"
+    # V_pre (and so every V^k) sees the time since the episode started (ValueConfig.time_limits): a
+    # deviation from the paper's V(o_t, l), docs/TRAINER.md "The value function sees the time".
+    value_time_input: bool = True
 
     @classmethod
     def from_pretraining(cls, value_training: TrainConfig, policy_training: TrainConfig, **fields) -> AlgorithmConfig:
@@ -132,7 +135,8 @@ def pretrain(demos: EpisodeCatalog, work_dir: str | Path, cfg: AlgorithmConfig) 
     """V_pre and pi_pre on demonstrations (Monte Carlo advantages, ~30% positive)."""
     out = Path(work_dir) / "pretrained"
     rewards = RewardConfig.from_episodes(demos, cfg.max_episode_length, cfg.c_fail, cfg.takeover_split)
-    train_value(demos, out / "value", cfg.pretrain_value, rewards, cameras=cfg.cameras, holdout=cfg.holdout())
+    train_value(demos, out / "value", cfg.pretrain_value, rewards, cameras=cfg.cameras, holdout=cfg.holdout(),
+                time_input=cfg.value_time_input)
     labels = None
     if cfg.policy.needs_labels:
         labels = label_with_value(demos, out / "value", cfg.pretrain_labels(), cfg.value_checks)

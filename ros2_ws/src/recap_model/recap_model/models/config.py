@@ -107,12 +107,24 @@ class ValueConfig:
     v_min: float = -1.0
     v_max: float = 0.0
     hidden: int = 256  # width of the MLP head
+    # Steps since the episode started, as a fraction of each task's L (one per observation.tasks, in
+    # that order): V's time input. The return of a time-limited episode depends on the time left, which
+    # no image shows (docs/TRAINER.md, "The value function sees the time"); () = V sees no time.
+    time_limits: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.observation, dict):
             object.__setattr__(self, "observation", ObservationConfig(**self.observation))
+        object.__setattr__(self, "time_limits", tuple(int(v) for v in self.time_limits))
         if self.num_bins < 2 or not self.v_min < self.v_max or self.hidden <= 0:
             raise ValueError(f"bad value config: bins={self.num_bins}, range=[{self.v_min}, {self.v_max}], hidden={self.hidden}")
+        if self.time_limits and (len(self.time_limits) != len(self.observation.tasks) or min(self.time_limits) < 1):
+            raise ValueError(f"time_limits must give one L >= 1 per task {list(self.observation.tasks)}, "
+                             f"got {list(self.time_limits)}")
+
+    @property
+    def sees_time(self) -> bool:
+        return bool(self.time_limits)
 
 
 def config_to_dict(config: Any) -> dict:

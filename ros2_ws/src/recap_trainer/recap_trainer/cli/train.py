@@ -38,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--takeover-split", choices=("first", "every", "none"), default="first",
                    help="where returns are cut at human takeovers")
     _holdout_arg(p)
+    _time_input_arg(p)
     p.set_defaults(func=_train_value)
 
     p = subparsers.add_parser(
@@ -115,6 +116,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true",
                    help="replace a non-empty WORK_DIR/iter_<k> (and an unfinished WORK_DIR/pretrained)")
     _holdout_arg(p)
+    _time_input_arg(p)
     _value_checks_arg(p)
     p.set_defaults(func=_iterate)
 
@@ -131,6 +133,14 @@ def _holdout_arg(p: argparse.ArgumentParser) -> None:
                    "and --seed (at least one success and one failure; none below 10 episodes); V is scored on "
                    "them and value_checks.json + value_checks.png are written next to the checkpoint. 0: train on "
                    "every episode (the checks then score training episodes)")
+
+
+def _time_input_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--time-input", action=argparse.BooleanOptionalAction, default=AlgorithmConfig.value_time_input,
+                   help="the value function also sees the time since the episode started, as a fraction of the "
+                   "task's L: a timed-out episode's return depends on the time left, which no observation shows "
+                   "(a deviation from the paper's V(o_t, l); --no-time-input: V sees o_t and l only). A fine-tuned "
+                   "V (--init-from) keeps its checkpoint's choice")
 
 
 def _value_checks_arg(p: argparse.ArgumentParser) -> None:
@@ -185,7 +195,7 @@ def _train_value(a: argparse.Namespace) -> int:
     with options_named(max_episode_length="--max-episode-length", c_fail="--c-fail"):
         rewards = None if a.init_from else RewardConfig.from_episodes(catalog, lengths, c_fail, a.takeover_split)
     out = train_value(catalog, a.out, train, rewards, init_from=a.init_from, resume=a.resume,
-                      cameras=tuple(a.cameras), holdout=holdout)
+                      cameras=tuple(a.cameras), holdout=holdout, time_input=a.time_input)
     if is_main_process() and (out / VALUE_CHECKS_JSON).is_file():  # the main process of torchrun writes them
         print(load_value_checks(out).summary())
         print(f"value checks: {out / VALUE_CHECKS_JSON}, {out / VALUE_CHECKS_PNG}")
@@ -259,7 +269,7 @@ def _iterate(a: argparse.Namespace) -> int:
         cfg = AlgorithmConfig.from_pretraining(value_training, policy_training, policy=PolicyTrainConfig(a.method),
                                                n_step=a.n_step, finetune_positive_fraction=a.positive_fraction,
                                                cameras=tuple(a.cameras), value_holdout_fraction=a.holdout_fraction,
-                                               value_checks=a.value_checks)
+                                               value_checks=a.value_checks, value_time_input=a.time_input)
     needs_pretraining = not (a.work_dir / "pretrained" / "policy" / "config.json").is_file()
     if needs_pretraining:  # a pre-training that stopped half-way is not silently overwritten
         check_output_dir(a.work_dir / "pretrained", overwrite=a.force, what="pre-training directory")

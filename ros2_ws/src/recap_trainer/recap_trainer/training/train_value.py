@@ -14,7 +14,7 @@ from torch import nn
 
 from recap_model.checkpoint import load_checkpoint, save_checkpoint
 from recap_model.models.config import ValueConfig
-from recap_model.models.value_model import ValueModel
+from recap_model.models.value_model import ValueModel, elapsed_fraction
 from recap_core.output_files import write_json_atomic
 from recap_model.normalization import NormStats
 from recap_trainer.normalization import compute_stats
@@ -54,6 +54,8 @@ class ValueBatches(BatchSource):
         episodes, steps = self.sampler.sample(rng, size)
         episodes, steps = episodes[part], steps[part]
         batch = gather_observations(self.catalog, self.config.observation, self.stats, episodes, steps)
+        if self.config.sees_time:
+            batch["elapsed"] = elapsed_fraction(self.config, batch["task_id"].numpy(), steps)
         batch["returns"] = torch.tensor([self.returns[k][t] for k, t in zip(episodes.tolist(), steps.tolist())])
         return {"batch": batch}
 
@@ -100,12 +102,14 @@ def train_value(
     cameras: tuple[str, ...] = (),
     holdout: HoldoutConfig | None = None,
     checks: ValueCheckConfig = ValueCheckConfig(),
+    time_input: bool = True,
 ) -> Path:
     """Train V on `catalog` less the held-out episodes (`holdout`, default: 10 % chosen with
     train.seed), then score it on those (on the training episodes when none are held out): writes
-    value_checks.json and value_checks.png next to the checkpoint. `init_from` = fine-tune from that
-    checkpoint (V_pre), keeping its model config, normalisation stats and reward config. Returns
-    the checkpoint directory."""
+    value_checks.json and value_checks.png next to the checkpoint. `time_input`: V sees the steps
+    since the episode started as a fraction of its task's L (ValueConfig.time_limits). `init_from` =
+    fine-tune from that checkpoint (V_pre), keeping its model config, normalisation stats and reward
+    config. Returns the checkpoint directory."""
     out_dir = Path(out_dir)
     holdout = holdout or HoldoutConfig(seed=train.seed)
     torch.manual_seed(train.seed)
@@ -117,9 +121,10 @@ def train_value(
         check_fits(catalog, config.observation, stats=stats)
     else:
         obs = observation_config_for(catalog, cameras, **(model_sizes or {"width": ValueConfig().observation.width}))
-        config = ValueConfig(observation=obs)
-        model, stats = ValueModel(config), compute_stats(catalog)
         rewards = rewards or RewardConfig.from_episodes(catalog)
+        limits = tuple(rewards.for_task(task).max_episode_length for task in obs.tasks) if time_input else ()
+        config = ValueConfig(observation=obs, time_limits=limits)
+        model, stats = ValueModel(config), compute_stats(catalog)
     targets = episode_return_targets(catalog, rewards)
     held = choose_holdout([(catalog.summaries[k].episode_id, catalog.summaries[k].outcome) for k in targets], holdout)
     if resume:
@@ -198,5 +203,7 @@ def predict_values(model: ValueModel, stats: NormStats, episode, batch_size: int
             {c: episode.images[c][sl] for c in config.cameras}, np.full(len(episode.qpos[sl]), task_id),
             where=f"episode {episode.episode_id}",
         )
+        if model.config.sees_time:
+            batch["elapsed"] = elapsed_fraction(model.config, batch["task_id"].numpy(), np.arange(start, start + len(batch["task_id"])))
         out.append(model.expected_value(model(batch)).numpy())
     return np.concatenate(out).astype(np.float64)
