@@ -119,6 +119,46 @@ def test_the_summary_over_seeds_lists_every_run_and_the_median(tmp_path):
     assert text.count("\n| 0 |") + text.count("\n| 1 |") + text.count("\n| 2 |") == 3
 
 
+def _finished_run(run, seed, sft=5, final=8, **config):
+    (run / "eval").mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"iterations": 2, "seed": seed, "observation": "cameras",
+                                                 "train_threads": 2, **config}))
+    _evaluation(run / "eval" / "iter_0.json", "SFT (pi^0)", sft)
+    _evaluation(run / "eval" / "iter_2.json", "RECAP iter 2 (pi^2)", final)
+    return run
+
+
+def test_seeds_summarises_runs_that_finished_apart_and_refuses_what_does_not_belong_together(tmp_path, capsys):
+    from recap_lab.cli import main as lab_main
+
+    a = _finished_run(tmp_path / "machine_a" / "seed_0", 0, sft=5, final=8)
+    b = _finished_run(tmp_path / "machine_b" / "seed_1", 1, sft=4, final=4, train_threads=16)  # threads may differ
+    out = tmp_path / "summary"
+    assert lab_main(["seeds", str(a), str(b), "--out", str(out)]) == 0
+    summary = json.loads((out / "seeds.json").read_text())
+    assert [r["seed"] for r in summary["runs"]] == [0, 1]
+    ratios = [r["ratios"]["throughput vs SFT"] for r in summary["runs"]]
+    assert ratios[0] > 1.0 and ratios[1] == pytest.approx(1.0)  # seed 1: pi^2 as good as its pi^0
+    assert summary["distribution"]["throughput vs SFT"]["median"] == pytest.approx(sum(ratios) / 2)
+    assert "(../machine_a/seed_0/REPORT.md)" in (out / "SEEDS.md").read_text()
+    before = (out / "SEEDS.md").read_text()
+
+    other = _finished_run(tmp_path / "other" / "seed_2", 2, observation="sim-state")
+    unfinished = _finished_run(tmp_path / "unfinished" / "seed_3", 3)
+    (unfinished / "eval" / "iter_2.json").unlink()
+    for runs, message in (([a, other], "different configurations .observation."),
+                          ([a, unfinished], "has not finished .eval/iter_2.json missing"),
+                          ([a, a], "the same seed"),
+                          ([a, tmp_path / "nowhere"], "not a loop run directory")):
+        with pytest.raises(ValueError, match=message):
+            lab_main(["seeds", *map(str, runs), "--out", str(tmp_path / "refused")])
+        assert not (tmp_path / "refused").exists()  # refused before anything is written
+    with pytest.raises(ValueError, match="exists; pass --force"):
+        lab_main(["seeds", str(b), "--out", str(out)])
+    assert (out / "SEEDS.md").read_text() == before
+    assert lab_main(["seeds", str(b), "--out", str(out), "--force"]) == 0
+
+
 def test_the_loop_passes_its_value_check_mode_to_the_labels():
     from recap_lab.self_improvement.run import algorithm_config
 

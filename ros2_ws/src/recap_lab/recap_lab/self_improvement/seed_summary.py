@@ -3,6 +3,7 @@ their distribution. All runs are shown, never only the best; the median run is t
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,8 +56,43 @@ def load_run(run_dir: Path) -> RunSummary:
                       metrics(tuned) if tuned else None, tuned.noise_scale if tuned else None, baselines)
 
 
+# Fields of a run's config.json that may differ between the runs of one summary: the seed, and what
+# does not change a finished step (LoopConfig.hash leaves them out too).
+PER_RUN_FIELDS = ("seed", "baselines", "train_threads", "value_checks")
+
+
+def check_runs(run_dirs: list[Path]) -> None:
+    """Raises ValueError unless every run is finished (config.json, pi^0's and pi^K's evaluations) and
+    all were made with one configuration but their seeds, each seed once: a summary never mixes
+    configurations or counts a run twice."""
+    configs = []
+    for d in run_dirs:
+        try:
+            config = json.loads((d / "config.json").read_text())
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{d}: not a loop run directory (config.json: {error})") from None
+        missing = [f"eval/iter_{k}.json" for k in (0, int(config.get("iterations", 0)))
+                   if not (d / "eval" / f"iter_{k}.json").is_file()]
+        if missing:
+            raise ValueError(f"{d}: the run has not finished ({', '.join(missing)} missing); finish it with the "
+                             "same `recap-lab loop` command")
+        configs.append(config)
+    seeds = [c.get("seed") for c in configs]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"two runs have the same seed ({seeds}): each seed is one run")
+    shared = lambda c: {k: v for k, v in c.items() if k not in PER_RUN_FIELDS}  # noqa: E731
+    for d, config in zip(run_dirs[1:], configs[1:]):
+        differ = sorted(k for k in set(shared(config)) | set(shared(configs[0]))
+                        if shared(config).get(k) != shared(configs[0]).get(k))
+        if differ:
+            raise ValueError(f"{d} and {run_dirs[0]} were made with different configurations ({', '.join(differ)}): "
+                             "a summary over seeds compares runs of one configuration")
+
+
 def write_seed_summary(workdir: Path, run_dirs: list[Path]) -> Path:
-    """<workdir>/SEEDS.md and seeds.json over the finished runs in `run_dirs`; returns SEEDS.md."""
+    """<workdir>/SEEDS.md and seeds.json over the finished runs in `run_dirs` (check_runs); returns
+    SEEDS.md. The runs may live anywhere, e.g. copied back from the machines that ran them."""
+    check_runs(run_dirs)
     runs = [load_run(d) for d in run_dirs]
     names = list(dict.fromkeys(name for run in runs for name in run.ratios()))
     lines = [f"# {len(runs)} independent runs of the RECAP loop", "",
@@ -83,7 +119,8 @@ def write_seed_summary(workdir: Path, run_dirs: list[Path]) -> Path:
               for n, d in distribution.items()]
     if runs:
         lines += ["", f"Final policy: {runs[0].final_label}. Per-run reports: "
-                  + ", ".join(f"[seed {r.seed}]({r.run_dir.relative_to(workdir)}/REPORT.md)" for r in runs), ""]
+                  + ", ".join(f"[seed {r.seed}]({Path(os.path.relpath(r.run_dir, workdir)).as_posix()}/REPORT.md)"
+                                for r in runs), ""]
     write_json_atomic(workdir / "seeds.json", {"runs": [{"seed": r.seed, "run_dir": str(r.run_dir), "sft": r.sft,
                                                          "final": r.final, "tuned_reference": r.tuned_reference,
                                                          "tuned_noise": r.tuned_noise, "baselines": r.baselines,
