@@ -46,6 +46,14 @@ def test_iterate_fine_tunes_from_the_pretrained_checkpoints(tmp_path):
         for kind in ("value", "policy"):
             cfg = json.loads((work / f"iter_{k}" / kind / "config.json").read_text())
             assert cfg["training"]["init_from"] == str(work / "pretrained" / kind)
+    from recap_model.checkpoint import load_checkpoint
+
+    limits = load_checkpoint(work / "pretrained" / "value", "value").config.time_limits
+    assert limits == (35,)  # V sees the time by default, over the demos' longest episode
+    assert all(load_checkpoint(work / f"iter_{k}" / "value", "value").config.time_limits == limits for k in (0, 1))
+    assert main(["train-value", "--data", str(demos), "--out", str(tmp_path / "blind"), "--steps", "2",
+                 "--batch-size", "8", "--no-time-input"]) == 0
+    assert not load_checkpoint(tmp_path / "blind", "value").config.sees_time
 
 
 def test_bad_input_is_one_error_line_naming_it(tmp_path, capsys, monkeypatch):

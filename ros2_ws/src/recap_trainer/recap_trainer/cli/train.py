@@ -136,11 +136,11 @@ def _holdout_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _time_input_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--time-input", action=argparse.BooleanOptionalAction, default=AlgorithmConfig.value_time_input,
+    p.add_argument("--time-input", action=argparse.BooleanOptionalAction, default=None,
                    help="the value function also sees the time since the episode started, as a fraction of the "
-                   "task's L: a timed-out episode's return depends on the time left, which no observation shows "
-                   "(a deviation from the paper's V(o_t, l); --no-time-input: V sees o_t and l only). A fine-tuned "
-                   "V (--init-from) keeps its checkpoint's choice")
+                   "task's L (default: it does): a timed-out episode's return depends on the time left, which no "
+                   "observation shows (a deviation from the paper's V(o_t, l); --no-time-input: V sees o_t and l "
+                   "only). A fine-tuned V keeps its V_pre's choice")
 
 
 def _value_checks_arg(p: argparse.ArgumentParser) -> None:
@@ -188,6 +188,9 @@ def _train_value(a: argparse.Namespace) -> int:
     if a.init_from and (lengths or c_fail):
         raise UsageError("--max-episode-length and --c-fail do not apply with --init-from: the fine-tuned V "
                          "keeps the reward config of the checkpoint it starts from")
+    if a.init_from and a.time_input is not None:
+        raise UsageError("--time-input / --no-time-input do not apply with --init-from: the fine-tuned V keeps "
+                         "the model of the checkpoint it starts from")
     with options_named(fraction="--holdout-fraction"):
         holdout = HoldoutConfig(fraction=a.holdout_fraction, seed=train.seed)
     check_checkpoint_out(a.out, a.resume, a.force)
@@ -195,7 +198,7 @@ def _train_value(a: argparse.Namespace) -> int:
     with options_named(max_episode_length="--max-episode-length", c_fail="--c-fail"):
         rewards = None if a.init_from else RewardConfig.from_episodes(catalog, lengths, c_fail, a.takeover_split)
     out = train_value(catalog, a.out, train, rewards, init_from=a.init_from, resume=a.resume,
-                      cameras=tuple(a.cameras), holdout=holdout, time_input=a.time_input)
+                      cameras=tuple(a.cameras), holdout=holdout, time_input=a.time_input is not False)
     if is_main_process() and (out / VALUE_CHECKS_JSON).is_file():  # the main process of torchrun writes them
         print(load_value_checks(out).summary())
         print(f"value checks: {out / VALUE_CHECKS_JSON}, {out / VALUE_CHECKS_PNG}")
@@ -269,7 +272,8 @@ def _iterate(a: argparse.Namespace) -> int:
         cfg = AlgorithmConfig.from_pretraining(value_training, policy_training, policy=PolicyTrainConfig(a.method),
                                                n_step=a.n_step, finetune_positive_fraction=a.positive_fraction,
                                                cameras=tuple(a.cameras), value_holdout_fraction=a.holdout_fraction,
-                                               value_checks=a.value_checks, value_time_input=a.time_input)
+                                               value_checks=a.value_checks,
+                                               value_time_input=a.time_input is not False)
     needs_pretraining = not (a.work_dir / "pretrained" / "policy" / "config.json").is_file()
     if needs_pretraining:  # a pre-training that stopped half-way is not silently overwritten
         check_output_dir(a.work_dir / "pretrained", overwrite=a.force, what="pre-training directory")
