@@ -166,6 +166,9 @@ def test_the_loop_passes_its_value_check_mode_to_the_labels():
     assert algorithm_config(strict).value_checks == "refuse"
     assert algorithm_config(LoopConfig()).value_checks == "warn"
     assert strict.hash() == LoopConfig().hash()  # a run may resume with checks switched
+    timed = config_from(build_parser().parse_args(["--value-time-input"]))
+    assert algorithm_config(timed).value_time_input and not algorithm_config(LoopConfig()).value_time_input
+    assert timed.hash() != LoopConfig().hash()  # another V: another run
     cameras = config_from(build_parser().parse_args(["--observation", "cameras"]))
     assert algorithm_config(cameras).cameras == VISION_CAMERAS
 

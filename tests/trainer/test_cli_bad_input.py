@@ -115,7 +115,7 @@ def test_a_misspelt_task_in_a_per_task_option_is_an_error(data, tmp_path, traini
     with pytest.raises(UsageError, match="--c-fail do not apply with --init-from"):
         train_value(data, tmp_path / "v", "--c-fail", "transfer_cube=100", "--init-from", str(tmp_path))
     with pytest.raises(UsageError, match="--no-time-input do not apply with --init-from"):
-        train_value(data, tmp_path / "v", "--no-time-input", "--init-from", str(tmp_path))
+        train_value(data, tmp_path / "v", "--time-input", "--init-from", str(tmp_path))
     with pytest.raises(UsageError, match="--task-positive-fraction names unknown task 'transfer' "
                                          "\\(did you mean 'transfer_cube'"):
         main(["label", "--data", str(data), "--value", str(tmp_path), "--out", str(tmp_path / "l"),

@@ -68,9 +68,10 @@ class AlgorithmConfig:
     # share of episodes each value function does not train on, so that its checks score unseen ones
     value_holdout_fraction: float = DEFAULT_HOLDOUT_FRACTION
     value_checks: str = "warn"  # labels from a V that fails its checks: "warn", "refuse" (raise), "off"
-    # V_pre (and so every V^k) sees the time since the episode started (ValueConfig.time_limits): a
-    # deviation from the paper's V(o_t, l), docs/TRAINER.md "The value function sees the time".
-    value_time_input: bool = True
+    # V_pre (and so every V^k) sees the time since the episode started (ValueConfig.time_limits):
+    # docs/TRAINER.md "The value function sees the time". Off (the paper's V(o_t, l)) until a policy
+    # trained on its labels is shown to do better over several seeds.
+    value_time_input: bool = False
 
     @classmethod
     def from_pretraining(cls, value_training: TrainConfig, policy_training: TrainConfig, **fields) -> AlgorithmConfig:

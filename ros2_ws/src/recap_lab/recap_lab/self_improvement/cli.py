@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "separates successes from failures and is calibrated, and that no source is 0 %% or "
                              "100 %% positive (docs/TRAINER.md): warn (default), refuse (stop the run; finished "
                              "steps are kept) or off")
+    parser.add_argument("--value-time-input", action="store_true",
+                        help="the value functions also see the time since the episode started (docs/TRAINER.md, "
+                             "\"The value function sees the time\"): more accurate on held-out episodes, not yet "
+                             "shown to make better policies, so off by default; part of the run's identity")
     parser.add_argument("--train-threads", type=int, default=None,
                         help="torch threads for training and evaluation, and processes generating the "
                              "demonstrations (default: 2)")
@@ -125,6 +129,8 @@ def config_from(opts: argparse.Namespace) -> LoopConfig:
         overrides["finetune_n_step"] = None
     if opts.render_cameras:
         overrides["render_cameras"] = True
+    if opts.value_time_input:
+        overrides["value_time_input"] = True
     return dataclasses.replace(preset(opts.size, opts.observation), **overrides)
 
 

@@ -73,6 +73,8 @@ class LoopConfig:
     # "warn" (the default), "refuse" (stop the run before those labels are used) or "off". Not part of the
     # hash: it changes no finished step.
     value_checks: str = "warn"
+    # The value functions see the time since the episode started (AlgorithmConfig.value_time_input).
+    value_time_input: bool = False
     # The run's seed: demonstration and deployment scenes (recap_lab.seeds.run_seed_base) and training.
     seed: int = 0
 

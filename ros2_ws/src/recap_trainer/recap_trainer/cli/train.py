@@ -138,9 +138,9 @@ def _holdout_arg(p: argparse.ArgumentParser) -> None:
 def _time_input_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time-input", action=argparse.BooleanOptionalAction, default=None,
                    help="the value function also sees the time since the episode started, as a fraction of the "
-                   "task's L (default: it does): a timed-out episode's return depends on the time left, which no "
-                   "observation shows (a deviation from the paper's V(o_t, l); --no-time-input: V sees o_t and l "
-                   "only). A fine-tuned V keeps its V_pre's choice")
+                   "task's L: a timed-out episode's return depends on the time left, which no observation shows "
+                   "(docs/TRAINER.md, \"The value function sees the time\"). Default: no, the paper's V(o_t, l). "
+                   "A fine-tuned V keeps its V_pre's choice")
 
 
 def _value_checks_arg(p: argparse.ArgumentParser) -> None:
@@ -198,7 +198,7 @@ def _train_value(a: argparse.Namespace) -> int:
     with options_named(max_episode_length="--max-episode-length", c_fail="--c-fail"):
         rewards = None if a.init_from else RewardConfig.from_episodes(catalog, lengths, c_fail, a.takeover_split)
     out = train_value(catalog, a.out, train, rewards, init_from=a.init_from, resume=a.resume,
-                      cameras=tuple(a.cameras), holdout=holdout, time_input=a.time_input is not False)
+                      cameras=tuple(a.cameras), holdout=holdout, time_input=bool(a.time_input))
     if is_main_process() and (out / VALUE_CHECKS_JSON).is_file():  # the main process of torchrun writes them
         print(load_value_checks(out).summary())
         print(f"value checks: {out / VALUE_CHECKS_JSON}, {out / VALUE_CHECKS_PNG}")
@@ -273,7 +273,7 @@ def _iterate(a: argparse.Namespace) -> int:
                                                n_step=a.n_step, finetune_positive_fraction=a.positive_fraction,
                                                cameras=tuple(a.cameras), value_holdout_fraction=a.holdout_fraction,
                                                value_checks=a.value_checks,
-                                               value_time_input=a.time_input is not False)
+                                               value_time_input=bool(a.time_input))
     needs_pretraining = not (a.work_dir / "pretrained" / "policy" / "config.json").is_file()
     if needs_pretraining:  # a pre-training that stopped half-way is not silently overwritten
         check_output_dir(a.work_dir / "pretrained", overwrite=a.force, what="pre-training directory")

@@ -102,7 +102,7 @@ def train_value(
     cameras: tuple[str, ...] = (),
     holdout: HoldoutConfig | None = None,
     checks: ValueCheckConfig = ValueCheckConfig(),
-    time_input: bool = True,
+    time_input: bool = False,
 ) -> Path:
     """Train V on `catalog` less the held-out episodes (`holdout`, default: 10 % chosen with
     train.seed), then score it on those (on the training episodes when none are held out): writes
