@@ -3,7 +3,7 @@ demonstrations, scored by the value checks on held-out episodes (docs/TRAINER.md
 function sees the time").
 
     python -m recap_lab.experiments.value_time_input --data runs/loop_espresso_default/demos \
-        --out runs/value_time --seeds 0 1 2 [--cameras cam_high cam_left_wrist cam_right_wrist]
+        --out runs/value_time --seeds 0 1 2 [--cameras CAM ...]
 
 For every seed (which episodes are held out, and the training seed) both arms train V_pre's
 configuration (AlgorithmConfig.pretrain_value) on the same episodes; the held-out share is larger
