@@ -23,6 +23,8 @@ OBSERVATIONS = ("sim-state", "cameras")
 VISION_CAMERAS: tuple[str, ...] = CAMERA_NAMES
 # (H, W), rendered at this size everywhere in the loop: the image model's default (docs/TRAINER.md)
 VISION_IMAGE_SIZE: tuple[int, int] = ObservationConfig().image_size
+# Fields that change no finished step, so they are not part of a run's identity (LoopConfig.hash).
+NOT_IDENTITY: tuple[str, ...] = ("baselines", "train_threads", "value_checks")
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,7 @@ class LoopConfig:
         """Identifies the run: a ledger from another configuration is not resumed. Whether baselines
         run and with how many threads do not change the finished steps, so they may change on resume."""
         fields = {k: v for k, v in dataclasses.asdict(self).items()
-                  if k not in ("baselines", "train_threads", "value_checks")}
+                  if k not in NOT_IDENTITY}
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from recap_core.output_files import write_json_atomic, write_text_atomic
+from recap_lab.self_improvement.config import NOT_IDENTITY
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,8 @@ def load_run(run_dir: Path) -> RunSummary:
 
 
 # Fields of a run's config.json that may differ between the runs of one summary: the seed, and what
-# does not change a finished step (LoopConfig.hash leaves them out too).
-PER_RUN_FIELDS = ("seed", "baselines", "train_threads", "value_checks")
+# is not part of a run's identity.
+PER_RUN_FIELDS = ("seed", *NOT_IDENTITY)
 
 
 def check_runs(run_dirs: list[Path]) -> None:
