@@ -110,6 +110,34 @@ def test_button_with_cup_under_spout_brews_then_serving_succeeds() -> None:
     assert outcomes[-1].done and outcomes[-1].outcome == "success" and outcomes[-1].stage == 4
 
 
+def test_the_cameras_see_whether_the_coffee_was_brewed() -> None:
+    """The brewed stage shows in the cup at the model's image size (the sprung button does not show
+    it), and the next episode starts with an empty cup again."""
+    from recap_core.aloha_layout import CAMERA_NAMES
+    from recap_model.models.config import ObservationConfig
+
+    env = SimEnv(SimConfig(task="espresso", cameras=CAMERA_NAMES, image_size=ObservationConfig().image_size))
+    first = env.reset(4)
+    _run_expert_until(env, ScriptedExpert(env), first, lambda r: r.stage == 2)
+    spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
+    before = np.empty(mujoco.mj_stateSize(env.model, spec))
+    mujoco.mj_getState(env.model, env.data, before, spec)
+    empty = env.render()
+    _push_button(env)
+    assert env.task.brewed
+    # The same physical scene as before the press; only the brew differs.
+    mujoco.mj_setState(env.model, env.data, before, spec)
+    mujoco.mj_forward(env.model, env.data)
+    brewed = env.render()
+    def browner(c: str) -> int:
+        """Pixels that turned from grey-white to brown (the red-blue gap widened)."""
+        gap = lambda img: img[..., 0].astype(int) - img[..., 2].astype(int)  # noqa: E731
+        return int((gap(brewed[c]) - gap(empty[c]) > 20).sum())
+
+    assert sum(browner(c) for c in CAMERA_NAMES) >= 2, [browner(c) for c in CAMERA_NAMES]
+    assert all(np.array_equal(env.reset(4).images[c], first.images[c]) for c in CAMERA_NAMES)
+
+
 def test_cup_dropped_from_height_fails() -> None:
     env = SimEnv(SimConfig(task="espresso"))
     expert = ScriptedExpert(env)

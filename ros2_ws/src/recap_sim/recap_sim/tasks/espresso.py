@@ -28,6 +28,8 @@ SERVE_X_RANGE, SERVE_Y_RANGE = (0.05, 0.2), (0.30, 0.36)
 PLACE_TOL = 0.03  # m, cup centre to spout / serving spot
 TIP_COS = np.cos(np.radians(45))  # cup axis further than this from vertical = tipped over
 TABLE_X, TABLE_Y = (-0.6, 0.6), (0.1, 1.1)
+CUP_RGBA = (0.95, 0.95, 0.92, 1.0)
+COFFEE_RGBA = (0.35, 0.2, 0.1, 1.0)
 
 
 class Espresso(Task):
@@ -48,10 +50,12 @@ class Espresso(Task):
         cup.explicitinertial = True
         cup.mass, cup.ipos = 0.06, [0.0, 0.0, -0.01]  # low centre of mass, like a cup with coffee
         cup.inertia = [4e-5, 4e-5, 1.2e-5]
-        cup.add_geom(name="cup", type=cyl, size=[CUP_RADIUS, CUP_HALF_HEIGHT, 0], rgba=[0.95, 0.95, 0.92, 1],
+        cup.add_geom(name="cup", type=cyl, size=[CUP_RADIUS, CUP_HALF_HEIGHT, 0], rgba=list(CUP_RGBA),
                      condim=4, solimp=[0.95, 0.99, 0.001, 0.5, 2], solref=[0.01, 1], friction=[1, 0.005, 0.0001])
+        # The coffee's surface in the cup: cup-coloured (empty) until brewed, then brown, so the cameras
+        # see whether the coffee was brewed as they would on a real cup (the button springs back).
         cup.add_geom(name="cup_coffee", type=cyl, size=[CUP_RADIUS * 0.85, 0.001, 0], pos=[0, 0, CUP_HALF_HEIGHT],
-                     rgba=[0.35, 0.2, 0.1, 1], contype=0, conaffinity=0)
+                     rgba=list(CUP_RGBA), contype=0, conaffinity=0)
 
         machine = spec.worldbody.add_body(name="machine", pos=[*MACHINE_POS, MACHINE_HALF[2]])
         machine.add_geom(name="machine_body", type=box, size=list(MACHINE_HALF), rgba=[0.55, 0.1, 0.1, 1])
@@ -84,6 +88,7 @@ class Espresso(Task):
         super().bind(model)
         self.cup = frozenset([model.geom("cup").id])
         self._button_qadr = model.joint("button_joint").qposadr[0]
+        self._coffee = model.geom("cup_coffee").id
         self._serve_mocap = model.body("serve_spot").mocapid[0]
         self.serve_xy = np.zeros(2)
 
@@ -93,9 +98,13 @@ class Espresso(Task):
         self.serve_xy = np.array([rng.uniform(*SERVE_X_RANGE), rng.uniform(*SERVE_Y_RANGE)])
         data.mocap_pos[self._serve_mocap] = [*self.serve_xy, 0.0005]
         self.grasped = False
-        self.brewed = False
+        self._set_brewed(False)
         self._was_pressed = False
         self._served_since: float | None = None
+
+    def _set_brewed(self, brewed: bool) -> None:
+        self.brewed = brewed
+        self.model.geom_rgba[self._coffee] = COFFEE_RGBA if brewed else CUP_RGBA
 
     # --- queries (also used by the expert's plan) --------------------------------------------
     def touches(self, data: mujoco.MjData) -> tuple[bool, bool, bool]:
@@ -139,7 +148,8 @@ class Espresso(Task):
             return TaskStatus(stage, "failure", "cup dropped")
         if press_edge and not self.brewed:
             if stage == 2:
-                self.brewed, stage = True, 3
+                self._set_brewed(True)
+                stage = 3
             else:
                 return TaskStatus(stage, "failure", "button pressed with no cup under the spout (missed the spout)")
         if self.brewed and not (left or right) and self.resting_at(data, self.serve_xy):
