@@ -15,7 +15,7 @@ from recap_sim.env import SimConfig, SimEnv
 from recap_sim.expert import ScriptedExpert
 
 # The stage at which each picture is taken (the most telling moment of the task).
-SNAPSHOT_STAGE = {"transfer_cube": 3, "espresso": 2}
+SNAPSHOT_STAGE = {"transfer_cube": 3, "espresso": 3}
 
 
 def task_picture(task: str, seed: int, height: int, width: int, extra_steps: int = 10) -> np.ndarray:
