@@ -30,6 +30,13 @@ def _config(**overrides):
     return EvaluationConfig(**fields)
 
 
+def test_timeouts_are_counted_by_where_they_stalled():
+    """A task that says where a timed-out episode stood gets its timeouts counted by it."""
+    report = evaluate_policy(HoldStill(), _config(task="espresso", episodes=2), label="hold", progress=False)
+    assert report.failure_reasons == {"timeout: cup not grasped": 2}
+    assert all(r.failure_reason == "timeout after 0.5 s: cup not grasped" for r in report.results)
+
+
 def test_chunked_execution_seeds_and_metrics():
     policy = HoldStill()
     report = evaluate_policy(policy, _config(), label="hold", progress=False)

@@ -138,6 +138,21 @@ def test_the_cameras_see_whether_the_coffee_was_brewed() -> None:
     assert all(np.array_equal(env.reset(4).images[c], first.images[c]) for c in CAMERA_NAMES)
 
 
+def test_a_timeout_says_where_the_espresso_episode_stalled() -> None:
+    env = SimEnv(SimConfig(task="espresso", time_limit_s=4.0))
+    env.reset(4)
+    res = _hold(env, None, env.max_steps)
+    assert res.failure_reason == "timeout after 4.0 s: cup not grasped"
+    env = SimEnv(SimConfig(task="espresso"))
+    expert = ScriptedExpert(env)
+    _run_expert_until(env, expert, env.reset(4), lambda r: r.stage == 2)
+    res = _hold(env, None, env.max_steps - env.steps)  # the right gripper keeps the cup under the spout
+    assert res.failure_reason == "timeout after 15.0 s: cup held at the spout, not brewed"
+    _run_expert_until(env, expert, env.reset(4), lambda r: r.stage == 3)
+    res = _hold(env, None, env.max_steps - env.steps)
+    assert res.failure_reason == "timeout after 15.0 s: cup held at the spout, brewed"
+
+
 def test_cup_dropped_from_height_fails() -> None:
     env = SimEnv(SimConfig(task="espresso"))
     expert = ScriptedExpert(env)

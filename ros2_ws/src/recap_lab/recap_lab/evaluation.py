@@ -73,7 +73,7 @@ class EvaluationConfig:
 class EpisodeResult:
     seed: int
     outcome: str  # "success" | "failure" (failure includes the time limit)
-    failure_reason: str  # "" on success; the env's reason otherwise (e.g. "timeout after 16.0 s")
+    failure_reason: str  # "" on success; the env's reason otherwise (e.g. "timeout after 16.0 s: cup not grasped")
     steps: int  # control steps until the episode ended
     sim_time_s: float
     final_stage: str
@@ -244,5 +244,9 @@ def _metadata(policy: ChunkPolicy, key: str, default: Any = None) -> Any:
 
 
 def _reason_kind(reason: str) -> str:
-    """Group failure reasons: "timeout after 16.0 s" -> "timeout"."""
-    return "timeout" if reason.startswith("timeout") else (reason or "unknown")
+    """Group failure reasons: "timeout after 16.0 s" -> "timeout", "timeout after 15.0 s: cup held
+    at the spout, brewed" -> "timeout: cup held at the spout, brewed" (where the episode stalled)."""
+    if reason.startswith("timeout"):
+        _, _, stall = reason.partition(": ")
+        return f"timeout: {stall}" if stall else "timeout"
+    return reason or "unknown"

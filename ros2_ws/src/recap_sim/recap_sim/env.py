@@ -162,6 +162,8 @@ class SimEnv:
         outcome, reason = status.outcome, status.failure_reason
         if outcome is None and self.steps >= self.max_steps:
             outcome, reason = "failure", f"timeout after {self.max_steps * self.control_period:.1f} s"
+            if stall := self.task.stall(self.data):
+                reason += f": {stall}"
         result = StepResult(obs, status.stage, self.task.num_stages, self.task.stage_names[status.stage],
                             outcome is not None, outcome, reason)
         if result.done:

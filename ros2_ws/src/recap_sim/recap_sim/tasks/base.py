@@ -80,6 +80,11 @@ class Task(abc.ABC):
     def env_state(self, data: mujoco.MjData) -> np.ndarray:
         """Privileged object state (S,), named by `state_names`."""
 
+    def stall(self, data: mujoco.MjData) -> str:
+        """Where an episode that ran out of time stood, in words from a small fixed set (evaluations
+        count timeouts by it); "" when the task has nothing to add to its stage."""
+        return ""
+
 
 def free_joint_pose(model: mujoco.MjModel, data: mujoco.MjData, joint: str) -> tuple[np.ndarray, np.ndarray]:
     """Position (3,) and unit quaternion (w, x, y, z) of a free joint, w >= 0 (sign-normalised features)."""

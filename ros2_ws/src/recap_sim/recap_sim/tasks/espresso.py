@@ -161,6 +161,20 @@ class Espresso(Task):
             self._served_since = None
         return TaskStatus(stage)
 
+    def stall(self, data: mujoco.MjData) -> str:
+        """E.g. "cup held at the spout, brewed" or "cup standing near the serving spot, not brewed"."""
+        if not self.grasped:
+            return "cup not grasped"
+        left, right, _ = self.touches(data)
+        pos, _, _ = self.cup_pose(data)
+        if np.linalg.norm(pos[:2] - SPOUT_XY) < PLACE_TOL:
+            where = "at the spout"
+        elif np.linalg.norm(pos[:2] - self.serve_xy) < 2 * PLACE_TOL:
+            where = "near the serving spot"
+        else:
+            where = "elsewhere"
+        return f"cup {'held' if left or right else 'standing'} {where}, {'brewed' if self.brewed else 'not brewed'}"
+
     def env_state(self, data: mujoco.MjData) -> np.ndarray:
         pos, quat, upright = self.cup_pose(data)
         return np.concatenate([pos, quat, [upright, self.button_depth(data)], self.serve_xy,
