@@ -9,12 +9,12 @@ from recap_core.output_files import check_output_file, json_dumps
 from recap_lab.evaluation import EXECUTE_STEPS
 from recap_lab.seeds import EVALUATION_SEED
 from recap_model.policy import DEFAULT_NOISE_SCALE
-from recap_trainer.cli.options import options_named
+from recap_trainer.cli.options import DefaultsHelpFormatter, options_named
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "evaluate", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "evaluate", formatter_class=DefaultsHelpFormatter,
         help="success / failure rate, time to success and throughput of a checkpoint, with 95%% CIs",
         description="Runs the checkpoint in the ROS-free sim core for N seeded episodes (episode i: seed SEED+i) "
         "with chunked execution (query, execute --execute-steps actions, query again). Reports success and "
@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(bootstrap 95% CI). See docs/EVALUATION.md.")
     p.add_argument("--policy", type=Path, required=True, help="policy checkpoint directory")
     p.add_argument("--task", required=True, help="sim task")
-    p.add_argument("--episodes", type=int, default=200)
+    p.add_argument("--episodes", type=int, default=200, help="seeded episodes to run")
     p.add_argument("--seed", type=int, default=EVALUATION_SEED, help="seed of the first episode")
     p.add_argument("--execute-steps", type=int, default=EXECUTE_STEPS, help="actions executed per chunk before re-querying")
     p.add_argument("--advantage", choices=("positive", "negative", "unconditioned"), default="positive",

@@ -10,14 +10,14 @@ from recap_core.output_files import check_output_dir
 from recap_lab.evaluation import EXECUTE_STEPS
 from recap_lab.seeds import DEMONSTRATION_SEED, ROLLOUT_SEED
 from recap_model.policy import DEFAULT_NOISE_SCALE
-from recap_trainer.cli.options import UsageError
+from recap_trainer.cli.options import DefaultsHelpFormatter, UsageError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from recap_lab.datagen import MIXTURES, DatagenConfig
 
     p = subparsers.add_parser(
-        "generate", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "generate", formatter_class=DefaultsHelpFormatter,
         help="generate scripted-expert demonstrations in-process (no ROS) into a RECAP dataset",
         description="Runs the sim core with the scripted expert for seeds SEED .. SEED+EPISODES-1. Each episode draws "
         "an operator profile from the mixture (mixed: fast / steady / hesitant / sloppy, so some are slow and some "

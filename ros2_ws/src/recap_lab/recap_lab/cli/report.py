@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 from recap_core.output_files import check_output_file, write_text_atomic
-from recap_trainer.cli.options import UsageError
+from recap_trainer.cli.options import DefaultsHelpFormatter, UsageError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "report", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "report", formatter_class=DefaultsHelpFormatter,
         help="plots: value over time, advantage histograms with eps, method comparison; markdown table",
         description="With --data and --labels (from `recap label`): V(o_t) over time for sample episodes (human "
         "interventions shaded) and one advantage histogram per task with eps_l marked. With --evaluations "

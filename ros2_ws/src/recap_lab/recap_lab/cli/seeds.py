@@ -7,12 +7,12 @@ import argparse
 from pathlib import Path
 
 from recap_core.output_files import check_output_file
-from recap_trainer.cli.options import UsageError
+from recap_trainer.cli.options import DefaultsHelpFormatter, UsageError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "seeds", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "seeds", formatter_class=DefaultsHelpFormatter,
         help="SEEDS.md over finished loop runs of one configuration: every run's ratios and their median",
         description="Summarises finished `recap-lab loop` runs of one configuration and different seeds, "
         "wherever they ran (each seed on its own machine, then copied back): SEEDS.md and seeds.json in --out "

@@ -31,7 +31,8 @@ def register(subparsers) -> None:
     b.add_argument("--cameras",
                    help="comma-separated names of the description's cameras to convert (default: all of them); "
                    "'' for state-only")
-    b.add_argument("--image-size", type=int, nargs=2, default=(224, 224), metavar=("H", "W"))
+    b.add_argument("--image-size", type=int, nargs=2, default=(224, 224), metavar=("H", "W"),
+                   help="(height, width) every camera frame is resized to (default: 224 224)")
     b.add_argument("--control-period", type=float,
                    help="s between steps (default: 1 / the description's control_rate_hz; 0.02 = 50 Hz for the ALOHAs)")
     b.add_argument("--joint-tolerance", type=float, default=0.05, help="max age (s) of the follower joint states at a step")
@@ -74,11 +75,13 @@ def register(subparsers) -> None:
                        description="Import ALOHA / ACT episode_*.hdf5 files (/observations/qpos, "
                        "/observations/images/<cam> raw or JPEG-compressed, /action) as demonstrations.")
     h.add_argument("files", nargs="+", type=Path, help="HDF5 files or directories of them")
-    h.add_argument("--out", type=Path, required=True)
-    h.add_argument("--task", required=True)
-    h.add_argument("--cameras", default=",".join(CAMERA_NAMES))
-    h.add_argument("--image-size", type=int, nargs=2, default=(224, 224), metavar=("H", "W"))
-    h.add_argument("--control-period", type=float, default=0.02)
+    h.add_argument("--out", type=Path, required=True, help="dataset directory (created or appended to)")
+    h.add_argument("--task", required=True, help="task name (the instruction the policy is conditioned on)")
+    h.add_argument("--cameras", default=",".join(CAMERA_NAMES),
+                   help="comma-separated cameras to import (default: the three ALOHA cameras); '' for none")
+    h.add_argument("--image-size", type=int, nargs=2, default=(224, 224), metavar=("H", "W"),
+                   help="(height, width) every camera frame is resized to (default: 224 224)")
+    h.add_argument("--control-period", type=float, default=0.02, help="s between the file's steps (default: 0.02 = 50 Hz)")
     h.add_argument("--outcome", choices=("success", "failure", "abort"), default="success",
                    help="ALOHA demos carry no outcome; recorded demos are successes by convention")
     h.add_argument("--gripper-raw", type=float, nargs=2, metavar=("CLOSED", "OPEN"),

@@ -3,6 +3,7 @@ output checks every command makes before its work starts."""
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +11,17 @@ from typing import Any
 
 from recap_core.output_files import check_output_dir
 from recap_core.config_errors import FieldError
+
+
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default in --help, except where there is none to show (None, a flag) or
+    the help text already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default is None or action.default is False or "(default" in text:
+            return text
+        return super()._get_help_string(action)
 
 
 class UsageError(ValueError):

@@ -20,9 +20,10 @@ def register(subparsers) -> None:
     p.add_argument("--value", type=Path, help="value checkpoint directory (default: <checkpoint>/value if present)")
     p.add_argument("--out", type=Path, help="report directory (default: <bag>.replay)")
     p.add_argument("--task", help="task name to condition on (default: the recorded one)")
-    p.add_argument("--advantage", choices=("positive", "negative"), default="positive")
-    p.add_argument("--guidance-scale", type=float, default=1.0)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--advantage", choices=("positive", "negative"), default="positive",
+                   help="advantage indicator the policy is conditioned on")
+    p.add_argument("--guidance-scale", type=float, default=1.0, help="classifier-free guidance scale beta (1 = none)")
+    p.add_argument("--batch-size", type=int, default=64, help="steps scored per forward pass")
     p.add_argument("--n-step", type=int, default=50, help="N of the N-step advantage")
     p.add_argument("--robot", default=DEFAULT_ROBOT, metavar="NAME_OR_FILE",
                    help="robot description the bag was recorded with: a shipped name (aloha, aloha_sim, "

@@ -13,14 +13,15 @@ from pathlib import Path
 from recap_core.output_files import check_output_dir
 from recap_model.action_frame import ACTION_FRAMES, relative_dims_for
 from recap_trainer.algorithm import AlgorithmConfig
-from recap_trainer.cli.options import UsageError, check_checkpoint_out, options_named, task_values
+from recap_trainer.cli.options import (DefaultsHelpFormatter, UsageError, check_checkpoint_out, options_named,
+                                        task_values)
 from recap_trainer.training.run import TrainConfig
 from recap_trainer.value_checks import CHECK_MODES
 from recap_trainer.value_holdout import DEFAULT_HOLDOUT_FRACTION
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = DefaultsHelpFormatter
 
     p = subparsers.add_parser(
         "train-value", formatter_class=fmt,
@@ -70,7 +71,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "exp(A/tau) clipped). With --init-from, fine-tune a pre-trained policy (Algorithm 1).")
     _data_args(p)
     _train_args(p, steps=3000)
-    p.add_argument("--method", choices=("recap", "bc", "filtered_bc", "awr"), default="recap")
+    p.add_argument("--method", choices=("recap", "bc", "filtered_bc", "awr"), default="recap",
+                   help="recap (advantage-conditioned), or a baseline on the same data and budget: bc, filtered_bc (successes only), awr")
     p.add_argument("--labels", type=Path, help="labels directory from `recap label` (recap, awr)")
     p.add_argument("--init-from", type=Path, help="policy checkpoint to fine-tune from (pi_pre)")
     p.add_argument("--horizon", type=int, default=50, help="H, actions per chunk")
@@ -92,20 +94,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(`recap-lab generate`/the robot) between calls. The defaults are the product's, what the lab's loop "
         "(`make run`) trains with: V_pre and pi_pre for --value-steps and --policy-steps, each fine-tune for half "
         "as many, and Monte Carlo fine-tuning advantages A_t = R_t - V(o_t) (--n-step 50: the paper's).")
-    p.add_argument("--work-dir", type=Path, required=True)
+    p.add_argument("--work-dir", type=Path, required=True,
+                   help="the iteration's directory: labels, V^k and pi^k go under it (resumed if present)")
     p.add_argument("--demos", type=Path, nargs="+", required=True, help="demonstration dataset directories")
     p.add_argument("--data", type=Path, nargs="*", default=[], help="rollout dataset directories collected so far")
     p.add_argument("--iteration", type=int, required=True, help="k (0 = SFT on the demos)")
-    p.add_argument("--method", choices=("recap", "bc", "filtered_bc", "awr"), default="recap")
+    p.add_argument("--method", choices=("recap", "bc", "filtered_bc", "awr"), default="recap",
+                   help="recap (advantage-conditioned), or a baseline on the same data and budget: bc, filtered_bc (successes only), awr")
     p.add_argument("--cameras", nargs="*", default=[], help="camera names for an image policy (default: state-only)")
     p.add_argument("--value-steps", type=int, default=AlgorithmConfig.pretrain_value.steps,
                    help="gradient steps of V_pre (each V^k: half)")
     p.add_argument("--policy-steps", type=int, default=AlgorithmConfig.pretrain_policy.steps,
                    help="gradient steps of pi_pre (each pi^k: half)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=64, help="batch size of every training step")
+    p.add_argument("--seed", type=int, default=0, help="training seed (initialisation, batches, noise)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default; 1 on a shared machine)")
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the models train")
     p.add_argument("--amp", action="store_true",
                    help="bfloat16 autocast for the forward and backward passes (weights stay float32): for image "
                         "models on CUDA; it runs on the CPU too, without a speed-up there")
@@ -156,8 +160,8 @@ def _train_args(p: argparse.ArgumentParser, steps: int) -> None:
                    help="checkpoint directory to write (new or empty, unless --resume or --force)")
     p.add_argument("--steps", type=int, default=steps, help="gradient steps")
     p.add_argument("--batch-size", type=int, default=64, help="global batch (split over torchrun processes)")
-    p.add_argument("--lr", type=float, default=3e-4)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=float, default=3e-4, help="AdamW peak learning rate (linear warm-up, then cosine decay to 5 %%)")
+    p.add_argument("--seed", type=int, default=0, help="training seed (initialisation, batches, noise)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (0 = default)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                    help="cuda: each torchrun process uses GPU LOCAL_RANK with NCCL")
