@@ -137,7 +137,9 @@ def test_takeover_and_hand_back_reach_the_arbitration_node(console, ros_node, st
 
 def test_a_second_console_stays_read_only_while_the_first_is_in_control(console, domain_id):
     wait_until(lambda: console.view().in_control, 10.0, "the first console to take control")
-    second = RunningConsole(domain_id, task_prompt="transfer the cube", lock_heartbeat_s=0.1)
+    # The default heartbeat (0.5 s): the newcomer listens 2 s, well beyond DDS discovery on a loaded
+    # machine; with 0.1 s it listened 0.4 s and, once, claimed control before it heard the first.
+    second = RunningConsole(domain_id, task_prompt="transfer the cube")
     try:
         wait_until(lambda: not second.node.lock.listening(time.monotonic()), 10.0, "the second console to listen")
         wait_until(lambda: console.node.console_id in second.view().control, 10.0,
