@@ -20,6 +20,9 @@ from recap_trainer.value_checks import CHECK_MODES
 from recap_trainer.value_holdout import DEFAULT_HOLDOUT_FRACTION
 
 
+METHOD_HELP = "recap (advantage-conditioned), or a baseline on the same data and budget: bc, filtered_bc (successes only), awr"
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     fmt = DefaultsHelpFormatter
 
@@ -72,7 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _data_args(p)
     _train_args(p, steps=3000)
     p.add_argument("--method", choices=("recap", "bc", "filtered_bc", "awr"), default="recap",
-                   help="recap (advantage-conditioned), or a baseline on the same data and budget: bc, filtered_bc (successes only), awr")
+                   help=METHOD_HELP)
     p.add_argument("--labels", type=Path, help="labels directory from `recap label` (recap, awr)")
     p.add_argument("--init-from", type=Path, help="policy checkpoint to fine-tune from (pi_pre)")
     p.add_argument("--horizon", type=int, default=50, help="H, actions per chunk")
@@ -100,7 +103,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", type=Path, nargs="*", default=[], help="rollout dataset directories collected so far")
     p.add_argument("--iteration", type=int, required=True, help="k (0 = SFT on the demos)")
     p.add_argument("--method", choices=("recap", "bc", "filtered_bc", "awr"), default="recap",
-                   help="recap (advantage-conditioned), or a baseline on the same data and budget: bc, filtered_bc (successes only), awr")
+                   help=METHOD_HELP)
     p.add_argument("--cameras", nargs="*", default=[], help="camera names for an image policy (default: state-only)")
     p.add_argument("--value-steps", type=int, default=AlgorithmConfig.pretrain_value.steps,
                    help="gradient steps of V_pre (each V^k: half)")
