@@ -109,6 +109,8 @@ def test_the_summary_over_seeds_lists_every_run_and_the_median(tmp_path):
         _evaluation(run / "eval" / "iter_2.json", "RECAP iter 2 (pi^2)", final)
         if tuned is not None:
             _evaluation(run / "eval" / "reference" / "tuned.json", "SFT at 0.5", tuned, noise=0.5)
+        if seed == 0:  # pi^2 at the tuned reference's noise too
+            _evaluation(run / "eval" / "reference" / "iter_2.json", "pi^2 at 0.5", 7, noise=0.5)
         runs.append(run)
     text = write_seed_summary(tmp_path, runs).read_text()
     summary = json.loads((tmp_path / "seeds.json").read_text())
@@ -116,6 +118,9 @@ def test_the_summary_over_seeds_lists_every_run_and_the_median(tmp_path):
     assert ratios == pytest.approx([0.1 / 0.5, 1.0, 0.2 / 0.8])  # every run, not the best
     assert summary["distribution"]["failure rate vs SFT"]["median"] == pytest.approx(0.25)
     assert summary["distribution"]["throughput vs tuned SFT"]["runs"] == 2
+    alike = summary["runs"][0]["ratios"]["failure rate vs tuned SFT, sampled alike"]
+    assert alike == pytest.approx(0.3 / 0.4)
+    assert "failure rate vs tuned SFT, sampled alike" not in summary["runs"][1]["ratios"]
     assert text.count("\n| 0 |") + text.count("\n| 1 |") + text.count("\n| 2 |") == 3
 
 
@@ -187,3 +192,17 @@ def test_the_tuned_reference_at_the_loops_own_noise_is_pi0s_evaluation(tmp_path)
     assert out.endswith("tuned.json")
     with pytest.raises(CheckpointError, match="no_policy"):  # another noise: pi^0 is evaluated again
         _evaluate_tuned(tmp_path / "no_policy", cfg, tmp_path, cfg.noise_scale + 0.3)
+
+
+def test_each_iteration_at_the_loops_own_noise_is_its_own_evaluation(tmp_path):
+    from recap_lab.self_improvement.config import LoopConfig
+    from recap_lab.self_improvement.run import _evaluate_at_reference_noise
+    from recap_model.checkpoint import CheckpointError
+
+    cfg = LoopConfig()
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "iter_2.json").write_text('{"label": "RECAP iter 2 (pi^2)"}')
+    _evaluate_at_reference_noise(tmp_path / "no_policy", cfg, tmp_path, 2, cfg.noise_scale)
+    assert (tmp_path / "eval" / "reference" / "iter_2.json").read_text() == '{"label": "RECAP iter 2 (pi^2)"}'
+    with pytest.raises(CheckpointError, match="no_policy"):
+        _evaluate_at_reference_noise(tmp_path / "no_policy", cfg, tmp_path, 2, cfg.noise_scale + 0.3)

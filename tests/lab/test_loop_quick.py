@@ -94,7 +94,11 @@ def test_quick_camera_loop_learns_from_cameras_and_joints_only_through_the_graph
     # The SFT reference at its best noise, chosen on validation episodes, is evaluated too.
     assert (tmp_path / "eval" / "validation" / "iter_0_noise_0.5.json").is_file()
     assert (tmp_path / "eval" / "reference" / "tuned.json").is_file()
+    # ... and so is every pi^k at that noise, so RECAP meets the tuned reference sampled alike.
+    alike = json.loads((tmp_path / "eval" / "reference" / "iter_1.json").read_text())
+    assert alike["noise_scale"] == json.loads((tmp_path / "eval" / "reference" / "tuned.json").read_text())["noise_scale"]
     text = open(report).read()
     assert "the cameras cam_high, cam_left_wrist at 64x48" in text
+    assert "RECAP iter 1 (pi^1)" in text and ", sampled alike: throughput" in text
     assert "suits it best (0.2, chosen on 2 validation episodes among 0.2, 0.5)" in text or \
         "suits it best (0.5, chosen on 2 validation episodes among 0.2, 0.5)" in text

@@ -33,7 +33,8 @@ def write_loop_report(workdir: Path, cfg: LoopConfig, ledger: Ledger) -> Path:
     figures.mkdir(parents=True, exist_ok=True)
     tuned_path = workdir / "eval" / "reference" / "tuned.json"
     tuned = load_report(tuned_path) if tuned_path.exists() else None
-    everything = iterations + ([tuned] if tuned else []) + baselines
+    at_reference = reference_noise_evaluations(workdir, cfg.iterations)
+    everything = iterations + ([tuned] if tuned else []) + at_reference + baselines
     plot_method_comparison([r.label for r in everything], [r.success_rate for r in everything],
                            [r.throughput_per_hour for r in everything], figures / "by_iteration.png",
                            title=f"{cfg.task}: {cfg.eval_episodes} evaluation episodes per policy")
@@ -60,10 +61,17 @@ def write_loop_report(workdir: Path, cfg: LoopConfig, ledger: Ledger) -> Path:
                   f"- failure rate: {_ratio(last.failure_rate.value, first.failure_rate.value)}"]
         if tuned:
             lines += ["", f"The SFT policy at the sampling noise that suits it best ({tuned.noise_scale:g}, chosen on "
-                          f"{cfg.validation_episodes} validation episodes among {_scales(cfg)}):", "",
-                      results_table([tuned]), "",
-                      f"- throughput: {_ratio(last.throughput_per_hour.value, tuned.throughput_per_hour.value)}",
-                      f"- failure rate: {_ratio(last.failure_rate.value, tuned.failure_rate.value)}"]
+                          f"{cfg.validation_episodes} validation episodes among {_scales(cfg)})"
+                          + (", and the RECAP iterations at the same noise:" if at_reference else ":"), "",
+                      results_table([tuned, *at_reference]), "",
+                      f"- {last.label} at the loop's noise ({cfg.noise_scale:g}) against it: throughput "
+                      f"{_ratio(last.throughput_per_hour.value, tuned.throughput_per_hour.value)}, failure rate "
+                      f"{_ratio(last.failure_rate.value, tuned.failure_rate.value)}"]
+            if len(at_reference) == cfg.iterations:
+                alike = at_reference[-1]
+                lines.append(f"- {alike.label}, sampled alike: throughput "
+                             f"{_ratio(alike.throughput_per_hour.value, tuned.throughput_per_hour.value)}, failure "
+                             f"rate {_ratio(alike.failure_rate.value, tuned.failure_rate.value)}")
     if baselines:
         lines += ["", "## Baselines on the same data and policy-training budget", "", results_table(baselines)]
     else:
@@ -79,6 +87,14 @@ def write_loop_report(workdir: Path, cfg: LoopConfig, ledger: Ledger) -> Path:
     (workdir / "report" / "summary.json").write_text(json.dumps(
         {r.label: r.to_dict() | {"results": None} for r in everything}, indent=1))
     return path
+
+
+def reference_noise_evaluations(workdir: Path, iterations: int) -> list:
+    """pi^1..pi^K evaluated at the SFT reference's best noise, those the run has."""
+    from recap_lab.report import load_report
+
+    paths = [workdir / "eval" / "reference" / f"iter_{k}.json" for k in range(1, iterations + 1)]
+    return [load_report(p) for p in paths if p.exists()]
 
 
 def _value_curves(workdir: Path, cfg: LoopConfig, path: Path) -> Path | None:

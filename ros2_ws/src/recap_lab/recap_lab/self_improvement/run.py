@@ -115,6 +115,10 @@ def run_loop(cfg: LoopConfig, workdir: Path, domain_id: int | None = None) -> Pa
     if cfg.reference_noise_scales:
         best = step("iter_0/validate_noise", lambda: _best_noise_scale(policies[0], cfg, workdir / "eval" / "validation"))
         step("iter_0/evaluate_tuned", lambda: _evaluate_tuned(policies[0], cfg, workdir, best["noise_scale"]))
+        # Every pi^k at that noise too, so RECAP meets the tuned reference sampled alike.
+        for k in range(1, cfg.iterations + 1):
+            step(f"iter_{k}/evaluate_at_reference_noise",
+                 lambda: _evaluate_at_reference_noise(policies[k], cfg, workdir, k, best["noise_scale"]))
     if cfg.baselines:
         for method in BASELINES:
             out = workdir / "baselines" / method
@@ -151,6 +155,17 @@ def _evaluate_tuned(policy_dir: Path, cfg: LoopConfig, workdir: Path, noise_scal
         shutil.copyfile(workdir / "eval" / "iter_0.json", out)
         return str(out)
     return _evaluate(policy_dir, cfg, out, f"SFT (pi^0) at noise {noise_scale:g}", noise_scale=noise_scale)
+
+
+def _evaluate_at_reference_noise(policy_dir: Path, cfg: LoopConfig, workdir: Path, k: int, noise_scale: float) -> str:
+    """pi^k at the SFT reference's best noise on the evaluation episodes (its own evaluation where
+    that is the loop's noise)."""
+    out = workdir / "eval" / "reference" / f"iter_{k}.json"
+    if noise_scale == cfg.noise_scale:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(workdir / "eval" / f"iter_{k}.json", out)
+        return str(out)
+    return _evaluate(policy_dir, cfg, out, f"RECAP iter {k} (pi^{k}) at noise {noise_scale:g}", noise_scale=noise_scale)
 
 
 def _best_noise_scale(policy_dir: Path, cfg: LoopConfig, out_dir: Path) -> dict:

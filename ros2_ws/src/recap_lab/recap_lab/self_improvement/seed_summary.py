@@ -15,8 +15,8 @@ from recap_lab.self_improvement.config import NOT_IDENTITY
 
 @dataclass(frozen=True)
 class RunSummary:
-    """One run's evaluated policies: pi^0 (SFT), pi^K, the SFT reference at its best noise (or
-    None) and the baselines, each as {"success", "failure", "throughput"}."""
+    """One run's evaluated policies: pi^0 (SFT), pi^K, the SFT reference at its best noise and pi^K
+    at that noise (or None) and the baselines, each as {"success", "failure", "throughput"}."""
 
     run_dir: Path
     seed: int
@@ -25,6 +25,7 @@ class RunSummary:
     final_label: str
     tuned_reference: dict[str, float] | None
     tuned_noise: float | None
+    final_at_tuned_noise: dict[str, float] | None
     baselines: dict[str, dict[str, float]]
 
     def ratios(self) -> dict[str, float | None]:
@@ -35,6 +36,11 @@ class RunSummary:
         if self.tuned_reference is not None:
             out["throughput vs tuned SFT"] = _ratio(self.final["throughput"], self.tuned_reference["throughput"])
             out["failure rate vs tuned SFT"] = _ratio(self.final["failure"], self.tuned_reference["failure"])
+        if self.tuned_reference is not None and self.final_at_tuned_noise is not None:
+            out["throughput vs tuned SFT, sampled alike"] = _ratio(self.final_at_tuned_noise["throughput"],
+                                                                   self.tuned_reference["throughput"])
+            out["failure rate vs tuned SFT, sampled alike"] = _ratio(self.final_at_tuned_noise["failure"],
+                                                                     self.tuned_reference["failure"])
         for name, metrics in sorted(self.baselines.items()):
             out[f"throughput vs {name}"] = _ratio(self.final["throughput"], metrics["throughput"])
         return out
@@ -51,10 +57,13 @@ def load_run(run_dir: Path) -> RunSummary:
     final = load_report(run_dir / "eval" / f"iter_{k}.json")
     tuned_path = run_dir / "eval" / "reference" / "tuned.json"
     tuned = load_report(tuned_path) if tuned_path.exists() else None
+    alike_path = run_dir / "eval" / "reference" / f"iter_{k}.json"
+    alike = load_report(alike_path) if alike_path.exists() else None
     baselines = {p.stem: metrics(load_report(p)) for p in sorted((run_dir / "eval").glob("*.json"))
                  if not p.stem.startswith("iter_")}
     return RunSummary(run_dir, int(config["seed"]), metrics(sft), metrics(final), final.label,
-                      metrics(tuned) if tuned else None, tuned.noise_scale if tuned else None, baselines)
+                      metrics(tuned) if tuned else None, tuned.noise_scale if tuned else None,
+                      metrics(alike) if alike else None, baselines)
 
 
 # Fields of a run's config.json that may differ between the runs of one summary: the seed, and what
@@ -124,7 +133,9 @@ def write_seed_summary(workdir: Path, run_dirs: list[Path]) -> Path:
                                 for r in runs), ""]
     write_json_atomic(workdir / "seeds.json", {"runs": [{"seed": r.seed, "run_dir": str(r.run_dir), "sft": r.sft,
                                                          "final": r.final, "tuned_reference": r.tuned_reference,
-                                                         "tuned_noise": r.tuned_noise, "baselines": r.baselines,
+                                                         "tuned_noise": r.tuned_noise,
+                                                         "final_at_tuned_noise": r.final_at_tuned_noise,
+                                                         "baselines": r.baselines,
                                                          "ratios": r.ratios()} for r in runs],
                                                "distribution": distribution}, indent=1)
     path = workdir / "SEEDS.md"
