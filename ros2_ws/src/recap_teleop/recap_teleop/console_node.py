@@ -224,7 +224,7 @@ class ConsoleNode(Node):
         if owner != was_owner:
             self.model.tell("this console is in control" if owner else
                             f"read-only: console {self.lock.owner_id(now)} is in control")
-        self.claim_pub.publish(String(data=self.lock.claim().encode()))
+        self.claim_pub.publish(String(data=self.lock.claim(now).encode()))
 
 
 def detected_drops(bag_path: str) -> int | None:
