@@ -146,26 +146,27 @@ def _evaluate(policy_dir: Path, cfg: LoopConfig, out: Path, label: str, noise_sc
 
 
 def _evaluate_tuned(policy_dir: Path, cfg: LoopConfig, workdir: Path, noise_scale: float) -> str:
-    """The SFT reference at its best noise on the evaluation episodes; where that is the loop's own
-    noise, pi^0's evaluation is that reference already (same policy, seed and episodes)."""
-    out = workdir / "eval" / "reference" / "tuned.json"
-    if noise_scale == cfg.noise_scale:
-        log.info("the SFT policy's best noise is the loop's own (%g): its reference is pi^0's evaluation", noise_scale)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(workdir / "eval" / "iter_0.json", out)
-        return str(out)
-    return _evaluate(policy_dir, cfg, out, f"SFT (pi^0) at noise {noise_scale:g}", noise_scale=noise_scale)
+    """The SFT reference at its best noise on the evaluation episodes."""
+    return _evaluate_at_noise(policy_dir, cfg, workdir, 0, workdir / "eval" / "reference" / "tuned.json",
+                              f"SFT (pi^0) at noise {noise_scale:g}", noise_scale)
 
 
 def _evaluate_at_reference_noise(policy_dir: Path, cfg: LoopConfig, workdir: Path, k: int, noise_scale: float) -> str:
-    """pi^k at the SFT reference's best noise on the evaluation episodes (its own evaluation where
-    that is the loop's noise)."""
-    out = workdir / "eval" / "reference" / f"iter_{k}.json"
+    """pi^k at the SFT reference's best noise on the evaluation episodes."""
+    return _evaluate_at_noise(policy_dir, cfg, workdir, k, workdir / "eval" / "reference" / f"iter_{k}.json",
+                              f"RECAP iter {k} (pi^{k}) at noise {noise_scale:g}", noise_scale)
+
+
+def _evaluate_at_noise(policy_dir: Path, cfg: LoopConfig, workdir: Path, k: int, out: Path, label: str,
+                       noise_scale: float) -> str:
+    """pi^k at `noise_scale` into `out`; where that is the loop's own noise, pi^k's evaluation is it
+    already (same policy, seed and episodes) and is copied."""
     if noise_scale == cfg.noise_scale:
+        log.info("%s: the loop's own noise, a copy of eval/iter_%d.json", label, k)
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(workdir / "eval" / f"iter_{k}.json", out)
         return str(out)
-    return _evaluate(policy_dir, cfg, out, f"RECAP iter {k} (pi^{k}) at noise {noise_scale:g}", noise_scale=noise_scale)
+    return _evaluate(policy_dir, cfg, out, label, noise_scale=noise_scale)
 
 
 def _best_noise_scale(policy_dir: Path, cfg: LoopConfig, out_dir: Path) -> dict:
