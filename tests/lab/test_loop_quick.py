@@ -57,6 +57,7 @@ def test_quick_loop_runs_end_to_end_and_resumes_after_a_crash(tmp_path, monkeypa
     # pi^1's labels are the loop's default Monte Carlo advantages, and the report says so.
     assert json.loads((tmp_path / "train" / "iter_1" / "labels" / "labels.json").read_text())["n_step"] is None
     assert "fine-tuning advantages: Monte Carlo" in text
+    assert "## Advantage labels" in text and "| rollout/iter_1 |" in text
 
     # The same sizes with --baselines resume the finished run and only add the baselines.
     checkpoint = tmp_path / "train" / "iter_1" / "policy"

@@ -13,6 +13,12 @@ from dataclasses import dataclass
 from recap_trainer.labels import Labels
 
 
+def data_source(episode) -> str:
+    """The group an episode's data came in: "demo", or "<source>/iter_<k>" for data collected in
+    iteration k (anything with source and iteration)."""
+    return episode.source if episode.source == "demo" else f"{episode.source}/iter_{episode.iteration}"
+
+
 @dataclass(frozen=True)
 class LabelGroup:
     source: str  # "demo", "rollout", ...

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recap_trainer.label_breakdown import data_source
 from recap_trainer.labels import Labels
 from recap_trainer.rewards import LabelError
 from recap_trainer.value_checks import (
@@ -36,8 +37,7 @@ class LabelledEpisode:
 
 
 def labelled_episode(episode) -> LabelledEpisode:
-    source = episode.source if episode.source == "demo" else f"{episode.source}/iter_{episode.iteration}"
-    return LabelledEpisode(source, np.asarray(episode.intervention, bool), np.asarray(episode.timestamps, np.float64))
+    return LabelledEpisode(data_source(episode), np.asarray(episode.intervention, bool), np.asarray(episode.timestamps, np.float64))
 
 
 def check_labels(labels: Labels, summaries: Iterable, episodes: Mapping[str, LabelledEpisode],

@@ -1,6 +1,6 @@
 """The loop's report: a table per iteration (success, failure, throughput, time to success,
-interventions per episode, 95% CIs), each value function's checks, the baselines on the same data,
-and plots."""
+interventions per episode, 95% CIs), each value function's checks, who each stage's advantage
+labels call positive, the baselines on the same data, and plots."""
 from __future__ import annotations
 
 import json
@@ -78,8 +78,11 @@ def write_loop_report(workdir: Path, cfg: LoopConfig, ledger: Ledger) -> Path:
         lines += ["", "No baselines in this run: rerun the same command with `--baselines` to add BC, filtered BC "
                       "and AWR on the same data (the finished steps are kept)."]
     lines += ["", *value_check_section(workdir, cfg.iterations)]
+    catalog = _open_run_data(workdir, cfg.iterations)
+    if catalog is not None:
+        lines += ["", *label_section(workdir, cfg.iterations, catalog.summaries)]
     lines += ["", "![success and throughput by iteration](report/by_iteration.png)", ""]
-    value_png = _value_curves(workdir, cfg, figures / "value_curves.png")
+    value_png = _value_curves(workdir, cfg, catalog, figures / "value_curves.png")
     if value_png:
         lines += [f"![V(o_t) of sample episodes, interventions shaded](report/{value_png.name})", ""]
     path = workdir / "REPORT.md"
@@ -97,20 +100,58 @@ def reference_noise_evaluations(workdir: Path, iterations: int) -> list:
     return [load_report(p) for p in paths if p.exists()]
 
 
-def _value_curves(workdir: Path, cfg: LoopConfig, path: Path) -> Path | None:
+def _open_run_data(workdir: Path, iterations: int):
+    """The run's demonstrations and rollouts as one catalog (None before the demonstrations exist)."""
+    from recap_trainer.training.episodes import open_datasets
+
+    data = [workdir / "data" / "demos", *[workdir / "data" / f"rollouts_{k}" for k in range(1, iterations + 1)]]
+    existing = [d for d in data if (d / "manifest.json").is_file()]
+    return open_datasets(existing) if existing else None
+
+
+def _value_curves(workdir: Path, cfg: LoopConfig, catalog, path: Path) -> Path | None:
     """V(o_t) of the last value function over sample episodes (a fast and a slow success, a failure,
     a corrected deployment), human interventions shaded."""
     from recap_trainer.labels import Labels
     from recap_lab.report import sample_episodes, value_figure
-    from recap_trainer.training.episodes import open_datasets
 
     labels_dir = workdir / "train" / f"iter_{cfg.iterations}" / "labels"
-    if not labels_dir.exists():
+    if catalog is None or not labels_dir.exists():
         return None
-    data = [workdir / "data" / "demos", *[workdir / "data" / f"rollouts_{k}" for k in range(1, cfg.iterations + 1)]]
-    catalog = open_datasets([d for d in data if d.exists()])
     return value_figure(catalog, Labels.load(labels_dir), sample_episodes(catalog, 4), path,
                         title=f"{cfg.task}: V^{cfg.iterations}(o_t) on sample episodes")
+
+
+def label_section(workdir: Path, iterations: int, summaries) -> list[str]:
+    """Markdown: the positive fraction of each stage's advantage labels by data source and outcome
+    (`summaries`: the run's episodes, anything with episode_id, source, iteration and outcome)."""
+    from types import SimpleNamespace
+
+    from recap_trainer.label_breakdown import data_source, label_breakdown
+    from recap_trainer.labels import Labels
+
+    grouped = [SimpleNamespace(episode_id=s.episode_id, source=data_source(s), outcome=s.outcome) for s in summaries]
+    stages = [(f"pi^{k} (V^{k})" if k >= 0 else "pi_pre (V_pre)", workdir / "train" / name / "labels")
+              for k, name in [(-1, "pretrained"), *[(k, f"iter_{k}") for k in range(iterations + 1)]]]
+    columns = [(title, {(g.source, g.outcome): g for g in label_breakdown(Labels.load(d), grouped)})
+               for title, d in stages if (d / "labels.json").is_file()]
+    if not columns:
+        return ["## Advantage labels", "", "No labels yet."]
+    episodes = {key: group.episodes for _, groups in columns for key, group in groups.items()}
+    lines = ["## Advantage labels", "",
+             "Which steps each policy was trained to take as \"Advantage: positive\" (what it imitates when "
+             "deployed conditioned on it): the positive fraction of the labelled steps by data source and outcome. "
+             "pi_pre: ~30 % of the demonstrations' steps; pi^0: demonstrations forced positive (SFT); pi^k: "
+             "~40 % of the rollouts' steps; the operator's steps are always positive (a corrected rollout's "
+             "steps from the takeover on). Failed episodes whose own steps are mostly positive mean their V "
+             "did not see those failures coming.", "",
+             "| data | outcome | episodes | " + " | ".join(title for title, _ in columns) + " |",
+             "|---|---|---|" + "---|" * len(columns)]
+    for source, outcome in sorted(episodes):
+        cells = [f"{groups[(source, outcome)].positive_fraction:.0%}" if (source, outcome) in groups else ""
+                 for _, groups in columns]
+        lines.append(f"| {source} | {outcome} | {episodes[(source, outcome)]} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def value_check_section(workdir: Path, iterations: int) -> list[str]:

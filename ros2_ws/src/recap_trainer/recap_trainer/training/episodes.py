@@ -33,6 +33,7 @@ class CatalogEntry:
     task: str
     outcome: str
     source: str
+    iteration: int  # the loop iteration the episode was collected in (0: demonstrations)
     num_steps: int
     state_dim: int  # 0 when the episode has no env_state
     cameras: tuple[str, ...]
@@ -67,7 +68,7 @@ class EpisodeCatalog:
                                      f"{self.robot.describe()}")
                 self._where.append((s, i))
                 self.summaries.append(CatalogEntry(
-                    ep.episode_id, ep.task, ep.outcome, ep.source, len(ep.timestamps),
+                    ep.episode_id, ep.task, ep.outcome, ep.source, ep.iteration, len(ep.timestamps),
                     0 if ep.env_state is None else int(ep.env_state.shape[1]), tuple(ep.images),
                 ))
         if not self.summaries:
