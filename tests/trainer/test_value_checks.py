@@ -10,7 +10,8 @@ from recap_core.output_files import write_json_atomic
 from recap_trainer.label_checks import LabelledEpisode, ValueCheckError, apply_check_mode, check_labels
 from recap_trainer.labels import Labels
 from recap_trainer.value_checks import (
-    EpisodeValues, ValueCheckConfig, ValueCheckReport, check_values, positive_fraction_by_source, roc_auc, roc_curve,
+    EpisodeValues, ValueCheckConfig, ValueCheckReport, check_values, positive_fraction_by_outcome,
+    positive_fraction_by_source, roc_auc, roc_curve,
 )
 from recap_trainer.value_holdout import HoldoutConfig, choose_holdout
 
@@ -102,6 +103,44 @@ def test_degenerate_sources_ignore_forced_steps():
     assert report.verdict == "not ok"
     assert report.problems == ("source rollout/iter_1: 0% of its 2 labelled steps positive (degenerate: the labels "
                                "do not tell its steps apart)",)
+
+
+def _rollouts(failed: int, succeeded: int, failed_positive: int, succeeded_positive: int, steps: int = 10):
+    """indicator, source, outcome and decided of `failed` + `succeeded` rollouts whose first
+    `*_positive` decided steps are positive; each has two human (forced positive) steps at its end."""
+    indicator, outcome = {}, {}
+    for name, count, positive in (("failure", failed, failed_positive), ("success", succeeded, succeeded_positive)):
+        for i in range(count):
+            flags = np.arange(steps + 2) < positive
+            flags[steps:] = True
+            indicator[f"{name}-{i}"], outcome[f"{name}-{i}"] = flags, name
+    decided = {eid: np.arange(steps + 2) < steps for eid in indicator}
+    return indicator, {eid: "rollout/iter_1" for eid in indicator}, outcome, decided
+
+
+def test_a_source_whose_failures_are_labelled_as_positive_as_its_successes_fails_the_checks():
+    blind = positive_fraction_by_outcome(*_rollouts(failed=6, succeeded=19, failed_positive=8, succeeded_positive=4))
+    assert [(g.outcome, g.episodes, g.steps, g.positive_fraction) for g in blind] == [
+        ("failure", 6, 60, 0.8), ("success", 19, 190, 0.4)]  # the human steps are not counted
+    report = check_values(separating(), "held-out", by_outcome=blind)
+    assert report.problems == ("source rollout/iter_1: its failed episodes' labelled steps are 80% positive, its "
+                               "successful episodes' 40% (6 and 19 episodes): V does not tell that source's failures "
+                               "from its successes",)
+    level = check_values(separating(), "held-out", by_outcome=positive_fraction_by_outcome(
+        *_rollouts(failed=6, succeeded=19, failed_positive=4, succeeded_positive=4)))
+    assert level.verdict == "not ok"
+    seeing = check_values(separating(), "held-out", by_outcome=positive_fraction_by_outcome(
+        *_rollouts(failed=6, succeeded=19, failed_positive=0, succeeded_positive=4)))
+    assert seeing.verdict == "ok" and seeing.notes == ()
+    few = check_values(separating(), "held-out", by_outcome=positive_fraction_by_outcome(
+        *_rollouts(failed=3, succeeded=19, failed_positive=10, succeeded_positive=4)))
+    assert few.verdict == "ok"
+    assert few.notes == ("source rollout/iter_1: its failed episodes' labelled steps are 100% positive, its "
+                         "successful episodes' 40%, not judged: 3 failed and 19 successful episodes (fewer than 5 "
+                         "of one)",)
+    only_failures = positive_fraction_by_outcome(*_rollouts(failed=6, succeeded=0, failed_positive=8,
+                                                            succeeded_positive=0))
+    assert check_values(separating(), "held-out", by_outcome=only_failures).verdict == "ok"
 
 
 def labels_for(stage, episodes, indicator):

@@ -17,7 +17,8 @@ from recap_trainer.label_breakdown import data_source
 from recap_trainer.labels import Labels
 from recap_trainer.rewards import LabelError
 from recap_trainer.value_checks import (
-    EpisodeValues, ValueCheckConfig, ValueCheckReport, check_values, positive_fraction_by_source,
+    EpisodeValues, ValueCheckConfig, ValueCheckReport, check_values, positive_fraction_by_outcome,
+    positive_fraction_by_source,
 )
 
 log = logging.getLogger("recap.label_checks")
@@ -52,10 +53,12 @@ def check_labels(labels: Labels, summaries: Iterable, episodes: Mapping[str, Lab
     sft = labels.info.get("stage") == "sft"
     decided = {eid: ~ep.intervention & (not (sft and ep.source == "demo")) for eid, ep in episodes.items()
                if eid in labels.indicator}  # forced steps (humans', SFT demos) tell nothing about V
-    sources = positive_fraction_by_source({eid: labels.indicator[eid] for eid in decided},
-                                          {eid: episodes[eid].source for eid in decided}, decided)
+    indicator = {eid: labels.indicator[eid] for eid in decided}
+    source = {eid: episodes[eid].source for eid in decided}
+    sources = positive_fraction_by_source(indicator, source, decided)
     return check_values(values, "held-out" if held else "training", config,
-                        tuple(s for s in sources if s.steps > 0))
+                        tuple(s for s in sources if s.steps > 0),
+                        positive_fraction_by_outcome(indicator, source, outcome, decided))
 
 
 def apply_check_mode(report: ValueCheckReport, mode: str, value_dir: str) -> None:

@@ -7,7 +7,10 @@ near 0 until its end makes the labels noise. On episodes V did not train on (val
   calibration  mean V against mean realised return R_t in bins of V (a reliability table), their
                step-weighted gap, the mean |V - R_t| over all steps and at failed episodes' last steps;
 and, once labels exist, the positive fraction of each data source (demo, rollout/iter_k) among the
-steps the threshold decided: 0 % or 100 % means the labels do not tell that source's steps apart.
+steps the threshold decided: 0 % or 100 % means the labels do not tell that source's steps apart,
+and a source whose failed episodes are labelled positive at least as often as its successful ones
+means V does not tell its failures from its successes (the held-out episodes are mostly
+demonstrations; this is where a V blind to the policy's own failures shows).
 Values and returns are normalised (rewards.py): in [-1, 0].
 """
 from __future__ import annotations
@@ -100,6 +103,21 @@ class SourceLabels:
     @property
     def degenerate(self) -> bool:
         return self.steps > 0 and self.positive_steps in (0, self.steps)
+
+
+@dataclass(frozen=True)
+class OutcomeLabels:
+    """The decided steps of one source's episodes of one outcome (not stored: the check's problem is)."""
+
+    source: str
+    outcome: str
+    episodes: int
+    steps: int
+    positive_steps: int
+
+    @property
+    def positive_fraction(self) -> float:
+        return self.positive_steps / self.steps if self.steps else float("nan")
 
 
 @dataclass(frozen=True)
@@ -230,23 +248,39 @@ def calibration(episodes: Sequence[EpisodeValues], bins: int) -> Calibration | N
     return Calibration(tuple(table), float(gap), float(np.abs(value - returns).mean()), end_error, len(failed))
 
 
-def positive_fraction_by_source(indicator: Mapping[str, np.ndarray], source: Mapping[str, str],
-                                decided: Mapping[str, np.ndarray]) -> tuple[SourceLabels, ...]:
-    """indicator: I_t per episode; source: its group ("demo", "rollout/iter_1"); decided: (T,) bool,
-    the steps the threshold labelled (not forced positive). Sorted by source."""
-    counts: dict[str, list[int]] = {}
+def _decided_counts(indicator: Mapping[str, np.ndarray], group: Mapping[str, object],
+                    decided: Mapping[str, np.ndarray]) -> dict:
+    """group -> [episodes, decided steps, positive decided steps]."""
+    counts: dict = {}
     for eid, flags in indicator.items():
-        row = counts.setdefault(source[eid], [0, 0, 0])
+        row = counts.setdefault(group[eid], [0, 0, 0])
         mask = decided[eid]
         row[0] += 1
         row[1] += int(mask.sum())
         row[2] += int(flags[mask].sum())
+    return counts
+
+
+def positive_fraction_by_source(indicator: Mapping[str, np.ndarray], source: Mapping[str, str],
+                                decided: Mapping[str, np.ndarray]) -> tuple[SourceLabels, ...]:
+    """indicator: I_t per episode; source: its group ("demo", "rollout/iter_1"); decided: (T,) bool,
+    the steps the threshold labelled (not forced positive). Sorted by source."""
+    counts = _decided_counts(indicator, source, decided)
     return tuple(SourceLabels(name, *counts[name]) for name in sorted(counts))
 
 
+def positive_fraction_by_outcome(indicator: Mapping[str, np.ndarray], source: Mapping[str, str],
+                                 outcome: Mapping[str, str], decided: Mapping[str, np.ndarray]
+                                 ) -> tuple[OutcomeLabels, ...]:
+    """As positive_fraction_by_source, each source's episodes split by outcome."""
+    counts = _decided_counts(indicator, {eid: (source[eid], outcome[eid]) for eid in indicator}, decided)
+    return tuple(OutcomeLabels(*key, *counts[key]) for key in sorted(counts))
+
+
 def check_values(episodes: Sequence[EpisodeValues], population: str, config: ValueCheckConfig = ValueCheckConfig(),
-                 sources: Sequence[SourceLabels] = ()) -> ValueCheckReport:
-    """The report and its verdict. `population` says which episodes these are ("held-out")."""
+                 sources: Sequence[SourceLabels] = (), by_outcome: Sequence[OutcomeLabels] = ()) -> ValueCheckReport:
+    """The report and its verdict. `population` says which episodes these are ("held-out");
+    `sources` and `by_outcome`: the labels' decided steps, once there are labels."""
     separated, calibrated = separation(episodes, config), calibration(episodes, config.bins)
     successes = sum(ep.outcome == "success" for ep in episodes)
     failures = len(episodes) - successes
@@ -279,5 +313,18 @@ def check_values(episodes: Sequence[EpisodeValues], population: str, config: Val
         if source.degenerate:
             problems.append(f"source {source.source}: {source.positive_fraction:.0%} of its {source.steps} labelled "
                             "steps positive (degenerate: the labels do not tell its steps apart)")
+    for failed in (g for g in by_outcome if g.outcome == "failure" and g.steps):
+        succeeded = next((g for g in by_outcome if g.source == failed.source and g.outcome == "success" and g.steps),
+                         None)
+        if succeeded is None or failed.positive_fraction < succeeded.positive_fraction:
+            continue
+        finding = (f"source {failed.source}: its failed episodes' labelled steps are {failed.positive_fraction:.0%} "
+                   f"positive, its successful episodes' {succeeded.positive_fraction:.0%}")
+        if min(failed.episodes, succeeded.episodes) < config.min_class_episodes:
+            notes.append(f"{finding}, not judged: {failed.episodes} failed and {succeeded.episodes} successful "
+                         f"episodes (fewer than {config.min_class_episodes} of one)")
+        else:
+            problems.append(f"{finding} ({failed.episodes} and {succeeded.episodes} episodes): V does not tell "
+                            "that source's failures from its successes")
     return ValueCheckReport(population, successes, failures, separated, calibrated, tuple(sources), tuple(problems),
                             tuple(notes), config)
