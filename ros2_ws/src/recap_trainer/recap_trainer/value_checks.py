@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from recap_core.config_errors import check_field
+from recap_trainer.label_breakdown import LabelGroup
 
 CHECK_MODES = ("warn", "refuse", "off")
 
@@ -103,21 +104,6 @@ class SourceLabels:
     @property
     def degenerate(self) -> bool:
         return self.steps > 0 and self.positive_steps in (0, self.steps)
-
-
-@dataclass(frozen=True)
-class OutcomeLabels:
-    """The decided steps of one source's episodes of one outcome (not stored: the check's problem is)."""
-
-    source: str
-    outcome: str
-    episodes: int
-    steps: int
-    positive_steps: int
-
-    @property
-    def positive_fraction(self) -> float:
-        return self.positive_steps / self.steps if self.steps else float("nan")
 
 
 @dataclass(frozen=True)
@@ -271,14 +257,15 @@ def positive_fraction_by_source(indicator: Mapping[str, np.ndarray], source: Map
 
 def positive_fraction_by_outcome(indicator: Mapping[str, np.ndarray], source: Mapping[str, str],
                                  outcome: Mapping[str, str], decided: Mapping[str, np.ndarray]
-                                 ) -> tuple[OutcomeLabels, ...]:
-    """As positive_fraction_by_source, each source's episodes split by outcome."""
+                                 ) -> tuple[LabelGroup, ...]:
+    """As positive_fraction_by_source, each source's episodes split by outcome (the decided steps
+    only, where label_breakdown counts every step)."""
     counts = _decided_counts(indicator, {eid: (source[eid], outcome[eid]) for eid in indicator}, decided)
-    return tuple(OutcomeLabels(*key, *counts[key]) for key in sorted(counts))
+    return tuple(LabelGroup(*key, *counts[key]) for key in sorted(counts))
 
 
 def check_values(episodes: Sequence[EpisodeValues], population: str, config: ValueCheckConfig = ValueCheckConfig(),
-                 sources: Sequence[SourceLabels] = (), by_outcome: Sequence[OutcomeLabels] = ()) -> ValueCheckReport:
+                 sources: Sequence[SourceLabels] = (), by_outcome: Sequence[LabelGroup] = ()) -> ValueCheckReport:
     """The report and its verdict. `population` says which episodes these are ("held-out");
     `sources` and `by_outcome`: the labels' decided steps, once there are labels."""
     separated, calibrated = separation(episodes, config), calibration(episodes, config.bins)
