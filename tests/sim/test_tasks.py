@@ -111,9 +111,10 @@ def test_button_with_cup_under_spout_brews_then_serving_succeeds() -> None:
 
 
 def test_the_cameras_see_whether_the_coffee_was_brewed() -> None:
-    """The brewed stage shows in the cup at the model's image size (the sprung button does not show
-    it), and the next episode starts with an empty cup again."""
-    from recap_core.aloha_layout import CAMERA_NAMES
+    """The brewed stage shows at the model's image size (the sprung button does not show it): the
+    machine's ready panel lights in the high camera, which always sees the machine, and the coffee
+    browns the cup's top; the next episode starts unlit with an empty cup again."""
+    from recap_core.aloha_layout import CAM_HIGH, CAMERA_NAMES
     from recap_model.models.config import ObservationConfig
 
     env = SimEnv(SimConfig(task="espresso", cameras=CAMERA_NAMES, image_size=ObservationConfig().image_size))
@@ -129,11 +130,17 @@ def test_the_cameras_see_whether_the_coffee_was_brewed() -> None:
     mujoco.mj_setState(env.model, env.data, before, spec)
     mujoco.mj_forward(env.model, env.data)
     brewed = env.render()
+
+    def changed(c: str) -> int:
+        """Pixels whose colour changed clearly (by more than 60 of 255 in a channel)."""
+        return int((np.abs(brewed[c].astype(int) - empty[c].astype(int)).max(axis=-1) > 60).sum())
+
     def browner(c: str) -> int:
         """Pixels that turned from grey-white to brown (the red-blue gap widened)."""
         gap = lambda img: img[..., 0].astype(int) - img[..., 2].astype(int)  # noqa: E731
         return int((gap(brewed[c]) - gap(empty[c]) > 20).sum())
 
+    assert changed(CAM_HIGH) >= 10, {c: changed(c) for c in CAMERA_NAMES}
     assert sum(browner(c) for c in CAMERA_NAMES) >= 2, [browner(c) for c in CAMERA_NAMES]
     assert all(np.array_equal(env.reset(4).images[c], first.images[c]) for c in CAMERA_NAMES)
 

@@ -30,6 +30,8 @@ TIP_COS = np.cos(np.radians(45))  # cup axis further than this from vertical = t
 TABLE_X, TABLE_Y = (-0.6, 0.6), (0.1, 1.1)
 CUP_RGBA = (0.95, 0.95, 0.92, 1.0)
 COFFEE_RGBA = (0.35, 0.2, 0.1, 1.0)
+READY_OFF_RGBA = (0.15, 0.15, 0.16, 1.0)
+READY_ON_RGBA = (1.0, 0.85, 0.3, 1.0)
 
 
 class Espresso(Task):
@@ -65,6 +67,11 @@ class Espresso(Task):
                          pos=[SPOUT_XY[0], (front - MACHINE_HALF[1]) / 2, 0.07], rgba=[0.7, 0.7, 0.72, 1])
         machine.add_geom(name="spout", type=cyl, size=[0.012, 0.015, 0], pos=[SPOUT_XY[0], front, 0.055],
                          rgba=[0.7, 0.7, 0.72, 1])
+        # The machine's "coffee ready" panel across its front: dark until brewed, then lit, so every
+        # camera sees the brew at 48 x 64 (the coffee in the cup is 2-5 px there).
+        machine.add_geom(name="ready_panel", type=box, size=[MACHINE_HALF[0] - 0.01, 0.001, 0.055],
+                         pos=[0.0, -MACHINE_HALF[1] - 0.001, -0.005], rgba=list(READY_OFF_RGBA),
+                         contype=0, conaffinity=0)
         button = machine.add_body(name="button", pos=[BUTTON_XY[0] - MACHINE_POS[0], BUTTON_XY[1] - MACHINE_POS[1],
                                                       top + BUTTON_HALF])
         # Sprung push button: a slide joint with a spring back to 0; it sinks into the machine body
@@ -89,6 +96,7 @@ class Espresso(Task):
         self.cup = frozenset([model.geom("cup").id])
         self._button_qadr = model.joint("button_joint").qposadr[0]
         self._coffee = model.geom("cup_coffee").id
+        self._ready_panel = model.geom("ready_panel").id
         self._serve_mocap = model.body("serve_spot").mocapid[0]
         self.serve_xy = np.zeros(2)
 
@@ -105,6 +113,7 @@ class Espresso(Task):
     def _set_brewed(self, brewed: bool) -> None:
         self.brewed = brewed
         self.model.geom_rgba[self._coffee] = COFFEE_RGBA if brewed else CUP_RGBA
+        self.model.geom_rgba[self._ready_panel] = READY_ON_RGBA if brewed else READY_OFF_RGBA
 
     # --- queries (also used by the expert's plan) --------------------------------------------
     def touches(self, data: mujoco.MjData) -> tuple[bool, bool, bool]:
