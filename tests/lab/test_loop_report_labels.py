@@ -37,4 +37,5 @@ def test_each_stage_has_a_column_and_each_iterations_rollouts_a_row(tmp_path):
 
 
 def test_a_run_without_labels_says_so(tmp_path):
-    assert label_section(tmp_path, iterations=1, summaries=[_episode("d0", "demo", 0, "success")])[-1] == "No labels yet."
+    lines = label_section(tmp_path, iterations=1, summaries=[_episode("d0", "demo", 0, "success")])
+    assert lines[-1] == "No labels yet."

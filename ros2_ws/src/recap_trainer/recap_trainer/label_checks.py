@@ -38,7 +38,8 @@ class LabelledEpisode:
 
 
 def labelled_episode(episode) -> LabelledEpisode:
-    return LabelledEpisode(data_source(episode), np.asarray(episode.intervention, bool), np.asarray(episode.timestamps, np.float64))
+    return LabelledEpisode(data_source(episode), np.asarray(episode.intervention, bool),
+                           np.asarray(episode.timestamps, np.float64))
 
 
 def check_labels(labels: Labels, summaries: Iterable, episodes: Mapping[str, LabelledEpisode],

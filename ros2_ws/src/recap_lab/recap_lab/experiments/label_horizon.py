@@ -42,15 +42,16 @@ def horizon_rows(run: Path, iteration: int, n_steps: list[int]) -> list[dict]:
         raise LabelError(f"{len(unlabelled)} rollout(s) have no stored value, e.g. {unlabelled[0]}")
     rewards = RewardConfig.from_dict(stored.info["rewards"])
     fractions = stored.info["positive_fraction"]
+    # The policy's own steps of every labelled (not aborted) rollout, the same for every horizon.
+    own = {ep.episode_id: ~np.asarray(ep.intervention, bool) for ep in episodes if ep.outcome != "abort"}
+    source_of = {ep.episode_id: data_source(ep) for ep in episodes}
+    outcome_of = {ep.episode_id: ep.outcome for ep in episodes}
     rows = []
     for n in [None, *n_steps]:
         config = LabelConfig(stage="finetune", n_step=n, positive_fraction=float(np.mean(list(fractions.values()))),
                              task_positive_fraction=dict(fractions))
         labels = compute_labels(episodes, lambda ep: stored.value[ep.episode_id], rewards, config)
-        own = {ep.episode_id: ~np.asarray(ep.intervention, bool) for ep in episodes if ep.episode_id in labels.indicator}
-        groups = positive_fraction_by_outcome(
-            {eid: labels.indicator[eid] for eid in own}, {ep.episode_id: data_source(ep) for ep in episodes},
-            {ep.episode_id: ep.outcome for ep in episodes}, own)
+        groups = positive_fraction_by_outcome({eid: labels.indicator[eid] for eid in own}, source_of, outcome_of, own)
         for source in sorted({g.source for g in groups}):
             mine = [g for g in groups if g.source == source]
             by = {g.outcome: g for g in mine}
@@ -59,7 +60,7 @@ def horizon_rows(run: Path, iteration: int, n_steps: list[int]) -> list[dict]:
                          "threshold": labels.thresholds,
                          "failed": _cell(by.get("failure")), "successful": _cell(by.get("success")),
                          "check": "flagged" if report.problems else (
-                             "not judged (few episodes)" if any(n.startswith("source ") for n in report.notes)
+                             "not judged (few episodes)" if any(note.startswith("source ") for note in report.notes)
                              else "ok")})
     return rows
 
