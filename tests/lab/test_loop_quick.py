@@ -2,6 +2,7 @@
 import dataclasses
 import json
 import logging
+import os
 
 import pytest
 
@@ -66,6 +67,19 @@ def test_quick_loop_runs_end_to_end_and_resumes_after_a_crash(tmp_path, monkeypa
     assert {p: p.stat().st_mtime_ns for p in checkpoint.rglob("*") if p.is_file()} == before
     text = open(with_baselines).read()
     assert "## Baselines on the same data" in text and all(m in text for m in ("bc", "filtered_bc", "awr"))
+
+    # A run with other fine-tuning labels starts from this run's SFT policy (--sft-from): it
+    # deploys that pi^0 and fine-tunes from its pre-training, and leaves the source's files as they were.
+    sft = [p for p in (tmp_path / "train").glob("[pi]*/**/*") if p.is_file() and "iter_1" not in p.parts]
+    stamps = {p: p.stat().st_mtime_ns for p in sft}
+    n5 = loop_run.run_loop(dataclasses.replace(cfg, finetune_n_step=5), tmp_path / "n5", sft_from=tmp_path)
+    text = open(n5).read()
+    assert f"Started from the SFT policy of `{tmp_path.resolve()}`" in text
+    assert "fine-tuning advantages: 5-step" in text
+    assert json.loads((tmp_path / "n5" / "train" / "iter_1" / "labels" / "labels.json").read_text())["n_step"] == 5
+    assert all(os.path.samefile(p, tmp_path / "n5" / p.relative_to(tmp_path)) for p in sft)
+    assert {p: p.stat().st_mtime_ns for p in sft} == stamps
+    assert (tmp_path / "n5" / "eval" / "iter_0.json").read_bytes() == (tmp_path / "eval" / "iter_0.json").read_bytes()
 
 
 def test_quick_camera_loop_learns_from_cameras_and_joints_only_through_the_graph(tmp_path):

@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
                              "--observation cameras, none for sim-state; give no value to switch it off)")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="default: runs/loop_<task>_<size> (sim-state) or runs/loop_<task>_<size>_cameras")
+    parser.add_argument("--sft-from", type=Path, default=None, metavar="RUN",
+                        help="start from the SFT policy of the finished loop run RUN: its demonstrations, V_pre, "
+                             "pi_pre, pi^0 and pi^0's evaluation (and noise validation) are hard-linked into "
+                             "--workdir, so runs that differ only after pi^0 (--n-step, --rollouts, --iterations, "
+                             "--takeover-deviation) compare from the same pi^0 and skip those steps. RUN must agree "
+                             "on everything else; the report names it")
     parser.add_argument("--iterations", type=int, default=None, help="override K")
     parser.add_argument("--rollouts", type=int, default=None, help="override deployments per iteration")
     parser.add_argument("--eval-episodes", type=int, default=None, help="override evaluation episodes per policy")
@@ -154,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     if opts.seeds and len(set(opts.seeds)) != len(opts.seeds):
         print(f"recap-lab loop: --seeds repeats a seed: {opts.seeds}", file=sys.stderr)
         return 2
+    if opts.seeds and opts.sft_from:
+        print("recap-lab loop: --sft-from starts one run (--seed), not several", file=sys.stderr)
+        return 2
     from recap_lab.self_improvement.run import run_loop
     from recap_lab.self_improvement.seed_summary import write_seed_summary
 
@@ -161,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     terminate_as_interrupt()
     try:
         for run_cfg, run_dir in runs:
-            report = run_loop(run_cfg, run_dir, domain_id)
+            report = run_loop(run_cfg, run_dir, domain_id, opts.sft_from)
         if opts.seeds:
             report = write_seed_summary(workdir, [run_dir for _, run_dir in runs])
     except (GraphStopped, FileNotFoundError, ValueError) as error:

@@ -11,6 +11,7 @@ import numpy as np
 
 from recap_lab.self_improvement.config import LoopConfig
 from recap_lab.self_improvement.ledger import Ledger
+from recap_lab.self_improvement.sft_reuse import RECORD as SFT_RECORD
 
 
 def interventions_per_episode(ledger: Ledger, k: int) -> tuple[float, float, float] | None:
@@ -48,6 +49,7 @@ def write_loop_report(workdir: Path, cfg: LoopConfig, ledger: Ledger) -> Path:
              + f"; run seed {cfg.seed}. "
              f"Machine: {platform.machine()}, "
              f"Python {platform.python_version()}.", "",
+             *_sft_source(ledger),
              "## Per iteration", "", results_table(iterations), "",
              "| policy | interventions per deployed episode [95% CI] |", "|---|---|"]
     for k, report in enumerate(iterations):
@@ -90,6 +92,15 @@ def write_loop_report(workdir: Path, cfg: LoopConfig, ledger: Ledger) -> Path:
     (workdir / "report" / "summary.json").write_text(json.dumps(
         {r.label: r.to_dict() | {"results": None} for r in everything}, indent=1))
     return path
+
+
+def _sft_source(ledger: Ledger) -> list[str]:
+    """A run started with --sft-from says whose SFT policy it fine-tunes."""
+    if not ledger.done(SFT_RECORD):
+        return []
+    record = ledger.result(SFT_RECORD)
+    return [f"Started from the SFT policy of `{record['run']}` (`--sft-from`): its {', '.join(record['steps'])} "
+            "are that run's.", ""]
 
 
 def reference_noise_evaluations(workdir: Path, iterations: int) -> list:

@@ -34,6 +34,7 @@ from recap_lab.seeds import DEMONSTRATION_SEED, DEPLOYMENT_SEED, EVALUATION_SEED
 from recap_lab.self_improvement.config import LoopConfig
 from recap_lab.self_improvement.ledger import Ledger
 from recap_lab.self_improvement.report import write_loop_report
+from recap_lab.self_improvement.sft_reuse import start_from_sft
 from recap_sim.tasks import task_prompt
 
 log = logging.getLogger("recap.loop")
@@ -52,18 +53,23 @@ def algorithm_config(cfg: LoopConfig):
                                             value_checks=cfg.value_checks, value_time_input=cfg.value_time_input)
 
 
-def run_loop(cfg: LoopConfig, workdir: Path, domain_id: int | None = None) -> Path:
+def run_loop(cfg: LoopConfig, workdir: Path, domain_id: int | None = None, sft_from: Path | None = None) -> Path:
     """Run (or resume) the loop; returns the report's path.
 
     `domain_id`: the ROS domain of every deployment's graph (None: a free one each time a graph
     starts). Not part of `cfg`: where the graph talks changes nothing that is learnt, so a run
-    resumes in any domain."""
+    resumes in any domain. `sft_from`: a finished loop run of the same settings up to pi^0 whose
+    demonstrations, pre-training and pi^0 this run starts from (sft_reuse.py)."""
     from recap_trainer.algorithm import iterate, pretrain
     from recap_lab.datagen import DatagenConfig, generate_dataset
     from recap_trainer.training.episodes import open_datasets
 
     workdir.mkdir(parents=True, exist_ok=True)
     ledger = Ledger(workdir / "ledger.json", cfg.hash())
+    if sft_from is not None:
+        taken = start_from_sft(sft_from, workdir, cfg, ledger)
+        if taken:
+            log.info("starting from the SFT policy of %s: %s taken over", sft_from, ", ".join(taken))
     write_json_atomic(workdir / "config.json", dataclasses.asdict(cfg), indent=1)
     if ledger.finished_steps:
         log.info("resuming %s: %d steps already finished (%s)", workdir, len(ledger.finished_steps),
