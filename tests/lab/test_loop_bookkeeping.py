@@ -69,9 +69,17 @@ def test_the_command_line_overrides_the_preset_sizes():
     assert cfg.eval_episodes == PRESETS["default"].eval_episodes  # not overridden: the preset's
     with pytest.raises(ValueError, match="positive"):
         config_from(build_parser().parse_args(["--policy-steps", "0"]))
-    assert config_from(build_parser().parse_args(["--baselines"])).baselines
-    assert not config_from(build_parser().parse_args(["--size", "full", "--no-baselines"])).baselines
-    assert config_from(build_parser().parse_args(["--size", "full"])).baselines
+    parse = lambda *args: config_from(build_parser().parse_args(list(args)))  # noqa: E731
+    assert parse("--baselines").baselines == ("bc", "filtered_bc", "awr")
+    assert parse("--baselines", "filtered_bc", "bc", "filtered_bc").baselines == ("filtered_bc", "bc")
+    assert parse("--size", "full", "--no-baselines").baselines == ()
+    assert parse("--size", "full").baselines == ("bc", "filtered_bc", "awr")
+    assert parse("--size", "full", "--baselines", "awr").baselines == ("awr",)
+    assert parse().baselines == ()
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--baselines", "dagger"])
+    with pytest.raises(ValueError, match="baselines must be distinct names"):
+        LoopConfig(baselines=("bc", "ppo"))
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--baselines", "--no-baselines"])
     with pytest.raises(SystemExit):  # deployments always execute chunks as the evaluation does

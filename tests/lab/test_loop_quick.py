@@ -7,7 +7,7 @@ import os
 import pytest
 
 from recap_lab.self_improvement import run as loop_run
-from recap_lab.self_improvement.config import PRESETS
+from recap_lab.self_improvement.config import BASELINES, PRESETS
 from recap_trainer.dataset import RecapDataset
 
 pytestmark = pytest.mark.integration
@@ -63,7 +63,7 @@ def test_quick_loop_runs_end_to_end_and_resumes_after_a_crash(tmp_path, monkeypa
     # The same sizes with --baselines resume the finished run and only add the baselines.
     checkpoint = tmp_path / "train" / "iter_1" / "policy"
     before = {p: p.stat().st_mtime_ns for p in checkpoint.rglob("*") if p.is_file()}
-    with_baselines = loop_run.run_loop(dataclasses.replace(cfg, baselines=True), tmp_path)
+    with_baselines = loop_run.run_loop(dataclasses.replace(cfg, baselines=BASELINES), tmp_path)
     assert {p: p.stat().st_mtime_ns for p in checkpoint.rglob("*") if p.is_file()} == before
     text = open(with_baselines).read()
     assert "## Baselines on the same data" in text and all(m in text for m in ("bc", "filtered_bc", "awr"))

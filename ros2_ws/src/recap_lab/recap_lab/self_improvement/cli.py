@@ -11,7 +11,7 @@ from pathlib import Path
 
 from recap_core.aloha_layout import CAMERA_NAMES
 from recap_lab.seeds import MAX_RUN_SEED
-from recap_lab.self_improvement.config import OBSERVATIONS, PRESETS, VISION_IMAGE_SIZE, LoopConfig, preset
+from recap_lab.self_improvement.config import BASELINES, OBSERVATIONS, PRESETS, VISION_IMAGE_SIZE, LoopConfig, preset
 from recap_bringup.graph_session import GraphStopped
 from recap_bringup.ros_domain import MAX_DOMAIN_ID, domain_id_option, requested_domain_id
 from recap_bringup.termination import INTERRUPTED_EXIT_CODE, terminate_as_interrupt
@@ -89,10 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
                              f"(default {LoopConfig.noise_scale}; 1 = the paper's sampling; a run made at 0.5 "
                              "resumes with --noise-scale 0.5)")
     baselines = parser.add_mutually_exclusive_group()
-    baselines.add_argument("--baselines", dest="baselines", action="store_true", default=None,
-                           help="also train and evaluate BC / filtered BC / AWR on the final data (a finished "
-                                "run of the same sizes resumes and only adds them)")
-    baselines.add_argument("--no-baselines", dest="baselines", action="store_false", help="skip them")
+    baselines.add_argument("--baselines", nargs="*", choices=BASELINES, metavar="METHOD", default=None,
+                           help=f"also train and evaluate these baselines on the final data, each with pi^K's "
+                                f"policy steps ({', '.join(BASELINES)}; no METHOD: all three). A finished run of "
+                                "the same sizes resumes and only adds them")
+    baselines.add_argument("--no-baselines", action="store_true", help="skip them (the full preset's too)")
     parser.add_argument("--value-checks", choices=("warn", "refuse", "off"), default=None,
                         help="before each value function's labels are used, check on held-out episodes that V "
                              "separates successes from failures and is calibrated, and that no source is 0 %% or "
@@ -113,6 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _baselines(opts: argparse.Namespace) -> tuple[str, ...] | None:
+    """--baselines METHOD... (none named: all), --no-baselines, or neither (None: the preset's)."""
+    if opts.no_baselines:
+        return ()
+    if opts.baselines is None:
+        return None
+    return tuple(dict.fromkeys(opts.baselines)) or BASELINES
+
+
 def config_from(opts: argparse.Namespace) -> LoopConfig:
     """The preset named by --size with the command line's overrides (ValueError when out of range)."""
     overrides = {"task": opts.task}
@@ -121,7 +131,7 @@ def config_from(opts: argparse.Namespace) -> LoopConfig:
     for name, value in (("iterations", opts.iterations), ("rollouts_per_iteration", opts.rollouts),
                         ("eval_episodes", opts.eval_episodes), ("demos", opts.demos),
                         ("value_steps", opts.value_steps), ("policy_steps", opts.policy_steps),
-                        ("baselines", opts.baselines), ("train_threads", opts.train_threads),
+                        ("baselines", _baselines(opts)), ("train_threads", opts.train_threads),
                         ("takeover_deviation", tuple(opts.takeover_deviation) if opts.takeover_deviation else None),
                         ("finetune_n_step", opts.finetune_n_step), ("noise_scale", opts.noise_scale),
                         ("cameras", tuple(opts.cameras) if opts.cameras else None),

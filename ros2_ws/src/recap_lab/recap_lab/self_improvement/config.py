@@ -23,6 +23,8 @@ OBSERVATIONS = ("sim-state", "cameras")
 VISION_CAMERAS: tuple[str, ...] = CAMERA_NAMES
 # (H, W), rendered at this size everywhere in the loop: the image model's default (docs/TRAINER.md)
 VISION_IMAGE_SIZE: tuple[int, int] = ObservationConfig().image_size
+# The baselines a run can add on its final data (run.py's _train_baseline).
+BASELINES: tuple[str, ...] = ("bc", "filtered_bc", "awr")
 # Fields that change no finished step, so they are not part of a run's identity (LoopConfig.hash).
 NOT_IDENTITY: tuple[str, ...] = ("baselines", "train_threads", "value_checks")
 
@@ -39,9 +41,10 @@ class LoopConfig:
     # Gradient steps of V_pre and pi_pre (each fine-tune: half): AlgorithmConfig's, the product's sizes.
     value_steps: int = AlgorithmConfig.pretrain_value.steps
     policy_steps: int = AlgorithmConfig.pretrain_policy.steps
-    # Plain BC, filtered BC and AWR on the final data, each with pi^K's policy steps: about 28 more
-    # minutes at the default size. They can be added to a finished run (not part of its hash).
-    baselines: bool = False
+    # Baselines (of BASELINES) trained on the final data, each with pi^K's policy steps: about 28
+    # minutes for all three at the default size, about 30 each with cameras. They can be added to a
+    # finished run (not part of its hash).
+    baselines: tuple[str, ...] = ()
     # Torch threads for training and evaluation, and processes generating the demonstrations, all of
     # which run while the graph is down (2 threads train the default model 1.37x faster than 1 on
     # this 2-core machine). Not part of the hash either: the data are the same for any number.
@@ -84,6 +87,9 @@ class LoopConfig:
         object.__setattr__(self, "cameras", tuple(self.cameras))
         object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
         object.__setattr__(self, "reference_noise_scales", tuple(float(v) for v in self.reference_noise_scales))
+        object.__setattr__(self, "baselines", tuple(self.baselines))
+        if any(b not in BASELINES for b in self.baselines) or len(set(self.baselines)) != len(self.baselines):
+            raise ValueError(f"baselines must be distinct names of {list(BASELINES)}, got {list(self.baselines)}")
         if self.observation not in OBSERVATIONS:
             raise ValueError(f"observation must be one of {OBSERVATIONS}, got {self.observation!r}")
         if (self.observation == "cameras") != bool(self.cameras):
@@ -118,9 +124,9 @@ class LoopConfig:
 
 PRESETS = {
     "quick": LoopConfig(iterations=1, demos=6, rollouts_per_iteration=2, eval_episodes=4,
-                        value_steps=20, policy_steps=20, baselines=False),
+                        value_steps=20, policy_steps=20, baselines=()),
     "default": LoopConfig(),
-    "full": LoopConfig(baselines=True),
+    "full": LoopConfig(baselines=BASELINES),
 }
 
 

@@ -39,8 +39,6 @@ from recap_sim.tasks import task_prompt
 
 log = logging.getLogger("recap.loop")
 
-BASELINES = ("bc", "filtered_bc", "awr")
-
 
 def algorithm_config(cfg: LoopConfig):
     from recap_trainer.algorithm import AlgorithmConfig
@@ -125,11 +123,10 @@ def run_loop(cfg: LoopConfig, workdir: Path, domain_id: int | None = None, sft_f
         for k in range(1, cfg.iterations + 1):
             step(f"iter_{k}/evaluate_at_reference_noise",
                  lambda: _evaluate_at_reference_noise(policies[k], cfg, workdir, k, best["noise_scale"]))
-    if cfg.baselines:
-        for method in BASELINES:
-            out = workdir / "baselines" / method
-            step(f"baseline/{method}/train", lambda: _train_baseline(method, data, out, cfg, alg, train_dir))
-            step(f"baseline/{method}/evaluate", lambda: _evaluate(out, cfg, workdir / "eval" / f"{method}.json", method))
+    for method in cfg.baselines:
+        out = workdir / "baselines" / method
+        step(f"baseline/{method}/train", lambda: _train_baseline(method, data, out, cfg, alg, train_dir))
+        step(f"baseline/{method}/evaluate", lambda: _evaluate(out, cfg, workdir / "eval" / f"{method}.json", method))
     # Always rewritten (seconds): a resumed run may have added baselines since.
     log.info("== report")
     return write_loop_report(workdir, cfg, ledger)
