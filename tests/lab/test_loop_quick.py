@@ -90,13 +90,16 @@ def test_quick_camera_loop_learns_from_cameras_and_joints_only_through_the_graph
 
     cfg = dataclasses.replace(preset("quick", "cameras"), cameras=("cam_high", "cam_left_wrist"), demos=4,
                               eval_episodes=2, reference_noise_scales=(0.5,), validation_episodes=2)
-    report = loop_run.run_loop(cfg, tmp_path)
-    for kind in ("value", "policy"):
-        for stage in ("pretrained", "iter_0", "iter_1"):
-            config = json.loads((tmp_path / "train" / stage / kind / "config.json").read_text())
-            observation = config["model_config"]["observation"]
-            assert (observation["state_dim"], observation["cameras"], observation["image_size"]) == \
-                (0, ["cam_high", "cam_left_wrist"], list(cfg.image_size)), (stage, kind)
+    loop_run.run_loop(cfg, tmp_path)
+    # The baselines on the same images, added to the finished run.
+    report = loop_run.run_loop(dataclasses.replace(cfg, baselines=BASELINES), tmp_path)
+    checkpoints = [p.parent for p in tmp_path.glob("*/**/config.json") if p.parent.name in ("value", "policy")
+                   or p.parent.parent.name == "baselines"]
+    assert len(checkpoints) == 3 * 2 + len(BASELINES), checkpoints
+    for checkpoint in checkpoints:
+        observation = json.loads((checkpoint / "config.json").read_text())["model_config"]["observation"]
+        assert (observation["state_dim"], observation["cameras"], observation["image_size"]) == \
+            (0, ["cam_high", "cam_left_wrist"], list(cfg.image_size)), checkpoint
     for data in ("demos", "rollouts_1"):
         episodes = list(RecapDataset(tmp_path / "data" / data))
         assert episodes, data
@@ -115,5 +118,6 @@ def test_quick_camera_loop_learns_from_cameras_and_joints_only_through_the_graph
     text = open(report).read()
     assert "the cameras cam_high, cam_left_wrist at 64x48" in text
     assert "RECAP iter 1 (pi^1)" in text and ", sampled alike: throughput" in text
+    assert "## Baselines on the same data" in text
     assert "suits it best (0.2, chosen on 2 validation episodes among 0.2, 0.5)" in text or \
         "suits it best (0.5, chosen on 2 validation episodes among 0.2, 0.5)" in text

@@ -207,8 +207,8 @@ def _convert(bags: Path, out: Path, cfg: LoopConfig, iteration: int) -> int:
 
 
 def _train_baseline(method: str, data: list[Path], out: Path, cfg: LoopConfig, alg, train_dir: Path) -> str:
-    """Same data and the same total policy steps as RECAP's pi^K (pre-training + fine-tuning);
-    AWR weights by the advantages of RECAP's last value function V^K."""
+    """Same data, the same model (cameras and sizes) and the same total policy steps as RECAP's pi^K
+    (pre-training + fine-tuning); AWR weights by the advantages of RECAP's last value function V^K."""
     from recap_trainer.labels import Labels
     from recap_trainer.training.episodes import open_datasets
     from recap_trainer.training.train_policy import PolicyTrainConfig, train_policy
@@ -216,7 +216,8 @@ def _train_baseline(method: str, data: list[Path], out: Path, cfg: LoopConfig, a
     steps = alg.pretrain_policy.steps + alg.finetune_policy.steps
     labels = Labels.load(train_dir / f"iter_{cfg.iterations}" / "labels") if method == "awr" else None
     train_policy(open_datasets(data), out, replace(alg.pretrain_policy, steps=steps),
-                 PolicyTrainConfig(method=method), labels)
+                 PolicyTrainConfig(method=method), labels, cameras=alg.cameras,
+                 model_sizes=dict(alg.model_sizes or {}), policy_sizes=dict(alg.policy_sizes or {}))
     return str(out)
 
 
