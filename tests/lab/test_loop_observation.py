@@ -1,6 +1,7 @@
 """What the loop's policies see (sim state or cameras), the run's seed, and the SFT reference at
 its best noise: configuration, scenes, deployment graph and the summary over seeds."""
 import json
+from types import SimpleNamespace
 
 import pytest
 
@@ -8,6 +9,7 @@ from bringup.checkpoint_config import write_checkpoint_config
 from recap_lab.seeds import DEMONSTRATION_SEED, DEPLOYMENT_SEED, EVALUATION_SEED, VALIDATION_SEED, run_seed_base
 from recap_lab.self_improvement.cli import build_parser, config_from
 from recap_lab.self_improvement.config import VISION_CAMERAS, VISION_IMAGE_SIZE, LoopConfig, preset
+from recap_lab.self_improvement.run import check_observation
 
 
 def test_the_camera_loop_sees_cameras_and_no_simulator_state():
@@ -26,6 +28,26 @@ def test_the_camera_loop_sees_cameras_and_no_simulator_state():
         LoopConfig(observation="cameras", cameras=("cam_high", "cam_high"))
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--observation", "cameras", "--cameras", "cam_top"])
+
+
+@pytest.mark.parametrize("cameras, state_dim, in_state_run, in_camera_run", [
+    ((), 15, True, False), (VISION_CAMERAS, 0, False, True), (VISION_CAMERAS, 15, False, False),
+    (VISION_CAMERAS[:1], 0, False, False), ((), 0, False, False)])
+def test_a_policy_that_reads_other_inputs_than_the_run_observes_is_refused(cameras, state_dim, in_state_run,
+                                                                            in_camera_run, tmp_path):
+    observation = SimpleNamespace(cameras=cameras, state_dim=state_dim)
+    for cfg, ok in ((LoopConfig(), in_state_run), (preset("default", "cameras"), in_camera_run)):
+        if ok:
+            check_observation(observation, cfg, tmp_path)
+        else:
+            with pytest.raises(RuntimeError, match=f"{tmp_path}: the policy reads cameras"):
+                check_observation(observation, cfg, tmp_path)
+
+
+def test_the_refusal_says_what_the_policy_reads_and_what_the_run_observes(tmp_path):
+    with pytest.raises(RuntimeError, match=r"reads cameras \[\] and 15 object-state features; this run "
+                                           r"\(cameras\) observes cameras \['cam_high'"):
+        check_observation(SimpleNamespace(cameras=(), state_dim=15), preset("default", "cameras"), tmp_path)
 
 
 def test_runs_of_different_seeds_never_share_a_scene_and_share_the_evaluation():

@@ -2,6 +2,7 @@
 maps with a tiny cache, resume with the random shift, bfloat16 autocast."""
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -44,6 +45,17 @@ def test_state_batches_of_tasks_with_different_layouts_are_padded():
     batch = gather_observations(catalog, config, stats, np.array([1, 0, 1]), np.array([3, 5, 4]))
     assert batch["env_state"].shape == (3, 7)
     assert torch.equal(batch["env_state"][1, 4:], torch.zeros(3))  # task a's 4 features, zero-padded
+
+
+def test_a_state_model_of_camera_data_is_built_with_a_warning(caplog):
+    catalog = EpisodeCatalog([mixed_episodes(2, cameras=CAMS, state_dim=5)])
+    with caplog.at_level(logging.WARNING, logger="recap.train"):
+        assert observation_config_for(catalog, CAMS).state_dim == 0
+    assert not caplog.records
+    with caplog.at_level(logging.WARNING, logger="recap.train"):
+        config = observation_config_for(catalog)
+    assert (config.state_dim, config.cameras) == (5, ())
+    assert "carries camera(s) ['cam_high', 'cam_left_wrist'] but the model is given none" in caplog.text
 
 
 def test_the_episode_with_bad_data_is_the_one_named():

@@ -93,6 +93,12 @@ class AlgorithmConfig:
         """The same episodes are held out from V_pre and every V^k (one seed): see value_holdout.py."""
         return HoldoutConfig(fraction=self.value_holdout_fraction, seed=self.pretrain_value.seed)
 
+    def policy_model(self) -> dict:
+        """train_policy's arguments that fix the policy's model (inputs and sizes): pi_pre's, and any
+        baseline's that is to be compared with it on the same data."""
+        return dict(cameras=self.cameras, model_sizes=dict(self.model_sizes or {}),
+                    policy_sizes=dict(self.policy_sizes or {}))
+
     def pretrain_labels(self) -> LabelConfig:
         """Monte Carlo advantages on the demonstrations."""
         return LabelConfig(stage="pretrain", n_step=None, positive_fraction=self.pretrain_positive_fraction)
@@ -142,8 +148,7 @@ def pretrain(demos: EpisodeCatalog, work_dir: str | Path, cfg: AlgorithmConfig) 
     if cfg.policy.needs_labels:
         labels = label_with_value(demos, out / "value", cfg.pretrain_labels(), cfg.value_checks)
         labels.save(out / "labels")
-    train_policy(demos, out / "policy", cfg.pretrain_policy, cfg.policy, labels, cameras=cfg.cameras,
-                 model_sizes=dict(cfg.model_sizes or {}), policy_sizes=dict(cfg.policy_sizes or {}))
+    train_policy(demos, out / "policy", cfg.pretrain_policy, cfg.policy, labels, **cfg.policy_model())
     return out
 
 

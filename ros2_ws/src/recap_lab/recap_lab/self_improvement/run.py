@@ -140,12 +140,26 @@ def _evaluate(policy_dir: Path, cfg: LoopConfig, out: Path, label: str, noise_sc
     from recap_model.policy import load_policy
 
     noise = cfg.noise_scale if noise_scale is None else noise_scale
-    report = evaluate_policy(load_policy(policy_dir, seed=cfg.seed, noise_scale=noise),
+    policy = load_policy(policy_dir, seed=cfg.seed, noise_scale=noise)
+    check_observation(policy.config.observation, cfg, policy_dir)
+    report = evaluate_policy(policy,
                              EvaluationConfig(task=cfg.task, episodes=episodes or cfg.eval_episodes, seed=first_seed,
                                               execute_steps=EXECUTE_STEPS), label=label)
     log.info("%s: success %s, throughput %s successes/h", label, report.success_rate.format(),
              report.throughput_per_hour.format(digits=0))
     return str(report.save(out))
+
+
+def check_observation(observation, cfg: LoopConfig, policy_dir: Path) -> None:
+    """RuntimeError when a policy of the run reads other inputs than the run observes: every figure
+    of a camera run must come from cameras and joints alone (a baseline once trained on the
+    simulator's object state of camera datasets, which carry it)."""
+    if (tuple(observation.cameras), observation.state_dim > 0) != (tuple(cfg.cameras), not cfg.cameras):
+        observed = (f"cameras {list(cfg.cameras)} and no object state" if cfg.cameras
+                    else "the object state and no cameras")
+        raise RuntimeError(f"{policy_dir}: the policy reads cameras {list(observation.cameras)} and "
+                           f"{observation.state_dim} object-state features; this run ({cfg.observation}) "
+                           f"observes {observed}")
 
 
 def _evaluate_tuned(policy_dir: Path, cfg: LoopConfig, workdir: Path, noise_scale: float) -> str:
@@ -216,8 +230,7 @@ def _train_baseline(method: str, data: list[Path], out: Path, cfg: LoopConfig, a
     steps = alg.pretrain_policy.steps + alg.finetune_policy.steps
     labels = Labels.load(train_dir / f"iter_{cfg.iterations}" / "labels") if method == "awr" else None
     train_policy(open_datasets(data), out, replace(alg.pretrain_policy, steps=steps),
-                 PolicyTrainConfig(method=method), labels, cameras=alg.cameras,
-                 model_sizes=dict(alg.model_sizes or {}), policy_sizes=dict(alg.policy_sizes or {}))
+                 PolicyTrainConfig(method=method), labels, **alg.policy_model())
     return str(out)
 
 

@@ -3,6 +3,7 @@ checkpoint/resume plumbing."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Sequence
 
@@ -16,12 +17,21 @@ from recap_model.normalization import NormStats
 from recap_trainer.training.episodes import EpisodeCatalog
 from recap_trainer.training.run import TrainConfig, TrainerState, fast_forward, make_optimizer
 
+log = logging.getLogger("recap.train")
+
 
 def observation_config_for(catalog: EpisodeCatalog, cameras: Sequence[str] = (), **sizes) -> ObservationConfig:
     """The model's view of this data: qpos of the catalog's robot (its D joints), the given cameras,
     else the object state (S = the widest task's; narrower tasks are zero-padded, see
     features.normalized_state)."""
     state_dim = 0 if cameras else max(s.state_dim for s in catalog.summaries)
+    recorded = sorted({c for s in catalog.summaries for c in s.cameras})
+    if not cameras and recorded:
+        # Legitimate (the state-only model of the same data, for comparison), but easy to do by
+        # forgetting the cameras; such a model cannot run on a real robot.
+        log.warning("the data carries camera(s) %s but the model is given none: it reads the simulator's "
+                    "object state (env_state, %d features), which no real robot publishes; pass the cameras "
+                    "to train on the images", recorded, state_dim)
     image_size = (96, 128)
     if cameras:
         ep = catalog.episode(0)
