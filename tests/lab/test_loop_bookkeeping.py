@@ -142,6 +142,23 @@ def test_fine_tuning_advantages_are_monte_carlo_unless_n_step_is_asked_for():
         build_parser().parse_args(["--n-step", "50", "--monte-carlo"])
 
 
+def test_the_fine_tuning_positive_fraction_is_the_papers_unless_set():
+    from recap_lab.self_improvement.cli import build_parser, config_from
+    from recap_lab.self_improvement.run import algorithm_config
+
+    def parsed(*argv):
+        return config_from(build_parser().parse_args(list(argv)))
+
+    assert LoopConfig().finetune_positive_fraction == 0.4 == algorithm_config(LoopConfig()).finetune_positive_fraction
+    reliable = parsed("--positive-fraction", "0.7")
+    assert algorithm_config(reliable).finetune_labels(1).positive_fraction == 0.7
+    assert algorithm_config(reliable).pretrain_labels().positive_fraction == 0.3  # pre-training keeps the paper's
+    assert reliable.hash() != LoopConfig().hash()
+    for bad in ("0", "1", "1.5"):
+        with pytest.raises(ValueError, match="finetune_positive_fraction must be in"):
+            parsed("--positive-fraction", bad)
+
+
 def test_every_policy_is_sampled_with_the_loops_noise_scale(tmp_path):
     from recap_lab.self_improvement.cli import build_parser, config_from
     from recap_bringup.deployment import DeploymentConfig, deployment_graph

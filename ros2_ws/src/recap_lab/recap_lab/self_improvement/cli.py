@@ -60,8 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sft-from", type=Path, default=None, metavar="RUN",
                         help="start from the SFT policy of the finished loop run RUN: its demonstrations, V_pre, "
                              "pi_pre, pi^0 and pi^0's evaluation (and noise validation) are hard-linked into "
-                             "--workdir, so runs that differ only after pi^0 (--n-step, --rollouts, --iterations, "
-                             "--takeover-deviation) compare from the same pi^0 and skip those steps. RUN must agree "
+                             "--workdir, so runs that differ only after pi^0 (--n-step, --positive-fraction, --rollouts, "
+                             "--iterations, --takeover-deviation) compare from the same pi^0 and skip those steps. RUN must agree "
                              "on everything else; the report names it")
     parser.add_argument("--iterations", type=int, default=None, help="override K")
     parser.add_argument("--rollouts", type=int, default=None, help="override deployments per iteration")
@@ -84,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "(the paper: 50) instead of the default Monte Carlo A_t = R_t - V(o_t)")
     labels.add_argument("--monte-carlo", dest="finetune_n_step", action="store_const", const=_MONTE_CARLO,
                         help="Monte Carlo fine-tuning advantages, A_t = R_t - V(o_t) (the default; docs/BRINGUP.md)")
+    parser.add_argument("--positive-fraction", type=float, default=None, dest="finetune_positive_fraction",
+                        metavar="F", help="share of the deployments' steps labelled \"Advantage: positive\" in "
+                                          "fine-tuning, eps_l's percentile (default "
+                                          f"{LoopConfig.finetune_positive_fraction}; the paper: about 0.4, 0.1 for "
+                                          "a slow but reliable SFT policy); part of the run's identity")
     parser.add_argument("--noise-scale", type=float, default=None, metavar="S",
                         help="scale of the flow's starting noise for every policy evaluated and deployed "
                              f"(default {LoopConfig.noise_scale}; 1 = the paper's sampling; a run made at 0.5 "
@@ -134,6 +139,7 @@ def config_from(opts: argparse.Namespace) -> LoopConfig:
                         ("baselines", _baselines(opts)), ("train_threads", opts.train_threads),
                         ("takeover_deviation", tuple(opts.takeover_deviation) if opts.takeover_deviation else None),
                         ("finetune_n_step", opts.finetune_n_step), ("noise_scale", opts.noise_scale),
+                        ("finetune_positive_fraction", opts.finetune_positive_fraction),
                         ("cameras", tuple(opts.cameras) if opts.cameras else None),
                         ("image_size", tuple(opts.image_size) if opts.image_size else None),
                         ("reference_noise_scales", None if opts.reference_noise_scales is None

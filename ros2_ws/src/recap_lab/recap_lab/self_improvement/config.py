@@ -61,6 +61,9 @@ class LoopConfig:
     # N of the fine-tuning advantages (the labels of pi^1..pi^K); None = Monte Carlo, AlgorithmConfig's
     # default (a named deviation); --n-step 50 restores the paper's.
     finetune_n_step: int | None = AlgorithmConfig.n_step
+    # Share of the deployments' steps labelled positive in fine-tuning (eps_l's percentile; the
+    # paper: about 0.4, 0.1 for a slow but reliable SFT policy).
+    finetune_positive_fraction: float = AlgorithmConfig.finetune_positive_fraction
     # Scale of the flow's starting noise for every policy the loop evaluates and deploys (π^k and the
     # baselines alike). 1 = the paper's sampler (TRAINER.md, deviation 11). Runs made at 0.5 resume with it.
     noise_scale: float = DEFAULT_NOISE_SCALE
@@ -111,6 +114,8 @@ class LoopConfig:
             raise ValueError(f"takeover_deviation must be (rad > 0, seconds > 0), got {self.takeover_deviation}")
         if self.finetune_n_step is not None and self.finetune_n_step < 1:
             raise ValueError(f"finetune_n_step must be >= 1 (or None: Monte Carlo), got {self.finetune_n_step}")
+        if not 0 < self.finetune_positive_fraction < 1:
+            raise ValueError(f"finetune_positive_fraction must be in (0, 1), got {self.finetune_positive_fraction}")
         if not 0 <= self.noise_scale < float("inf"):
             raise ValueError(f"noise_scale must be a finite number >= 0 (1 = the paper's sampling), got {self.noise_scale}")
 

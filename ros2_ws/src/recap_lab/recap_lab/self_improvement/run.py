@@ -48,6 +48,7 @@ def algorithm_config(cfg: LoopConfig):
     value = TrainConfig(steps=cfg.value_steps, seed=cfg.seed, threads=cfg.train_threads)
     policy = TrainConfig(steps=cfg.policy_steps, seed=cfg.seed, threads=cfg.train_threads)
     return AlgorithmConfig.from_pretraining(value, policy, n_step=cfg.finetune_n_step, cameras=cfg.cameras,
+                                            finetune_positive_fraction=cfg.finetune_positive_fraction,
                                             value_checks=cfg.value_checks, value_time_input=cfg.value_time_input)
 
 
