@@ -96,3 +96,13 @@ def test_generate_collects_policy_rollouts(tiny_run):
     with pytest.raises(ValueError, match="exceeds the policy's horizon"):
         lab(["generate", "--task", "transfer_cube", "--episodes", "1", "--out", str(out), "--policy",
               str(tiny_run / "policy"), "--time-limit", "0.3"])
+
+
+def test_the_camera_loop_refuses_to_evaluate_a_state_policy(tiny_run):
+    from recap_lab.self_improvement.config import preset
+    from recap_lab.self_improvement.run import _evaluate
+
+    out = tiny_run / "camera_run_eval.json"
+    with pytest.raises(RuntimeError, match="reads cameras \\[\\] and .* object-state features; this run \\(cameras\\)"):
+        _evaluate(tiny_run / "policy", preset("quick", "cameras"), out, "a state policy")
+    assert not out.exists()
