@@ -26,9 +26,10 @@ def observation_config_for(catalog: EpisodeCatalog, cameras: Sequence[str] = (),
     features.normalized_state)."""
     state_dim = 0 if cameras else max(s.state_dim for s in catalog.summaries)
     recorded = sorted({c for s in catalog.summaries for c in s.cameras})
-    if not cameras and recorded:
+    if not cameras and recorded and state_dim:
         # Legitimate (the state-only model of the same data, for comparison), but easy to do by
-        # forgetting the cameras; such a model cannot run on a real robot.
+        # forgetting the cameras; such a model cannot run on a real robot. (Joints only, on data
+        # without object state, is a model of its own and needs no warning.)
         log.warning("the data carries camera(s) %s but the model is given none: it reads the simulator's "
                     "object state (env_state, %d features), which no real robot publishes; pass the cameras "
                     "to train on the images", recorded, state_dim)
