@@ -90,11 +90,13 @@ def test_a_node_that_fails_to_configure_stops_the_graph_with_its_own_message(tmp
     assert "nothing publishes" not in captured.out + captured.err
 
 
-def probes(tmp_path, fail: dict[str, str] | None = None) -> list[NodeSpec]:
-    """Three managed probe nodes (tests/processes/managed_probe.py) that log their transitions."""
+def probes(tmp_path, fail: dict[str, str] | None = None, crash_once: str = "") -> list[NodeSpec]:
+    """Three managed probe nodes (tests/processes/managed_probe.py) that log their transitions;
+    `crash_once`: the one that segfaults after its first configure."""
     return [NodeSpec("x", "x", "processes.managed_probe", name,
                      {"autostart": False, "log_file": str(tmp_path / "transitions.log"),
-                      "fail_configure": (fail or {}).get(name, "")}, managed=True)
+                      "fail_configure": (fail or {}).get(name, ""),
+                      "crash_once": str(tmp_path / "crashed") if name == crash_once else ""}, managed=True)
             for name in ("probe_a", "probe_b", "probe_c")]
 
 
@@ -117,6 +119,26 @@ def test_a_managed_node_that_fails_to_configure_stops_the_graph_session_and_the_
     assert run_graph(group, 60.0, threading.Event(), "a test domain") == 1
     assert "probe_b failed to configure: the bag directory /nowhere is not writable" in capsys.readouterr().err
     assert not group.procs or all(p.poll() is not None for p in group.procs.values())
+
+
+def test_a_node_that_segfaults_while_the_graph_comes_up_is_restarted_and_leaves_its_stack(tmp_path):
+    with GraphSession(probes(tmp_path, crash_once="probe_b"), tmp_path / "logs", startup_timeout_s=60.0) as session:
+        assert session.restarts == {"probe_b": 1}
+        transitions = (tmp_path / "transitions.log").read_text().splitlines()
+        assert transitions.count("probe_b configure") == 2
+        assert sorted(t for t in transitions if t.endswith("activate")) == [
+            "probe_a activate", "probe_b activate", "probe_c activate"]
+    crash_log = (tmp_path / "logs" / "probe_b.log").read_text()
+    assert "Fatal Python error: Segmentation fault" in crash_log and "managed_probe.py" in crash_log
+
+
+def test_a_node_that_keeps_crashing_while_the_graph_comes_up_stops_it_with_its_stack(tmp_path):
+    with pytest.raises(GraphStopped, match=r"probe_b crashed while the graph came up, after 0 restarts") as stopped:
+        with GraphSession(probes(tmp_path, crash_once="probe_b"), tmp_path / "logs", startup_timeout_s=60.0,
+                          max_restarts=0):
+            pass
+    assert "probe_b exited with code -11" in str(stopped.value)
+    assert "Fatal Python error: Segmentation fault" in str(stopped.value)
 
 
 def test_the_startup_check_names_a_wrongly_typed_camera_and_a_missing_joint(tmp_path, ros_node, domain_id):

@@ -68,3 +68,8 @@ def test_autostart_failure_ends_the_process_with_the_message(start_process):
 def test_a_node_that_is_not_there_is_named(domain_id):
     with pytest.raises(TransitionError, match="no_such_node.*did not appear"):
         drive_transitions(["no_such_node"], domain_id=domain_id, timeout_s=1.0)
+
+
+def test_the_driver_gives_up_when_asked_instead_of_waiting_out_its_timeout(domain_id):
+    with pytest.raises(TransitionError, match=r"no_such_node \(configure\): gave up waiting for /no_such_node/get_state"):
+        drive_transitions(["no_such_node"], domain_id=domain_id, timeout_s=600.0, give_up=lambda: True)

@@ -1,6 +1,10 @@
 """Test process: a managed node that appends "<name> <transition>" to its `log_file` parameter (if
 set) at each transition, fails to configure with `fail_configure` as its message when that is set,
-and while active publishes a counter on /<name>/ticks (a lifecycle publisher) and a status."""
+segfaults right after its first configure when `crash_once` names a file that does not exist yet (it
+creates it), and while active publishes a counter on /<name>/ticks (a lifecycle publisher) and a status."""
+import ctypes
+from pathlib import Path
+
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from std_msgs.msg import Int32
@@ -14,6 +18,7 @@ class Probe(ManagedNode):
         super().__init__("managed_probe")
         self.declare_parameter("log_file", "")
         self.declare_parameter("fail_configure", "")
+        self.declare_parameter("crash_once", "")
         self.ticks = 0
 
     def _note(self, transition: str) -> None:
@@ -28,6 +33,10 @@ class Probe(ManagedNode):
             raise ConfigureError(message)
         self.pub = self.create_lifecycle_publisher(Int32, f"/{self.get_name()}/ticks", 10)
         self.timer = self.create_timer(0.05, self._tick)
+        marker = self.get_parameter("crash_once").value
+        if marker and not Path(marker).exists():
+            Path(marker).touch()
+            self.create_timer(0.0, lambda: ctypes.string_at(0))  # a real segfault, in the executor as a crash would be
 
     def _tick(self) -> None:
         self.ticks += 1

@@ -28,6 +28,9 @@ from recap_core.robot_description import ROBOT_PARAMETER, ArmDescription, RobotD
 SIM_ROBOT = "aloha_sim"  # the simulator is an ALOHA: sim:=true runs this description
 DEFAULT_CONFIG = "default"  # config/default.yaml: the tuning of a robot without its own file
 JOINT_STATE = "sensor_msgs/msg/JointState"
+# Every node runs with Python's faulthandler: a node killed by a signal (a segfault in the ROS client
+# library or a driver's C code) leaves its Python stack in its log instead of only an exit code.
+NODE_ENVIRONMENT = {"PYTHONFAULTHANDLER": "1"}
 
 
 @dataclass(frozen=True)

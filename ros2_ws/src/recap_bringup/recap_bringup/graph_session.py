@@ -3,6 +3,10 @@ restarting a node that crashed (and configuring and activating it again, if it i
 retrying its episode, and stopping cleanly when the recorder refuses to start one (e.g. the disk
 is full). Used by the loop's deployments and the soak.
 
+While the graph comes up, a node killed by a signal (a rare segfault in C code under rclpy) is
+restarted too, within the same budget; a node that exits with a code of its own has said why (a bad
+parameter, a missing checkpoint), and stops the graph.
+
 The nodes and the driver share one ROS domain: the one asked for, or one that is free on this
 machine when the graph starts (chosen then, not earlier: the loop's graph is down for minutes while
 it trains, and another graph may have taken a domain that was free at the loop's start)."""
@@ -83,25 +87,38 @@ class GraphSession:
 
     def _restart_crashed(self, when: str) -> None:
         crashed = self.group.exited()
-        if not crashed:
-            return
+        if crashed:
+            self._restart(crashed, when)
+            self._check_startup()
+
+    def _restart(self, crashed: dict[str, int], when: str) -> None:
         if sum(self.restarts.values()) + len(crashed) > self.max_restarts:
+            reports = "\n".join(self.group.exit_report(name) for name in crashed)
             raise GraphStopped(f"{', '.join(crashed)} crashed {when}, after {sum(self.restarts.values())} restarts "
-                               f"already; logs in {self.log_dir}")
+                               f"already; logs in {self.log_dir}\n{reports}")
         for name, code in crashed.items():
             log.warning("%s exited with code %s %s; restarting it (log: %s)", name, code, when,
                         self.log_dir / f"{name}.log")
             self.group.start(name)
             self.restarts[name] = self.restarts.get(name, 0) + 1
-        self._check_startup()
 
     def pids(self) -> dict[str, int]:
         return {name: proc.pid for name, proc in self.group.procs.items() if proc.poll() is None}
 
     def _check_startup(self) -> None:
-        try:
-            problems = watch_startup(self.group, self.startup_timeout_s)
-        except (NodeExitedAtStartup, TransitionError) as failed:
-            raise GraphStopped(f"the ROS graph did not come up:\n{failed}") from None
-        if problems:
-            raise GraphStopped("the ROS graph did not come up:\n  " + "\n  ".join(problems))
+        """Bring the graph up. A node killed by a signal meanwhile is started again (within the restart
+        budget); a node that exits with a code of its own said why, and stops the graph."""
+        while True:
+            try:
+                problems = watch_startup(self.group, self.startup_timeout_s)
+            except NodeExitedAtStartup as failed:
+                crashed = self.group.exited()
+                if any(code >= 0 for code in crashed.values()):
+                    raise GraphStopped(f"the ROS graph did not come up:\n{failed}") from None
+                self._restart(crashed, "while the graph came up")
+                continue
+            except TransitionError as failed:
+                raise GraphStopped(f"the ROS graph did not come up:\n{failed}") from None
+            if problems:
+                raise GraphStopped("the ROS graph did not come up:\n  " + "\n  ".join(problems))
+            return

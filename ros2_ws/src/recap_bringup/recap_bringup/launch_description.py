@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from recap_bringup.graph import describe_graph, managed_nodes
+from recap_bringup.graph import NODE_ENVIRONMENT, describe_graph, managed_nodes
 from recap_bringup.launch_arguments import HELP, default_strings, parse
 
 
@@ -34,7 +34,7 @@ def make_launch_description(default_task: str):
         actions = [
             Node(package=spec.package, executable=spec.executable, name=spec.name,
                  parameters=[dict(spec.parameters)], remappings=list(spec.remappings),
-                 output="screen", emulate_tty=True)
+                 additional_env=NODE_ENVIRONMENT, output="screen", emulate_tty=True)
             for spec in specs
         ]
         driver = ExecuteProcess(cmd=transitions_command(managed_nodes(specs)), name="lifecycle_transitions",

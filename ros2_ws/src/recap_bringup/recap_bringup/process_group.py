@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
-from recap_bringup.graph import NodeSpec, params_yaml, ros_args
+from recap_bringup.graph import NODE_ENVIRONMENT, NodeSpec, params_yaml, ros_args
 
-TAIL_LINES = 10  # of each node's output, kept for the message when it exits
+TAIL_LINES = 40  # of each node's output, kept for the message when it exits (a crash's Python stack fits)
 
 
 class NodeProcesses:
@@ -45,7 +45,7 @@ class NodeProcesses:
 
     def start(self, name: str | None = None) -> None:
         """Start every node (in description order), or just `name`."""
-        env = {**os.environ, "ROS_DOMAIN_ID": str(self.domain_id)}
+        env = {**os.environ, **NODE_ENVIRONMENT, "ROS_DOMAIN_ID": str(self.domain_id)}
         for spec in ([self.specs[name]] if name else self.specs.values()):
             # A session of its own: a terminal's Ctrl-C or `systemctl stop` signals every process of
             # the group, and a node signalled again by `stop()` mid-shutdown dies with a traceback.

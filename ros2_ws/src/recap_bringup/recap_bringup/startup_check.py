@@ -126,9 +126,11 @@ def watch_startup(group: NodeProcesses, timeout: float, cancelled: threading.Eve
         if cancelled and cancelled.is_set():
             return []
         try:
-            drive_transitions(managed, domain_id=group.domain_id, timeout_s=timeout)
+            drive_transitions(managed, domain_id=group.domain_id, timeout_s=timeout, give_up=give_up)
         except TransitionError:
             raise_if_exited()  # a node that died during its transition says more in its output
+            if cancelled and cancelled.is_set():
+                return []
             raise
         problems: list[str] = []
 

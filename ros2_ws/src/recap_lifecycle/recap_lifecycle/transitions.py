@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
@@ -35,8 +35,12 @@ class TransitionError(RuntimeError):
 
 
 def drive_transitions(names: Sequence[str], transitions: Sequence[str] = ("configure", "activate"),
-                      domain_id: int | None = None, timeout_s: float = 30.0) -> None:
-    """Each transition for every node in `names` (in order), before the next transition."""
+                      domain_id: int | None = None, timeout_s: float = 30.0,
+                      give_up: Callable[[], bool] | None = None) -> None:
+    """Each transition for every node in `names` (in order), before the next transition.
+
+    `give_up()` true stops the wait for a service or an answer at once (e.g. a node's process has
+    ended: DDS may still list its services, and its answer would never come)."""
     unknown = [t for t in transitions if t not in TRANSITIONS]
     if unknown:
         raise ValueError(f"unknown transition(s) {unknown}; known: {sorted(TRANSITIONS)}")
@@ -62,12 +66,16 @@ def drive_transitions(names: Sequence[str], transitions: Sequence[str] = ("confi
 
     def call(client, request, what: str, deadline: float):
         while not client.service_is_ready():
+            if give_up and give_up():
+                raise TransitionError(f"{what}: gave up waiting for {client.srv_name}")
             if time.monotonic() > deadline:
                 raise TransitionError(f"{what}: the node's lifecycle service {client.srv_name} did not appear "
                                       f"within {timeout_s:.0f} s (is the node running, and is it a managed node?)")
             executor.spin_once(timeout_sec=0.1)
         future = client.call_async(request)
         while not future.done():
+            if give_up and give_up():
+                raise TransitionError(f"{what}: gave up waiting for an answer from {client.srv_name}")
             if time.monotonic() > deadline:
                 raise TransitionError(f"{what}: no answer from {client.srv_name} within {timeout_s:.0f} s")
             executor.spin_once(timeout_sec=0.1)
