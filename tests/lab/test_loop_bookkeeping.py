@@ -159,6 +159,21 @@ def test_the_fine_tuning_positive_fraction_is_the_papers_unless_set():
             parsed("--positive-fraction", bad)
 
 
+def test_pi_k_start_from_pi_pre_unless_the_loop_is_told_to_train_them_from_scratch():
+    from recap_lab.self_improvement.cli import build_parser, config_from
+    from recap_lab.self_improvement.run import algorithm_config
+
+    assert LoopConfig().policy_init == "pi_pre" == algorithm_config(LoopConfig()).policy_init
+    scratch = config_from(build_parser().parse_args(["--policy-init", "scratch"]))
+    alg = algorithm_config(scratch)
+    assert alg.policy_init == "scratch" and alg.scratch_policy().steps == 11000 + 5500
+    assert scratch.hash() != LoopConfig().hash()
+    with pytest.raises(ValueError, match="policy_init must be one of"):
+        LoopConfig(policy_init="pi_0")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--policy-init", "pi_0"])
+
+
 def test_every_policy_is_sampled_with_the_loops_noise_scale(tmp_path):
     from recap_lab.self_improvement.cli import build_parser, config_from
     from recap_bringup.deployment import DeploymentConfig, deployment_graph

@@ -37,7 +37,7 @@ def finished_sft(run, cfg=CFG, recorded_as=None, steps=None):
 def test_a_run_with_other_labels_takes_over_the_sft_steps_by_hard_links(tmp_path):
     source = finished_sft(tmp_path / "mc")
     cfg = dataclasses.replace(CFG, finetune_n_step=50, finetune_positive_fraction=0.7, rollouts_per_iteration=5,
-                              iterations=2)
+                              iterations=2, policy_init="scratch")
     work = tmp_path / "n50"
     ledger = Ledger(work / "ledger.json", cfg.hash())
     taken = start_from_sft(source, work, cfg, ledger)

@@ -55,6 +55,30 @@ def test_iterate_fine_tunes_from_the_pretrained_checkpoints(tmp_path):
     assert load_checkpoint(tmp_path / "timed", "value").config.time_limits == (35,)  # the demos' longest episode
 
 
+def test_iterate_can_train_pi_k_from_scratch_for_the_whole_policy_budget(tmp_path):
+    demos, rollouts, work = tmp_path / "demos", tmp_path / "rollouts", tmp_path / "work"
+    writer = DatasetWriter(demos)
+    for ep in mixed_episodes(4):
+        writer.append(ep)
+    DatasetWriter(rollouts).append(make_episode("r0", steps=35, source="rollout", outcome="failure", seed=8))
+    common = ["--work-dir", str(work), "--demos", str(demos), "--value-steps", "2", "--policy-steps", "4",
+              "--batch-size", "8", "--policy-init", "scratch"]
+    assert main(["iterate", *common, "--iteration", "0"]) == 0
+    assert main(["iterate", *common, "--data", str(rollouts), "--iteration", "1"]) == 0
+
+    def training(k: int, kind: str) -> dict:
+        return json.loads((work / f"iter_{k}" / kind / "config.json").read_text())["training"]
+
+    # pi^0 (SFT) is fine-tuned from pi_pre either way; pi^1 starts from random weights, for 4 + 2 steps
+    assert training(0, "policy")["init_from"] == str(work / "pretrained" / "policy")
+    assert training(1, "policy")["init_from"] is None and training(1, "policy")["train_config"]["steps"] == 6
+    assert training(1, "value")["init_from"] == str(work / "pretrained" / "value")  # V^k: from V_pre, as ever
+    assert Labels.load(work / "iter_1" / "labels").info["stage"] == "finetune"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["iterate", "--work-dir", "w", "--demos", "d", "--iteration", "1",
+                                   "--policy-init", "pi_k"])
+
+
 def test_bad_input_is_one_error_line_naming_it(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("sys.argv", ["recap", "label", "--data", str(tmp_path / "nowhere"), "--value", str(tmp_path),
                                      "--out", str(tmp_path / "l")])
@@ -68,9 +92,9 @@ def test_iterate_defaults_are_the_algorithms():
 
     a = build_parser().parse_args(["iterate", "--work-dir", "w", "--demos", "d", "--iteration", "1"])
     product = AlgorithmConfig()
-    assert (a.value_steps, a.policy_steps, a.n_step, a.positive_fraction) == (
+    assert (a.value_steps, a.policy_steps, a.n_step, a.positive_fraction, a.policy_init) == (
         product.pretrain_value.steps, product.pretrain_policy.steps, product.n_step,
-        product.finetune_positive_fraction)
+        product.finetune_positive_fraction, product.policy_init) and product.policy_init == "pi_pre"
     # each fine-tune trains half the pre-training's steps
     assert (product.finetune_value.steps, product.finetune_policy.steps) == (a.value_steps // 2, a.policy_steps // 2)
     assert AlgorithmConfig.from_pretraining(product.pretrain_value, product.pretrain_policy) == product

@@ -36,6 +36,7 @@ from recap_trainer.value_checks import CHECK_MODES, ValueCheckConfig
 from recap_trainer.value_holdout import DEFAULT_HOLDOUT_FRACTION, HoldoutConfig
 
 log = logging.getLogger("recap.algorithm")
+POLICY_INITS = ("pi_pre", "scratch")  # AlgorithmConfig.policy_init
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,13 @@ class AlgorithmConfig:
     # docs/TRAINER.md "The value function sees the time". Off (the paper's V(o_t, l)) until a policy
     # trained on its labels is shown to do better over several seeds.
     value_time_input: bool = False
+    # Where pi^1..pi^K start (POLICY_INITS): "pi_pre", the paper's, fine-tuned from pi_pre for
+    # finetune_policy.steps; or "scratch", random weights trained for the whole policy budget
+    # (scratch_policy(): pi_pre's steps plus the fine-tuning's, the baselines' budget). Why: pi_pre
+    # is the paper's broad pre-trained model; here it is trained on the same demonstrations,
+    # conditioned on their fastest 30 % of steps, and a short fine-tuning keeps its haste on images
+    # (docs/BRINGUP.md, "Why filtered BC is ahead"). pi^0 (SFT) is fine-tuned from pi_pre either way.
+    policy_init: str = "pi_pre"
 
     @classmethod
     def from_pretraining(cls, value_training: TrainConfig, policy_training: TrainConfig, **fields) -> AlgorithmConfig:
@@ -88,6 +96,8 @@ class AlgorithmConfig:
         self.holdout()
         check_field(self.value_checks in CHECK_MODES, type(self).__name__, "value_checks",
                     f"must be one of {CHECK_MODES}", self.value_checks)
+        check_field(self.policy_init in POLICY_INITS, type(self).__name__, "policy_init",
+                    f"must be one of {POLICY_INITS}", self.policy_init)
 
     def holdout(self) -> HoldoutConfig:
         """The same episodes are held out from V_pre and every V^k (one seed): see value_holdout.py."""
@@ -98,6 +108,11 @@ class AlgorithmConfig:
         baseline's that is to be compared with it on the same data."""
         return dict(cameras=self.cameras, model_sizes=dict(self.model_sizes or {}),
                     policy_sizes=dict(self.policy_sizes or {}))
+
+    def scratch_policy(self) -> TrainConfig:
+        """A policy trained from random weights for pi_pre's steps plus a fine-tuning's: the baselines,
+        and pi^k under policy_init "scratch"."""
+        return replace(self.pretrain_policy, steps=self.pretrain_policy.steps + self.finetune_policy.steps)
 
     def pretrain_labels(self) -> LabelConfig:
         """Monte Carlo advantages on the demonstrations."""
@@ -153,7 +168,8 @@ def pretrain(demos: EpisodeCatalog, work_dir: str | Path, cfg: AlgorithmConfig) 
 
 
 def iterate(data: EpisodeCatalog, work_dir: str | Path, k: int, cfg: AlgorithmConfig) -> Path:
-    """V^k and pi^k fine-tuned FROM THE PRE-TRAINED checkpoints on all data so far."""
+    """V^k and pi^k fine-tuned FROM THE PRE-TRAINED checkpoints on all data so far (pi^k for k >= 1
+    from random weights under policy_init "scratch")."""
     work_dir = Path(work_dir)
     pre, out = work_dir / "pretrained", work_dir / f"iter_{k}"
     if not (pre / "policy" / "config.json").is_file():
@@ -164,5 +180,8 @@ def iterate(data: EpisodeCatalog, work_dir: str | Path, k: int, cfg: AlgorithmCo
     if cfg.policy.needs_labels:
         labels = label_with_value(data, out / "value", cfg.finetune_labels(k), cfg.value_checks)
         labels.save(out / "labels")
-    train_policy(data, out / "policy", cfg.finetune_policy, cfg.policy, labels, init_from=pre / "policy")
+    if k >= 1 and cfg.policy_init == "scratch":
+        train_policy(data, out / "policy", cfg.scratch_policy(), cfg.policy, labels, **cfg.policy_model())
+    else:
+        train_policy(data, out / "policy", cfg.finetune_policy, cfg.policy, labels, init_from=pre / "policy")
     return out / "policy"

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from recap_core.aloha_layout import CAMERA_NAMES
 from recap_lab.seeds import MAX_RUN_SEED
-from recap_lab.self_improvement.config import BASELINES, OBSERVATIONS, PRESETS, VISION_IMAGE_SIZE, LoopConfig, preset
+from recap_lab.self_improvement.config import (BASELINES, OBSERVATIONS, POLICY_INITS, PRESETS, VISION_IMAGE_SIZE,
+                                              LoopConfig, preset)
 from recap_bringup.graph_session import GraphStopped
 from recap_bringup.ros_domain import MAX_DOMAIN_ID, domain_id_option, requested_domain_id
 from recap_bringup.termination import INTERRUPTED_EXIT_CODE, terminate_as_interrupt
@@ -89,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
                                           "fine-tuning, eps_l's percentile (default "
                                           f"{LoopConfig.finetune_positive_fraction}; the paper: about 0.4, 0.1 for "
                                           "a slow but reliable SFT policy); part of the run's identity")
+    parser.add_argument("--policy-init", choices=POLICY_INITS, default=None,
+                        help="where pi^1..pi^K start: pi_pre (the paper, the default: fine-tuned from pi_pre for "
+                             "half of --policy-steps) or scratch (random weights trained for 1.5x --policy-steps, "
+                             "the baselines' budget); pi^0 is fine-tuned from pi_pre either way; part of the "
+                             "run's identity")
     parser.add_argument("--noise-scale", type=float, default=None, metavar="S",
                         help="scale of the flow's starting noise for every policy evaluated and deployed "
                              f"(default {LoopConfig.noise_scale}; 1 = the paper's sampling; a run made at 0.5 "
@@ -140,6 +146,7 @@ def config_from(opts: argparse.Namespace) -> LoopConfig:
                         ("takeover_deviation", tuple(opts.takeover_deviation) if opts.takeover_deviation else None),
                         ("finetune_n_step", opts.finetune_n_step), ("noise_scale", opts.noise_scale),
                         ("finetune_positive_fraction", opts.finetune_positive_fraction),
+                        ("policy_init", opts.policy_init),
                         ("cameras", tuple(opts.cameras) if opts.cameras else None),
                         ("image_size", tuple(opts.image_size) if opts.image_size else None),
                         ("reference_noise_scales", None if opts.reference_noise_scales is None

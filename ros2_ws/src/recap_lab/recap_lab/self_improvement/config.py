@@ -16,7 +16,7 @@ from recap_core.aloha_layout import CAMERA_NAMES
 from recap_lab.seeds import run_seed_base
 from recap_model.models.config import ObservationConfig
 from recap_model.policy import DEFAULT_NOISE_SCALE
-from recap_trainer.algorithm import AlgorithmConfig
+from recap_trainer.algorithm import POLICY_INITS, AlgorithmConfig
 
 OBSERVATIONS = ("sim-state", "cameras")
 # The camera loop's view of the scene (docs/BRINGUP.md, "The loop from cameras").
@@ -64,6 +64,9 @@ class LoopConfig:
     # Share of the deployments' steps labelled positive in fine-tuning (eps_l's percentile; the
     # paper: about 0.4, 0.1 for a slow but reliable SFT policy).
     finetune_positive_fraction: float = AlgorithmConfig.finetune_positive_fraction
+    # Where pi^1..pi^K start: "pi_pre" (the paper: fine-tuned from pi_pre for half of policy_steps) or
+    # "scratch" (random weights, 1.5x policy_steps: the baselines' budget); AlgorithmConfig.policy_init.
+    policy_init: str = AlgorithmConfig.policy_init
     # Scale of the flow's starting noise for every policy the loop evaluates and deploys (π^k and the
     # baselines alike). 1 = the paper's sampler (TRAINER.md, deviation 11). Runs made at 0.5 resume with it.
     noise_scale: float = DEFAULT_NOISE_SCALE
@@ -116,6 +119,8 @@ class LoopConfig:
             raise ValueError(f"finetune_n_step must be >= 1 (or None: Monte Carlo), got {self.finetune_n_step}")
         if not 0 < self.finetune_positive_fraction < 1:
             raise ValueError(f"finetune_positive_fraction must be in (0, 1), got {self.finetune_positive_fraction}")
+        if self.policy_init not in POLICY_INITS:
+            raise ValueError(f"policy_init must be one of {POLICY_INITS}, got {self.policy_init!r}")
         if not 0 <= self.noise_scale < float("inf"):
             raise ValueError(f"noise_scale must be a finite number >= 0 (1 = the paper's sampling), got {self.noise_scale}")
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 from recap_bringup.deployment import DeploymentConfig, deploy
@@ -49,7 +48,8 @@ def algorithm_config(cfg: LoopConfig):
     policy = TrainConfig(steps=cfg.policy_steps, seed=cfg.seed, threads=cfg.train_threads)
     return AlgorithmConfig.from_pretraining(value, policy, n_step=cfg.finetune_n_step, cameras=cfg.cameras,
                                             finetune_positive_fraction=cfg.finetune_positive_fraction,
-                                            value_checks=cfg.value_checks, value_time_input=cfg.value_time_input)
+                                            value_checks=cfg.value_checks, value_time_input=cfg.value_time_input,
+                                            policy_init=cfg.policy_init)
 
 
 def run_loop(cfg: LoopConfig, workdir: Path, domain_id: int | None = None, sft_from: Path | None = None) -> Path:
@@ -228,10 +228,9 @@ def _train_baseline(method: str, data: list[Path], out: Path, cfg: LoopConfig, a
     from recap_trainer.training.episodes import open_datasets
     from recap_trainer.training.train_policy import PolicyTrainConfig, train_policy
 
-    steps = alg.pretrain_policy.steps + alg.finetune_policy.steps
     labels = Labels.load(train_dir / f"iter_{cfg.iterations}" / "labels") if method == "awr" else None
-    train_policy(open_datasets(data), out, replace(alg.pretrain_policy, steps=steps),
-                 PolicyTrainConfig(method=method), labels, **alg.policy_model())
+    train_policy(open_datasets(data), out, alg.scratch_policy(), PolicyTrainConfig(method=method), labels,
+                 **alg.policy_model())
     return str(out)
 
 

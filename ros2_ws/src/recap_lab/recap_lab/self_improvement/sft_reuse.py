@@ -20,7 +20,8 @@ from recap_lab.self_improvement.ledger import Ledger
 
 # Fields that change no step up to pi^0's evaluation: a run may differ from its source in these.
 AFTER_SFT: tuple[str, ...] = ("iterations", "rollouts_per_iteration", "real_time_factor", "render_cameras",
-                              "takeover_deviation", "finetune_n_step", "finetune_positive_fraction", *NOT_IDENTITY)
+                              "takeover_deviation", "finetune_n_step", "finetune_positive_fraction", "policy_init",
+                              *NOT_IDENTITY)
 # The SFT reference's noise validation is taken over only where these agree too (else it reruns).
 REFERENCE: tuple[str, ...] = ("reference_noise_scales", "validation_episodes")
 SFT_STEPS: tuple[str, ...] = ("demos", "pretrain", "iter_0/train", "iter_0/evaluate")

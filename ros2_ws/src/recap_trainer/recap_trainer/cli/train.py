@@ -12,7 +12,7 @@ from pathlib import Path
 
 from recap_core.output_files import check_output_dir
 from recap_model.action_frame import ACTION_FRAMES, relative_dims_for
-from recap_trainer.algorithm import AlgorithmConfig
+from recap_trainer.algorithm import POLICY_INITS, AlgorithmConfig
 from recap_trainer.cli.options import (DefaultsHelpFormatter, UsageError, check_checkpoint_out, options_named,
                                         task_values)
 from recap_trainer.training.run import TrainConfig
@@ -120,6 +120,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="fine-tuning positive fraction")
     p.add_argument("--n-step", type=int, default=AlgorithmConfig.n_step,
                    help="N of the fine-tuning advantages (the paper: 50; default: Monte Carlo, N = T)")
+    p.add_argument("--policy-init", choices=POLICY_INITS, default=AlgorithmConfig.policy_init,
+                   help="where pi^k (k >= 1) starts: pi_pre (the paper: fine-tuned from pi_pre for half of "
+                        "--policy-steps) or scratch (random weights trained for 1.5x --policy-steps)")
     p.add_argument("--force", action="store_true",
                    help="replace a non-empty WORK_DIR/iter_<k> (and an unfinished WORK_DIR/pretrained)")
     _holdout_arg(p)
@@ -280,7 +283,7 @@ def _iterate(a: argparse.Namespace) -> int:
                                                n_step=a.n_step, finetune_positive_fraction=a.positive_fraction,
                                                cameras=tuple(a.cameras), value_holdout_fraction=a.holdout_fraction,
                                                value_checks=a.value_checks,
-                                               value_time_input=bool(a.time_input))
+                                               value_time_input=bool(a.time_input), policy_init=a.policy_init)
     needs_pretraining = not (a.work_dir / "pretrained" / "policy" / "config.json").is_file()
     if needs_pretraining:  # a pre-training that stopped half-way is not silently overwritten
         check_output_dir(a.work_dir / "pretrained", overwrite=a.force, what="pre-training directory")
