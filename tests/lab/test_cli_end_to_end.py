@@ -71,6 +71,9 @@ def test_label_prints_the_positive_fraction_by_source_and_outcome(tiny_run, caps
     assert all(0 <= f <= 1 for f in by_group.values())
     header = [line.split() for line in printed.err.splitlines() if line.startswith("source")]
     assert header == [["source", "outcome", "episodes", "steps", "positive"]]
+    by_fifth = json.loads(printed.out)["positive_fraction_of_successes_by_fifth"]
+    assert len(by_fifth) == 5 and all(0 <= f <= 1 for f in by_fifth)
+    assert "successful episodes, positive by fifth of the episode: " in printed.err
 
 
 def test_generate_on_an_unknown_task_fails_clearly(tmp_path):

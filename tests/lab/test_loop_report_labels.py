@@ -1,5 +1,5 @@
 """The loop report's advantage-label section: who each stage's labels call positive, by data source
-(demonstrations, each iteration's rollouts) and outcome."""
+(demonstrations, each iteration's rollouts) and outcome, and by phase of the successful episodes."""
 from types import SimpleNamespace
 
 import numpy as np
@@ -34,6 +34,13 @@ def test_each_stage_has_a_column_and_each_iterations_rollouts_a_row(tmp_path):
     assert rows[("demo", "failure")] == "| demo | failure | 1 | 0% | 50% |"
     assert rows[("rollout/iter_1", "failure")] == "| rollout/iter_1 | failure | 1 |  | 75% |"
     assert ("rollout/iter_2", "failure") not in rows
+    # by fifth of the successful episodes (d0 only: 2 steps, in fifths 1 and 3)
+    phases = lines[lines.index("| fifth of the episode | pi_pre (V_pre) | pi^1 (V^1) |") + 2:][:5]
+    assert phases == ["| 1 | 100% | 100% |", "| 2 | 0% | 0% |", "| 3 | 0% | 100% |", "| 4 | 0% | 0% |",
+                      "| 5 | 0% | 0% |"]
+    assert [line.split(":")[0] + line.split("end:")[1].split(";")[0] for line in lines[-2:]] == [
+        "- pi_pre (V_pre) 0% of their last fifth against 20% of all their steps",
+        "- pi^1 (V^1) 0% of their last fifth against 40% of all their steps"]
 
 
 def test_a_run_without_labels_says_so(tmp_path):

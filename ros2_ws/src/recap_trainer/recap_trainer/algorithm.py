@@ -23,7 +23,8 @@ from typing import Mapping
 
 from recap_model.checkpoint import load_checkpoint
 from recap_core.config_errors import check_field, check_task_names
-from recap_trainer.label_breakdown import format_breakdown, label_breakdown
+from recap_trainer.label_breakdown import (format_breakdown, format_phases, label_breakdown, phase_breakdown,
+                                          thin_end)
 from recap_trainer.label_checks import apply_check_mode, check_labels, labelled_episode
 from recap_trainer.labels import LabelConfig, Labels, compute_labels
 from recap_trainer.rewards import RewardConfig
@@ -142,8 +143,11 @@ def label_with_value(catalog: EpisodeCatalog, value_dir: str | Path, config: Lab
 
     labels = compute_labels(catalog, values, rewards, config)
     labels.info["value_checkpoint"] = str(value_dir)
-    log.info("%s labels, positive fraction by source and outcome:\n%s", config.stage,
-             format_breakdown(label_breakdown(labels, catalog.summaries)))
+    phases = phase_breakdown(labels, catalog.summaries)
+    log.info("%s labels, positive fraction by source and outcome:\n%s\n%s", config.stage,
+             format_breakdown(label_breakdown(labels, catalog.summaries)), format_phases(phases))
+    if thin_end(phases):
+        log.warning("%s labels: %s", config.stage, thin_end(phases))
     if checks != "off":
         held_out = ckpt.training.get("holdout", {}).get("episodes", [])
         report = check_labels(labels, catalog.summaries, seen, held_out, check_config)

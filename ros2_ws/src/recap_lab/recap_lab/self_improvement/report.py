@@ -141,14 +141,16 @@ def label_section(workdir: Path, iterations: int, summaries) -> list[str]:
     (`summaries`: the run's episodes, anything with episode_id, source, iteration and outcome)."""
     from types import SimpleNamespace
 
-    from recap_trainer.label_breakdown import data_source, label_breakdown
+    from recap_trainer.label_breakdown import PHASES, data_source, label_breakdown, phase_breakdown, thin_end
     from recap_trainer.labels import Labels
 
     grouped = [SimpleNamespace(episode_id=s.episode_id, source=data_source(s), outcome=s.outcome) for s in summaries]
     stages = [(f"pi^{k} (V^{k})" if k >= 0 else "pi_pre (V_pre)", workdir / "train" / name / "labels")
               for k, name in [(-1, "pretrained"), *[(k, f"iter_{k}") for k in range(iterations + 1)]]]
-    columns = [(title, {(g.source, g.outcome): g for g in label_breakdown(Labels.load(d), grouped)})
-               for title, d in stages if (d / "labels.json").is_file()]
+    loaded = [(title, Labels.load(d)) for title, d in stages if (d / "labels.json").is_file()]
+    columns = [(title, {(g.source, g.outcome): g for g in label_breakdown(labels, grouped)})
+               for title, labels in loaded]
+    phases = [(title, phase_breakdown(labels, grouped)) for title, labels in loaded]
     if not columns:
         return ["## Advantage labels", "", "No labels yet."]
     episodes = {key: group.episodes for _, groups in columns for key, group in groups.items()}
@@ -165,7 +167,16 @@ def label_section(workdir: Path, iterations: int, summaries) -> list[str]:
         cells = [f"{groups[(source, outcome)].positive_fraction:.0%}" if (source, outcome) in groups else ""
                  for _, groups in columns]
         lines.append(f"| {source} | {outcome} | {episodes[(source, outcome)]} | " + " | ".join(cells) + " |")
-    return lines
+    lines += ["", "The same labels by phase: the positive fraction of the successful episodes' steps in each fifth "
+              "of their episode. One eps_l for all steps lets the phases whose advantages spread most take the "
+              "positive set; a policy with few positive steps where successful episodes end has rarely imitated "
+              "how they end.", "",
+              "| fifth of the episode | " + " | ".join(title for title, _ in columns) + " |",
+              "|---|" + "---|" * len(columns)]
+    for i in range(PHASES):
+        lines.append(f"| {i + 1} | " + " | ".join(f"{shares[i]:.0%}" if shares else "" for _, shares in phases) + " |")
+    thin = [f"- {title}: {thin_end(shares)}" for title, shares in phases if thin_end(shares)]
+    return lines + ([""] + thin if thin else [])
 
 
 def value_check_section(workdir: Path, iterations: int) -> list[str]:

@@ -218,7 +218,7 @@ def _train_value(a: argparse.Namespace) -> int:
 
 def _label(a: argparse.Namespace) -> int:
     from recap_trainer.algorithm import label_with_value
-    from recap_trainer.label_breakdown import format_breakdown, label_breakdown
+    from recap_trainer.label_breakdown import format_breakdown, format_phases, label_breakdown, phase_breakdown
     from recap_trainer.labels import LabelConfig
     from recap_trainer.training.episodes import open_datasets
 
@@ -232,14 +232,16 @@ def _label(a: argparse.Namespace) -> int:
         catalog = open_datasets(a.data)
         labels = label_with_value(catalog, a.value, config, a.value_checks)
     labels.save(a.out)
-    groups = label_breakdown(labels, catalog.summaries)
+    groups, phases = label_breakdown(labels, catalog.summaries), phase_breakdown(labels, catalog.summaries)
     checks = labels.info.get("value_checks")
     print(json.dumps({"labels": str(a.out), "thresholds": labels.thresholds,
                       "value_checks": {"verdict": checks["verdict"], "problems": checks["problems"]} if checks else "off",
                       "positive_fraction": round(labels.positive_fraction(), 4),
                       "positive_fraction_by_source_and_outcome": {
-                          f"{g.source}/{g.outcome}": round(g.positive_fraction, 4) for g in groups}}, indent=2))
-    print(format_breakdown(groups), file=sys.stderr)
+                          f"{g.source}/{g.outcome}": round(g.positive_fraction, 4) for g in groups},
+                      "positive_fraction_of_successes_by_fifth": phases and [round(f, 4) for f in phases]},
+                     indent=2))
+    print(format_breakdown(groups), format_phases(phases), sep="\n", file=sys.stderr)
     return 0
 
 
