@@ -71,5 +71,6 @@ def test_a_node_that_is_not_there_is_named(domain_id):
 
 
 def test_the_driver_gives_up_when_asked_instead_of_waiting_out_its_timeout(domain_id):
-    with pytest.raises(TransitionError, match=r"no_such_node \(configure\): gave up waiting for /no_such_node/get_state"):
+    gave_up = r"no_such_node \(configure\): gave up waiting for /no_such_node/get_state"
+    with pytest.raises(TransitionError, match=gave_up):
         drive_transitions(["no_such_node"], domain_id=domain_id, timeout_s=600.0, give_up=lambda: True)

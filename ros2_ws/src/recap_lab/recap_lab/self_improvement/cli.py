@@ -62,8 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="start from the SFT policy of the finished loop run RUN: its demonstrations, V_pre, "
                              "pi_pre, pi^0 and pi^0's evaluation (and noise validation) are hard-linked into "
                              "--workdir, so runs that differ only after pi^0 (--n-step, --positive-fraction, "
-                             "--policy-init, --rollouts, --iterations, --takeover-deviation) compare from the same pi^0 and skip "
-                             "those steps. RUN must agree on everything else; the report names it")
+                             "--policy-init, --rollouts, --iterations, --takeover-deviation) compare from the same "
+                             "pi^0 and skip those steps. RUN must agree on everything else; the report names it")
     parser.add_argument("--iterations", type=int, default=None, help="override K")
     parser.add_argument("--rollouts", type=int, default=None, help="override deployments per iteration")
     parser.add_argument("--eval-episodes", type=int, default=None, help="override evaluation episodes per policy")
