@@ -146,8 +146,9 @@ def label_with_value(catalog: EpisodeCatalog, value_dir: str | Path, config: Lab
     phases = phase_breakdown(labels, catalog.summaries)
     log.info("%s labels, positive fraction by source and outcome:\n%s\n%s", config.stage,
              format_breakdown(label_breakdown(labels, catalog.summaries)), format_phases(phases))
-    if thin_end(phases):
-        log.warning("%s labels: %s", config.stage, thin_end(phases))
+    thin = thin_end(phases)
+    if thin:
+        log.warning("%s labels: %s", config.stage, thin)
     if checks != "off":
         held_out = ckpt.training.get("holdout", {}).get("episodes", [])
         report = check_labels(labels, catalog.summaries, seen, held_out, check_config)

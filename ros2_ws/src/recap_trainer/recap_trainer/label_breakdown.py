@@ -9,8 +9,8 @@ human intervened are forced positive and counted as such.
 By phase: one eps_l for all of a task's steps lets the phases whose advantages spread most take the
 positive set. Monte Carlo advantages spread least near the end of an episode, where little is left
 to happen; a policy conditioned on "positive" that has rarely seen the end of a successful episode
-labelled so has rarely imitated how one ends (on espresso: the serve, and timeouts near the serving
-spot).
+labelled so has rarely imitated how one ends (a diagnostic: docs/BRINGUP.md says what it did and
+did not explain on espresso).
 """
 from __future__ import annotations
 
@@ -69,15 +69,14 @@ def format_breakdown(groups: list[LabelGroup]) -> str:
 def phase_breakdown(labels: Labels, summaries: Iterable) -> list[float] | None:
     """The positive fraction of the successful episodes' steps in each fifth of their episode
     (first to last); None when no successful episode is labelled."""
-    phases = PHASES
-    positive, steps = np.zeros(phases), np.zeros(phases)
+    positive, steps = np.zeros(PHASES), np.zeros(PHASES)
     for summary in summaries:
         indicator = labels.indicator.get(summary.episode_id)
         if indicator is None or summary.outcome != "success" or len(indicator) == 0:
             continue
-        phase = np.arange(len(indicator)) * phases // len(indicator)
-        positive += np.bincount(phase, weights=indicator, minlength=phases)
-        steps += np.bincount(phase, minlength=phases)
+        phase = np.arange(len(indicator)) * PHASES // len(indicator)
+        positive += np.bincount(phase, weights=indicator, minlength=PHASES)
+        steps += np.bincount(phase, minlength=PHASES)
     if not steps.sum():
         return None
     return [float(p / n) if n else 0.0 for p, n in zip(positive, steps)]

@@ -175,7 +175,7 @@ def label_section(workdir: Path, iterations: int, summaries) -> list[str]:
               "|---|" + "---|" * len(columns)]
     for i in range(PHASES):
         lines.append(f"| {i + 1} | " + " | ".join(f"{shares[i]:.0%}" if shares else "" for _, shares in phases) + " |")
-    thin = [f"- {title}: {thin_end(shares)}" for title, shares in phases if thin_end(shares)]
+    thin = [f"- {title}: {warning}" for title, shares in phases if (warning := thin_end(shares))]
     return lines + ([""] + thin if thin else [])
 
 
