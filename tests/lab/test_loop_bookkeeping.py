@@ -1,29 +1,29 @@
 """The loop's resumable ledger and its configuration presets."""
+import dataclasses
 import json
 
 import pytest
 
 from bringup.checkpoint_config import write_checkpoint_config
 from recap_lab.self_improvement.config import PRESETS, LoopConfig
-from recap_lab.self_improvement.ledger import Ledger
+from recap_lab.self_improvement.ledger import Ledger, open_run_ledger
 
 
 def test_ledger_resumes_finished_steps(tmp_path):
     path = tmp_path / "ledger.json"
-    ledger = Ledger(path, "abc")
+    ledger = Ledger(path)
     ledger.finish("demos", 6)
     ledger.finish("iter_1/deploy/episode_0", {"interventions": 2})
     ledger.finish("iter_1/deploy/episode_1", {"interventions": 0})
-    again = Ledger(path, "abc")
+    again = Ledger(path)
     assert again.done("demos") and again.result("demos") == 6
     assert not again.done("pretrain")
     assert [r["interventions"] for r in again.results_under("iter_1/deploy/")] == [2, 0]
-    assert json.loads(path.read_text())["config_hash"] == "abc"
 
 
 def test_ledger_is_strict_json_even_for_an_episode_without_a_duration(tmp_path):
     # An episode aborted before the sim reported any state has sim_duration_s = NaN.
-    Ledger(tmp_path / "ledger.json", "abc").finish("iter_1/deploy/episode_0", {"sim_duration_s": float("nan")})
+    Ledger(tmp_path / "ledger.json").finish("iter_1/deploy/episode_0", {"sim_duration_s": float("nan")})
 
     def refuse(constant):
         raise ValueError(f"not strict JSON: {constant}")
@@ -36,23 +36,52 @@ def test_ledger_is_strict_json_even_for_an_episode_without_a_duration(tmp_path):
 def test_a_work_dir_of_an_older_loop_is_refused_by_name(tmp_path):
     (tmp_path / "ledger.json").write_text(json.dumps({"config_hash": "abc", "steps": {"demos": 6}}))
     with pytest.raises(ValueError, match="made by an older version of the loop; start a new workdir"):
-        Ledger(tmp_path / "ledger.json", "abc")
+        Ledger(tmp_path / "ledger.json")
 
 
-def test_ledger_refuses_another_configuration(tmp_path):
-    Ledger(tmp_path / "l.json", "abc").finish("demos", 1)
-    with pytest.raises(ValueError, match="another configuration"):
-        Ledger(tmp_path / "l.json", "xyz")
+def _run_made_with(workdir, config: dict):
+    workdir.mkdir()
+    (workdir / "config.json").write_text(json.dumps(config))
+    Ledger(workdir / "ledger.json").finish("demos", 6)
+    return workdir
 
 
-def test_config_hash_identifies_sizes():
-    assert PRESETS["quick"].hash() != PRESETS["default"].hash()
-    assert LoopConfig().hash() == LoopConfig().hash()
-    assert LoopConfig(demos=599).hash() != LoopConfig().hash()
+def test_a_run_is_resumed_only_with_its_own_settings_and_the_refusal_names_them(tmp_path):
+    run = _run_made_with(tmp_path / "run", dataclasses.asdict(LoopConfig()))
+    assert open_run_ledger(run, dataclasses.replace(LoopConfig(), train_threads=1)).done("demos")
+    with pytest.raises(ValueError, match=r"other settings \(demos 600 there, 599 here; seed 0 there, 3 here\); "
+                                         "use another --workdir"):
+        open_run_ledger(run, LoopConfig(demos=599, seed=3))
+    assert open_run_ledger(tmp_path / "new", LoopConfig(seed=3)).finished_steps == []
+
+
+def test_a_run_made_before_a_setting_existed_resumes_with_that_settings_default(tmp_path):
+    # A config.json without policy_init (added later; its default is what runs did before it).
+    before = {k: v for k, v in dataclasses.asdict(LoopConfig()).items() if k != "policy_init"}
+    run = _run_made_with(tmp_path / "run", before)
+    assert open_run_ledger(run, LoopConfig()).done("demos")
+    with pytest.raises(ValueError, match="policy_init 'pi_pre' there, 'scratch' here"):
+        open_run_ledger(run, LoopConfig(policy_init="scratch"))
+
+
+def test_a_ledger_without_the_runs_settings_is_refused(tmp_path):
+    Ledger(tmp_path / "ledger.json").finish("demos", 6)
+    with pytest.raises(ValueError, match="not a loop run directory of this version"):
+        open_run_ledger(tmp_path, LoopConfig())
+    (tmp_path / "config.json").write_text(json.dumps({**dataclasses.asdict(LoopConfig()), "retired_setting": 1}))
+    with pytest.raises(ValueError, match="not a loop run directory of this version"):
+        open_run_ledger(tmp_path, LoopConfig())
+
+
+def test_the_identity_leaves_out_what_changes_no_step():
+    assert PRESETS["quick"].differences(PRESETS["default"])
+    assert not LoopConfig().differences(LoopConfig())
+    assert LoopConfig(demos=599).differences(LoopConfig()) == ["demos 599 there, 600 here"]
     # Baselines run after every other step and threads change no step: a finished run of the same
     # sizes resumes with them (the full preset adds the baselines to a default run).
     assert PRESETS["full"].baselines and not PRESETS["default"].baselines
-    assert PRESETS["full"].hash() == PRESETS["default"].hash() == LoopConfig(train_threads=1).hash()
+    assert not PRESETS["full"].differences(PRESETS["default"])
+    assert not PRESETS["default"].differences(LoopConfig(train_threads=1))
     with pytest.raises(ValueError, match="positive"):
         LoopConfig(train_threads=0)
     with pytest.raises(ValueError, match="positive"):
@@ -117,7 +146,7 @@ def test_the_operators_deviation_trigger_can_be_set_for_deployments(tmp_path):
 
     cfg = config_from(build_parser().parse_args(["--takeover-deviation", "0.7", "0.1"]))
     assert cfg.takeover_deviation == (0.7, 0.1)
-    assert cfg.hash() != LoopConfig().hash()  # it changes the deployments' data
+    assert cfg.differences(LoopConfig())  # it changes the deployments' data
     with pytest.raises(ValueError, match="takeover_deviation"):
         LoopConfig(takeover_deviation=(0.7, 0.0))
     with pytest.raises(SystemExit):
@@ -134,7 +163,7 @@ def test_fine_tuning_advantages_are_monte_carlo_unless_n_step_is_asked_for():
     assert LoopConfig().finetune_n_step is None and algorithm_config(LoopConfig()).n_step is None
     paper = parsed("--n-step", "50")
     assert paper.finetune_n_step == 50 and algorithm_config(paper).n_step == 50
-    assert paper.hash() != LoopConfig().hash()  # other labels, other policies: another run
+    assert paper.differences(LoopConfig())  # other labels, other policies: another run
     assert parsed("--monte-carlo") == LoopConfig()
     with pytest.raises(ValueError, match="finetune_n_step must be >= 1"):
         parsed("--n-step", "0")
@@ -153,7 +182,7 @@ def test_the_fine_tuning_positive_fraction_is_the_papers_unless_set():
     reliable = parsed("--positive-fraction", "0.7")
     assert algorithm_config(reliable).finetune_labels(1).positive_fraction == 0.7
     assert algorithm_config(reliable).pretrain_labels().positive_fraction == 0.3  # pre-training keeps the paper's
-    assert reliable.hash() != LoopConfig().hash()
+    assert reliable.differences(LoopConfig())
     for bad in ("0", "1", "1.5"):
         with pytest.raises(ValueError, match="finetune_positive_fraction must be in"):
             parsed("--positive-fraction", bad)
@@ -167,7 +196,7 @@ def test_pi_k_start_from_pi_pre_unless_the_loop_is_told_to_train_them_from_scrat
     scratch = config_from(build_parser().parse_args(["--policy-init", "scratch"]))
     alg = algorithm_config(scratch)
     assert alg.policy_init == "scratch" and alg.scratch_policy().steps == 11000 + 5500
-    assert scratch.hash() != LoopConfig().hash()
+    assert scratch.differences(LoopConfig())
     with pytest.raises(ValueError, match="policy_init must be one of"):
         LoopConfig(policy_init="pi_0")
     with pytest.raises(SystemExit):
@@ -187,7 +216,7 @@ def test_every_policy_is_sampled_with_the_loops_noise_scale(tmp_path):
     assert "noise_scale" not in policy_parameters()  # the node's own default
 
     paper = config_from(build_parser().parse_args(["--noise-scale", "1"]))
-    assert paper.noise_scale == 1.0 and paper.hash() != LoopConfig().hash()
+    assert paper.noise_scale == 1.0 and paper.differences(LoopConfig())
     for bad in (-0.1, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="noise_scale must be a finite number >= 0"):
             LoopConfig(noise_scale=bad)

@@ -15,7 +15,7 @@ from recap_lab.self_improvement.run import check_observation
 def test_the_camera_loop_sees_cameras_and_no_simulator_state():
     cfg = config_from(build_parser().parse_args(["--observation", "cameras"]))
     assert (cfg.observation, cfg.cameras, cfg.image_size) == ("cameras", VISION_CAMERAS, VISION_IMAGE_SIZE)
-    assert cfg.reference_noise_scales and cfg.hash() != LoopConfig().hash()
+    assert cfg.reference_noise_scales and cfg.differences(LoopConfig())
     assert preset("default") == LoopConfig() and not LoopConfig().cameras  # make run: sim state
     one = config_from(build_parser().parse_args(["--observation", "cameras", "--cameras", "cam_high",
                                                  "--image-size", "64", "80"]))
@@ -63,7 +63,7 @@ def test_runs_of_different_seeds_never_share_a_scene_and_share_the_evaluation():
         assert not a & shared
         assert all(not a & b for b in blocks[i + 1:])
     assert config_from(build_parser().parse_args(["--seed", "2"])).seed == 2
-    assert LoopConfig(seed=1).hash() != LoopConfig().hash()
+    assert LoopConfig(seed=1).differences(LoopConfig())
     with pytest.raises(ValueError, match="0..99"):
         LoopConfig(seed=100)
     with pytest.raises(SystemExit):
@@ -192,10 +192,10 @@ def test_the_loop_passes_its_value_check_mode_to_the_labels():
     strict = config_from(build_parser().parse_args(["--value-checks", "refuse"]))
     assert algorithm_config(strict).value_checks == "refuse"
     assert algorithm_config(LoopConfig()).value_checks == "warn"
-    assert strict.hash() == LoopConfig().hash()  # a run may resume with checks switched
+    assert not strict.differences(LoopConfig())  # a run may resume with checks switched
     timed = config_from(build_parser().parse_args(["--value-time-input"]))
     assert algorithm_config(timed).value_time_input and not algorithm_config(LoopConfig()).value_time_input
-    assert timed.hash() != LoopConfig().hash()  # another V: another run
+    assert timed.differences(LoopConfig())  # another V: another run
     cameras = config_from(build_parser().parse_args(["--observation", "cameras"]))
     assert algorithm_config(cameras).cameras == VISION_CAMERAS
 

@@ -28,7 +28,7 @@ def finished_sft(run, cfg=CFG, recorded_as=None, steps=None):
                "iter_0/evaluate": f"{at}/eval/iter_0.json",
                "iter_0/validate_noise": {"noise_scale": 0.5, "validation_throughput": {"0.2": 1.0, "0.5": 2.0}},
                "iter_0/evaluate_tuned": f"{at}/eval/reference/tuned.json"}
-    ledger = Ledger(run / "ledger.json", cfg.hash())
+    ledger = Ledger(run / "ledger.json")
     for step in steps or results:
         ledger.finish(step, results[step])
     return run
@@ -39,12 +39,12 @@ def test_a_run_with_other_labels_takes_over_the_sft_steps_by_hard_links(tmp_path
     cfg = dataclasses.replace(CFG, finetune_n_step=50, finetune_positive_fraction=0.7, rollouts_per_iteration=5,
                               iterations=2, policy_init="scratch")
     work = tmp_path / "n50"
-    ledger = Ledger(work / "ledger.json", cfg.hash())
+    ledger = Ledger(work / "ledger.json")
     taken = start_from_sft(source, work, cfg, ledger)
 
     assert taken == ["demos", "pretrain", "iter_0/train", "iter_0/evaluate", "iter_0/validate_noise",
                      "iter_0/evaluate_tuned"]
-    again = Ledger(work / "ledger.json", cfg.hash())  # what a resumed run reads
+    again = Ledger(work / "ledger.json")  # what a resumed run reads
     assert again.finished_steps == [*taken, "sft_from"]
     assert again.result("sft_from")["run"] == str(source.resolve())
     assert again.result("iter_0/train") == str(work.resolve() / "train/iter_0/policy")
@@ -62,7 +62,7 @@ def test_other_reference_settings_take_over_pi0_but_not_its_noise_validation(tmp
     source = finished_sft(tmp_path / "mc")
     cfg = dataclasses.replace(CFG, reference_noise_scales=(0.5, 1.0))
     work = tmp_path / "wider"
-    ledger = Ledger(work / "ledger.json", cfg.hash())
+    ledger = Ledger(work / "ledger.json")
     assert start_from_sft(source, work, cfg, ledger) == ["demos", "pretrain", "iter_0/train", "iter_0/evaluate"]
     assert not (work / "eval" / "validation").exists() and not ledger.done("iter_0/validate_noise")
 
@@ -70,7 +70,7 @@ def test_other_reference_settings_take_over_pi0_but_not_its_noise_validation(tmp
 def test_paths_recorded_relative_to_where_the_source_ran_are_moved(tmp_path):
     source = finished_sft(tmp_path / "runs" / "mc", recorded_as="runs/mc")
     work = tmp_path / "runs" / "n50"
-    ledger = Ledger(work / "ledger.json", CFG.hash())
+    ledger = Ledger(work / "ledger.json")
     start_from_sft(source, work, dataclasses.replace(CFG, finetune_n_step=50), ledger)
     assert ledger.result("pretrain") == str(work.resolve() / "train/pretrained")
 
@@ -86,7 +86,7 @@ def test_a_source_with_other_sft_settings_is_refused_before_anything_is_written(
     cfg = dataclasses.replace(CFG, **change)
     work = tmp_path / "other"
     with pytest.raises(ValueError, match=f"SFT policy was made with other settings: .*{message}"):
-        start_from_sft(source, work, cfg, Ledger(work / "ledger.json", cfg.hash()))
+        start_from_sft(source, work, cfg, Ledger(work / "ledger.json"))
     assert not work.exists()
 
 
@@ -94,7 +94,7 @@ def test_unfinished_or_foreign_sources_and_busy_work_dirs_are_refused(tmp_path):
     work = tmp_path / "new"
 
     def start(source, ledger=None):
-        return start_from_sft(source, work, CFG, ledger or Ledger(work / "ledger.json", CFG.hash()))
+        return start_from_sft(source, work, CFG, ledger or Ledger(work / "ledger.json"))
 
     with pytest.raises(ValueError, match="missing: iter_0/train, iter_0/evaluate"):
         start(finished_sft(tmp_path / "half", steps=["demos", "pretrain"]))
@@ -106,10 +106,10 @@ def test_unfinished_or_foreign_sources_and_busy_work_dirs_are_refused(tmp_path):
         start(lost)
     assert not work.exists()
     with pytest.raises(ValueError, match="names the work dir itself"):
-        start_from_sft(lost, lost, CFG, Ledger(lost / "ledger.json", CFG.hash()))
+        start_from_sft(lost, lost, CFG, Ledger(lost / "ledger.json"))
 
     source = finished_sft(tmp_path / "mc")
-    ledger = Ledger(work / "ledger.json", CFG.hash())
+    ledger = Ledger(work / "ledger.json")
     ledger.finish("demos", 6)
     with pytest.raises(ValueError, match="has finished steps of its own"):
         start(source, ledger)

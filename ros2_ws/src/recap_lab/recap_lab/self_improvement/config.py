@@ -4,13 +4,16 @@ the baselines.
 
 What the policies see (`observation`): "sim-state", the joints plus the simulator's object state
 (`env_state`), which no real robot publishes: fast, for experiments on the method; or "cameras",
-the joints plus camera images, as on a real robot (no privileged state anywhere in the loop)."""
+the joints plus camera images, as on a real robot (no privileged state anywhere in the loop).
+
+A run's settings are its `config.json`, every field written out; a field added here defaults to what
+runs did before it existed, so a run made before resumes (and serves as `--sft-from`) unchanged."""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from recap_core.aloha_layout import CAMERA_NAMES
 from recap_lab.seeds import run_seed_base
@@ -25,7 +28,7 @@ VISION_CAMERAS: tuple[str, ...] = CAMERA_NAMES
 VISION_IMAGE_SIZE: tuple[int, int] = ObservationConfig().image_size
 # The baselines a run can add on its final data (run.py's _train_baseline).
 BASELINES: tuple[str, ...] = ("bc", "filtered_bc", "awr")
-# Fields that change no finished step, so they are not part of a run's identity (LoopConfig.hash).
+# Fields that change no finished step, so they are not part of a run's identity (LoopConfig.differences).
 NOT_IDENTITY: tuple[str, ...] = ("baselines", "train_threads", "value_checks")
 
 
@@ -43,11 +46,11 @@ class LoopConfig:
     policy_steps: int = AlgorithmConfig.pretrain_policy.steps
     # Baselines (of BASELINES) trained on the final data, each with pi^K's policy steps: about 28
     # minutes for all three at the default size, about 30 each with cameras. They can be added to a
-    # finished run (not part of its hash).
+    # finished run (not part of its identity, NOT_IDENTITY).
     baselines: tuple[str, ...] = ()
     # Torch threads for training and evaluation, and processes generating the demonstrations, all of
     # which run while the graph is down (2 threads train the default model 1.37x faster than 1 on
-    # this 2-core machine). Not part of the hash either: the data are the same for any number.
+    # this 2-core machine). Not part of the identity either: the data are the same for any number.
     train_threads: int = 2
     real_time_factor: float = 1.0  # the sim node's pace during deployment
     # Policies that see "sim-state" never read images: rendering three cameras at the sim node's
@@ -82,7 +85,7 @@ class LoopConfig:
     validation_episodes: int = 50
     # Labels from a value function that fails its checks on held-out episodes (recap_trainer.value_checks):
     # "warn" (the default), "refuse" (stop the run before those labels are used) or "off". Not part of the
-    # hash: it changes no finished step.
+    # identity: it changes no finished step.
     value_checks: str = "warn"
     # The value functions see the time since the episode started (AlgorithmConfig.value_time_input).
     value_time_input: bool = False
@@ -124,12 +127,21 @@ class LoopConfig:
         if not 0 <= self.noise_scale < float("inf"):
             raise ValueError(f"noise_scale must be a finite number >= 0 (1 = the paper's sampling), got {self.noise_scale}")
 
-    def hash(self) -> str:
-        """Identifies the run: a ledger from another configuration is not resumed. Whether baselines
-        run and with how many threads do not change the finished steps, so they may change on resume."""
-        fields = {k: v for k, v in dataclasses.asdict(self).items()
-                  if k not in NOT_IDENTITY}
-        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+    def differences(self, other: LoopConfig, ignored: tuple[str, ...] = NOT_IDENTITY) -> list[str]:
+        """The fields (not in `ignored`) where `other` differs, as "name <self's> there, <other's> here".
+        With the default `ignored`: what makes `other` another run (a work dir made with self is not
+        resumed with it). Whether baselines run, with how many threads and how strictly the value
+        checks hold change no finished step, so they may change on resume."""
+        a, b = dataclasses.asdict(self), dataclasses.asdict(other)
+        return [f"{name} {a[name]!r} there, {b[name]!r} here" for name in a if name not in ignored and a[name] != b[name]]
+
+
+def load_run_config(run: Path) -> LoopConfig:
+    """The LoopConfig a loop run directory was made with (ValueError when it is not one)."""
+    try:
+        return LoopConfig(**json.loads((run / "config.json").read_text()))
+    except (OSError, json.JSONDecodeError, TypeError) as error:
+        raise ValueError(f"{run}: not a loop run directory of this version (config.json: {error})") from None
 
 
 PRESETS = {

@@ -31,7 +31,7 @@ from recap_core.aloha_layout import CAMERA_NAMES
 from recap_core.output_files import write_json_atomic
 from recap_lab.seeds import DEMONSTRATION_SEED, DEPLOYMENT_SEED, EVALUATION_SEED, VALIDATION_SEED, run_seed_base
 from recap_lab.self_improvement.config import LoopConfig
-from recap_lab.self_improvement.ledger import Ledger
+from recap_lab.self_improvement.ledger import open_run_ledger
 from recap_lab.self_improvement.report import write_loop_report
 from recap_lab.self_improvement.sft_reuse import start_from_sft
 from recap_sim.tasks import task_prompt
@@ -64,7 +64,7 @@ def run_loop(cfg: LoopConfig, workdir: Path, domain_id: int | None = None, sft_f
     from recap_trainer.training.episodes import open_datasets
 
     workdir.mkdir(parents=True, exist_ok=True)
-    ledger = Ledger(workdir / "ledger.json", cfg.hash())
+    ledger = open_run_ledger(workdir, cfg)
     if sft_from is not None:
         taken = start_from_sft(sft_from, workdir, cfg, ledger)
         if taken:

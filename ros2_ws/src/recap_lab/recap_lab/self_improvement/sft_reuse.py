@@ -9,13 +9,12 @@ other's. Its finished-step records are written into the new run's ledger with it
 "sft_from" record that names the source (and the report says so)."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
 from pathlib import Path
 
-from recap_lab.self_improvement.config import NOT_IDENTITY, LoopConfig
+from recap_lab.self_improvement.config import NOT_IDENTITY, LoopConfig, load_run_config
 from recap_lab.self_improvement.ledger import Ledger
 
 # Fields that change no step up to pi^0's evaluation: a run may differ from its source in these.
@@ -36,19 +35,6 @@ STEP_FILES: dict[str, tuple[str, ...]] = {
     "iter_0/evaluate_tuned": ("eval/reference/tuned.json",),
 }
 RECORD = "sft_from"  # the ledger step that names the source run
-
-
-def load_run_config(run: Path) -> LoopConfig:
-    """The LoopConfig a loop run directory was made with (ValueError when it is not one)."""
-    try:
-        return LoopConfig(**json.loads((run / "config.json").read_text()))
-    except (OSError, json.JSONDecodeError, TypeError) as error:
-        raise ValueError(f"{run}: not a loop run directory of this version (config.json: {error})") from None
-
-
-def _differences(source: LoopConfig, cfg: LoopConfig, ignored: tuple[str, ...]) -> list[str]:
-    a, b = dataclasses.asdict(source), dataclasses.asdict(cfg)
-    return [f"{name} {a[name]!r} there, {b[name]!r} here" for name in a if name not in ignored and a[name] != b[name]]
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -82,11 +68,11 @@ def start_from_sft(source: Path, workdir: Path, cfg: LoopConfig, ledger: Ledger)
         raise ValueError(f"{workdir} has finished steps of its own ({ledger.finished_steps[0]}, ...): --sft-from "
                          "starts a new run; use another --workdir")
     source_cfg = load_run_config(source)
-    differences = _differences(source_cfg, cfg, AFTER_SFT + REFERENCE)
+    differences = source_cfg.differences(cfg, AFTER_SFT + REFERENCE)
     if differences:
         raise ValueError(f"{source}'s SFT policy was made with other settings: {'; '.join(differences)}")
     try:
-        source_ledger = Ledger(source / "ledger.json", source_cfg.hash())
+        source_ledger = Ledger(source / "ledger.json")
     except (OSError, json.JSONDecodeError) as error:
         raise ValueError(f"{source}: its ledger cannot be read ({error})") from None
     missing = [step for step in SFT_STEPS if not source_ledger.done(step)]
@@ -94,7 +80,7 @@ def start_from_sft(source: Path, workdir: Path, cfg: LoopConfig, ledger: Ledger)
         raise ValueError(f"{source} has not finished its SFT policy (missing: {', '.join(missing)}); "
                          "finish that run first")
     steps = list(SFT_STEPS)
-    if not _differences(source_cfg, cfg, AFTER_SFT) and all(source_ledger.done(s) for s in REFERENCE_STEPS):
+    if not source_cfg.differences(cfg, AFTER_SFT) and all(source_ledger.done(s) for s in REFERENCE_STEPS):
         steps += REFERENCE_STEPS
     files = [name for step in steps for name in STEP_FILES[step]]
     absent = [name for name in files if not (source / name).exists()]
@@ -110,7 +96,7 @@ def start_from_sft(source: Path, workdir: Path, cfg: LoopConfig, ledger: Ledger)
     # into retraining a step whose files are the source's.
     for step in steps:
         ledger.finish(step, results[step])
-    ledger.finish(RECORD, {"run": str(source), "config_hash": source_cfg.hash(), "steps": steps})
+    ledger.finish(RECORD, {"run": str(source), "steps": steps})
     return steps
 
 
