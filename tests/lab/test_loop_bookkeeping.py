@@ -5,7 +5,7 @@ import json
 import pytest
 
 from bringup.checkpoint_config import write_checkpoint_config
-from recap_lab.self_improvement.config import PRESETS, LoopConfig
+from recap_lab.self_improvement.config import PRESETS, LoopConfig, load_run_config
 from recap_lab.self_improvement.ledger import Ledger, open_run_ledger
 
 
@@ -62,6 +62,13 @@ def test_a_run_made_before_a_setting_existed_resumes_with_that_settings_default(
     assert open_run_ledger(run, LoopConfig()).done("demos")
     with pytest.raises(ValueError, match="policy_init 'pi_pre' there, 'scratch' here"):
         open_run_ledger(run, LoopConfig(policy_init="scratch"))
+
+
+def test_settings_read_back_from_config_json_are_the_same_settings(tmp_path):
+    cfg = LoopConfig(observation="cameras", cameras=("cam_high",), image_size=(32, 40), takeover_deviation=(0.3, 1),
+                     reference_noise_scales=(0.5, 1), baselines=("bc",), finetune_n_step=50, seed=2)
+    (tmp_path / "config.json").write_text(json.dumps(dataclasses.asdict(cfg)))
+    assert load_run_config(tmp_path).differences(cfg, ignored=()) == []
 
 
 def test_a_ledger_without_the_runs_settings_is_refused(tmp_path):

@@ -1,5 +1,6 @@
 """What the loop's policies see (sim state or cameras), the run's seed, and the SFT reference at
 its best noise: configuration, scenes, deployment graph and the summary over seeds."""
+import dataclasses
 import json
 from types import SimpleNamespace
 
@@ -148,8 +149,8 @@ def test_the_summary_over_seeds_lists_every_run_and_the_median(tmp_path):
 
 def _finished_run(run, seed, sft=5, final=8, **config):
     (run / "eval").mkdir(parents=True)
-    (run / "config.json").write_text(json.dumps({"iterations": 2, "seed": seed, "observation": "cameras",
-                                                 "train_threads": 2, **config}))
+    settings = {"observation": "cameras", "cameras": VISION_CAMERAS, "train_threads": 2, **config}
+    (run / "config.json").write_text(json.dumps(dataclasses.asdict(LoopConfig(seed=seed, **settings))))
     _evaluation(run / "eval" / "iter_0.json", "SFT (pi^0)", sft)
     _evaluation(run / "eval" / "iter_2.json", "RECAP iter 2 (pi^2)", final)
     return run
@@ -170,10 +171,10 @@ def test_seeds_summarises_runs_that_finished_apart_and_refuses_what_does_not_bel
     assert "(../machine_a/seed_0/REPORT.md)" in (out / "SEEDS.md").read_text()
     before = (out / "SEEDS.md").read_text()
 
-    other = _finished_run(tmp_path / "other" / "seed_2", 2, observation="sim-state")
+    other = _finished_run(tmp_path / "other" / "seed_2", 2, observation="sim-state", cameras=())
     unfinished = _finished_run(tmp_path / "unfinished" / "seed_3", 3)
     (unfinished / "eval" / "iter_2.json").unlink()
-    for runs, message in (([a, other], "different configurations .observation."),
+    for runs, message in (([a, other], "other settings than .*observation 'cameras' there, 'sim-state' here"),
                           ([a, unfinished], "has not finished .eval/iter_2.json missing"),
                           ([a, a], "the same seed"),
                           ([a, tmp_path / "nowhere"], "not a loop run directory")):

@@ -97,6 +97,8 @@ class LoopConfig:
         object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
         object.__setattr__(self, "reference_noise_scales", tuple(float(v) for v in self.reference_noise_scales))
         object.__setattr__(self, "baselines", tuple(self.baselines))
+        if self.takeover_deviation is not None:  # a list when read back from config.json
+            object.__setattr__(self, "takeover_deviation", tuple(float(v) for v in self.takeover_deviation))
         if any(b not in BASELINES for b in self.baselines) or len(set(self.baselines)) != len(self.baselines):
             raise ValueError(f"baselines must be distinct names of {list(BASELINES)}, got {list(self.baselines)}")
         if self.observation not in OBSERVATIONS:

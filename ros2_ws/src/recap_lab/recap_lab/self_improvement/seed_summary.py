@@ -2,7 +2,6 @@
 their distribution. All runs are shown, never only the best; the median run is the one to quote."""
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from recap_core.output_files import write_json_atomic, write_text_atomic
-from recap_lab.self_improvement.config import NOT_IDENTITY
+from recap_lab.self_improvement.config import NOT_IDENTITY, load_run_config
 
 
 @dataclass(frozen=True)
@@ -49,8 +48,8 @@ class RunSummary:
 def load_run(run_dir: Path) -> RunSummary:
     from recap_lab.report import load_report
 
-    config = json.loads((run_dir / "config.json").read_text())
-    k = int(config["iterations"])
+    config = load_run_config(run_dir)
+    k = config.iterations
     metrics = lambda r: {"success": r.success_rate.value, "failure": r.failure_rate.value,  # noqa: E731
                          "throughput": r.throughput_per_hour.value}
     sft = load_report(run_dir / "eval" / "iter_0.json")
@@ -61,7 +60,7 @@ def load_run(run_dir: Path) -> RunSummary:
     alike = load_report(alike_path) if alike_path.exists() else None
     baselines = {p.stem: metrics(load_report(p)) for p in sorted((run_dir / "eval").glob("*.json"))
                  if not p.stem.startswith("iter_")}
-    return RunSummary(run_dir, int(config["seed"]), metrics(sft), metrics(final), final.label,
+    return RunSummary(run_dir, config.seed, metrics(sft), metrics(final), final.label,
                       metrics(tuned) if tuned else None, tuned.noise_scale if tuned else None,
                       metrics(alike) if alike else None, baselines)
 
@@ -75,28 +74,20 @@ def check_runs(run_dirs: list[Path]) -> None:
     """Raises ValueError unless every run is finished (config.json, pi^0's and pi^K's evaluations) and
     all were made with one configuration but their seeds, each seed once: a summary never mixes
     configurations or counts a run twice."""
-    configs = []
-    for d in run_dirs:
-        try:
-            config = json.loads((d / "config.json").read_text())
-        except (OSError, ValueError) as error:
-            raise ValueError(f"{d}: not a loop run directory (config.json: {error})") from None
-        missing = [f"eval/iter_{k}.json" for k in (0, int(config.get("iterations", 0)))
-                   if not (d / "eval" / f"iter_{k}.json").is_file()]
+    configs = [load_run_config(d) for d in run_dirs]
+    for d, config in zip(run_dirs, configs):
+        missing = [f"eval/iter_{k}.json" for k in (0, config.iterations) if not (d / "eval" / f"iter_{k}.json").is_file()]
         if missing:
             raise ValueError(f"{d}: the run has not finished ({', '.join(missing)} missing); finish it with the "
                              "same `recap-lab loop` command")
-        configs.append(config)
-    seeds = [c.get("seed") for c in configs]
+    seeds = [c.seed for c in configs]
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"two runs have the same seed ({seeds}): each seed is one run")
-    shared = lambda c: {k: v for k, v in c.items() if k not in PER_RUN_FIELDS}  # noqa: E731
     for d, config in zip(run_dirs[1:], configs[1:]):
-        differ = sorted(k for k in set(shared(config)) | set(shared(configs[0]))
-                        if shared(config).get(k) != shared(configs[0]).get(k))
+        differ = configs[0].differences(config, PER_RUN_FIELDS)
         if differ:
-            raise ValueError(f"{d} and {run_dirs[0]} were made with different configurations ({', '.join(differ)}): "
-                             "a summary over seeds compares runs of one configuration")
+            raise ValueError(f"{d} was made with other settings than {run_dirs[0]} ({'; '.join(differ)}): a summary "
+                             "over seeds compares runs of one configuration")
 
 
 def write_seed_summary(workdir: Path, run_dirs: list[Path]) -> Path:
