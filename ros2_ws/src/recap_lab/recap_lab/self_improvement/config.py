@@ -135,7 +135,8 @@ class LoopConfig:
         resumed with it). Whether baselines run, with how many threads and how strictly the value
         checks hold change no finished step, so they may change on resume."""
         a, b = dataclasses.asdict(self), dataclasses.asdict(other)
-        return [f"{name} {a[name]!r} there, {b[name]!r} here" for name in a if name not in ignored and a[name] != b[name]]
+        return [f"{name} {a[name]!r} there, {b[name]!r} here" for name in a
+                if name not in ignored and a[name] != b[name]]
 
 
 def load_run_config(run: Path) -> LoopConfig:

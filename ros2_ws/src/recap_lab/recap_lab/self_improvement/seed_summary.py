@@ -76,7 +76,8 @@ def check_runs(run_dirs: list[Path]) -> None:
     configurations or counts a run twice."""
     configs = [load_run_config(d) for d in run_dirs]
     for d, config in zip(run_dirs, configs):
-        missing = [f"eval/iter_{k}.json" for k in (0, config.iterations) if not (d / "eval" / f"iter_{k}.json").is_file()]
+        missing = [f"eval/iter_{k}.json" for k in (0, config.iterations)
+                   if not (d / "eval" / f"iter_{k}.json").is_file()]
         if missing:
             raise ValueError(f"{d}: the run has not finished ({', '.join(missing)} missing); finish it with the "
                              "same `recap-lab loop` command")
