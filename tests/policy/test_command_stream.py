@@ -73,6 +73,37 @@ def test_new_episode_forgets_the_plan_and_drops_results_from_before():
     assert lp.tick(None)[0][0] == 3.0
 
 
+def test_a_new_episodes_first_inference_starts_at_its_first_fresh_tick():
+    """Not up to k ticks later: the arms would hold the start pose, which no training episode did."""
+    lp = loop(every=25)
+    _, _, request = lp.tick(None)
+    lp.chunk_ready(InferenceResult(request, chunk(1.0), 0.03))
+    lp.tick(None)
+    lp.tick(None)
+    lp.new_episode()
+    assert lp.tick("nothing on /cam_high/image_raw since the episode began")[2] is None
+    command, _, request = lp.tick(None)
+    assert command is None and request is not None and request.obs_tick == lp.tick_count + 1
+
+
+def test_a_chunk_planned_at_rest_starts_at_its_first_row_and_one_planned_in_motion_skips_the_past():
+    lp = loop(kind="plain", every=5)
+    ramp = np.linspace(0.0, 0.9, 10)[:, None].repeat(14, 1)  # row h = 0.1 h
+    _, _, first = lp.tick(None)  # tick 1, observation of tick 2, arms at rest
+    assert first.from_rest
+    for _ in range(3):
+        lp.tick(None)  # ticks 2..4: the inference takes a while
+    lp.chunk_ready(InferenceResult(first, ramp, 0.06))
+    assert lp.tick(None)[0][0] == pytest.approx(0.0)  # tick 5: row 0, not row 3
+    requests = [lp.tick(None)[2] for _ in range(5)]  # ticks 6..10
+    moving = next(r for r in requests if r is not None)
+    assert not moving.from_rest
+    lp.tick(None)
+    lp.chunk_ready(InferenceResult(moving, ramp + 1.0, 0.02))
+    command, adopted, _ = lp.tick(None)
+    assert adopted and command[0] == pytest.approx(1.0 + 0.1 * (lp.tick_count - moving.obs_tick))
+
+
 def test_a_chunk_arriving_while_inputs_are_stale_is_dropped():
     lp = loop(every=1)
     _, _, request = lp.tick(None)

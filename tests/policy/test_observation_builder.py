@@ -2,6 +2,8 @@
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recap_core.aloha_layout import ARM_JOINTS, GRIPPER_JOINT, JointNameError
 from recap_core.robot_description import load_robot
@@ -126,6 +128,62 @@ def test_camera_frames_have_their_own_tolerance():
     feed_arms(b, 0.0)
     assert b.staleness(ns(0.1)) is None
     assert b.staleness(ns(0.15)) == "/cam_high/image_raw is 0.150 s old (max 0.100 s)"  # joints still fresh
+
+
+def test_after_a_new_episode_the_last_scenes_frame_counts_as_missing_until_a_new_one_arrives():
+    b = ObservationBuilder(spec(cameras={"cam_high": "/cam_high/image_raw"}))
+    b.update_image("cam_high", RawImage(RGB.tobytes(), "rgb8", 6, 8, 24), ns(9.95))  # the last episode's scene
+    b.new_episode(ns(10.0))
+    feed_arms(b, 10.0)  # the reset pose, stamped at the reset itself: of the new episode
+    assert b.staleness(ns(10.02)) == "nothing on /cam_high/image_raw since the episode began 0.020 s ago"
+    assert b.starting_episode(ns(10.02))  # an expected wait: not warned
+    with pytest.raises(StaleObservation, match="since the episode began"):
+        b.build(ns(10.02))  # young enough by age (0.07 s), but of the other scene
+    b.update_image("cam_high", RawImage(RGB.tobytes(), "rgb8", 6, 8, 24), ns(10.0))
+    assert b.build(ns(10.02)).stamp_ns == ns(10.0)
+
+
+def test_an_input_silent_past_its_tolerance_after_the_start_is_a_fault_not_a_wait():
+    b = ObservationBuilder(ObservationSpec(arms=ARMS, max_age_s=0.5, max_camera_age_s=0.3,
+                                           cameras={"cam_high": "/cam_high/image_raw"}))
+    b.update_image("cam_high", RawImage(RGB.tobytes(), "rgb8", 6, 8, 24), ns(10.0))
+    b.new_episode(ns(10.1))
+    feed_arms(b, 10.25)
+    assert b.starting_episode(ns(10.25))
+    assert not b.starting_episode(ns(10.35))  # the camera said nothing new for its whole tolerance
+    assert b.staleness(ns(10.35)) == "/cam_high/image_raw is 0.350 s old (max 0.300 s)"
+
+
+INPUTS = st.sampled_from(["left", "right", "cam_high"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["sample", "episode", "build"]), INPUTS,
+                          st.integers(0, 10), st.integers(-5, 5)), max_size=60))
+def test_no_observation_mixes_in_a_sample_from_before_the_episode(events):
+    """Over any interleaving of samples (stamps jittered around the node clock), episode starts and
+    builds: every observation built is made only of samples stamped at or after the latest start."""
+    b = ObservationBuilder(ObservationSpec(arms=ARMS, max_age_s=0.5, max_camera_age_s=0.5,
+                                           cameras={"cam_high": "/cam_high/image_raw"}))
+    now = start = None
+    clock = 0
+    for kind, which, advance, jitter in events:
+        clock += advance
+        now = ns(1.0 + 0.01 * clock)
+        stamp = now + jitter * 10_000_000
+        if kind == "sample" and which == "cam_high":
+            b.update_image("cam_high", RawImage(RGB.tobytes(), "rgb8", 6, 8, 24), stamp)
+        elif kind == "sample":
+            b.update_joints(0 if which == "left" else 1, NAMES, [0.0] * 6 + [0.057], stamp)
+        elif kind == "episode":
+            start = stamp
+            b.new_episode(stamp)
+        else:
+            try:
+                obs = b.build(now)
+            except StaleObservation:
+                continue
+            assert start is None or obs.stamp_ns >= start
 
 
 def test_object_state_is_reordered_by_name_and_required_for_state_policies():

@@ -115,6 +115,21 @@ def test_cameras_render_only_at_camera_rate():
         cam_loop.close()
 
 
+def test_the_start_tick_carries_the_new_scenes_frames():
+    """A policy plans its first chunk from the new scene at once, not from the last episode's frame."""
+    cam_loop = SimCore(SimCoreConfig(task=TASK, cameras=("cam_high",), image_size=(24, 32)))
+    try:
+        cam_loop.reset("", 1)
+        first_scene = cam_loop.start_tick().images["cam_high"]
+        steps(cam_loop, 7)
+        cam_loop.reset("", 2)  # the cube elsewhere
+        start = cam_loop.start_tick()
+        np.testing.assert_array_equal(start.images["cam_high"], cam_loop.observation.images["cam_high"])
+        assert not np.array_equal(start.images["cam_high"], first_scene)
+    finally:
+        cam_loop.close()
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"cameras": ("cam_top",)}, "unknown camera"),
     ({"cameras": ("cam_high", "cam_high")}, "twice"),

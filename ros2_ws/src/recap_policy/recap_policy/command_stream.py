@@ -33,10 +33,15 @@ class CommandStreamConfig:
 
 @dataclass(frozen=True)
 class InferenceRequest:
-    """Start an inference on the observation of tick `obs_tick`, keeping `frozen_prefix` (d, D)."""
+    """Start an inference on the observation of tick `obs_tick`, keeping `frozen_prefix` (d, D).
+
+    from_rest: no plan moves the arms while it is computed, so the observation still holds when the
+    chunk arrives, which is then executed from its first row (rows are skipped only for a plan that
+    moved the arms meanwhile: skipping them from rest would start with a jump the safety filter clamps)."""
 
     obs_tick: int
     frozen_prefix: np.ndarray | None
+    from_rest: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,8 @@ class CommandStream:
 
     def new_episode(self) -> None:
         """Any thread: the robot was reset. The plan and the last command are forgotten at the next
-        tick (commanding nothing until a chunk from the new episode arrives), in-flight results dropped."""
+        tick (commanding nothing until a chunk from the new episode arrives), in-flight results dropped,
+        and the new episode's first inference starts at the first tick with fresh inputs."""
         with self._lock:
             self._reset_requested = True
 
@@ -93,6 +99,7 @@ class CommandStream:
             if self._reset_requested:
                 self._reset_requested = False
                 self._discard_up_to = self.tick_count
+                self._last_start = None  # at once: waiting k ticks held the start pose, which no demonstration does
                 self.scheduler.reset()
             adopted = [r for r in self._ready if r.request.obs_tick > self._discard_up_to]
             if self._ready:
@@ -104,8 +111,8 @@ class CommandStream:
             adopted = []  # inputs died while it was computed: it is not executed, nor published
         for result in adopted:
             self._horizon = result.actions.shape[0]
-            self.scheduler.add_chunk(TimedChunk(result.actions, result.request.obs_tick,
-                                                result.request.frozen_prefix), self.tick_count)
+            start = self.tick_count if result.request.from_rest else result.request.obs_tick
+            self.scheduler.add_chunk(TimedChunk(result.actions, start, result.request.frozen_prefix), self.tick_count)
         if stale_reason is not None:
             if self.holding_reason is None:
                 self.scheduler.drop_plan()
@@ -130,4 +137,4 @@ class CommandStream:
         if self._horizon:
             d = self.delay.delay_ticks(self.config.control_period, self._horizon)
             prefix = self.scheduler.frozen_prefix(obs_tick, d)
-        return InferenceRequest(obs_tick, prefix)
+        return InferenceRequest(obs_tick, prefix, from_rest=not self.scheduler.planned(obs_tick))

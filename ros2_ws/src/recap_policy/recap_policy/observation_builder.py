@@ -4,7 +4,9 @@ Subscription callbacks only hand samples in (cheap: the arm's vector is built by
 description and an image's encoding is checked at once, so a malformed message is reported at its
 topic); images are decoded and resized when an observation is built, on the inference worker, never
 in a callback. A joint state that lacks a joint the description maps makes that arm stale until a
-complete one arrives: the policy never sees a vector with a made-up joint.
+complete one arrives: the policy never sees a vector with a made-up joint. After an episode starts
+(the scene was reset), a sample stamped before it shows the last episode's scene: it counts as missing
+until the input delivers one of the new episode, so the first chunk is never planned from the old scene.
 """
 from __future__ import annotations
 
@@ -71,6 +73,7 @@ class ObservationBuilder:
         self._arms: dict[str, _Sample] = {}
         self._images: dict[str, _Sample] = {}
         self._object_state: _Sample | None = None
+        self._episode_start_ns: int | None = None  # sensor time the current episode began at
 
     def update_joints(self, arm_index: int, names, positions, stamp_ns: int) -> np.ndarray:
         """One arm's JointState (driver names, raw gripper) -> its vector (len(arm.joint_names),), also
@@ -118,29 +121,47 @@ class ObservationBuilder:
         with self._lock:
             self._object_state = _Sample(vec, stamp_ns)
 
+    def new_episode(self, start_ns: int) -> None:
+        """An episode began at sensor time `start_ns` (a reset, a recording started): samples stamped
+        before it no longer describe the scene."""
+        with self._lock:
+            self._episode_start_ns = start_ns
+
     def staleness(self, now_ns: int) -> str | None:
         """None when every input is present and fresh at `now_ns`; otherwise why not (naming topics)."""
-        with self._lock:
-            problems = []
-            for arm in self.spec.arms:
-                problems.append(self._check(self._arms.get(arm.name), arm.joint_states, now_ns, self.spec.max_age_s))
-            for camera, topic in self.spec.cameras.items():
-                problems.append(self._check(self._images.get(camera), topic, now_ns, self.spec.max_camera_age_s))
-            if self.spec.state_names:
-                problems.append(self._check(self._object_state, self.spec.object_state_topic, now_ns,
-                                            self.spec.max_age_s))
-        problems = [p for p in problems if p]
+        problems = [why for why, _ in self._problems(now_ns)]
         return "; ".join(problems) if problems else None
 
-    @staticmethod
-    def _check(sample: _Sample | None, topic: str, now_ns: int, max_age_s: float) -> str | None:
+    def starting_episode(self, now_ns: int) -> bool:
+        """True while the only problems are inputs that have not yet delivered a sample of the episode
+        that just began, their last samples still within tolerance: an expected wait, not a fault."""
+        problems = self._problems(now_ns)
+        return bool(problems) and all(waiting for _, waiting in problems)
+
+    def _problems(self, now_ns: int) -> list[tuple[str, bool]]:
+        """(why, only waiting for the new episode's first sample) per unusable input."""
+        with self._lock:
+            checks = [self._check(self._arms.get(arm.name), arm.joint_states, now_ns, self.spec.max_age_s)
+                      for arm in self.spec.arms]
+            checks += [self._check(self._images.get(camera), topic, now_ns, self.spec.max_camera_age_s)
+                       for camera, topic in self.spec.cameras.items()]
+            if self.spec.state_names:
+                checks.append(self._check(self._object_state, self.spec.object_state_topic, now_ns,
+                                          self.spec.max_age_s))
+        return [c for c in checks if c is not None]
+
+    def _check(self, sample: _Sample | None, topic: str, now_ns: int, max_age_s: float) -> tuple[str, bool] | None:
         if sample is None:
-            return f"no message yet on {topic}"
+            return f"no message yet on {topic}", False
         if sample.problem is not None:
-            return sample.problem
+            return sample.problem, False
         age = (now_ns - sample.stamp_ns) * 1e-9
         if age > max_age_s:
-            return f"{topic} is {age:.3f} s old (max {max_age_s:.3f} s)"
+            return f"{topic} is {age:.3f} s old (max {max_age_s:.3f} s)", False
+        start = self._episode_start_ns
+        if start is not None and sample.stamp_ns < start:
+            # A wait, not a fault: once the old sample is past its tolerance, its age is the problem.
+            return f"nothing on {topic} since the episode began {(now_ns - start) * 1e-9:.3f} s ago", True
         return None
 
     def build(self, now_ns: int) -> Observation:

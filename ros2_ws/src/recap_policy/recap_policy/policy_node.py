@@ -229,6 +229,7 @@ class PolicyNode(ManagedNode):
 
     def _on_episode_event(self, msg: EpisodeEvent) -> None:
         if msg.kind in (EpisodeEvent.START, EpisodeEvent.RESET):
+            self.builder.new_episode(stamp_ns(msg))
             self.loop.new_episode()
             self._missing_joints_warned.clear()
 
@@ -263,7 +264,7 @@ class PolicyNode(ManagedNode):
             self.command_rate.event(now)
         for result in adopted:
             self._publish_chunk(result)
-        if stale and not waiting:
+        if stale and not waiting and not self.builder.starting_episode(now):
             self.get_logger().warning(f"observation unusable, holding the last command, no new chunks: {stale}",
                                       throttle_duration_sec=self.config.warn_period_s)
         if request is not None:

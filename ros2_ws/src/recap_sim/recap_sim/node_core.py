@@ -93,7 +93,7 @@ class Tick:
     clock_ns: int  # sim time after the step (all stamps of this tick)
     observation: Observation
     joint_states: bool  # follower joint states + object state due
-    images: dict[str, np.ndarray] | None  # fresh frames, only at camera rate
+    images: dict[str, np.ndarray] | None  # fresh frames: at camera rate, and an episode's start frames
     task_state: TaskSnapshot | None  # on change or at task_state_rate_hz
     operator: OperatorStep | None = None  # the simulated operator's leader pose and request, if any
 
@@ -174,9 +174,12 @@ class SimCore:
         return self._snapshot
 
     def start_tick(self) -> Tick:
-        """The episode's start state (before its first step), one control period after the last stamp."""
+        """The episode's start state (before its first step), one control period after the last stamp,
+        with the cameras' frames of the new scene: a policy's first chunk is planned from this scene,
+        as in the in-process evaluation, without waiting for the first step's frames."""
         self.clock_ns += seconds_to_ns(self.env.control_period)
-        return Tick(self.clock_ns, self.observation, True, None, self._snapshot)
+        images = dict(self.observation.images) if self.config.cameras else None
+        return Tick(self.clock_ns, self.observation, True, images, self._snapshot)
 
     def step(self) -> Tick:
         env = self.env

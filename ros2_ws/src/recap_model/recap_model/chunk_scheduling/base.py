@@ -96,6 +96,10 @@ class ChunkScheduler(ABC):
         self._last = np.array(target, dtype=np.float64)
         return self._last.copy()
 
+    def planned(self, tick: int) -> bool:
+        """Whether a chunk covers `tick`; if not, the command holds and the arms are at rest."""
+        return self._target(tick) is not None
+
     def frozen_prefix(self, obs_tick: int, delay: int) -> np.ndarray | None:
         """(d', D) rows that will execute while a chunk for `obs_tick` is computed; None if not used."""
         return None
