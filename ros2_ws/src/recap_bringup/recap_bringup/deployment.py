@@ -29,6 +29,8 @@ class DeploymentConfig:
     execute_steps: int | None = None
     takeover_deviation: tuple[float, float] | None = None  # (rad, s) of the operator's deviation trigger
     noise_scale: float | None = None  # the policy node's sampling noise; None: the node's default
+    advantage: str = "positive"  # the indicator the policy node conditions on
+    guidance_scale: float = 1.0  # the policy node's classifier-free guidance beta
     startup_timeout_s: float = 60.0
     operator: bool = True  # the simulated operator takes over and corrects the policy
     # ROS domain of the graph; None: one that is free on this machine when the graph starts.
@@ -52,7 +54,9 @@ def deployment_graph(policy_dir: Path, bag_dir: Path, cfg: DeploymentConfig):
         sim["image_height"], sim["image_width"] = size
     if cfg.takeover_deviation is not None:
         sim["operator.deviation_threshold"], sim["operator.deviation_duration_s"] = map(float, cfg.takeover_deviation)
-    policy = {} if cfg.noise_scale is None else {"noise_scale": float(cfg.noise_scale)}
+    policy = {"advantage": cfg.advantage, "guidance_scale": float(cfg.guidance_scale)}
+    if cfg.noise_scale is not None:
+        policy["noise_scale"] = float(cfg.noise_scale)
     if cfg.execute_steps is not None:
         policy.update(scheduler="plain", inference_every=cfg.execute_steps)
     overrides = {"sim_node": sim, "episode_recorder": {"iteration": cfg.iteration}, "policy_node": policy}

@@ -143,6 +143,7 @@ class CheckpointInputs:
     image_size: tuple[int, int] | None
     sim_state_dim: int
     robot: CheckpointRobot | None
+    horizon: int  # H: actions per chunk
 
     @classmethod
     def read(cls, checkpoint: str | Path) -> CheckpointInputs | None:
@@ -158,7 +159,7 @@ class CheckpointInputs:
             robot = None if block is None else CheckpointRobot(
                 str(block["name"]), str(block["description_hash"]), tuple(map(str, block["joint_names"])))
             return cls(cameras, tuple(int(v) for v in observation["image_size"]) if cameras else None,
-                       int(observation["state_dim"]), robot)
+                       int(observation["state_dim"]), robot, int(config["model_config"]["horizon"]))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}: not a policy checkpoint config ({exc!r})") from exc
 

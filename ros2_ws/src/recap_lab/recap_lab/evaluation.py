@@ -88,6 +88,7 @@ class EvaluationReport:
     results: tuple[EpisodeResult, ...]
     wall_time_s: float
     noise_scale: float | None = None  # the policy's sampling noise scale (policy.py), if it has one
+    executor: str = "in-process"  # who ran the episodes: "in-process" (the sim core) | "graph" (graph_evaluation)
     success_rate: Estimate = field(init=False)
     failure_rate: Estimate = field(init=False)
     mean_time_to_success_s: Estimate = field(init=False)
@@ -106,7 +107,7 @@ class EvaluationReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"label": self.label, "config": asdict(self.config), "noise_scale": self.noise_scale,
-                "wall_time_s": self.wall_time_s,
+                "executor": self.executor, "wall_time_s": self.wall_time_s,
                 "episodes": len(self.results),
                 "success_rate": self.success_rate.to_dict(), "failure_rate": self.failure_rate.to_dict(),
                 "mean_time_to_success_s": self.mean_time_to_success_s.to_dict(),

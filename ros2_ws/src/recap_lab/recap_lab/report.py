@@ -20,7 +20,8 @@ def load_report(path: str | Path) -> EvaluationReport:
         return EvaluationReport(label=data["label"], config=EvaluationConfig(**data["config"]),
                                 results=tuple(EpisodeResult(**r) for r in data["results"]),
                                 wall_time_s=float(data["wall_time_s"]),
-                                noise_scale=data["noise_scale"])  # null: a policy without one
+                                noise_scale=data["noise_scale"],  # null: a policy without one
+                                executor=data.get("executor", "in-process"))  # written before graph runs: in-process
     except (OSError, KeyError, TypeError, json.JSONDecodeError) as error:
         raise ValueError(f"{path}: not an evaluation report: {error!r}") from error
 
@@ -90,7 +91,8 @@ def results_table(reports: Sequence[EvaluationReport]) -> str:
     for r in reports:
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(r.failure_reasons.items())) or "-"
         noise = "-" if r.noise_scale is None else f"{r.noise_scale:g}"  # "-": a policy without sampling noise
-        lines.append(f"| {r.label} | {r.config.guidance_scale:g} | {noise} | {len(r.results)} | {r.success_rate.format()} | "
+        name = f"{r.label} (through the graph)" if r.executor == "graph" else r.label
+        lines.append(f"| {name} | {r.config.guidance_scale:g} | {noise} | {len(r.results)} | {r.success_rate.format()} | "
                      f"{r.failure_rate.format()} | {r.mean_time_to_success_s.format(digits=1)} | "
                      f"{r.throughput_per_hour.format(digits=0)} | {r.mean_progress.format()} | {reasons} |")
     return "\n".join(lines)

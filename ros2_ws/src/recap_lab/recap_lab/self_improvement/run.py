@@ -27,6 +27,7 @@ from pathlib import Path
 
 from recap_bringup.deployment import DeploymentConfig, deploy
 from recap_lab.evaluation import EXECUTE_STEPS
+from recap_lab.graph_evaluation import task_timing
 from recap_core.aloha_layout import CAMERA_NAMES
 from recap_core.output_files import write_json_atomic
 from recap_lab.seeds import DEMONSTRATION_SEED, DEPLOYMENT_SEED, EVALUATION_SEED, VALIDATION_SEED, run_seed_base
@@ -94,7 +95,7 @@ def run_loop(cfg: LoopConfig, workdir: Path, domain_id: int | None = None, sft_f
     policies = [Path(step("iter_0/train", lambda: str(iterate(open_datasets(data), train_dir, 0, alg))))]
     step("iter_0/evaluate", lambda: _evaluate(policies[0], cfg, workdir / "eval" / "iter_0.json", "SFT (pi^0)"))
     deployed_cameras = cfg.cameras or (CAMERA_NAMES if cfg.render_cameras else ())
-    task_limit_s = _task_time_limit(cfg.task)
+    task_limit_s, _ = task_timing(cfg.task)
     for k in range(1, cfg.iterations + 1):
         bags = workdir / "bags" / f"iter_{k}"
         deployment = f"iter_{k}/deploy/episode_"
@@ -233,12 +234,3 @@ def _train_baseline(method: str, data: list[Path], out: Path, cfg: LoopConfig, a
                  **alg.policy_model())
     return str(out)
 
-
-def _task_time_limit(task: str) -> float:
-    from recap_sim.env import SimConfig, SimEnv
-
-    env = SimEnv(SimConfig(task=task))
-    try:
-        return env.max_steps * env.control_period
-    finally:
-        env.close()
