@@ -25,7 +25,8 @@ def test_each_stage_has_a_column_and_each_iterations_rollouts_a_row(tmp_path):
     _save(tmp_path / "train" / "pretrained" / "labels", {"d0": [1, 0], "d1": [0, 0]})
     _save(tmp_path / "train" / "iter_1" / "labels", {"d0": [1, 1], "d1": [1, 0], "r1": [1, 1, 1, 0]})
     # iter_0 has no labels yet (an interrupted run): no column; r2 was never labelled: its row is empty.
-    lines = label_section(tmp_path, iterations=2, summaries=summaries)
+    lines = label_section(tmp_path, iterations=2, summaries=summaries, finetune_positive_fraction=0.6)
+    assert "pi^k: ~60 % of the rollouts' steps" in lines[2]  # the run's own setting
     header = next(line for line in lines if line.startswith("| data |"))
     assert header == "| data | outcome | episodes | pi_pre (V_pre) | pi^1 (V^1) |"
     rows = {tuple(c.strip() for c in line.strip("|").split("|")[:2]): line for line in lines
@@ -44,5 +45,6 @@ def test_each_stage_has_a_column_and_each_iterations_rollouts_a_row(tmp_path):
 
 
 def test_a_run_without_labels_says_so(tmp_path):
-    lines = label_section(tmp_path, iterations=1, summaries=[_episode("d0", "demo", 0, "success")])
+    lines = label_section(tmp_path, iterations=1, summaries=[_episode("d0", "demo", 0, "success")],
+                          finetune_positive_fraction=0.4)
     assert lines[-1] == "No labels yet."

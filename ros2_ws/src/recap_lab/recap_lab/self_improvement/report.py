@@ -85,7 +85,7 @@ def write_loop_report(workdir: Path, cfg: LoopConfig, ledger: Ledger) -> Path:
     lines += ["", *value_check_section(workdir, cfg.iterations)]
     catalog = _open_run_data(workdir, cfg.iterations)
     if catalog is not None:
-        lines += ["", *label_section(workdir, cfg.iterations, catalog.summaries)]
+        lines += ["", *label_section(workdir, cfg.iterations, catalog.summaries, cfg.finetune_positive_fraction)]
     lines += ["", "![success and throughput by iteration](report/by_iteration.png)", ""]
     value_png = _value_curves(workdir, cfg, catalog, figures / "value_curves.png")
     if value_png:
@@ -136,7 +136,7 @@ def _value_curves(workdir: Path, cfg: LoopConfig, catalog, path: Path) -> Path |
                         title=f"{cfg.task}: V^{cfg.iterations}(o_t) on sample episodes")
 
 
-def label_section(workdir: Path, iterations: int, summaries) -> list[str]:
+def label_section(workdir: Path, iterations: int, summaries, finetune_positive_fraction: float) -> list[str]:
     """Markdown: the positive fraction of each stage's advantage labels by data source and outcome
     (`summaries`: the run's episodes, anything with episode_id, source, iteration and outcome)."""
     from types import SimpleNamespace
@@ -158,7 +158,8 @@ def label_section(workdir: Path, iterations: int, summaries) -> list[str]:
              "Which steps each policy was trained to take as \"Advantage: positive\" (what it imitates when "
              "deployed conditioned on it): the positive fraction of the labelled steps by data source and outcome. "
              "pi_pre: ~30 % of the demonstrations' steps; pi^0: demonstrations forced positive (SFT); pi^k: "
-             "~40 % of the rollouts' steps; the operator's steps are always positive (a corrected rollout's "
+             f"~{finetune_positive_fraction * 100:.0f} % of the rollouts' steps; the operator's steps are always positive "
+             "(a corrected rollout's "
              "steps from the takeover on). Failed episodes whose own steps are mostly positive mean their V "
              "did not see those failures coming.", "",
              "| data | outcome | episodes | " + " | ".join(title for title, _ in columns) + " |",
