@@ -22,14 +22,16 @@ GRAPH_STARTUP_MARGIN_S = 60.0  # wall time beyond the task's limit before an epi
 
 
 def task_timing(task: str) -> tuple[float, float]:
-    """(the task's episode limit, its control period), in sim seconds."""
-    from recap_sim.env import SimConfig, SimEnv
+    """(the task's episode limit, the sim's control period), in sim seconds; no model is built."""
+    from recap_sim.env import SimConfig
+    from recap_sim.tasks import make_task
 
-    env = SimEnv(SimConfig(task=task))
-    try:
-        return env.max_steps * env.control_period, env.control_period
-    finally:
-        env.close()
+    return make_task(task).time_limit_s, SimConfig(task=task).control_period
+
+
+def episode_wall_timeout_s(limit_s: float, real_time_factor: float) -> float:
+    """Wall time after which the graph aborts an episode: its sim time limit at the sim's pace, and a margin."""
+    return limit_s / real_time_factor + GRAPH_STARTUP_MARGIN_S
 
 
 def check_graph_config(config: EvaluationConfig) -> None:
@@ -58,7 +60,7 @@ def evaluate_through_graph(policy_dir: Path, config: EvaluationConfig, work_dir:
     limit_s, control_period = task_timing(config.task)
     deployment = DeploymentConfig(
         task=config.task, prompt=task_prompt(config.task), episodes=config.episodes, first_seed=config.seed,
-        wall_timeout_s=limit_s / real_time_factor + GRAPH_STARTUP_MARGIN_S, real_time_factor=real_time_factor,
+        wall_timeout_s=episode_wall_timeout_s(limit_s, real_time_factor), real_time_factor=real_time_factor,
         execute_steps=config.execute_steps, noise_scale=noise_scale, advantage=config.advantage,
         guidance_scale=config.guidance_scale, operator=False, domain_id=domain_id)
     results: dict[int, EpisodeResult] = {}

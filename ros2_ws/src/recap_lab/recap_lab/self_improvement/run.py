@@ -27,7 +27,7 @@ from pathlib import Path
 
 from recap_bringup.deployment import DeploymentConfig, deploy
 from recap_lab.evaluation import EXECUTE_STEPS
-from recap_lab.graph_evaluation import task_timing
+from recap_lab.graph_evaluation import episode_wall_timeout_s, task_timing
 from recap_core.aloha_layout import CAMERA_NAMES
 from recap_core.output_files import write_json_atomic
 from recap_lab.seeds import DEMONSTRATION_SEED, DEPLOYMENT_SEED, EVALUATION_SEED, VALIDATION_SEED, run_seed_base
@@ -103,7 +103,7 @@ def run_loop(cfg: LoopConfig, workdir: Path, domain_id: int | None = None, sft_f
         deploy(policies[-1], bags, workdir / "logs" / f"iter_{k}",
                DeploymentConfig(task=cfg.task, prompt=task_prompt(cfg.task), episodes=cfg.rollouts_per_iteration,
                                 first_seed=seeds + DEPLOYMENT_SEED + 1000 * k,
-                                wall_timeout_s=task_limit_s / max(cfg.real_time_factor, 1e-3) + 60.0,
+                                wall_timeout_s=episode_wall_timeout_s(task_limit_s, max(cfg.real_time_factor, 1e-3)),
                                 iteration=k, real_time_factor=cfg.real_time_factor,
                                 cameras=deployed_cameras, image_size=cfg.image_size if cfg.cameras else None,
                                 execute_steps=EXECUTE_STEPS,
