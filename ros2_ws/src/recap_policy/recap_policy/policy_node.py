@@ -76,6 +76,7 @@ class PolicyNode(ManagedNode):
         self.latencies = LatencyWindow()
         self.command_rate = RateMeter()
         self.stale_inputs: str | None = None
+        self.starting_episode = False  # stale_inputs only wait for the new episode's first samples
         self._missing_joints_warned: set[str] = set()  # topics warned about in this episode
 
     # Lifecycle hooks.
@@ -157,6 +158,7 @@ class PolicyNode(ManagedNode):
         # The arbitration node holds the arms now; a later activate must not resume this plan.
         self.loop.new_episode()
         self.stale_inputs = None
+        self.starting_episode = False
         if self.ticks.skipped:
             self.get_logger().info(f"the control timer skipped {self.ticks.skipped} periods (clock jumps); "
                                    "the plan was advanced by them")
@@ -183,7 +185,7 @@ class PolicyNode(ManagedNode):
         return [
             inference_status(f"{NODE_NAME}: inference", self.latencies, self.backend.metadata.policy_id),
             commands_status(f"{NODE_NAME}: commands", self.is_active, self.command_rate.rate_hz(now),
-                            self.stale_inputs, 1 / self.config.loop.control_period),
+                            self.stale_inputs, 1 / self.config.loop.control_period, self.starting_episode),
             self.cameras.status(f"{NODE_NAME}: cameras", now),
         ]
 
@@ -254,6 +256,7 @@ class PolicyNode(ManagedNode):
         waiting = self._waiting_for_cameras(now)
         stale = self.builder.staleness(now)  # names the silent cameras while waiting: no chunks yet
         self.stale_inputs = stale
+        self.starting_episode = bool(stale) and self.builder.starting_episode(now)
         for warning in self.cameras.newly_slow():
             self.get_logger().warning(warning)
         command, adopted, request = self.loop.tick(stale, self.ticks.periods(now))
@@ -264,7 +267,7 @@ class PolicyNode(ManagedNode):
             self.command_rate.event(now)
         for result in adopted:
             self._publish_chunk(result)
-        if stale and not waiting and not self.builder.starting_episode(now):
+        if stale and not waiting and not self.starting_episode:
             self.get_logger().warning(f"observation unusable, holding the last command, no new chunks: {stale}",
                                       throttle_duration_sec=self.config.warn_period_s)
         if request is not None:

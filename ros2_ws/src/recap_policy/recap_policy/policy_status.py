@@ -53,12 +53,17 @@ def inference_status(name: str, latencies: LatencyWindow, policy_id: str) -> Sta
 
 
 def commands_status(name: str, active: bool, rate_hz: float, stale_inputs: str | None,
-                    expected_hz: float) -> Status:
-    """`stale_inputs`: why the observation is unusable (names the inputs), None when fresh.
-    WARN while active and holding on stale inputs; OK when inactive (nothing is commanded on purpose)."""
-    values = {"command_rate_hz": round(rate_hz, 2), "stale_inputs": stale_inputs or "", "active": active}
+                    expected_hz: float, starting_episode: bool = False) -> Status:
+    """`stale_inputs`: why the observation is unusable (names the inputs), None when fresh;
+    `starting_episode`: those inputs only wait for the first sample of the episode that just began.
+    WARN while active and holding on stale inputs, except for that expected wait; OK when inactive
+    (nothing is commanded on purpose)."""
+    values = {"command_rate_hz": round(rate_hz, 2), "stale_inputs": stale_inputs or "", "active": active,
+              "starting_episode": bool(stale_inputs) and starting_episode}
     if not active:
         return Status(name, Level.OK, "inactive: no commands", values)
+    if stale_inputs and starting_episode:
+        return Status(name, Level.OK, f"episode starting, holding the last command: {stale_inputs}", values)
     if stale_inputs:
         return Status(name, Level.WARN, f"holding the last command: {stale_inputs}", values)
     return Status(name, Level.OK, f"{rate_hz:.1f} Hz (control rate {expected_hz:g} Hz)", values)
