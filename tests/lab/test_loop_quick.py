@@ -5,7 +5,10 @@ import logging
 import os
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
+from recap_lab.experiments import training_spread
 from recap_lab.self_improvement import run as loop_run
 from recap_lab.self_improvement.config import BASELINES, PRESETS
 from recap_trainer.dataset import RecapDataset
@@ -78,6 +81,17 @@ def test_quick_loop_runs_end_to_end_and_resumes_after_a_crash(tmp_path, monkeypa
     assert "fine-tuning advantages: 5-step" in text
     assert json.loads((tmp_path / "n5" / "train" / "iter_1" / "labels" / "labels.json").read_text())["n_step"] == 5
     assert all(os.path.samefile(p, tmp_path / "n5" / p.relative_to(tmp_path)) for p in sft)
+
+    # pi^1 trained again with the run's own training seed is the loop's pi^1, evaluated alike
+    # (python -m recap_lab.experiments.training_spread).
+    spread = tmp_path / "spread"
+    assert training_spread.main(["--run", str(tmp_path), "--seeds", str(cfg.seed), "--out", str(spread)]) == 0
+    retrained, loops = (load_file(d / "model.safetensors") for d in (spread / f"seed_{cfg.seed}" / "policy", checkpoint))
+    assert retrained.keys() == loops.keys() and all(torch.equal(retrained[k], loops[k]) for k in loops)
+    outcomes = [[r["outcome"] for r in json.loads(path.read_text())["results"]]
+                for path in (spread / f"seed_{cfg.seed}" / "eval.json", tmp_path / "eval" / "iter_1.json")]
+    assert outcomes[0] == outcomes[1]
+    assert "π^1 retrained (training seed" in (spread / "SPREAD.md").read_text()
     assert {p: p.stat().st_mtime_ns for p in sft} == stamps
     assert (tmp_path / "n5" / "eval" / "iter_0.json").read_bytes() == (tmp_path / "eval" / "iter_0.json").read_bytes()
 
