@@ -73,8 +73,9 @@ def retrain(run: Path, k: int, cfg: LoopConfig, seed: int, policy_dir: Path) -> 
             return policy_dir
     data = [run / "data" / "demos", *(run / "data" / f"rollouts_{i}" for i in range(1, k + 1))]
     init = None if alg.policy_init == "scratch" else run / "train" / "pretrained" / "policy"
-    return train_policy(open_datasets(data), policy_dir, training, alg.policy, Labels.load(run / "train" / f"iter_{k}" / "labels"),
-                        init_from=init, resume=config.is_file(), **alg.policy_model())
+    labels = Labels.load(run / "train" / f"iter_{k}" / "labels")
+    return train_policy(open_datasets(data), policy_dir, training, alg.policy, labels, init_from=init,
+                        resume=config.is_file(), **alg.policy_model())
 
 
 def evaluate(policy_dir: Path, cfg: LoopConfig, out: Path, label: str) -> EvaluationReport:
