@@ -12,6 +12,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
@@ -28,10 +29,40 @@ TRANSITIONS = {
 # The order a state is reached in, to tell "already past it" from "cannot get there".
 ORDER = ("unconfigured", "inactive", "active")
 MESSAGE_WAIT_S = 3.0  # after a failure, how long to wait for the node's own message on /diagnostics
+# A request unanswered this long is asked again. Why: Fast DDS drops a service's answer when the
+# server has not yet matched the client's reply reader ("failed to send response (timeout): client
+# will not receive response" in the node's log); one lost answer to get_state once stalled a graph's
+# start-up for its whole timeout.
+ASK_AGAIN_S = 2.0
 
 
 class TransitionError(RuntimeError):
     """A node did not make a transition; the message is the node's own where it gave one."""
+
+
+class NoAnswer(Exception):
+    """No answer within `ASK_AGAIN_S`: the request may have been carried out and its answer lost."""
+
+
+def await_answer(send: Callable[[], Any], spin: Callable[[], None], deadline: float, late: Callable[[], str],
+                 give_up: Callable[[], str | None] = lambda: None, ask_again: bool = True) -> Any:
+    """The result of the future `send()` returns. Unanswered for ASK_AGAIN_S, the request is sent
+    again (`ask_again`: only for requests that may be repeated), or NoAnswer is raised;
+    TransitionError(late()) past `deadline`, TransitionError(give_up()) when that says why."""
+    future, sent = send(), time.monotonic()
+    while not future.done():
+        reason = give_up()
+        if reason:
+            raise TransitionError(reason)
+        now = time.monotonic()
+        if now > deadline:
+            raise TransitionError(late())
+        if now - sent > ASK_AGAIN_S:
+            if not ask_again:
+                raise NoAnswer()
+            future, sent = send(), now
+        spin()
+    return future.result()
 
 
 def drive_transitions(names: Sequence[str], transitions: Sequence[str] = ("configure", "activate"),
@@ -64,7 +95,7 @@ def drive_transitions(names: Sequence[str], transitions: Sequence[str] = ("confi
 
     node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 50)
 
-    def call(client, request, what: str, deadline: float):
+    def call(client, request, what: str, deadline: float, ask_again: bool = True):
         while not client.service_is_ready():
             if give_up and give_up():
                 raise TransitionError(f"{what}: gave up waiting for {client.srv_name}")
@@ -72,14 +103,51 @@ def drive_transitions(names: Sequence[str], transitions: Sequence[str] = ("confi
                 raise TransitionError(f"{what}: the node's lifecycle service {client.srv_name} did not appear "
                                       f"within {timeout_s:.0f} s (is the node running, and is it a managed node?)")
             executor.spin_once(timeout_sec=0.1)
-        future = client.call_async(request)
-        while not future.done():
-            if give_up and give_up():
-                raise TransitionError(f"{what}: gave up waiting for an answer from {client.srv_name}")
-            if time.monotonic() > deadline:
-                raise TransitionError(f"{what}: no answer from {client.srv_name} within {timeout_s:.0f} s")
-            executor.spin_once(timeout_sec=0.1)
-        return future.result()
+        pending = []
+
+        def send():
+            for future in pending:  # an answer to an earlier ask is as good, but nothing waits for it now
+                client.remove_pending_request(future)
+            pending[:] = [client.call_async(request)]
+            return pending[0]
+
+        return await_answer(send, lambda: executor.spin_once(timeout_sec=0.1), deadline,
+                            late=lambda: f"{what}: no answer from {client.srv_name} within {timeout_s:.0f} s",
+                            give_up=lambda: (f"{what}: gave up waiting for an answer from {client.srv_name}"
+                                             if give_up and give_up() else None),
+                            ask_again=ask_again)
+
+    clients = {}  # one per service: a new client is matched by DDS afresh, and may lose answers afresh
+
+    def client_of(kind, name: str, service: str):
+        key = f"/{name.lstrip('/')}/{service}"
+        if key not in clients:
+            clients[key] = node.create_client(kind, key)
+        return clients[key]
+
+    def state_of(name: str, what: str, deadline: float) -> str:
+        return call(client_of(GetState, name, "get_state"), GetState.Request(), what, deadline).current_state.label
+
+    def change(name: str, transition_id: int, reached: str, allowed_from: tuple[str, ...], what: str,
+               deadline: float) -> bool:
+        """True once the node reached `reached`. A change_state whose answer does not come is checked
+        by the node's state: reached (the answer was lost), still before it (asked again), or in the
+        middle of the transition (its answer is awaited again)."""
+        client = client_of(ChangeState, name, "change_state")
+        request = ChangeState.Request()
+        request.transition.id = transition_id
+        while True:
+            try:
+                reply = call(client, request, what, deadline, ask_again=False)
+            except NoAnswer:
+                state = state_of(name, what, deadline)
+                while state not in (reached, *allowed_from):  # mid-transition: until it ends
+                    state = state_of(name, what, deadline)
+                if state == reached:
+                    return True
+                continue  # not carried out (yet): ask again
+            # a repeated request the node had already carried out is refused: its state tells
+            return reply.success or state_of(name, what, deadline) == reached
 
     try:
         for transition in transitions:
@@ -88,18 +156,13 @@ def drive_transitions(names: Sequence[str], transitions: Sequence[str] = ("confi
                 deadline = time.monotonic() + timeout_s
                 base = name.rsplit("/", 1)[-1]
                 what = f"{base} ({transition})"
-                state = call(node.create_client(GetState, f"/{name.lstrip('/')}/get_state"), GetState.Request(),
-                             what, deadline).current_state.label
+                state = state_of(name, what, deadline)
                 if state == reached or (state in ORDER and reached in ORDER and transition in ("configure", "activate")
                                         and ORDER.index(state) > ORDER.index(reached)):
                     continue
                 if state not in allowed_from:
                     raise TransitionError(f"{base} is {state}: it cannot {transition}")
-                request = ChangeState.Request()
-                request.transition.id = transition_id
-                reply = call(node.create_client(ChangeState, f"/{name.lstrip('/')}/change_state"), request, what,
-                             deadline)
-                if not reply.success:
+                if not change(name, transition_id, reached, allowed_from, what, deadline):
                     wait_until = time.monotonic() + MESSAGE_WAIT_S
                     while base not in failures and time.monotonic() < wait_until:
                         executor.spin_once(timeout_sec=0.1)
