@@ -1,11 +1,11 @@
-"""await_answer: a lifecycle request whose answer DDS lost is asked again (or reported as unanswered),
+"""await_answer: a lifecycle request whose answer DDS lost is asked again, or settled another way,
 within the driver's deadline. ROS-free: the futures are fakes."""
 import time
 
 import pytest
 
 from recap_lifecycle import transitions
-from recap_lifecycle.transitions import NoAnswer, TransitionError, await_answer
+from recap_lifecycle.transitions import TransitionError, await_answer
 
 
 class Future:
@@ -22,7 +22,7 @@ class Future:
 
 @pytest.fixture(autouse=True)
 def quick_asking(monkeypatch):
-    monkeypatch.setattr(transitions, "ASK_AGAIN_S", 0.0)  # every unanswered poll counts as overdue
+    monkeypatch.setattr(transitions, "ASK_AGAIN_S", 0.0)  # every unanswered poll is overdue
 
 
 def sender(*futures):
@@ -40,10 +40,18 @@ def test_a_lost_answer_is_asked_for_again_and_the_new_answer_returned():
     assert len(sent) == 3
 
 
-def test_a_request_that_may_not_be_repeated_reports_no_answer_instead():
+def test_a_request_that_must_not_be_repeated_is_sent_once_and_settled_by_what_overdue_knows():
     send, sent = sender(Future(None), Future(0))
-    with pytest.raises(NoAnswer):
-        await_answer(send, lambda: None, time.monotonic() + 60, late=lambda: "late", ask_again=False)
+    checks = iter([None, None, "reached"])  # the node's state: not yet, not yet, the target
+    assert await_answer(send, lambda: None, time.monotonic() + 60, late=lambda: "late",
+                        overdue=lambda: next(checks)) == "reached"
+    assert len(sent) == 1
+
+
+def test_while_overdue_knows_nothing_the_first_answer_is_still_awaited():
+    send, sent = sender(Future(3, "late answer"))
+    assert await_answer(send, lambda: None, time.monotonic() + 60, late=lambda: "late",
+                        overdue=lambda: None) == "late answer"
     assert len(sent) == 1
 
 

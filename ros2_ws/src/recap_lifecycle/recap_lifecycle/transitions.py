@@ -29,7 +29,7 @@ TRANSITIONS = {
 # The order a state is reached in, to tell "already past it" from "cannot get there".
 ORDER = ("unconfigured", "inactive", "active")
 MESSAGE_WAIT_S = 3.0  # after a failure, how long to wait for the node's own message on /diagnostics
-# A request unanswered this long is asked again. Why: Fast DDS drops a service's answer when the
+# A get_state unanswered this long is asked again; a change_state, checked by the node's state. Why: Fast DDS drops a service's answer when the
 # server has not yet matched the client's reply reader ("failed to send response (timeout): client
 # will not receive response" in the node's log); one lost answer to get_state once stalled a graph's
 # start-up for its whole timeout.
@@ -40,27 +40,28 @@ class TransitionError(RuntimeError):
     """A node did not make a transition; the message is the node's own where it gave one."""
 
 
-class NoAnswer(Exception):
-    """No answer within `ASK_AGAIN_S`: the request may have been carried out and its answer lost."""
-
-
 def await_answer(send: Callable[[], Any], spin: Callable[[], None], deadline: float, late: Callable[[], str],
-                 give_up: Callable[[], str | None] = lambda: None, ask_again: bool = True) -> Any:
-    """The result of the future `send()` returns. Unanswered for ASK_AGAIN_S, the request is sent
-    again (`ask_again`: only for requests that may be repeated), or NoAnswer is raised;
+                 give_up: Callable[[], str | None] = lambda: None,
+                 overdue: Callable[[], Any | None] | None = None) -> Any:
+    """The result of the future `send()` returns. Unanswered for ASK_AGAIN_S: without `overdue` the
+    request is sent again (a request that may be repeated); with it, `overdue()` is asked and what
+    it returns other than None is the result (the answer was lost, the outcome is known otherwise).
     TransitionError(late()) past `deadline`, TransitionError(give_up()) when that says why."""
-    future, sent = send(), time.monotonic()
+    future, since = send(), time.monotonic()
     while not future.done():
         reason = give_up()
         if reason:
             raise TransitionError(reason)
-        now = time.monotonic()
-        if now > deadline:
+        if time.monotonic() > deadline:
             raise TransitionError(late())
-        if now - sent > ASK_AGAIN_S:
-            if not ask_again:
-                raise NoAnswer()
-            future, sent = send(), now
+        if time.monotonic() - since > ASK_AGAIN_S:
+            if overdue is None:
+                future = send()
+            else:
+                known = overdue()
+                if known is not None:
+                    return known
+            since = time.monotonic()
         spin()
     return future.result()
 
@@ -95,7 +96,7 @@ def drive_transitions(names: Sequence[str], transitions: Sequence[str] = ("confi
 
     node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 50)
 
-    def call(client, request, what: str, deadline: float, ask_again: bool = True):
+    def call(client, request, what: str, deadline: float, overdue=None):
         while not client.service_is_ready():
             if give_up and give_up():
                 raise TransitionError(f"{what}: gave up waiting for {client.srv_name}")
@@ -115,7 +116,7 @@ def drive_transitions(names: Sequence[str], transitions: Sequence[str] = ("confi
                             late=lambda: f"{what}: no answer from {client.srv_name} within {timeout_s:.0f} s",
                             give_up=lambda: (f"{what}: gave up waiting for an answer from {client.srv_name}"
                                              if give_up and give_up() else None),
-                            ask_again=ask_again)
+                            overdue=overdue)
 
     clients = {}  # one per service: a new client is matched by DDS afresh, and may lose answers afresh
 
@@ -128,26 +129,20 @@ def drive_transitions(names: Sequence[str], transitions: Sequence[str] = ("confi
     def state_of(name: str, what: str, deadline: float) -> str:
         return call(client_of(GetState, name, "get_state"), GetState.Request(), what, deadline).current_state.label
 
-    def change(name: str, transition_id: int, reached: str, allowed_from: tuple[str, ...], what: str,
-               deadline: float) -> bool:
-        """True once the node reached `reached`. A change_state whose answer does not come is checked
-        by the node's state: reached (the answer was lost), still before it (asked again), or in the
-        middle of the transition (its answer is awaited again)."""
-        client = client_of(ChangeState, name, "change_state")
+    def change(name: str, transition_id: int, reached: str, what: str, deadline: float) -> bool:
+        """True once the node reached `reached`. change_state is sent once (a second configure would
+        run the node's configure twice); while its answer is overdue the node's state is asked: the
+        state reached, or the node's failure on /diagnostics, settles it if the answer was lost."""
         request = ChangeState.Request()
         request.transition.id = transition_id
-        while True:
-            try:
-                reply = call(client, request, what, deadline, ask_again=False)
-            except NoAnswer:
-                state = state_of(name, what, deadline)
-                while state not in (reached, *allowed_from):  # mid-transition: until it ends
-                    state = state_of(name, what, deadline)
-                if state == reached:
-                    return True
-                continue  # not carried out (yet): ask again
-            # a repeated request the node had already carried out is refused: its state tells
-            return reply.success or state_of(name, what, deadline) == reached
+        failures.pop(name.rsplit("/", 1)[-1], None)  # only a failure of this attempt settles it
+
+        def overdue():
+            if state_of(name, what, deadline) == reached:
+                return ChangeState.Response(success=True)
+            return ChangeState.Response(success=False) if name.rsplit("/", 1)[-1] in failures else None
+
+        return call(client_of(ChangeState, name, "change_state"), request, what, deadline, overdue).success
 
     try:
         for transition in transitions:
@@ -162,7 +157,7 @@ def drive_transitions(names: Sequence[str], transitions: Sequence[str] = ("confi
                     continue
                 if state not in allowed_from:
                     raise TransitionError(f"{base} is {state}: it cannot {transition}")
-                if not change(name, transition_id, reached, allowed_from, what, deadline):
+                if not change(name, transition_id, reached, what, deadline):
                     wait_until = time.monotonic() + MESSAGE_WAIT_S
                     while base not in failures and time.monotonic() < wait_until:
                         executor.spin_once(timeout_sec=0.1)
