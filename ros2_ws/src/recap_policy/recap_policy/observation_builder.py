@@ -127,16 +127,20 @@ class ObservationBuilder:
         with self._lock:
             self._episode_start_ns = start_ns
 
+    def input_state(self, now_ns: int) -> tuple[str | None, bool]:
+        """(staleness, starting_episode) at `now_ns` from one pass over the inputs (the control tick's)."""
+        problems = self._problems(now_ns)
+        why = "; ".join(reason for reason, _ in problems) if problems else None
+        return why, bool(problems) and all(waiting for _, waiting in problems)
+
     def staleness(self, now_ns: int) -> str | None:
         """None when every input is present and fresh at `now_ns`; otherwise why not (naming topics)."""
-        problems = [why for why, _ in self._problems(now_ns)]
-        return "; ".join(problems) if problems else None
+        return self.input_state(now_ns)[0]
 
     def starting_episode(self, now_ns: int) -> bool:
         """True while the only problems are inputs that have not yet delivered a sample of the episode
         that just began, their last samples still within tolerance: an expected wait, not a fault."""
-        problems = self._problems(now_ns)
-        return bool(problems) and all(waiting for _, waiting in problems)
+        return self.input_state(now_ns)[1]
 
     def _problems(self, now_ns: int) -> list[tuple[str, bool]]:
         """(why, only waiting for the new episode's first sample) per unusable input."""

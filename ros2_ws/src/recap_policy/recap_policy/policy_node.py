@@ -254,9 +254,9 @@ class PolicyNode(ManagedNode):
             return  # a firing queued before deactivate
         now = self._now_ns()
         waiting = self._waiting_for_cameras(now)
-        stale = self.builder.staleness(now)  # names the silent cameras while waiting: no chunks yet
+        # names the silent cameras while waiting: no chunks yet
+        stale, self.starting_episode = self.builder.input_state(now)
         self.stale_inputs = stale
-        self.starting_episode = bool(stale) and self.builder.starting_episode(now)
         for warning in self.cameras.newly_slow():
             self.get_logger().warning(warning)
         command, adopted, request = self.loop.tick(stale, self.ticks.periods(now))

@@ -27,10 +27,7 @@ from recap_lab.evaluation import EXECUTE_STEPS, EvaluationConfig, EvaluationRepo
 from recap_lab.report import load_report, results_table
 from recap_lab.seeds import EVALUATION_SEED
 from recap_lab.self_improvement.config import LoopConfig, load_run_config
-
-
-def _ratio(a: float, b: float) -> str:
-    return f"{a / b:.2f}x" if b else "-"
+from recap_lab.self_improvement.seed_summary import format_ratio, ratio
 
 
 def check_inputs(run: Path, k: int, out: Path) -> LoopConfig:
@@ -98,8 +95,8 @@ def spread_table(sft: EvaluationReport, reports: list[EvaluationReport]) -> str:
     lines = [results_table([sft, *reports]), "",
              "| policy | throughput vs π^0 | failure rate vs π^0 |", "|---|---|---|"]
     for r in reports:
-        lines.append(f"| {r.label} | {_ratio(r.throughput_per_hour.value, sft.throughput_per_hour.value)} | "
-                     f"{_ratio(r.failure_rate.value, sft.failure_rate.value)} |")
+        lines.append(f"| {r.label} | {format_ratio(ratio(r.throughput_per_hour.value, sft.throughput_per_hour.value))} | "
+                     f"{format_ratio(ratio(r.failure_rate.value, sft.failure_rate.value))} |")
     success = [r.success_rate.value for r in reports]
     throughput = [r.throughput_per_hour.value for r in reports]
     lines += ["", f"Over the {len(reports)} trainings: success {min(success):.1%}-{max(success):.1%}, "

@@ -30,18 +30,18 @@ class RunSummary:
     def ratios(self) -> dict[str, float | None]:
         """pi^K against pi^0 sampled alike, and against pi^0 at its own best noise; and pi^K's
         throughput against each baseline's (> 1: RECAP ahead)."""
-        out = {"throughput vs SFT": _ratio(self.final["throughput"], self.sft["throughput"]),
-               "failure rate vs SFT": _ratio(self.final["failure"], self.sft["failure"])}
+        out = {"throughput vs SFT": ratio(self.final["throughput"], self.sft["throughput"]),
+               "failure rate vs SFT": ratio(self.final["failure"], self.sft["failure"])}
         if self.tuned_reference is not None:
-            out["throughput vs tuned SFT"] = _ratio(self.final["throughput"], self.tuned_reference["throughput"])
-            out["failure rate vs tuned SFT"] = _ratio(self.final["failure"], self.tuned_reference["failure"])
+            out["throughput vs tuned SFT"] = ratio(self.final["throughput"], self.tuned_reference["throughput"])
+            out["failure rate vs tuned SFT"] = ratio(self.final["failure"], self.tuned_reference["failure"])
         if self.tuned_reference is not None and self.final_at_tuned_noise is not None:
-            out["throughput vs tuned SFT, sampled alike"] = _ratio(self.final_at_tuned_noise["throughput"],
+            out["throughput vs tuned SFT, sampled alike"] = ratio(self.final_at_tuned_noise["throughput"],
                                                                    self.tuned_reference["throughput"])
-            out["failure rate vs tuned SFT, sampled alike"] = _ratio(self.final_at_tuned_noise["failure"],
+            out["failure rate vs tuned SFT, sampled alike"] = ratio(self.final_at_tuned_noise["failure"],
                                                                      self.tuned_reference["failure"])
         for name, metrics in sorted(self.baselines.items()):
-            out[f"throughput vs {name}"] = _ratio(self.final["throughput"], metrics["throughput"])
+            out[f"throughput vs {name}"] = ratio(self.final["throughput"], metrics["throughput"])
         return out
 
 
@@ -109,7 +109,7 @@ def write_seed_summary(workdir: Path, run_dirs: list[Path]) -> Path:
         ratios = run.ratios()
         lines.append(f"| {run.seed} | {run.sft['success']:.1%} / {run.sft['throughput']:.0f}/h | {tuned} | "
                      f"{run.final['success']:.1%} / {run.final['throughput']:.0f}/h | "
-                     + " | ".join(_fmt(ratios.get(n)) for n in names) + " |")
+                     + " | ".join(format_ratio(ratios.get(n)) for n in names) + " |")
     distribution = {}
     for name in names:
         values = [v for v in (run.ratios().get(name) for run in runs) if v is not None]
@@ -135,9 +135,9 @@ def write_seed_summary(workdir: Path, run_dirs: list[Path]) -> Path:
     return path
 
 
-def _ratio(a: float, b: float) -> float | None:
+def ratio(a: float, b: float) -> float | None:
     return a / b if b else None
 
 
-def _fmt(value: float | None) -> str:
+def format_ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
