@@ -50,9 +50,10 @@ def write_tiny_checkpoint(directory: Path, action_mean: np.ndarray | None = None
 
 
 def write_tiny_image_checkpoint(directory: Path, cameras: tuple[str, ...] = CAMERAS,
-                                image_size: tuple[int, int] = (48, 64), robot: str = ROBOT) -> Path:
+                                image_size: tuple[int, int] = (48, 64), robot: str = ROBOT,
+                                tasks: tuple[str, ...] = ("transfer_cube",)) -> Path:
     """An image policy for `robot`: cameras + joints only (state_dim 0), a 2-stage CNN of width 16."""
     d = load_robot(robot).action_dim
-    observation = ObservationConfig(qpos_dim=d, cameras=cameras, image_size=image_size, tasks=("transfer_cube",),
+    observation = ObservationConfig(qpos_dim=d, cameras=cameras, image_size=image_size, tasks=tasks,
                                     width=16, image_channels=(8, 16))
     return _save(directory, observation, None, {}, robot)
