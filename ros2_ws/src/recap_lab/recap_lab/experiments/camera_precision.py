@@ -36,11 +36,13 @@ from pathlib import Path
 
 import numpy as np
 
+from recap_core.aloha_layout import CAM_HIGH, CAMERA_NAMES, WRIST_CAMERAS
 from recap_core.output_files import write_text_atomic
 
 NATIVE_SIZE = (240, 320)  # what the sim node publishes (config/aloha_sim.yaml)
 MODEL_SIZE = (48, 64)  # the image model's default size, which in-process sims render at directly
-CAMERAS = ("cam_high", "cam_left_wrist", "cam_right_wrist")
+CAMERAS = CAMERA_NAMES
+RIGHT_WRIST = WRIST_CAMERAS["right"]  # the camera over the cup as it is served
 # cam_high rows 90-210, columns 120-280 of 240 x 320: the table from the serving spot to the spout
 # (x -0.2 to 0.4 m at the front edge), half of the frame's width; at 48 x 64 a pixel is 2.5 native
 # pixels instead of 5.
@@ -69,12 +71,12 @@ SETTINGS = {s.key: s for s in (
     Setting("qpos only", ()),
     Setting("3 cameras 48x64", CAMERAS),
     Setting("3 cameras rendered at 48x64", CAMERAS, rendered=True),
-    Setting("cam_high 48x64", ("cam_high",)),
-    Setting("cam_high 48x64 spatial_softmax", ("cam_high",), encoder="spatial_softmax"),
-    Setting("cam_high 96x128", ("cam_high",), size=(96, 128)),
-    Setting("cam_high table crop 48x64", ("cam_high",), high_crop=TABLE_CROP),
-    Setting("cam_right_wrist 48x64", ("cam_right_wrist",)),
-    Setting("3 cameras 48x64, cam_high table crop", CAMERAS, high_crop=TABLE_CROP),
+    Setting(f"{CAM_HIGH} 48x64", (CAM_HIGH,)),
+    Setting(f"{CAM_HIGH} 48x64 spatial_softmax", (CAM_HIGH,), encoder="spatial_softmax"),
+    Setting(f"{CAM_HIGH} 96x128", (CAM_HIGH,), size=(96, 128)),
+    Setting(f"{CAM_HIGH} table crop 48x64", (CAM_HIGH,), high_crop=TABLE_CROP),
+    Setting(f"{RIGHT_WRIST} 48x64", (RIGHT_WRIST,)),
+    Setting(f"3 cameras 48x64, {CAM_HIGH} table crop", CAMERAS, high_crop=TABLE_CROP),
 )}
 
 
@@ -179,7 +181,7 @@ def reduce_frames(frames: np.ndarray, camera: str, setting: Setting) -> np.ndarr
     """(N, 240, 320, 3) -> (N, h, w, 3) as the policy node would give them to the model."""
     import cv2
 
-    if camera == "cam_high" and setting.high_crop is not None:
+    if camera == CAM_HIGH and setting.high_crop is not None:
         top, left, h, w = setting.high_crop
         frames = frames[:, top:top + h, left:left + w]
     size = setting.size
