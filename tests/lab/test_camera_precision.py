@@ -107,6 +107,10 @@ def test_bad_arguments_and_a_folder_of_other_frames_are_refused(tmp_path, capsys
     (tmp_path / "b" / "frames.json").write_text(json.dumps({"episodes": 7}))
     assert main(["--out", str(tmp_path / "b"), "--episodes", "5"]) == 2
     assert "use another --out" in capsys.readouterr().err
+    (tmp_path / "e").mkdir()
+    (tmp_path / "e" / "frames.npz").write_bytes(b"not ours")
+    assert main(["--out", str(tmp_path / "e"), "--episodes", "5"]) == 2
+    assert (tmp_path / "e" / "frames.npz").read_bytes() == b"not ours"
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path / "c"), "--settings", "cam_high_1080p"])
     assert main(["--out", str(tmp_path / "d"), "--checkpoints", str(tmp_path / "nothing")]) == 2

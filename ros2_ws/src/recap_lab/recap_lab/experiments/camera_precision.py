@@ -353,6 +353,10 @@ def main(argv: list[str] | None = None) -> int:
     frames_path = opts.out / "frames.npz"
     identity = {"episodes": opts.episodes, "scene_seed": opts.scene_seed, "every": opts.every, "near_cm": opts.near_cm}
     identity_path = opts.out / "frames.json"
+    if frames_path.is_file() and not identity_path.is_file():
+        print(f"camera_precision: {frames_path} has no frames.json beside it (not this tool's, or cut off); "
+              "use another --out", file=sys.stderr)
+        return 2
     if identity_path.is_file() and json.loads(identity_path.read_text()) != identity:
         print(f"camera_precision: {opts.out} holds frames of {identity_path.read_text().strip()}, not {identity}; "
               "use another --out", file=sys.stderr)
