@@ -29,10 +29,10 @@ TRANSITIONS = {
 # The order a state is reached in, to tell "already past it" from "cannot get there".
 ORDER = ("unconfigured", "inactive", "active")
 MESSAGE_WAIT_S = 3.0  # after a failure, how long to wait for the node's own message on /diagnostics
-# A get_state unanswered this long is asked again; a change_state, checked by the node's state. Why: Fast DDS drops a service's answer when the
-# server has not yet matched the client's reply reader ("failed to send response (timeout): client
-# will not receive response" in the node's log); one lost answer to get_state once stalled a graph's
-# start-up for its whole timeout.
+# A get_state unanswered this long is asked again; a change_state, checked by the node's state.
+# Why: Fast DDS drops a service's answer when the server has not yet matched the client's reply
+# reader ("failed to send response (timeout): client will not receive response" in the node's log);
+# one lost answer to get_state once stalled a graph's start-up for its whole timeout.
 ASK_AGAIN_S = 2.0
 
 

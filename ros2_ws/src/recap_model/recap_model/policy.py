@@ -108,7 +108,7 @@ class Policy:
                 img = (obs.get("images") or {}).get(cam)
                 if img is None:
                     raise ObservationError(f"observation {n}: camera {cam!r} missing")
-                images[cam].append(_resize(np.asarray(img), c.observation.image_size))
+                images[cam].append(resize_to_model(np.asarray(img), c.observation.image_size))
         qpos = _stack("qpos", qpos)
         try:
             batch = observation_tensors(
@@ -160,7 +160,8 @@ def load_policy(checkpoint_dir: str | Path, seed: int = 0, noise_scale: float = 
     return Policy(ckpt, seed=seed, noise_scale=noise_scale)
 
 
-def _resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def resize_to_model(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A camera frame (H, W, 3) uint8 at the model's image size, as inference reduces it (INTER_AREA)."""
     if img.ndim == 3 and img.shape[:2] != tuple(size) and img.dtype == np.uint8:
         import cv2
 

@@ -179,13 +179,12 @@ def setting_frames(data: dict[str, np.ndarray], camera: str, setting: Setting) -
 
 def reduce_frames(frames: np.ndarray, camera: str, setting: Setting) -> np.ndarray:
     """(N, 240, 320, 3) -> (N, h, w, 3) as the policy node would give them to the model."""
-    import cv2
+    from recap_model.policy import resize_to_model
 
     if camera == CAM_HIGH and setting.high_crop is not None:
         top, left, h, w = setting.high_crop
         frames = frames[:, top:top + h, left:left + w]
-    size = setting.size
-    return np.stack([cv2.resize(f, (size[1], size[0]), interpolation=cv2.INTER_AREA) for f in frames])
+    return np.stack([resize_to_model(np.ascontiguousarray(f), setting.size) for f in frames])
 
 
 def train_probe(setting: Setting, data: dict[str, np.ndarray], config: ProbeConfig, seed: int) -> dict:
@@ -335,7 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     opts = build_parser().parse_args(argv)
-    if opts.episodes < 5 or opts.every < 1 or opts.near_cm <= 0 or opts.steps < 1 or len(set(opts.seeds)) != len(opts.seeds):
+    if (opts.episodes < 5 or opts.every < 1 or opts.near_cm <= 0 or opts.steps < 1
+            or len(set(opts.seeds)) != len(opts.seeds)):
         print("camera_precision: --episodes >= 5, --every >= 1, --near-cm > 0, --steps >= 1 and distinct --seeds, "
               "please", file=sys.stderr)
         return 2
