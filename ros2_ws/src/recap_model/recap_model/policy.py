@@ -17,6 +17,7 @@ import torch
 from recap_model.action_frame import to_model_frame, to_robot_frame
 from recap_model.checkpoint import load_checkpoint
 from recap_model.features import ObservationError, observation_tensors
+from recap_model.images import resize_to_model
 from recap_model.models.encoders import DROPPED, indicator_id
 from recap_model.sampling import DEFAULT_NOISE_SCALE
 
@@ -158,12 +159,3 @@ def load_policy(checkpoint_dir: str | Path, seed: int = 0, noise_scale: float = 
     multiplies the flow's starting noise at every inference (see DEFAULT_NOISE_SCALE)."""
     ckpt = load_checkpoint(checkpoint_dir, "policy")
     return Policy(ckpt, seed=seed, noise_scale=noise_scale)
-
-
-def resize_to_model(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A camera frame (H, W, 3) uint8 at the model's image size, as inference reduces it (INTER_AREA)."""
-    if img.ndim == 3 and img.shape[:2] != tuple(size) and img.dtype == np.uint8:
-        import cv2
-
-        return cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_AREA)
-    return img

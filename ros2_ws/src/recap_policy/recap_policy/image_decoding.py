@@ -45,13 +45,6 @@ def decode_rgb(image: RawImage, source: str) -> np.ndarray:
     return _decode_compressed(image, source) if image.compressed else _decode_raw(image, source)
 
 
-def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(H, W, 3) -> size = (H', W'); area filter (the images shrink: camera -> policy input)."""
-    if rgb.shape[:2] == tuple(size):
-        return rgb
-    return cv2.resize(rgb, (size[1], size[0]), interpolation=cv2.INTER_AREA)
-
-
 def _decode_raw(image: RawImage, source: str) -> np.ndarray:
     check_encoding(image, source)
     channels, order = _RAW_ENCODINGS[image.encoding]

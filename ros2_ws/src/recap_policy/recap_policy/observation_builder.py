@@ -18,7 +18,8 @@ import numpy as np
 
 from recap_core.aloha_layout import JointNameError
 from recap_core.robot_description import ArmDescription
-from recap_policy.image_decoding import RawImage, check_encoding, decode_rgb, resize_rgb
+from recap_model.images import resize_to_model
+from recap_policy.image_decoding import RawImage, check_encoding, decode_rgb
 from recap_policy.observation import Observation
 
 
@@ -197,4 +198,4 @@ class ObservationBuilder:
             return rgb
         self._warn_once("resize", camera, f"{topic}: camera {camera!r} sends {h}x{w} (HxW) frames, the policy "
                                           f"expects {size[0]}x{size[1]}: every frame is resized")
-        return resize_rgb(rgb, size)
+        return resize_to_model(rgb, size)

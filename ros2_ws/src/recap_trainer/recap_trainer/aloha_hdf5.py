@@ -19,6 +19,7 @@ import h5py
 import numpy as np
 from recap_core.aloha_layout import CAMERA_NAMES
 from recap_core.robot_description import load_robot
+from recap_model.images import resize_to_model
 from recap_model.robot_layout import RobotLayout
 from tqdm import tqdm
 
@@ -92,7 +93,7 @@ def _frames(f: h5py.File, cam: str, path: Path, cfg: HDF5ImportConfig, steps: in
                 raise HDF5Error(f"{path}: /observations/images/{cam}: frames are {img.shape}, expected (H, W, 3)")
             if cfg.bgr:
                 img = img[:, :, ::-1]
-        out[t] = cv2.resize(img, (cfg.image_size[1], cfg.image_size[0]), interpolation=cv2.INTER_AREA)
+        out[t] = resize_to_model(np.ascontiguousarray(img), cfg.image_size)
     return out
 
 

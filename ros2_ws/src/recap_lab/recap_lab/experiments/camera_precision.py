@@ -179,7 +179,7 @@ def setting_frames(data: dict[str, np.ndarray], camera: str, setting: Setting) -
 
 def reduce_frames(frames: np.ndarray, camera: str, setting: Setting) -> np.ndarray:
     """(N, 240, 320, 3) -> (N, h, w, 3) as the policy node would give them to the model."""
-    from recap_model.policy import resize_to_model
+    from recap_model.images import resize_to_model
 
     if camera == CAM_HIGH and setting.high_crop is not None:
         top, left, h, w = setting.high_crop

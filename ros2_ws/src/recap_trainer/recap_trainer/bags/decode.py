@@ -21,10 +21,11 @@ import numpy as np
 from recap_core.aloha_layout import vector_by_name
 from recap_core.robot_description import ArmDescription
 from recap_core.stamps import to_ns
+from recap_model.images import resize_to_model
 
 from recap_trainer.bags.config import ConverterConfig
 from recap_trainer.bags.errors import BagError
-from recap_trainer.bags.images import decode_rgb, raw_image_view, resize
+from recap_trainer.bags.images import decode_rgb, raw_image_view
 from recap_trainer.bags.message_checks import ALL_JOINTS, checked_vector
 from recap_trainer.bags.source import BagSource
 from recap_trainer.episode import JointRange
@@ -63,7 +64,7 @@ def _stamp(msg) -> int:
 
 
 def _resize_copy(img: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
-    return np.ascontiguousarray(img if size is None else resize(img, size))
+    return np.ascontiguousarray(img if size is None else resize_to_model(img, size))
 
 
 def _arm_topics(cfg: ConverterConfig) -> dict[str, tuple[ArmDescription, slice]]:

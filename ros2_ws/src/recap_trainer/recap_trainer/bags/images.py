@@ -1,25 +1,9 @@
-"""Image / CompressedImage messages -> (H, W, 3) uint8 RGB at the dataset size."""
+"""Image / CompressedImage messages -> (H, W, 3) uint8 RGB (reduced to the dataset size by recap_model.images)."""
 from __future__ import annotations
 
-import cv2
 import numpy as np
 from recap_core.stamps import to_ns
 from rosbags.image import message_to_cvimage
-
-
-def resize(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Downscale without aliasing, fast.
-
-    INTER_AREA is the right filter but slow for non-integer ratios (~1 ms for 640x480 -> 224x224);
-    for ratios above 2 a bilinear step to twice the target followed by an exact 2x INTER_AREA gives
-    the same box-filtered result within a grey level or two at a third of the cost.
-    """
-    h, w = size
-    if rgb.shape[:2] == (h, w):
-        return rgb
-    if rgb.shape[0] > 2 * h and rgb.shape[1] > 2 * w:
-        rgb = cv2.resize(rgb, (2 * w, 2 * h), interpolation=cv2.INTER_LINEAR)
-    return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
 
 
 def decode_rgb(msg) -> np.ndarray:
