@@ -92,6 +92,15 @@ def test_quick_loop_runs_end_to_end_and_resumes_after_a_crash(tmp_path, monkeypa
                 for path in (spread / f"seed_{cfg.seed}" / "eval.json", tmp_path / "eval" / "iter_1.json")]
     assert outcomes[0] == outcomes[1]
     assert "π^1 retrained (training seed" in (spread / "SPREAD.md").read_text()
+    # The same with the weights averaged: the trained weights are the loop's, the checkpoint their average.
+    averaged = tmp_path / "spread_ema"
+    assert training_spread.main(["--run", str(tmp_path), "--seeds", str(cfg.seed), "--ema-decay", "0.9",
+                                 "--out", str(averaged)]) == 0
+    policy = averaged / f"seed_{cfg.seed}" / "policy"
+    trained, average = (load_file(policy / name) for name in ("training_weights.safetensors", "model.safetensors"))
+    assert all(torch.equal(trained[k], loops[k]) for k in loops)
+    assert any(not torch.equal(average[k], loops[k]) for k in loops)
+    assert "weights averaged (ema_decay 0.9)" in (averaged / "SPREAD.md").read_text()
     assert {p: p.stat().st_mtime_ns for p in sft} == stamps
     assert (tmp_path / "n5" / "eval" / "iter_0.json").read_bytes() == (tmp_path / "eval" / "iter_0.json").read_bytes()
 

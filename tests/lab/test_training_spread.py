@@ -49,15 +49,15 @@ def test_a_run_without_what_pi_k_learnt_from_is_refused_naming_it(tmp_path):
         check_inputs(tmp_path / "nothing", 1, tmp_path / "five")
 
 
-def test_out_belongs_to_one_run_and_iteration(tmp_path):
+def test_out_belongs_to_one_run_iteration_and_recipe(tmp_path):
     run, other = finished_run(tmp_path / "run"), finished_run(tmp_path / "other")
     out = tmp_path / "out"
     check_inputs(run, 1, out)
     (out / "seed_4").mkdir()
     check_inputs(run, 1, out)  # the same run and iteration again: resumes
-    for source, k in ((run, 2), (other, 1)):
+    for source, k, ema_decay in ((run, 2, 0.0), (other, 1, 0.0), (run, 1, 0.999)):
         with pytest.raises(ValueError, match="holds the spread of"):
-            check_inputs(source, k, out)
+            check_inputs(source, k, out, ema_decay)
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     with pytest.raises(ValueError, match="not a training-spread directory"):
@@ -71,6 +71,8 @@ def test_the_command_refuses_repeated_seeds_and_bad_runs_before_training(tmp_pat
     assert "repeats a seed" in capsys.readouterr().err
     assert main(["--run", str(run), "--iteration", "5", "--seeds", "4", "--out", str(tmp_path / "out")]) == 2
     assert "--iteration must be" in capsys.readouterr().err
+    assert main(["--run", str(run), "--seeds", "4", "--ema-decay", "1", "--out", str(tmp_path / "out")]) == 2
+    assert "--ema-decay must be in [0, 1), got 1.0" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 

@@ -75,6 +75,7 @@ def test_resume_needs_a_checkpoint_in_out(data, tmp_path, trainings):
     ("--batch-size", "-4", "--batch-size must be > 0, got -4"),
     ("--lr", "0", "--lr must be > 0, got 0.0"),
     ("--threads", "-1", "--threads must be >= 0"),
+    ("--ema-decay", "1", "--ema-decay must be in [0, 1) (0 = no average), got 1.0"),
 ])
 def test_numeric_options_are_named_in_their_error(data, tmp_path, trainings, option, value, message):
     with pytest.raises(UsageError) as error:
@@ -91,6 +92,9 @@ def test_policy_and_label_options_are_named_in_their_error(data, tmp_path, train
     with pytest.raises(UsageError, match="^--policy-steps must be > 0, got 0$"):
         main(["iterate", "--work-dir", str(tmp_path / "w"), "--demos", str(data), "--iteration", "0",
               "--policy-steps", "0"])
+    with pytest.raises(UsageError, match=r"^--ema-decay must be in \[0, 1\) \(0 = no average\), got -0.5$"):
+        main(["iterate", "--work-dir", str(tmp_path / "w"), "--demos", str(data), "--iteration", "0",
+              "--ema-decay", "-0.5"])
     with pytest.raises(UsageError, match="^--n-step must be > 0, got 0$"):
         main(["iterate", "--work-dir", str(tmp_path / "w"), "--demos", str(data), "--iteration", "0",
               "--n-step", "0"])

@@ -7,6 +7,8 @@ Layout of a checkpoint directory:
   model.safetensors        the model's state dict
   normalization.safetensors  NormStats as "<name>.mean" / "<name>.std"
   optimizer.safetensors, trainer_state.json   (only to resume training)
+  training_weights.safetensors  the weights the optimizer trains, when model.safetensors holds their
+                           moving average (TrainConfig.ema_decay; only to resume training)
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from recap_model.robot_layout import RobotLayoutError, check_identity
 
 # 2: x-prediction head; 3: relative_dims, condition at the head input; 4: condition-only branch; 5: robot block
 FORMAT = "recap-checkpoint/5"
+TRAINING_WEIGHTS = "training_weights.safetensors"
 KINDS = {"policy": (PolicyConfig, PolicyModel), "value": (ValueConfig, ValueModel)}
 
 
@@ -61,10 +64,12 @@ def save_checkpoint(
     training: dict | None = None,
     optimizer: torch.optim.Optimizer | None = None,
     trainer_state: dict | None = None,
+    training_weights: torch.nn.Module | None = None,
 ) -> Path:
     """Write a checkpoint (config.json last, so a directory with it is complete); every file is
     replaced atomically, so a crash mid-save leaves the previous file, never half of one. `robot`:
-    the training data's robot block (RobotLayout.identity()); its joints must be the model's D."""
+    the training data's robot block (RobotLayout.identity()); its joints must be the model's D.
+    `training_weights`: the model the optimizer trains when `model` is its weight average."""
     directory = Path(directory)
     robot = check_identity(robot, f"checkpoint {directory}")
     dims = [model.config.observation.qpos_dim] + ([model.config.action_dim] if kind == "policy" else [])
@@ -72,8 +77,9 @@ def save_checkpoint(
         raise CheckpointError(f"{directory}: robot {robot['name']!r} has {len(robot['joint_names'])} joints, "
                               f"the {kind} model {dims}")
     directory.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    write_bytes_atomic(directory / "model.safetensors", torch_to_bytes(state))
+    write_bytes_atomic(directory / "model.safetensors", torch_to_bytes(_weights(model)))
+    if training_weights is not None:
+        write_bytes_atomic(directory / TRAINING_WEIGHTS, torch_to_bytes(_weights(training_weights)))
     write_bytes_atomic(directory / "normalization.safetensors", numpy_to_bytes(stats.to_tensors()))
     if optimizer is not None:
         tensors, groups = _flatten_optimizer(optimizer)
@@ -152,6 +158,19 @@ def load_checkpoint(directory: str | Path, kind: str, expected_config: Any = Non
     except Exception as exc:
         raise CheckpointError(f"{directory / 'normalization.safetensors'}: cannot read stats ({exc})") from exc
     return Checkpoint(kind, robot, config, model, stats, data.get("metadata", {}), data.get("training", {}), directory)
+
+
+def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+
+
+def load_training_weights(directory: str | Path, model: torch.nn.Module) -> None:
+    """Load the trained (not averaged) weights saved beside a weight average into `model`."""
+    path = Path(directory) / TRAINING_WEIGHTS
+    try:
+        model.load_state_dict(load_torch(str(path)))
+    except Exception as exc:  # safetensors raises several types for missing / truncated files
+        raise CheckpointError(f"{path}: cannot resume the weight average's training weights ({exc})") from exc
 
 
 def load_optimizer_state(directory: str | Path, optimizer: torch.optim.Optimizer) -> dict:

@@ -30,7 +30,7 @@ from recap_lab.self_improvement.config import LoopConfig, load_run_config
 from recap_lab.self_improvement.seed_summary import format_ratio, ratio
 
 
-def check_inputs(run: Path, k: int, out: Path) -> LoopConfig:
+def check_inputs(run: Path, k: int, out: Path, ema_decay: float = 0.0) -> LoopConfig:
     """The run's settings; ValueError, before anything trains, when the run lacks what pi^k learnt
     from or was evaluated with, or when --out belongs to another run or iteration."""
     cfg = load_run_config(run)
@@ -43,7 +43,7 @@ def check_inputs(run: Path, k: int, out: Path) -> LoopConfig:
     missing = [str(p) for p in needed if not p.exists()]
     if missing:
         raise ValueError(f"{run}: not a finished loop run up to iteration {k}; missing {', '.join(missing)}")
-    identity = {"run": str(run.resolve()), "iteration": k}
+    identity = {"run": str(run.resolve()), "iteration": k, "ema_decay": ema_decay}
     marker = out / "spread.json"
     if marker.is_file() and json.loads(marker.read_text()) != identity:
         raise ValueError(f"{out} holds the spread of {marker.read_text().strip()}; choose another --out")
@@ -54,16 +54,17 @@ def check_inputs(run: Path, k: int, out: Path) -> LoopConfig:
     return cfg
 
 
-def retrain(run: Path, k: int, cfg: LoopConfig, seed: int, policy_dir: Path) -> Path:
-    """pi^k as the loop's iterate() trained it, with training seed `seed`; a partial checkpoint in
-    `policy_dir` is continued, a finished one kept."""
+def retrain(run: Path, k: int, cfg: LoopConfig, seed: int, policy_dir: Path, ema_decay: float = 0.0) -> Path:
+    """pi^k as the loop's iterate() trained it, with training seed `seed` (and weight averaging with
+    `ema_decay` > 0); a partial checkpoint in `policy_dir` is continued, a finished one kept."""
     from recap_lab.self_improvement.run import algorithm_config  # the loop's module needs ROS 2
     from recap_trainer.labels import Labels
     from recap_trainer.training.episodes import open_datasets
     from recap_trainer.training.train_policy import train_policy
 
     alg = algorithm_config(replace(cfg, seed=seed))
-    training = alg.scratch_policy() if alg.policy_init == "scratch" else alg.finetune_policy
+    training = replace(alg.scratch_policy() if alg.policy_init == "scratch" else alg.finetune_policy,
+                       ema_decay=ema_decay)
     config = policy_dir / "config.json"
     if config.is_file():
         if json.loads(config.read_text())["training"].get("steps_done") == training.steps:
@@ -114,9 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--iteration", type=int, default=1, help="k of the pi^k to train again (default: 1)")
     parser.add_argument("--seeds", type=int, nargs="+", required=True,
                         help="training seeds (the run's own seed reproduces its pi^k)")
+    parser.add_argument("--ema-decay", type=float, default=0.0,
+                        help="train with a moving average of the weights (decay per step) instead of the run's "
+                             "last weights; 0 = the run's recipe")
     parser.add_argument("--out", type=Path, required=True,
-                        help="work directory: new, or one this command made for the same run and iteration "
-                             "(finished seeds are kept)")
+                        help="work directory: new, or one this command made for the same run, iteration and "
+                             "--ema-decay (finished seeds are kept)")
     return parser
 
 
@@ -125,24 +129,28 @@ def main(argv: list[str] | None = None) -> int:
     if len(set(opts.seeds)) != len(opts.seeds):
         print(f"training_spread: --seeds repeats a seed: {opts.seeds}", file=sys.stderr)
         return 2
+    if not 0.0 <= opts.ema_decay < 1.0:
+        print(f"training_spread: --ema-decay must be in [0, 1), got {opts.ema_decay}", file=sys.stderr)
+        return 2
     try:
-        cfg = check_inputs(opts.run, opts.iteration, opts.out)
+        cfg = check_inputs(opts.run, opts.iteration, opts.out, opts.ema_decay)
     except ValueError as error:
         print(f"training_spread: {error}", file=sys.stderr)
         return 2
     k = opts.iteration
+    recipe = f", weights averaged (ema_decay {opts.ema_decay:g})" if opts.ema_decay else ""
     reports = [replace(load_report(opts.run / "eval" / f"iter_{k}.json"),
                        label=f"π^{k} of the run (training seed {cfg.seed})")]
     for seed in opts.seeds:
         print(f"pi^{k}, training seed {seed}", flush=True)
-        policy = retrain(opts.run, k, cfg, seed, opts.out / f"seed_{seed}" / "policy")
+        policy = retrain(opts.run, k, cfg, seed, opts.out / f"seed_{seed}" / "policy", opts.ema_decay)
         reports.append(evaluate(policy, cfg, opts.out / f"seed_{seed}" / "eval.json",
-                                f"π^{k} retrained (training seed {seed})"))
+                                f"π^{k} retrained (training seed {seed}{recipe})"))
     sft = load_report(opts.run / "eval" / "iter_0.json")
     table = spread_table(sft, reports)
     write_text_atomic(opts.out / "SPREAD.md",
                       f"# π^{k} of {opts.run}: training spread\n\n"
-                      f"The run's data and V^{k} labels, trained with each seed; evaluated on the run's "
+                      f"The run's data and V^{k} labels, trained with each seed{recipe}; evaluated on the run's "
                       f"{cfg.eval_episodes} evaluation episodes at noise {cfg.noise_scale:g}.\n\n{table}\n")
     print(table)
     return 0

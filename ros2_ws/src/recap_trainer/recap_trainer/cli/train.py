@@ -112,6 +112,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=64, help="batch size of every training step")
     p.add_argument("--seed", type=int, default=0, help="training seed (initialisation, batches, noise)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default; 1 on a shared machine)")
+    p.add_argument("--ema-decay", type=float, default=0.0,
+                   help="keep an exponential moving average of the weights with this decay per step and save it "
+                        "as each checkpoint (openpi trains pi0 with 0.99); 0 = the last weights")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the models train")
     p.add_argument("--amp", action="store_true",
                    help="bfloat16 autocast for the forward and backward passes (weights stay float32): for image "
@@ -169,6 +172,9 @@ def _train_args(p: argparse.ArgumentParser, steps: int) -> None:
     p.add_argument("--lr", type=float, default=3e-4, help="AdamW peak learning rate (linear warm-up, then cosine decay to 5 %%)")
     p.add_argument("--seed", type=int, default=0, help="training seed (initialisation, batches, noise)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (0 = default)")
+    p.add_argument("--ema-decay", type=float, default=0.0,
+                   help="keep an exponential moving average of the weights with this decay per step and save it "
+                        "as the checkpoint (openpi trains pi0 with 0.99); 0 = the last weights")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                    help="cuda: each torchrun process uses GPU LOCAL_RANK with NCCL")
     p.add_argument("--amp", action="store_true",
@@ -180,9 +186,10 @@ def _train_args(p: argparse.ArgumentParser, steps: int) -> None:
 
 
 def _train_config(a: argparse.Namespace) -> TrainConfig:
-    with options_named(steps="--steps", batch_size="--batch-size", lr="--lr", seed="--seed", threads="--threads"):
+    with options_named(steps="--steps", batch_size="--batch-size", lr="--lr", seed="--seed", threads="--threads",
+                       ema_decay="--ema-decay"):
         return TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, seed=a.seed, threads=a.threads,
-                           device=a.device, amp=a.amp)
+                           device=a.device, amp=a.amp, ema_decay=a.ema_decay)
 
 
 def _train_value(a: argparse.Namespace) -> int:
@@ -274,8 +281,9 @@ def _iterate(a: argparse.Namespace) -> int:
 
     if a.iteration < 0:
         raise UsageError(f"--iteration must be >= 0, got {a.iteration}")
-    common = dict(batch_size=a.batch_size, seed=a.seed, threads=a.threads, device=a.device, amp=a.amp)
-    named = dict(batch_size="--batch-size", seed="--seed", threads="--threads")
+    common = dict(batch_size=a.batch_size, seed=a.seed, threads=a.threads, device=a.device, amp=a.amp,
+                  ema_decay=a.ema_decay)
+    named = dict(batch_size="--batch-size", seed="--seed", threads="--threads", ema_decay="--ema-decay")
     with options_named(steps="--value-steps", **named):
         value_training = TrainConfig(steps=a.value_steps, **common)
     with options_named(steps="--policy-steps", **named):

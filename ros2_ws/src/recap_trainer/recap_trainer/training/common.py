@@ -10,12 +10,14 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from recap_model.checkpoint import Checkpoint, CheckpointError, load_checkpoint, load_optimizer_state
+from recap_model.checkpoint import (Checkpoint, CheckpointError, load_checkpoint, load_optimizer_state,
+                                    load_training_weights)
 from recap_model.features import ObservationError, observation_tensors
 from recap_model.models.config import ObservationConfig
 from recap_model.normalization import NormStats
 from recap_trainer.training.episodes import EpisodeCatalog
 from recap_trainer.training.run import TrainConfig, TrainerState, fast_forward, make_optimizer
+from recap_trainer.training.weight_average import WeightAverage
 
 log = logging.getLogger("recap.train")
 
@@ -177,15 +179,23 @@ def trainer_files_exist(directory: Path) -> bool:
 
 def optimizer_and_resume(out_dir: Path, kind: str, config, model: torch.nn.Module, train: TrainConfig,
                          resume: bool) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler,
-                                                TrainerState | None]:
-    """The optimizer and schedule for `model`; with `resume` and a trainer state in `out_dir`, that
-    run's weights, optimizer state, RNG and schedule position are restored so training continues
-    exactly where it stopped (None: start from step 0)."""
+                                                TrainerState | None, WeightAverage | None]:
+    """The optimizer, schedule and weight average (None without `train.ema_decay`) for `model`; with
+    `resume` and a trainer state in `out_dir`, that run's weights, average, optimizer state, RNG and
+    schedule position are restored so training continues exactly where it stopped (state None:
+    start from step 0)."""
     optimizer, scheduler = make_optimizer(model, train)
     if not (resume and trainer_files_exist(out_dir)):
-        return optimizer, scheduler, None
+        return optimizer, scheduler, None, _average(model, train)
     resumed = load_checkpoint(out_dir, kind, expected_config=config)
-    model.load_state_dict(resumed.model.state_dict())
+    saved_decay = float(resumed.training.get("train_config", {}).get("ema_decay", 0.0))
+    if saved_decay != train.ema_decay:
+        raise CheckpointError(f"{out_dir}: trained with ema_decay {saved_decay:g}; resume it with the same "
+                              f"(asked: {train.ema_decay:g})")
+    if train.ema_decay:
+        load_training_weights(out_dir, model)
+    else:
+        model.load_state_dict(resumed.model.state_dict())
     optimizer, scheduler = make_optimizer(model, train)
     info = load_optimizer_state(out_dir, optimizer)
     missing = [key for key in TRAINER_STATE_KEYS if key not in info]
@@ -193,4 +203,11 @@ def optimizer_and_resume(out_dir: Path, kind: str, config, model: torch.nn.Modul
         problem = f"no {missing}" if missing else f"step {info['step']!r} is not a step count"
         raise CheckpointError(f"{out_dir / 'trainer_state.json'}: cannot resume, {problem}")
     fast_forward(scheduler, info["step"])
-    return optimizer, scheduler, TrainerState(*(info[key] for key in TRAINER_STATE_KEYS))
+    average = _average(model, train)
+    if average is not None:
+        average.restore(resumed.model.state_dict(), info["step"])
+    return optimizer, scheduler, TrainerState(*(info[key] for key in TRAINER_STATE_KEYS)), average
+
+
+def _average(model: torch.nn.Module, train: TrainConfig) -> WeightAverage | None:
+    return WeightAverage(model, train.ema_decay) if train.ema_decay else None

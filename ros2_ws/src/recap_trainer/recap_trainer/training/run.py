@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from recap_core.output_files import write_bytes_atomic, write_json_atomic
 from recap_core.config_errors import check_field
+from recap_trainer.training.weight_average import WeightAverage
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ class TrainConfig:
     # AdamW stay float32; bfloat16 has float32's range, so no GradScaler). For image models on
     # CUDA; on a CPU it runs but is not faster (bench/gpu_vision_train.py).
     amp: bool = False
+    # Exponential moving average of the weights (training/weight_average.py): the checkpoint holds
+    # the average; 0 = off (the last weights).
+    ema_decay: float = 0.0
 
     def __post_init__(self) -> None:
         name = type(self).__name__
@@ -61,6 +65,8 @@ class TrainConfig:
         check_field(self.lr_schedule in ("cosine", "constant"), name, "lr_schedule", "must be 'cosine' or 'constant'",
                     self.lr_schedule)
         check_field(0.0 <= self.min_lr_ratio <= 1.0, name, "min_lr_ratio", "must be in [0, 1]", self.min_lr_ratio)
+        check_field(0.0 <= self.ema_decay < 1.0, name, "ema_decay", "must be in [0, 1) (0 = no average)",
+                    self.ema_decay)
 
 
 @dataclass(frozen=True)
@@ -181,12 +187,16 @@ def run_training(
     desc: str = "train",
     on_checkpoint: Callable[[TrainerState], None] | None = None,
     checkpoint_every: int = 0,
+    average: WeightAverage | None = None,
 ) -> TrainerState:
-    """Train to `config.steps` (continuing from `state` when resuming). Returns the final state."""
+    """Train to `config.steps` (continuing from `state` when resuming), updating `average` after
+    every step. Returns the final state."""
     ctx = Distributed.from_env(config.device)
     if config.threads:
         torch.set_num_threads(config.threads)
     module = loss_module.to(ctx.device)
+    if average is not None:
+        average.to(ctx.device)
     for per_param in optimizer.state.values():  # resumed optimizer state follows the parameters
         for key, value in per_param.items():
             if torch.is_tensor(value) and key != "step":
@@ -213,6 +223,8 @@ def run_training(
         torch.manual_seed(int(torch.randint(0, 2 ** 62, (), generator=gen)))
         loss = train_step(module, optimizer, batch, config.grad_clip, autocast)
         scheduler.step()
+        if average is not None:
+            average.update()
         state.losses.append(ctx.mean(loss))
         state.step += 1
         bar.update(1)

@@ -155,7 +155,7 @@ def train_policy(
         check_fits(catalog, config.observation, config.action_dim)
         model, stats = PolicyModel(config), compute_stats(catalog, config.horizon, config.relative_dims)
     episodes = training_episodes(catalog, method, labels)
-    optimizer, scheduler, state = optimizer_and_resume(out_dir, "policy", config, model, train, resume)
+    optimizer, scheduler, state, average = optimizer_and_resume(out_dir, "policy", config, model, train, resume)
     meta = policy_metadata(catalog, config, method, metadata)
     training_info = {"train_config": asdict(train), "method": asdict(method),
                      "init_from": str(init_from) if init_from else None, "episodes": int(len(episodes)),
@@ -163,12 +163,14 @@ def train_policy(
 
     def save(st: TrainerState) -> None:
         if is_main_process():
-            save_checkpoint(out_dir, "policy", model, stats, catalog.robot.identity(), metadata=meta, training={**training_info, "steps_done": st.step},
-                            optimizer=optimizer, trainer_state=st.to_json())
+            save_checkpoint(out_dir, "policy", average.module if average else model, stats, catalog.robot.identity(),
+                            metadata=meta, training={**training_info, "steps_done": st.step}, optimizer=optimizer,
+                            trainer_state=st.to_json(), training_weights=model if average else None)
 
     batches = PolicyBatches(catalog, episodes, config, stats, method, labels)
     state = run_training(PolicyLoss(model), batches, train, optimizer, scheduler, state=state,
-                         desc=f"policy ({method.method})", on_checkpoint=save, checkpoint_every=max(train.steps // 5, 1))
+                         desc=f"policy ({method.method})", on_checkpoint=save, checkpoint_every=max(train.steps // 5, 1),
+                         average=average)
     save(state)
     model.cpu()  # callers (labelling, inference) use the model on the CPU
     if is_main_process():

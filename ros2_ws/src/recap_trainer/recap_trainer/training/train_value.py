@@ -133,22 +133,23 @@ def train_value(
         log.log(logging.WARNING if holdout.fraction and not held.episodes else logging.INFO, "%s", held.reason)
     held_ids = set(held.episodes)
     training_targets = {k: r for k, r in targets.items() if catalog.summaries[k].episode_id not in held_ids}
-    optimizer, scheduler, state = optimizer_and_resume(out_dir, "value", config, model, train, resume)
+    optimizer, scheduler, state, average = optimizer_and_resume(out_dir, "value", config, model, train, resume)
     training_info = {"train_config": asdict(train), "rewards": rewards.to_dict(),
                      "init_from": str(init_from) if init_from else None,
                      "episodes": len(training_targets), "holdout": {**asdict(holdout), **held.to_dict()}}
 
     def save(st: TrainerState) -> None:
         if is_main_process():
-            save_checkpoint(out_dir, "value", model, stats, catalog.robot.identity(), metadata={"tasks": list(config.observation.tasks)},
+            save_checkpoint(out_dir, "value", average.module if average else model, stats, catalog.robot.identity(),
+                            metadata={"tasks": list(config.observation.tasks)},
                             training={**training_info, "steps_done": st.step}, optimizer=optimizer,
-                            trainer_state=st.to_json())
+                            trainer_state=st.to_json(), training_weights=model if average else None)
 
     state = run_training(ValueLoss(model), ValueBatches(catalog, config, stats, training_targets), train, optimizer,
                          scheduler, state=state, desc="value", on_checkpoint=save,
-                         checkpoint_every=max(train.steps // 5, 1))
+                         checkpoint_every=max(train.steps // 5, 1), average=average)
     save(state)
-    model.cpu()  # callers (labelling, inference) use the model on the CPU
+    model = (average.module if average else model).cpu()  # the checkpoint's model; checks run on the CPU
     if is_main_process():
         save_loss_curve(state.losses, out_dir / "loss.png", "value function: cross-entropy to return bins")
         scored = sorted(set(targets) - set(training_targets)) if held_ids else sorted(training_targets)
