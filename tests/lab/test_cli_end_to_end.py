@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -35,7 +36,25 @@ def test_evaluate_writes_a_report_with_every_seed(tiny_run, capsys):
     assert [r["seed"] for r in report["results"]] == [1_000_000, 1_000_001, 1_000_002]
     assert report["config"]["guidance_scale"] == 1.5 and report["label"] == "recap_b15"
     assert report["noise_scale"] == 1.0  # --noise-scale 1: the paper's sampler
+    assert report["sampler_seed"] == 0
     assert "| recap_b15 | 1.5 | 1 | 3 |" in capsys.readouterr().out
+
+
+def test_evaluate_samples_with_the_seed_asked_for(tiny_run):
+    """--sampler-seed reproduces a loop's evaluation of its pi^k (sampled with the run's seed)."""
+    from recap_lab.evaluation import EvaluationConfig, evaluate_policy
+    from recap_model.policy import load_policy
+
+    out = tiny_run / "eval_sampler_7.json"
+    args = ["--policy", str(tiny_run / "policy"), "--task", "transfer_cube", "--episodes", "2", "--execute-steps", "5",
+            "--time-limit", "0.3", "--noise-scale", "1"]
+    assert lab(["evaluate", *args, "--sampler-seed", "7", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    same = evaluate_policy(load_policy(tiny_run / "policy", seed=7, noise_scale=1.0),
+                           EvaluationConfig(task="transfer_cube", episodes=2, execute_steps=5, time_limit_s=0.3),
+                           progress=False)
+    assert report["sampler_seed"] == 7 and same.sampler_seed == 7
+    assert report["results"] == [dataclasses.asdict(r) for r in same.results]
 
 
 def test_report_draws_value_advantages_and_comparison(tiny_run):

@@ -25,7 +25,7 @@ def failures_only(episodes: int = 2) -> EvaluationReport:
 def evaluations(monkeypatch):
     """Replaces the policy and the sim: each evaluation is recorded and returns `failures_only`."""
     calls = []
-    monkeypatch.setattr("recap_model.policy.load_policy", lambda path, noise_scale: object())
+    monkeypatch.setattr("recap_model.policy.load_policy", lambda path, seed, noise_scale: object())
     monkeypatch.setattr("recap_lab.evaluation.evaluate_policy",
                         lambda policy, config, label: calls.append(config) or failures_only(config.episodes))
     return calls
@@ -79,6 +79,10 @@ def test_evaluation_options_are_named_in_their_error(tmp_path, evaluations):
         lab(["evaluate", "--policy", "ckpt", "--task", "transfer_cube", "--episodes", "0"])
     with pytest.raises(UsageError, match="^--time-limit must be > 0, got -1.0$"):
         evaluate(tmp_path / "e.json", "--time-limit", "-1")
+    with pytest.raises(UsageError, match="^--sampler-seed must be >= 0, got -1$"):
+        evaluate(tmp_path / "e.json", "--sampler-seed", "-1")
+    with pytest.raises(UsageError, match="^--sampler-seed: the policy node samples with seed 0"):
+        evaluate(tmp_path / "e.json", "--sampler-seed", "3", "--through-graph")
     assert evaluations == []
 
 

@@ -88,6 +88,7 @@ class EvaluationReport:
     results: tuple[EpisodeResult, ...]
     wall_time_s: float
     noise_scale: float | None = None  # the policy's sampling noise scale (policy.py), if it has one
+    sampler_seed: int | None = None  # the seed of the policy's sampling noise, if it has one (None: not recorded)
     executor: str = "in-process"  # who ran the episodes: "in-process" (the sim core) | "graph" (graph_evaluation)
     success_rate: Estimate = field(init=False)
     failure_rate: Estimate = field(init=False)
@@ -107,6 +108,7 @@ class EvaluationReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"label": self.label, "config": asdict(self.config), "noise_scale": self.noise_scale,
+                "sampler_seed": self.sampler_seed,
                 "executor": self.executor, "wall_time_s": self.wall_time_s,
                 "episodes": len(self.results),
                 "success_rate": self.success_rate.to_dict(), "failure_rate": self.failure_rate.to_dict(),
@@ -183,7 +185,8 @@ def evaluate_policy(policy: ChunkPolicy, config: EvaluationConfig, label: str = 
     results.sort(key=lambda r: r.seed)
     return EvaluationReport(label=label, config=config, results=tuple(results),
                             wall_time_s=time.perf_counter() - started,
-                            noise_scale=_optional_metadata(policy, "noise_scale"))
+                            noise_scale=_optional_metadata(policy, "noise_scale"),
+                            sampler_seed=_optional_metadata(policy, "sampler_seed"))
 
 
 class _Slot:

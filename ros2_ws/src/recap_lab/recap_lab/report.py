@@ -21,6 +21,7 @@ def load_report(path: str | Path) -> EvaluationReport:
                                 results=tuple(EpisodeResult(**r) for r in data["results"]),
                                 wall_time_s=float(data["wall_time_s"]),
                                 noise_scale=data["noise_scale"],  # null: a policy without one
+                                sampler_seed=data.get("sampler_seed"),  # absent: written before it was recorded
                                 executor=data.get("executor", "in-process"))  # written before graph runs: in-process
     except (OSError, KeyError, TypeError, json.JSONDecodeError) as error:
         raise ValueError(f"{path}: not an evaluation report: {error!r}") from error

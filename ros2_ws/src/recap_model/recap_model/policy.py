@@ -46,6 +46,7 @@ class Policy:
             "tasks": list(obs.tasks),
             "denoising_steps": self.config.denoising_steps,
             "noise_scale": self.noise_scale,
+            "sampler_seed": int(seed),  # of the flow's starting noise: the same seed draws the same chunks
             "advantage_conditioned": bool(checkpoint.metadata.get("advantage_conditioned", True)),
             "method": checkpoint.metadata.get("method", "recap"),
             "policy_id": f"{Path(checkpoint.path).name}-{digest}",

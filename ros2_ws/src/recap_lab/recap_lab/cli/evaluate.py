@@ -31,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--beta", type=float, default=1.0, help="classifier-free guidance scale (1 = none)")
     p.add_argument("--noise-scale", type=float, default=DEFAULT_NOISE_SCALE,
                    help="scale of the flow's starting noise (1 = the paper's sampling)")
+    p.add_argument("--sampler-seed", type=int, default=0,
+                   help="seed of the policy's sampling noise (the loop evaluates its policies with the run's "
+                   "--seed; the policy node, and so --through-graph, samples with 0)")
     p.add_argument("--parallel-envs", type=int, default=16, help="environments stepped in lockstep")
     p.add_argument("--time-limit", type=float, help="episode time limit in s (default: the task's)")
     p.add_argument("--through-graph", action="store_true",
@@ -58,6 +61,8 @@ def _evaluate(a: argparse.Namespace) -> int:
         config = EvaluationConfig(task=a.task, episodes=a.episodes, seed=a.seed, execute_steps=a.execute_steps,
                                   advantage=a.advantage, guidance_scale=a.beta, parallel_envs=a.parallel_envs,
                                   time_limit_s=a.time_limit)
+    if a.sampler_seed < 0:
+        raise UsageError(f"--sampler-seed must be >= 0, got {a.sampler_seed}")
     if a.through_graph:
         _check_graph_options(a, config)
     if a.out:
@@ -68,7 +73,8 @@ def _evaluate(a: argparse.Namespace) -> int:
         report = evaluate_through_graph(a.policy, config, graph_work_dir(a.out), label, a.noise_scale,
                                         a.real_time_factor)
     else:
-        report = evaluate_policy(load_policy(a.policy, noise_scale=a.noise_scale), config, label=label)
+        report = evaluate_policy(load_policy(a.policy, seed=a.sampler_seed, noise_scale=a.noise_scale), config,
+                                 label=label)
     print(results_table([report]))
     summary = {k: v for k, v in report.to_dict().items() if k not in ("results", "config")}
     print(json_dumps(summary))
@@ -83,6 +89,8 @@ def _check_graph_options(a: argparse.Namespace, config) -> None:
 
     if a.out is None:
         raise UsageError("--through-graph needs --out (its bags and node logs go beside it)")
+    if a.sampler_seed != 0:
+        raise UsageError("--sampler-seed: the policy node samples with seed 0; it applies to in-process evaluations")
     if not a.real_time_factor > 0:
         raise UsageError(f"--real-time-factor must be > 0, got {a.real_time_factor}")
     try:
