@@ -210,6 +210,22 @@ def test_pi_k_start_from_pi_pre_unless_the_loop_is_told_to_train_them_from_scrat
         build_parser().parse_args(["--policy-init", "pi_0"])
 
 
+def test_the_loop_averages_the_policies_weights_when_told_and_only_theirs():
+    from recap_lab.self_improvement.cli import build_parser, config_from
+    from recap_lab.self_improvement.run import algorithm_config
+
+    plain = algorithm_config(LoopConfig())
+    assert plain.pretrain_policy.ema_decay == plain.finetune_policy.ema_decay == 0.0
+    averaged = config_from(build_parser().parse_args(["--policy-ema-decay", "0.999"]))
+    alg = algorithm_config(averaged)
+    assert (alg.pretrain_policy.ema_decay, alg.finetune_policy.ema_decay, alg.scratch_policy().ema_decay) == (0.999,) * 3
+    assert alg.pretrain_value.ema_decay == alg.finetune_value.ema_decay == 0.0
+    assert averaged.differences(LoopConfig()) == ["policy_ema_decay 0.999 there, 0.0 here"]
+    for bad in ("1", "-0.1"):
+        with pytest.raises(ValueError, match="policy_ema_decay must be in"):
+            config_from(build_parser().parse_args(["--policy-ema-decay", bad]))
+
+
 def test_every_policy_is_sampled_with_the_loops_noise_scale(tmp_path):
     from recap_lab.self_improvement.cli import build_parser, config_from
     from recap_bringup.deployment import DeploymentConfig, deployment_graph

@@ -100,7 +100,7 @@ def test_quick_loop_runs_end_to_end_and_resumes_after_a_crash(tmp_path, monkeypa
     trained, average = (load_file(policy / name) for name in ("training_weights.safetensors", "model.safetensors"))
     assert all(torch.equal(trained[k], loops[k]) for k in loops)
     assert any(not torch.equal(average[k], loops[k]) for k in loops)
-    assert "weights averaged (ema_decay 0.9)" in (averaged / "SPREAD.md").read_text()
+    assert f"π^1 retrained (training seed {cfg.seed}, weights averaged (ema_decay 0.9))" in (averaged / "SPREAD.md").read_text()
     assert {p: p.stat().st_mtime_ns for p in sft} == stamps
     assert (tmp_path / "n5" / "eval" / "iter_0.json").read_bytes() == (tmp_path / "eval" / "iter_0.json").read_bytes()
 

@@ -88,3 +88,11 @@ def test_the_table_sets_each_training_against_pi_0_and_gives_the_range():
     text = spread_table(report("pi^0", 2), [report("pi^1 a", 3), report("pi^1 b", 1)])
     assert "| pi^1 a | 1.50x | 0.50x |" in text and "| pi^1 b | 0.50x | 1.50x |" in text
     assert "Over the 2 trainings: success 25.0%-75.0%, throughput 90-270/h." in text
+
+
+def test_with_another_recipe_the_range_leaves_out_the_runs_own_training():
+    text = spread_table(report("pi^0", 2), [report("pi^1 of the run", 1), report("pi^1 a", 3), report("pi^1 b", 2)],
+                        ", weights averaged (ema_decay 0.999)")
+    assert "| pi^1 of the run | 0.50x | 1.50x |" in text
+    assert ("Over the 2 trainings, weights averaged (ema_decay 0.999): success 50.0%-75.0%, throughput 180-270/h."
+            in text)

@@ -30,7 +30,7 @@ from recap_lab.self_improvement.config import LoopConfig, load_run_config
 from recap_lab.self_improvement.seed_summary import format_ratio, ratio
 
 
-def check_inputs(run: Path, k: int, out: Path, ema_decay: float = 0.0) -> LoopConfig:
+def check_inputs(run: Path, k: int, out: Path, ema_decay: float | None = None) -> LoopConfig:
     """The run's settings; ValueError, before anything trains, when the run lacks what pi^k learnt
     from or was evaluated with, or when --out belongs to another run or iteration."""
     cfg = load_run_config(run)
@@ -54,17 +54,18 @@ def check_inputs(run: Path, k: int, out: Path, ema_decay: float = 0.0) -> LoopCo
     return cfg
 
 
-def retrain(run: Path, k: int, cfg: LoopConfig, seed: int, policy_dir: Path, ema_decay: float = 0.0) -> Path:
-    """pi^k as the loop's iterate() trained it, with training seed `seed` (and weight averaging with
-    `ema_decay` > 0); a partial checkpoint in `policy_dir` is continued, a finished one kept."""
+def retrain(run: Path, k: int, cfg: LoopConfig, seed: int, policy_dir: Path, ema_decay: float | None = None) -> Path:
+    """pi^k as the loop's iterate() trained it, with training seed `seed` (and `ema_decay` in place of
+    the run's, if given); a partial checkpoint in `policy_dir` is continued, a finished one kept."""
     from recap_lab.self_improvement.run import algorithm_config  # the loop's module needs ROS 2
     from recap_trainer.labels import Labels
     from recap_trainer.training.episodes import open_datasets
     from recap_trainer.training.train_policy import train_policy
 
     alg = algorithm_config(replace(cfg, seed=seed))
-    training = replace(alg.scratch_policy() if alg.policy_init == "scratch" else alg.finetune_policy,
-                       ema_decay=ema_decay)
+    training = alg.scratch_policy() if alg.policy_init == "scratch" else alg.finetune_policy
+    if ema_decay is not None:
+        training = replace(training, ema_decay=ema_decay)
     config = policy_dir / "config.json"
     if config.is_file():
         if json.loads(config.read_text())["training"].get("steps_done") == training.steps:
@@ -91,16 +92,18 @@ def evaluate(policy_dir: Path, cfg: LoopConfig, out: Path, label: str) -> Evalua
     return report
 
 
-def spread_table(sft: EvaluationReport, reports: list[EvaluationReport]) -> str:
-    """Each pi^k against the run's pi^0, and the range over them."""
+def spread_table(sft: EvaluationReport, reports: list[EvaluationReport], recipe: str = "") -> str:
+    """Each pi^k against the run's pi^0, and the range over the trainings of one recipe: all of them,
+    or with another `recipe` than the run's, the retrained ones (reports[0] is the run's own pi^k)."""
     lines = [results_table([sft, *reports]), "",
              "| policy | throughput vs π^0 | failure rate vs π^0 |", "|---|---|---|"]
     for r in reports:
         lines.append(f"| {r.label} | {format_ratio(ratio(r.throughput_per_hour.value, sft.throughput_per_hour.value))} | "
                      f"{format_ratio(ratio(r.failure_rate.value, sft.failure_rate.value))} |")
-    success = [r.success_rate.value for r in reports]
-    throughput = [r.throughput_per_hour.value for r in reports]
-    lines += ["", f"Over the {len(reports)} trainings: success {min(success):.1%}-{max(success):.1%}, "
+    ranged = reports[1:] if recipe else reports
+    success = [r.success_rate.value for r in ranged]
+    throughput = [r.throughput_per_hour.value for r in ranged]
+    lines += ["", f"Over the {len(ranged)} trainings{recipe}: success {min(success):.1%}-{max(success):.1%}, "
                   f"throughput {min(throughput):.0f}-{max(throughput):.0f}/h."]
     return "\n".join(lines)
 
@@ -115,9 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--iteration", type=int, default=1, help="k of the pi^k to train again (default: 1)")
     parser.add_argument("--seeds", type=int, nargs="+", required=True,
                         help="training seeds (the run's own seed reproduces its pi^k)")
-    parser.add_argument("--ema-decay", type=float, default=0.0,
-                        help="train with a moving average of the weights (decay per step) instead of the run's "
-                             "last weights; 0 = the run's recipe")
+    parser.add_argument("--ema-decay", type=float, default=None,
+                        help="save each retrained pi^k as the moving average of its weights with this decay per "
+                             "step (0: the last weights) instead of as the run did (its --policy-ema-decay)")
     parser.add_argument("--out", type=Path, required=True,
                         help="work directory: new, or one this command made for the same run, iteration and "
                              "--ema-decay (finished seeds are kept)")
@@ -129,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(set(opts.seeds)) != len(opts.seeds):
         print(f"training_spread: --seeds repeats a seed: {opts.seeds}", file=sys.stderr)
         return 2
-    if not 0.0 <= opts.ema_decay < 1.0:
+    if opts.ema_decay is not None and not 0.0 <= opts.ema_decay < 1.0:
         print(f"training_spread: --ema-decay must be in [0, 1), got {opts.ema_decay}", file=sys.stderr)
         return 2
     try:
@@ -138,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"training_spread: {error}", file=sys.stderr)
         return 2
     k = opts.iteration
-    recipe = f", weights averaged (ema_decay {opts.ema_decay:g})" if opts.ema_decay else ""
+    recipe = ("" if opts.ema_decay is None else f", weights averaged (ema_decay {opts.ema_decay:g})" if opts.ema_decay
+              else ", last weights (ema_decay 0)")
     reports = [replace(load_report(opts.run / "eval" / f"iter_{k}.json"),
                        label=f"π^{k} of the run (training seed {cfg.seed})")]
     for seed in opts.seeds:
@@ -147,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         reports.append(evaluate(policy, cfg, opts.out / f"seed_{seed}" / "eval.json",
                                 f"π^{k} retrained (training seed {seed}{recipe})"))
     sft = load_report(opts.run / "eval" / "iter_0.json")
-    table = spread_table(sft, reports)
+    table = spread_table(sft, reports, recipe)
     write_text_atomic(opts.out / "SPREAD.md",
                       f"# π^{k} of {opts.run}: training spread\n\n"
                       f"The run's data and V^{k} labels, trained with each seed{recipe}; evaluated on the run's "

@@ -95,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "half of --policy-steps) or scratch (random weights trained for 1.5x --policy-steps, "
                              "the baselines' budget); pi^0 is fine-tuned from pi_pre either way; part of the "
                              "run's identity")
+    parser.add_argument("--policy-ema-decay", type=float, default=None, metavar="D",
+                        help="save every policy the run trains (pi_pre, pi^k, baselines) as the moving average "
+                             "of its weights with decay D per step (openpi trains pi0 with 0.99); default 0: the "
+                             "last weights; part of the run's identity")
     parser.add_argument("--noise-scale", type=float, default=None, metavar="S",
                         help="scale of the flow's starting noise for every policy evaluated and deployed "
                              f"(default {LoopConfig.noise_scale}; 1 = the paper's sampling; a run made at 0.5 "
@@ -146,7 +150,7 @@ def config_from(opts: argparse.Namespace) -> LoopConfig:
                         ("takeover_deviation", tuple(opts.takeover_deviation) if opts.takeover_deviation else None),
                         ("finetune_n_step", opts.finetune_n_step), ("noise_scale", opts.noise_scale),
                         ("finetune_positive_fraction", opts.finetune_positive_fraction),
-                        ("policy_init", opts.policy_init),
+                        ("policy_init", opts.policy_init), ("policy_ema_decay", opts.policy_ema_decay),
                         ("cameras", tuple(opts.cameras) if opts.cameras else None),
                         ("image_size", tuple(opts.image_size) if opts.image_size else None),
                         ("reference_noise_scales", None if opts.reference_noise_scales is None

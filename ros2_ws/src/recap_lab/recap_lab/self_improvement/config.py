@@ -70,6 +70,10 @@ class LoopConfig:
     # Where pi^1..pi^K start: "pi_pre" (the paper: fine-tuned from pi_pre for half of policy_steps) or
     # "scratch" (random weights, 1.5x policy_steps: the baselines' budget); AlgorithmConfig.policy_init.
     policy_init: str = AlgorithmConfig.policy_init
+    # Every policy the run trains (pi_pre, pi^k, the baselines) is saved as the moving average of its
+    # weights with this decay per step (TrainConfig.ema_decay; openpi trains pi0 with 0.99); 0 = the
+    # last weights. The value functions keep their last weights.
+    policy_ema_decay: float = 0.0
     # Scale of the flow's starting noise for every policy the loop evaluates and deploys (π^k and the
     # baselines alike). 1 = the paper's sampler (TRAINER.md, deviation 11). Runs made at 0.5 resume with it.
     noise_scale: float = DEFAULT_NOISE_SCALE
@@ -126,6 +130,8 @@ class LoopConfig:
             raise ValueError(f"finetune_positive_fraction must be in (0, 1), got {self.finetune_positive_fraction}")
         if self.policy_init not in POLICY_INITS:
             raise ValueError(f"policy_init must be one of {POLICY_INITS}, got {self.policy_init!r}")
+        if not 0 <= self.policy_ema_decay < 1:
+            raise ValueError(f"policy_ema_decay must be in [0, 1) (0 = the last weights), got {self.policy_ema_decay}")
         if not 0 <= self.noise_scale < float("inf"):
             raise ValueError(f"noise_scale must be a finite number >= 0 (1 = the paper's sampling), got {self.noise_scale}")
 

@@ -45,7 +45,9 @@ def write_loop_report(workdir: Path, cfg: LoopConfig, ledger: Ledger) -> Path:
              f"episodes per policy (seeded, in the sim core); fine-tuning advantages: "
              f"{'Monte Carlo' if cfg.finetune_n_step is None else f'{cfg.finetune_n_step}-step'}, "
              f"{cfg.finetune_positive_fraction:.0%} of the deployments' steps positive; pi^1..pi^K "
-             + ("fine-tuned from pi_pre" if cfg.policy_init == "pi_pre" else "trained from scratch") +
+             + ("fine-tuned from pi_pre" if cfg.policy_init == "pi_pre" else "trained from scratch")
+             + (f"; policies saved as the moving average of their weights (decay {cfg.policy_ema_decay:g})"
+                if cfg.policy_ema_decay else "") +
              "; the policies see "
              + (f"the cameras {', '.join(cfg.cameras)} at {cfg.image_size[1]}x{cfg.image_size[0]} and the joints"
                 if cfg.cameras else "the joints and the simulator's object state (no real robot publishes it)")

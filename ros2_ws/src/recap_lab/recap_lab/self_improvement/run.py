@@ -46,7 +46,8 @@ def algorithm_config(cfg: LoopConfig):
 
     # Training runs while the deployment graph is down: it has the cores to itself.
     value = TrainConfig(steps=cfg.value_steps, seed=cfg.seed, threads=cfg.train_threads)
-    policy = TrainConfig(steps=cfg.policy_steps, seed=cfg.seed, threads=cfg.train_threads)
+    policy = TrainConfig(steps=cfg.policy_steps, seed=cfg.seed, threads=cfg.train_threads,
+                         ema_decay=cfg.policy_ema_decay)
     return AlgorithmConfig.from_pretraining(value, policy, n_step=cfg.finetune_n_step, cameras=cfg.cameras,
                                             finetune_positive_fraction=cfg.finetune_positive_fraction,
                                             value_checks=cfg.value_checks, value_time_input=cfg.value_time_input,
