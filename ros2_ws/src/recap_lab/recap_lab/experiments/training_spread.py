@@ -141,8 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"training_spread: {error}", file=sys.stderr)
         return 2
     k = opts.iteration
-    recipe = ("" if opts.ema_decay is None else f", weights averaged (ema_decay {opts.ema_decay:g})" if opts.ema_decay
-              else ", last weights (ema_decay 0)")
+    recipe = ""  # the run's own
+    if opts.ema_decay is not None:
+        recipe = f", weights averaged (ema_decay {opts.ema_decay:g})" if opts.ema_decay else ", last weights (ema_decay 0)"
     reports = [replace(load_report(opts.run / "eval" / f"iter_{k}.json"),
                        label=f"π^{k} of the run (training seed {cfg.seed})")]
     for seed in opts.seeds:
