@@ -1,1 +1,2 @@
-"""Managed (lifecycle) nodes: `managed_node.ManagedNode` and `transitions.drive_transitions`."""
+"""Managed (lifecycle) nodes: `managed_node.ManagedNode`, `transitions.drive_transitions` and
+`spin.spin_until_shutdown`."""

@@ -23,6 +23,7 @@ from recap_core.pose_jump import JUMP_RAD, PoseJumpDetector
 from recap_core.robot_description import ROBOT_PARAMETER, RobotDescription, load_robot
 from recap_core.stamps import to_ns
 from recap_lifecycle.managed_node import ConfigureError, ManagedNode
+from recap_lifecycle.spin import spin_until_shutdown
 from recap_msgs.msg import ActionChunk, EpisodeEvent
 from recap_policy.backends.base import BackendMetadata, PolicyBackend
 from recap_policy.camera_health import CameraHealth
@@ -311,8 +312,8 @@ def main(args: list[str] | None = None) -> int:
             # Configuration problems: one clear line, not a traceback (the log has it too).
             print(f"policy_node: cannot start: {exc}", file=sys.stderr)
             return 2
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
+        spin_until_shutdown(lambda: rclpy.spin(node))
+    except (KeyboardInterrupt, ExternalShutdownException):  # during start-up
         pass
     finally:
         if node is not None:

@@ -16,13 +16,14 @@ from pathlib import Path
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.event_handler import SubscriptionEventCallbacks
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import serialize_message
 
 from recap_core.diagnostics import Status
 from recap_core.robot_description import load_robot
 from recap_lifecycle.managed_node import ConfigureError, ManagedNode
+from recap_lifecycle.spin import spin_until_shutdown
 from recap_msgs.msg import EpisodeEvent
 from recap_msgs.srv import EndEpisode, RelabelEpisode, StartEpisode
 
@@ -202,9 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        spin_until_shutdown(executor.spin)
     finally:
         node.stop_recording("recorder shut down while recording")  # closed as aborted, not lost
         node.destroy_node()

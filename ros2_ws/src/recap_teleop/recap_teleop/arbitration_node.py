@@ -30,6 +30,7 @@ from recap_core.diagnostics import Level, Status
 from recap_core.robot_description import RobotDescriptionError, load_robot
 from recap_core.stamps import seconds_to_ns, split_ns
 from recap_lifecycle.managed_node import ConfigureError, ManagedNode
+from recap_lifecycle.spin import spin_until_shutdown
 from recap_msgs.msg import EpisodeEvent, InterventionState
 from recap_teleop.arbitration_core import ArbitrationCore
 from recap_teleop.command_adapters import AdapterUnavailable, make_adapter
@@ -302,8 +303,8 @@ def main(args: list[str] | None = None) -> int:
         except ConfigureError as exc:
             print(f"{NAME}: cannot start: {exc}", file=sys.stderr)
             return 2
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
+        spin_until_shutdown(lambda: rclpy.spin(node))
+    except (KeyboardInterrupt, ExternalShutdownException):  # during start-up
         pass
     finally:
         if node is not None:
