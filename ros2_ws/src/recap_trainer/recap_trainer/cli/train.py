@@ -23,6 +23,9 @@ from recap_trainer.value_holdout import DEFAULT_HOLDOUT_FRACTION
 METHOD_HELP = "recap (advantage-conditioned), or a baseline on the same data and budget: bc, filtered_bc (successes only), awr"
 
 
+EMA_DECAY_HELP = ("keep an exponential moving average of the weights with this decay per step and save it as the "
+                  "checkpoint (openpi trains pi0 with 0.99); 0 = the last weights")
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     fmt = DefaultsHelpFormatter
 
@@ -112,9 +115,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=64, help="batch size of every training step")
     p.add_argument("--seed", type=int, default=0, help="training seed (initialisation, batches, noise)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default; 1 on a shared machine)")
-    p.add_argument("--ema-decay", type=float, default=0.0,
-                   help="keep an exponential moving average of the weights with this decay per step and save it "
-                        "as each checkpoint (openpi trains pi0 with 0.99); 0 = the last weights")
+    p.add_argument("--ema-decay", type=float, default=0.0, help=EMA_DECAY_HELP)
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the models train")
     p.add_argument("--amp", action="store_true",
                    help="bfloat16 autocast for the forward and backward passes (weights stay float32): for image "
@@ -172,9 +173,7 @@ def _train_args(p: argparse.ArgumentParser, steps: int) -> None:
     p.add_argument("--lr", type=float, default=3e-4, help="AdamW peak learning rate (linear warm-up, then cosine decay to 5 %%)")
     p.add_argument("--seed", type=int, default=0, help="training seed (initialisation, batches, noise)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads per process (0 = default)")
-    p.add_argument("--ema-decay", type=float, default=0.0,
-                   help="keep an exponential moving average of the weights with this decay per step and save it "
-                        "as the checkpoint (openpi trains pi0 with 0.99); 0 = the last weights")
+    p.add_argument("--ema-decay", type=float, default=0.0, help=EMA_DECAY_HELP)
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                    help="cuda: each torchrun process uses GPU LOCAL_RANK with NCCL")
     p.add_argument("--amp", action="store_true",
