@@ -21,11 +21,19 @@ def data(tmp_path):
 
 @pytest.fixture
 def trainings(monkeypatch):
-    """Replaces both trainers: each call is recorded instead of run."""
+    """Replaces both trainers, in their modules and where recap_trainer.algorithm binds them: each
+    call is recorded instead of run. (Patching the modules alone let an algorithm first imported
+    during such a test keep the fakes for the rest of the session.)"""
+    import recap_trainer.algorithm as algorithm
+
     calls = []
     for kind in ("value", "policy"):
-        monkeypatch.setattr(f"recap_trainer.training.train_{kind}.train_{kind}",
-                            lambda *args, kind=kind, **kwargs: calls.append((kind, args, kwargs)) or args[1])
+        def fake(*args, kind=kind, **kwargs):
+            calls.append((kind, args, kwargs))
+            return args[1]
+
+        monkeypatch.setattr(f"recap_trainer.training.train_{kind}.train_{kind}", fake)
+        monkeypatch.setattr(algorithm, f"train_{kind}", fake)
     return calls
 
 
