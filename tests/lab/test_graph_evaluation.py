@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -10,15 +11,17 @@ from bringup.checkpoint_config import write_checkpoint_config
 from policy.tiny_checkpoint import write_tiny_checkpoint
 from recap_bringup.deployment import DeploymentConfig, deployment_graph
 from recap_lab.cli import main as lab
-from recap_lab.evaluation import EvaluationConfig
+from recap_lab.evaluation import EvaluationConfig, summarize
 from recap_lab.graph_evaluation import episode_result, evaluate_through_graph
 from recap_lab.report import load_report, results_table
 from recap_trainer.cli.options import UsageError
 
 
-def deployed(outcome: str, reason: str = "", duration: float = 3.0) -> dict:
+def deployed(outcome: str, reason: str = "", duration: float = 3.0, stages: tuple[int, int, str] = (2, 4, "lifted")) -> dict:
+    max_stage, num_stages, final_stage = stages
     return {"episode_id": "e", "seed": 7, "outcome": outcome, "failure_reason": reason,
-            "sim_duration_s": duration, "interventions": 0, "bag_path": "b"}
+            "sim_duration_s": duration, "interventions": 0, "bag_path": "b",
+            "max_stage": max_stage, "num_stages": num_stages, "final_stage": final_stage}
 
 
 def test_a_deployed_episode_reads_as_an_evaluated_one_and_an_abort_is_a_failure_with_its_reason():
@@ -28,6 +31,17 @@ def test_a_deployed_episode_reads_as_an_evaluated_one_and_an_abort_is_a_failure_
     assert (tipped.outcome, tipped.failure_reason) == ("failure", "cup tipped over")
     aborted = episode_result(deployed("abort", "wall-clock timeout"), 0.02)
     assert (aborted.outcome, aborted.failure_reason) == ("failure", "abort: wall-clock timeout")
+
+
+def test_a_deployed_episodes_stages_count_as_the_in_process_ones():
+    # The sim counts completed stages (4 of transfer_cube's), the evaluation stage names (5, with "start").
+    tipped = episode_result(deployed("failure", "cube dropped", stages=(2, 4, "touched")), 0.02)
+    assert (tipped.max_stage, tipped.num_stages, tipped.final_stage) == (2, 5, "touched")
+    assert summarize([tipped])["mean_progress"].value == 0.5
+    # No task state reached the driver (an abort before the sim answered): progress is not recorded.
+    silent = episode_result(deployed("abort", "wall-clock timeout", stages=(0, 0, "")), 0.02)
+    assert (silent.max_stage, silent.num_stages) == (-1, 0)
+    assert math.isnan(summarize([tipped, silent])["mean_progress"].value)
 
 
 def graph_evaluate(out: Path, *extra: str) -> int:
@@ -63,6 +77,9 @@ def test_the_evaluations_episodes_run_through_the_graph_and_report_as_the_in_pro
     assert all(r.outcome == "failure" and r.failure_reason and not r.failure_reason.startswith("abort")
                for r in report.results)
     assert all(0 < r.sim_time_s <= 10.05 for r in report.results)
+    # The task's progress, from the sim node's task state, as in-process: stage names counted with "start".
+    assert all(r.num_stages == 5 and 0 <= r.max_stage < 4 and r.final_stage for r in report.results)
+    assert not math.isnan(report.mean_progress.value)
     bags = [p for p in (tmp_path / "eval" / "bags").iterdir() if (p / "episode.json").is_file()]
     assert len(bags) == 2
     assert {json.loads((b / "episode.json").read_text())["note"].split("\n")[0] for b in bags} == {"seed=41", "seed=42"}

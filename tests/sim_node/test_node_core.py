@@ -1,7 +1,10 @@
 """The sim node's ROS-free loop on the real MuJoCo env: held commands, resets, sim time, sub-rates."""
+import dataclasses
+
 import numpy as np
 import pytest
 
+from recap_sim.env import SimEnv
 from recap_sim.node_core import MAX_SEED, SimCore, SimCoreConfig
 
 TASK = "transfer_cube"
@@ -92,6 +95,32 @@ def test_invalid_seed_raises_and_keeps_the_episode(loop, seed):
     with pytest.raises(ValueError, match="invalid seed"):
         loop.reset("", seed)
     assert loop.task_state.episode_id == snap.episode_id
+
+
+class StagesInTurn(SimEnv):
+    """The real env whose task reports the stages of `STAGES` in turn, one per step."""
+
+    STAGES = (0, 1, 2, 1, 0, 1)
+
+    def reset(self, seed):
+        self._turn = iter(self.STAGES)
+        return super().reset(seed)
+
+    def step(self, action, render=True):
+        res = super().step(action, render=render)
+        stage = next(self._turn, self.STAGES[-1])
+        return dataclasses.replace(res, stage=stage, stage_name=self.task.stage_names[stage])
+
+
+def test_the_task_state_keeps_the_furthest_stage_when_a_stage_is_lost_again():
+    loop = SimCore(SimCoreConfig(task=TASK, cameras=()), env_factory=StagesInTurn)
+    try:
+        assert loop.task_state.max_stage == 0
+        seen = [(t.task_state.stage, t.task_state.max_stage) for t in steps(loop, 6)]
+        assert seen == [(0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (1, 2)]
+        assert loop.reset("", 3).max_stage == 0 and loop.step().task_state.max_stage == 0  # a new episode
+    finally:
+        loop.close()
 
 
 def test_timeout_latches_failure(loop):

@@ -45,6 +45,11 @@ class EpisodeResult:
     sim_duration_s: float  # task time as reported by the sim
     interventions: int
     bag_path: str
+    # The task's stages as the sim reported them (/sim/task_state): stage = stages completed, of
+    # num_stages; the furthest reached and the name of the last one; 0, 0, "" if none was received.
+    max_stage: int = 0
+    num_stages: int = 0
+    final_stage: str = ""
 
 
 class EpisodeDriver:
@@ -130,8 +135,12 @@ class EpisodeDriver:
                                                         note=reason), "end the episode")
         if not end.accepted:
             raise EpisodeError(f"the recorder refused to end episode {start.episode_id}: {end.message}")
-        elapsed = state.elapsed.sec + state.elapsed.nanosec * 1e-9 if state else float("nan")
-        return EpisodeResult(start.episode_id, seed, outcome, reason, elapsed, self._interventions, end.bag_path)
+        if state is None:
+            return EpisodeResult(start.episode_id, seed, outcome, reason, float("nan"), self._interventions,
+                                 end.bag_path)
+        elapsed = state.elapsed.sec + state.elapsed.nanosec * 1e-9
+        return EpisodeResult(start.episode_id, seed, outcome, reason, elapsed, self._interventions, end.bag_path,
+                             int(state.max_stage), int(state.num_stages), state.stage_name)
 
     def abort_recorded(self, episode_id: str, note: str) -> None:
         """Relabel a finished episode as aborted (its data must not count as a policy outcome)."""

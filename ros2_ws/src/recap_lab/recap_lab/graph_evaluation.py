@@ -87,6 +87,11 @@ def episode_result(result: dict, control_period: float) -> EpisodeResult:
     if outcome == "abort":
         reason = f"abort: {reason}"
     duration = float(result["sim_duration_s"])
+    # The sim counts completed stages (num_stages of them); the evaluation counts stage names, the
+    # start included (num_stages + 1). No task state received: progress not recorded.
+    stages = int(result["num_stages"])
     return EpisodeResult(seed=int(result["seed"]), outcome="success" if outcome == "success" else "failure",
                          failure_reason="" if outcome == "success" else reason,
-                         steps=int(round(duration / control_period)), sim_time_s=duration, final_stage="")
+                         steps=int(round(duration / control_period)), sim_time_s=duration,
+                         final_stage=result["final_stage"], max_stage=int(result["max_stage"]) if stages else -1,
+                         num_stages=stages + 1 if stages else 0)

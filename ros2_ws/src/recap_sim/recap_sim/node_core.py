@@ -84,6 +84,7 @@ class TaskSnapshot:
     done: bool
     outcome: str | None  # "success" | "failure" | None
     failure_reason: str
+    max_stage: int = 0  # the furthest stage reached in this episode (a stage can be lost again)
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,7 @@ class SimCore:
         # is the number of completed stages and the last name means complete.
         self._snapshot = TaskSnapshot(s.task, s.episode_id, s.seed, res.stage, res.num_stages - 1,
                                       res.stage_name, res.observation.time, s.time_limit_s, res.done,
-                                      res.outcome, res.failure_reason)
+                                      res.outcome, res.failure_reason, max(s.max_stage, res.stage))
         changed = self._published is None or self._progress_key(self._published) != self._progress_key(self._snapshot)
         task_due = self._task_timer.due(self.clock_ns)
         if changed or task_due:

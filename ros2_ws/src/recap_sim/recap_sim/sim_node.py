@@ -64,7 +64,8 @@ def duration(seconds: float) -> Duration:
 def task_state_msg(s: TaskSnapshot, clock_ns: int) -> TaskState:
     msg = TaskState(task=s.task, episode_id=s.episode_id, seed=s.seed, stage=s.stage, num_stages=s.num_stages,
                     stage_name=s.stage_name, elapsed=duration(s.elapsed_s), time_limit=duration(s.time_limit_s),
-                    done=s.done, outcome=_OUTCOMES[s.outcome], failure_reason=s.failure_reason)
+                    done=s.done, outcome=_OUTCOMES[s.outcome], failure_reason=s.failure_reason,
+                    max_stage=s.max_stage)
     msg.header.stamp = stamp(clock_ns)
     return msg
 
