@@ -29,7 +29,7 @@ def small_bag(path: Path, custom: dict[str, str] | None = None, task_outcome: in
     msgtype = "recap_msgs/msg/TaskState"
     duration = TS.types["builtin_interfaces/msg/Duration"]
     msg = TS.types[msgtype](header=header(T0), task="stack", episode_id="", seed=0, stage=1, num_stages=1,
-                            stage_name="", elapsed=duration(sec=1, nanosec=0), time_limit=duration(sec=10, nanosec=0),
+                            stage_name="", max_stage=1, elapsed=duration(sec=1, nanosec=0), time_limit=duration(sec=10, nanosec=0),
                             done=task_outcome is not None,
                             outcome=task_outcome or 0, failure_reason="")
     with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as w:
