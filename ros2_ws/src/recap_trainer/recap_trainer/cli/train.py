@@ -26,6 +26,7 @@ METHOD_HELP = "recap (advantage-conditioned), or a baseline on the same data and
 EMA_DECAY_HELP = ("keep an exponential moving average of the weights with this decay per step and save it as the "
                   "checkpoint (openpi trains pi0 with 0.99); 0 = the last weights")
 
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     fmt = DefaultsHelpFormatter
 
