@@ -60,9 +60,14 @@ class GraphSession:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.driver:
-            self.driver.close()
-        self.group.stop()
+        # The nodes are stopped whatever closing the driver raises: a Ctrl-C or SIGTERM that lands
+        # while it waits for its spin thread (the session unwinding from an error) left them
+        # running as orphans.
+        try:
+            if self.driver:
+                self.driver.close()
+        finally:
+            self.group.stop()
 
     def run_episode(self, task: str, seed: int, prompt: str, wall_timeout_s: float) -> EpisodeResult:
         """One recorded episode with every node alive from start to end.
