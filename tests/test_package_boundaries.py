@@ -21,7 +21,7 @@ ALLOWED = {
     "recap_policy": {"recap_model", "recap_lifecycle", "recap_core", "recap_msgs"},
     "recap_teleop": {"recap_lifecycle", "recap_core", "recap_msgs"},
     "recap_recorder": {"recap_lifecycle", "recap_core", "recap_msgs"},
-    "recap_sim": {"recap_core", "recap_msgs"},
+    "recap_sim": {"recap_lifecycle", "recap_core", "recap_msgs"},
     "recap_trainer": {"recap_model", "recap_core"},
     "recap_bringup": {"recap_policy", "recap_teleop", "recap_recorder", "recap_sim", "recap_lifecycle", "recap_core",
                       "recap_msgs"},

@@ -24,7 +24,7 @@ import numpy as np
 import rclpy
 from builtin_interfaces.msg import Duration, Time
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rosgraph_msgs.msg import Clock
@@ -34,6 +34,7 @@ from std_srvs.srv import Trigger
 
 from recap_core.aloha_layout import ARMS, JOINTS_PER_ARM, arm_command
 from recap_core.stamps import seconds_to_ns, split_ns
+from recap_lifecycle.spin import spin_until_shutdown
 from recap_msgs.msg import EpisodeEvent, TaskState
 from recap_msgs.srv import GetTaskState, ResetSim
 from recap_sim.blas_threads import one_blas_thread
@@ -306,9 +307,7 @@ def main(args: list[str] | None = None) -> int:
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        spin_until_shutdown(executor.spin)
     finally:
         # rclpy's SIGINT handler ends spin and then chains to Python's, whose KeyboardInterrupt
         # would otherwise land somewhere in the clean-up below.
