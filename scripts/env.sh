@@ -24,4 +24,11 @@ export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
 export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
 # Headless MuJoCo rendering.
 export MUJOCO_GL="${MUJOCO_GL:-egl}"
-unset _recap_root _recap_venv
+# A pull that changed an interface (a new message field) needs a rebuild: until then the installed
+# message classes are the old ones, and nodes fail on the missing field far from the cause.
+_recap_msgs_lib="$_recap_root/ros2_ws/install/recap_msgs/lib/librecap_msgs__rosidl_generator_c.so"
+if [ -f "$_recap_msgs_lib" ] && [ -n "$(find "$_recap_root/ros2_ws/src/recap_msgs" \( -name '*.msg' -o -name '*.srv' \) \
+    -newer "$_recap_msgs_lib" -print -quit 2>/dev/null)" ]; then
+  echo "RECAP-ROS: recap_msgs changed since the last build: run 'make setup' to rebuild the interfaces." >&2
+fi
+unset _recap_root _recap_venv _recap_msgs_lib
