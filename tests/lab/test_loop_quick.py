@@ -58,6 +58,7 @@ def test_quick_loop_runs_end_to_end_and_resumes_after_a_crash(tmp_path, monkeypa
     assert "SFT (pi^0)" in text and "RECAP iter 1 (pi^1)" in text and "interventions per deployed episode" in text
     assert (tmp_path / "report" / "by_iteration.png").stat().st_size > 0
     assert "No baselines in this run" in text
+    assert "Machine (this report): " in text and "numpy BLAS" in text  # a seed's demos depend on the kernel
     # pi^1's labels are the loop's default Monte Carlo advantages, and the report says so.
     assert json.loads((tmp_path / "train" / "iter_1" / "labels" / "labels.json").read_text())["n_step"] is None
     assert "fine-tuning advantages: Monte Carlo" in text

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -30,6 +29,7 @@ import torch
 
 from recap_lab.datagen import DatagenConfig, generate_dataset
 from recap_lab.evaluation import EXECUTE_STEPS, EvaluationConfig, evaluate_policy
+from recap_lab.machine import machine_summary
 from recap_lab.seeds import EVALUATION_SEED
 from recap_trainer.labels import LabelConfig, Labels
 from recap_lab.experiments.offline_results_doc import all_claims, write_results_doc
@@ -177,8 +177,7 @@ def _check_same_experiment(summary_path: Path, config: ExperimentConfig) -> None
 def machine_info() -> dict:
     import os
     cores = os.cpu_count()
-    return {"summary": f"{platform.processor() or platform.machine()}, {cores} cores, torch {torch.__version__}, "
-                       f"Python {platform.python_version()}", "cores": cores}
+    return {"summary": f"{machine_summary()}, torch {torch.__version__}", "cores": cores}
 
 
 def _episodes(data_dir: Path) -> int:

@@ -4,11 +4,11 @@ labels call positive, the baselines on the same data, and plots."""
 from __future__ import annotations
 
 import json
-import platform
 from pathlib import Path
 
 import numpy as np
 
+from recap_lab.machine import machine_summary
 from recap_lab.self_improvement.config import LoopConfig
 from recap_lab.self_improvement.ledger import Ledger
 from recap_lab.self_improvement.sft_reuse import RECORD as SFT_RECORD
@@ -52,8 +52,7 @@ def write_loop_report(workdir: Path, cfg: LoopConfig, ledger: Ledger) -> Path:
              + (f"the cameras {', '.join(cfg.cameras)} at {cfg.image_size[1]}x{cfg.image_size[0]} and the joints"
                 if cfg.cameras else "the joints and the simulator's object state (no real robot publishes it)")
              + f"; run seed {cfg.seed}. "
-             f"Machine: {platform.machine()}, "
-             f"Python {platform.python_version()}.", "",
+             f"Machine (this report): {machine_summary()}.", "",
              *_sft_source(ledger),
              "## Per iteration", "", results_table(iterations), "",
              "| policy | interventions per deployed episode [95% CI] |", "|---|---|"]
