@@ -47,5 +47,10 @@ def test_operator_completes_transfer_cube_through_the_arbitration_node(ros_node,
             break
         failures.append(f"seed {seed}: {done.failure_reason}")
     assert done.outcome == TaskState.OUTCOME_SUCCESS, failures
-    humans = [m for m in interventions.messages if m.human_in_control]
-    assert humans and all(m.source == InterventionState.SOURCE_TOPIC for m in humans)
+    # Every takeover came through the topic (automatic takeover is off). While the human commands, the
+    # safety filter may hold the arms (SOURCE_SAFETY: a leader reading late under a loaded machine);
+    # that hold is part of the design, not another trigger.
+    sources = {(m.source, m.detail) for m in interventions.messages if m.human_in_control}
+    assert any(source == InterventionState.SOURCE_TOPIC for source, _ in sources), sources
+    assert all(source in (InterventionState.SOURCE_TOPIC, InterventionState.SOURCE_SAFETY)
+               for source, _ in sources), sources
