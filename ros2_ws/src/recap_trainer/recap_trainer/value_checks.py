@@ -288,13 +288,13 @@ def check_values(episodes: Sequence[EpisodeValues], population: str, config: Val
     else:
         if calibrated.calibration_error > config.max_calibration_error:
             problems.append(f"V is miscalibrated: mean V and mean return differ by {calibrated.calibration_error:.3f} "
-                            f"over its bins (max {config.max_calibration_error})")
+                            f"over its bins (limit {config.max_calibration_error})")
         if calibrated.failure_end_error is not None and calibrated.failure_end_error > config.max_failure_end_error:
             worst = max((ep for ep in episodes if ep.outcome == "failure"),
                         key=lambda ep: abs(ep.value[-1] - ep.returns[-1]))
             problems.append(f"V does not see failures coming: at the last step of {calibrated.failed_episodes} failed "
-                            f"episode(s) it is off by {calibrated.failure_end_error:.3f} on average (max "
-                            f"{config.max_failure_end_error}); episode {worst.episode_id}: V {worst.value[-1]:.3f}, "
+                            f"episode(s) it is off by {calibrated.failure_end_error:.3f} on average (limit "
+                            f"{config.max_failure_end_error}); worst, episode {worst.episode_id}: V {worst.value[-1]:.3f}, "
                             f"return {worst.returns[-1]:.3f}")
     for source in sources:
         if source.degenerate:
