@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import os
 import random
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from leftover_processes import become_subreaper, running_descendants, stop_leftovers
 from ros_harness import NodeProcess, SpinningNode
 
 
@@ -21,6 +23,19 @@ def pytest_configure(config: pytest.Config) -> None:
     # Node processes started by tests import test-only modules (tests/processes) too.
     tests_dir = str(Path(__file__).parent)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [tests_dir, os.environ.get("PYTHONPATH")]))
+    become_subreaper()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def no_leftover_processes(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Stops what the module's tests and fixtures left running (torn down after its other fixtures),
+    with a warning that names the module and the processes."""
+    before = set(running_descendants())
+    yield
+    stopped = stop_leftovers(before)
+    if stopped:
+        warnings.warn(f"{request.module.__name__} left {len(stopped)} process(es) running, stopped now: "
+                      + "; ".join(stopped), pytest.PytestWarning, stacklevel=1)
 
 
 @pytest.fixture
