@@ -264,3 +264,40 @@ def test_the_loop_trains_with_the_measured_sizes_and_recap_iterates_defaults():
         [c.steps for c in (product.pretrain_value, product.pretrain_policy, product.finetune_value,
                            product.finetune_policy)]
     assert one_set.n_step == product.n_step is None
+
+
+def test_the_ledger_keeps_the_machines_that_made_its_steps_and_a_resume_elsewhere_is_named(tmp_path, caplog):
+    cfg = PRESETS["quick"]
+    (tmp_path / "config.json").write_text(json.dumps(dataclasses.asdict(cfg)))
+    first = Ledger(tmp_path / "ledger.json", machine="x86_64 CPU A, numpy BLAS openblas Zen")
+    first.finish("demos", 6)
+    first.finish("pretrain", None)
+    assert Ledger(tmp_path / "ledger.json", machine="x86_64 CPU A, numpy BLAS openblas Zen").other_machines == []
+
+    with caplog.at_level("WARNING", logger="recap.loop"):
+        here = open_run_ledger(tmp_path, cfg)  # this machine, which is not "CPU A"
+    assert here.other_machines == ["x86_64 CPU A, numpy BLAS openblas Zen"]
+    assert "were made on another machine (x86_64 CPU A, numpy BLAS openblas Zen)" in caplog.text
+    here.finish("iter_1/train", None)
+    again = Ledger(tmp_path / "ledger.json", machine="x86_64 CPU A, numpy BLAS openblas Zen")
+    assert again.machines == ["x86_64 CPU A, numpy BLAS openblas Zen", here.machine]
+    assert again.other_machines == [here.machine]
+
+
+def test_a_ledger_without_machines_resumes_without_a_warning(tmp_path, caplog):
+    cfg = PRESETS["quick"]
+    (tmp_path / "config.json").write_text(json.dumps(dataclasses.asdict(cfg)))
+    (tmp_path / "ledger.json").write_text(json.dumps({"format": 3, "steps": {"demos": 6}}))
+    with caplog.at_level("WARNING", logger="recap.loop"):
+        ledger = open_run_ledger(tmp_path, cfg)
+    assert ledger.done("demos") and ledger.machines == [] and caplog.text == ""
+
+
+def test_the_report_names_the_machine_and_the_others_that_made_steps(tmp_path):
+    from recap_lab.self_improvement.report import _machines
+
+    ledger = Ledger(tmp_path / "ledger.json", machine="CPU B")
+    assert _machines(ledger) == "Machine (this report): CPU B."
+    Ledger(tmp_path / "ledger.json", machine="CPU A").finish("demos", 6)
+    ledger = Ledger(tmp_path / "ledger.json", machine="CPU B")
+    assert _machines(ledger) == "Machine (this report): CPU B. Steps of this run were also made on: CPU A."

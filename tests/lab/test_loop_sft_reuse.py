@@ -28,7 +28,7 @@ def finished_sft(run, cfg=CFG, recorded_as=None, steps=None):
                "iter_0/evaluate": f"{at}/eval/iter_0.json",
                "iter_0/validate_noise": {"noise_scale": 0.5, "validation_throughput": {"0.2": 1.0, "0.5": 2.0}},
                "iter_0/evaluate_tuned": f"{at}/eval/reference/tuned.json"}
-    ledger = Ledger(run / "ledger.json")
+    ledger = Ledger(run / "ledger.json", machine="the source's machine")
     for step in steps or results:
         ledger.finish(step, results[step])
     return run
@@ -49,6 +49,7 @@ def test_a_run_with_other_labels_takes_over_the_sft_steps_by_hard_links(tmp_path
     assert again.result("sft_from")["run"] == str(source.resolve())
     assert again.result("iter_0/train") == str(work.resolve() / "train/iter_0/policy")
     assert again.result("iter_0/validate_noise")["noise_scale"] == 0.5
+    assert again.machines == ["the source's machine", ledger.machine]  # the steps taken over ran there
     for name in FILES:
         assert os.path.samefile(work / name, source / name)
     assert not again.done("iter_1/train")

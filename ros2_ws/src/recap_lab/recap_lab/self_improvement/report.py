@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 
-from recap_lab.machine import machine_summary
 from recap_lab.self_improvement.config import LoopConfig
 from recap_lab.self_improvement.ledger import Ledger
 from recap_lab.self_improvement.sft_reuse import RECORD as SFT_RECORD
@@ -22,6 +21,13 @@ def interventions_per_episode(ledger: Ledger, k: int) -> tuple[float, float, flo
     data = np.asarray(counts, dtype=float)
     means = np.random.default_rng(0).choice(data, size=(2000, data.size)).mean(axis=1)
     return float(data.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def _machines(ledger: Ledger) -> str:
+    """The machine this report was written on, and the others that made steps of the run."""
+    others = ledger.other_machines
+    also = f" Steps of this run were also made on: {'; '.join(others)}." if others else ""
+    return f"Machine (this report): {ledger.machine}.{also}"
 
 
 def write_loop_report(workdir: Path, cfg: LoopConfig, ledger: Ledger) -> Path:
@@ -52,7 +58,7 @@ def write_loop_report(workdir: Path, cfg: LoopConfig, ledger: Ledger) -> Path:
              + (f"the cameras {', '.join(cfg.cameras)} at {cfg.image_size[1]}x{cfg.image_size[0]} and the joints"
                 if cfg.cameras else "the joints and the simulator's object state (no real robot publishes it)")
              + f"; run seed {cfg.seed}. "
-             f"Machine (this report): {machine_summary()}.", "",
+             + _machines(ledger), "",
              *_sft_source(ledger),
              "## Per iteration", "", results_table(iterations), "",
              "| policy | interventions per deployed episode [95% CI] |", "|---|---|"]

@@ -94,6 +94,7 @@ def start_from_sft(source: Path, workdir: Path, cfg: LoopConfig, ledger: Ledger)
         _link_or_copy(source / name, workdir / name)
     # The record last: a run stopped before it has steps of its own and is refused, never resumed
     # into retraining a step whose files are the source's.
+    ledger.machines += [m for m in source_ledger.machines if m not in ledger.machines]  # where its steps ran
     for step in steps:
         ledger.finish(step, results[step])
     ledger.finish(RECORD, {"run": str(source), "steps": steps})
