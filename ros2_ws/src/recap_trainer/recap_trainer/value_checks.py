@@ -294,8 +294,8 @@ def check_values(episodes: Sequence[EpisodeValues], population: str, config: Val
                         key=lambda ep: abs(ep.value[-1] - ep.returns[-1]))
             problems.append(f"V does not see failures coming: at the last step of {calibrated.failed_episodes} failed "
                             f"episode(s) it is off by {calibrated.failure_end_error:.3f} on average (limit "
-                            f"{config.max_failure_end_error}); worst, episode {worst.episode_id}: V {worst.value[-1]:.3f}, "
-                            f"return {worst.returns[-1]:.3f}")
+                            f"{config.max_failure_end_error}); worst, episode {worst.episode_id}: "
+                            f"V {worst.value[-1]:.3f}, return {worst.returns[-1]:.3f}")
     for source in sources:
         if source.degenerate:
             problems.append(f"source {source.source}: {source.positive_fraction:.0%} of its {source.steps} labelled "
