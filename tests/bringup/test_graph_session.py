@@ -71,7 +71,7 @@ def test_a_topic_nobody_publishes_is_named_at_startup(checkpoint, tmp_path):
     nowhere = RequiredTopic("/cam_nowhere/image_raw", "sensor_msgs/msg/Image")
     specs = [replace(s, required_topics=(nowhere,)) if s.name == "policy_node" else s for s in specs]
     with pytest.raises(GraphStopped, match="policy_node needs /cam_nowhere/image_raw, but nothing publishes it"):
-        with GraphSession(specs, tmp_path / "logs", startup_timeout_s=5.0):
+        with GraphSession(specs, tmp_path / "logs", startup_timeout_s=15.0):
             pass
 
 

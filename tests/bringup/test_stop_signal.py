@@ -54,7 +54,7 @@ def test_a_signal_to_the_whole_group_stops_the_graph_once_and_cleanly(tmp_path, 
     a second signal in the middle of its shutdown (which ends it with a traceback, not cleanly)."""
     runner = subprocess.Popen([sys.executable, "-m", "recap_bringup.runner", "espresso", "--sim", "false",
                                "--robot", "single_arm_6dof", "--bag-dir", str(tmp_path / "bags"),
-                               "--startup-timeout", "3", "--domain-id", str(domain_id)],
+                               "--startup-timeout", "60", "--domain-id", str(domain_id)],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines: list[str] = []
     try:
@@ -62,9 +62,11 @@ def test_a_signal_to_the_whole_group_stops_the_graph_once_and_cleanly(tmp_path, 
             lines.append(line)
             if sum("activate: now active" in seen for seen in lines) == 2:
                 break
+        else:
+            raise AssertionError("the graph stopped before both managed nodes were active:\n" + "".join(lines)[-3000:])
         os.killpg(runner.pid, sig)
         lines += runner.stdout.readlines()
-        assert runner.wait(timeout=60) == 0
+        assert runner.wait(timeout=60) == 0, "".join(lines)[-3000:]
     finally:
         if runner.poll() is None:
             os.killpg(runner.pid, signal.SIGKILL)
