@@ -301,3 +301,18 @@ def test_the_report_names_the_machine_and_the_others_that_made_steps(tmp_path):
     Ledger(tmp_path / "ledger.json", machine="CPU A").finish("demos", 6)
     ledger = Ledger(tmp_path / "ledger.json", machine="CPU B")
     assert _machines(ledger) == "Machine (this report): CPU B. Steps of this run were also made on: CPU A."
+
+
+def test_a_partial_checkpoint_that_cannot_be_continued_is_named_with_what_to_do(tmp_path, capsys, monkeypatch):
+    from recap_lab.self_improvement import cli, run
+    from recap_model.checkpoint import CheckpointError
+
+    def stale_checkpoint(*args):
+        raise CheckpointError(f"{tmp_path}/train/pretrained/policy: checkpoint is from another model config")
+
+    monkeypatch.setattr(cli, "terminate_as_interrupt", lambda: None)  # the test process keeps its handlers
+    monkeypatch.setattr(run, "run_loop", stale_checkpoint)
+    assert cli.main(["--size", "quick", "--workdir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "train/pretrained/policy: checkpoint is from another model config" in err
+    assert "Remove that checkpoint's directory" in err and "Traceback" not in err

@@ -1,6 +1,7 @@
 """Training: smoke + resume, baselines' data selection, inference from the checkpoint, bad input."""
 
 import json
+import logging
 from types import SimpleNamespace
 
 import numpy as np
@@ -241,3 +242,35 @@ def test_gradient_clipping_matches_torch_whether_or_not_it_clips(scale):
     assert (norm > 1.0) == (scale > 1.0)  # both branches are exercised
     if norm <= 1.0:
         assert all(torch.equal(p.grad, b) for p, b in zip(ours.parameters(), before))
+
+
+def test_the_algorithms_stages_continue_an_interrupted_training_to_the_uninterrupted_result(tmp_path, monkeypatch,
+                                                                                              caplog):
+    """pretrain() and iterate() with resume=True (what the loop does after a crash or a stop)
+    continue the policy an interruption left from its last save, not from random weights; the
+    finished value functions before it train no further."""
+    from recap_trainer.algorithm import AlgorithmConfig, iterate, pretrain
+
+    catalog = EpisodeCatalog([mixed_episodes(6)])
+    small = dict(batch_size=4, warmup_steps=1)
+    cfg = AlgorithmConfig.from_pretraining(TrainConfig(steps=4, **small), TrainConfig(steps=10, **small),
+                                           model_sizes=TINY_MODEL, policy_sizes=TINY_POLICY)
+    pretrain(catalog, tmp_path / "full", cfg)
+    iterate(catalog, tmp_path / "full", 1, cfg)
+    # Interrupted at its policy's 4th batch, after a save at step 2 (every 10 // 5 steps) and at
+    # step 3 (every 5 // 5).
+    caplog.set_level(logging.INFO, logger="recap.train")
+    train_crashing_then_resume(monkeypatch, lambda out, resume: pretrain(catalog, out, cfg, resume=resume),
+                               tmp_path / "part")
+    train_crashing_then_resume(monkeypatch, lambda out, resume: iterate(catalog, out, 1, cfg, resume=resume),
+                               tmp_path / "part")
+    for checkpoint in ("pretrained/value", "pretrained/policy", "iter_1/value", "iter_1/policy"):
+        full, part = (json.loads((tmp_path / run / checkpoint / "loss.json").read_text())["losses"]
+                      for run in ("full", "part"))
+        assert len(part) == len(full) and np.allclose(full, part, rtol=1e-5), checkpoint
+    continued = [r.getMessage() for r in caplog.records if "continuing its training" in r.getMessage()]
+    part = tmp_path / "part"
+    assert continued == [f"{part / 'pretrained' / 'value'}: continuing its training from step 4 of 4",
+                         f"{part / 'pretrained' / 'policy'}: continuing its training from step 2 of 10",
+                         f"{part / 'iter_1' / 'value'}: continuing its training from step 2 of 2",
+                         f"{part / 'iter_1' / 'policy'}: continuing its training from step 3 of 5"]

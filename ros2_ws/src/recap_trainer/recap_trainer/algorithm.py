@@ -158,35 +158,39 @@ def label_with_value(catalog: EpisodeCatalog, value_dir: str | Path, config: Lab
     return labels
 
 
-def pretrain(demos: EpisodeCatalog, work_dir: str | Path, cfg: AlgorithmConfig) -> Path:
-    """V_pre and pi_pre on demonstrations (Monte Carlo advantages, ~30% positive)."""
+def pretrain(demos: EpisodeCatalog, work_dir: str | Path, cfg: AlgorithmConfig, resume: bool = False) -> Path:
+    """V_pre and pi_pre on demonstrations (Monte Carlo advantages, ~30% positive). `resume`: a
+    checkpoint an interrupted call left is continued from its last save (finished ones train no
+    further), not trained again from random weights."""
     out = Path(work_dir) / "pretrained"
     rewards = RewardConfig.from_episodes(demos, cfg.max_episode_length, cfg.c_fail, cfg.takeover_split)
-    train_value(demos, out / "value", cfg.pretrain_value, rewards, cameras=cfg.cameras, holdout=cfg.holdout(),
-                time_input=cfg.value_time_input)
+    train_value(demos, out / "value", cfg.pretrain_value, rewards, resume=resume, cameras=cfg.cameras,
+                holdout=cfg.holdout(), time_input=cfg.value_time_input)
     labels = None
     if cfg.policy.needs_labels:
         labels = label_with_value(demos, out / "value", cfg.pretrain_labels(), cfg.value_checks)
         labels.save(out / "labels")
-    train_policy(demos, out / "policy", cfg.pretrain_policy, cfg.policy, labels, **cfg.policy_model())
+    train_policy(demos, out / "policy", cfg.pretrain_policy, cfg.policy, labels, resume=resume, **cfg.policy_model())
     return out
 
 
-def iterate(data: EpisodeCatalog, work_dir: str | Path, k: int, cfg: AlgorithmConfig) -> Path:
+def iterate(data: EpisodeCatalog, work_dir: str | Path, k: int, cfg: AlgorithmConfig, resume: bool = False) -> Path:
     """V^k and pi^k fine-tuned FROM THE PRE-TRAINED checkpoints on all data so far (pi^k for k >= 1
-    from random weights under policy_init "scratch")."""
+    from random weights under policy_init "scratch"). `resume`: as for pretrain()."""
     work_dir = Path(work_dir)
     pre, out = work_dir / "pretrained", work_dir / f"iter_{k}"
     if not (pre / "policy" / "config.json").is_file():
         raise FileNotFoundError(f"{pre}: no pre-trained checkpoints; run the pre-training first")
     check_task_names("LabelConfig", "task_positive_fraction", cfg.task_positive_fraction, data.tasks())
-    train_value(data, out / "value", cfg.finetune_value, init_from=pre / "value", holdout=cfg.holdout())
+    train_value(data, out / "value", cfg.finetune_value, init_from=pre / "value", resume=resume, holdout=cfg.holdout())
     labels = None
     if cfg.policy.needs_labels:
         labels = label_with_value(data, out / "value", cfg.finetune_labels(k), cfg.value_checks)
         labels.save(out / "labels")
     if k >= 1 and cfg.policy_init == "scratch":
-        train_policy(data, out / "policy", cfg.scratch_policy(), cfg.policy, labels, **cfg.policy_model())
+        train_policy(data, out / "policy", cfg.scratch_policy(), cfg.policy, labels, resume=resume,
+                     **cfg.policy_model())
     else:
-        train_policy(data, out / "policy", cfg.finetune_policy, cfg.policy, labels, init_from=pre / "policy")
+        train_policy(data, out / "policy", cfg.finetune_policy, cfg.policy, labels, init_from=pre / "policy",
+                     resume=resume)
     return out / "policy"

@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "V_pre, pi_pre -> deploy pi^k through the ROS graph (sim, simulated operator, policy, "
                     "arbitration, recorder) -> bags -> dataset -> V^k+1, pi^k+1 (from the pre-trained "
                     "checkpoints) -> ... Evaluates every iteration and writes <workdir>/REPORT.md. "
-                    "Interrupted runs resume from the last finished step.")
+                    "Interrupted runs resume from the last finished step; a training stopped part-way continues from "
+                    "its last checkpoint.")
     parser.add_argument("--task", default="espresso", help="sim task: espresso | transfer_cube")
     parser.add_argument("--size", choices=sorted(PRESETS), default="default",
                         help="preset sizes: quick (smoke test, ~2 min), default (<= 30 min on 2 cores, no "
@@ -192,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from recap_lab.self_improvement.run import run_loop
     from recap_lab.self_improvement.seed_summary import write_seed_summary
+    from recap_model.checkpoint import CheckpointError
 
     started = time.monotonic()
     terminate_as_interrupt()
@@ -203,6 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     except (GraphStopped, FileNotFoundError, ValueError) as error:
         print(f"recap-lab loop: stopped: {error}\nFinished steps are kept; run the same command to resume.",
               file=sys.stderr)
+        return 1
+    except CheckpointError as error:  # a training that stopped part-way, left by other code or damaged
+        print(f"recap-lab loop: stopped: {error}\nA training that stopped part-way continues from its last "
+              "checkpoint; this one cannot. Remove that checkpoint's directory to train the step again from "
+              "the start; finished steps are kept.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("recap-lab loop: interrupted; the nodes were stopped. Finished steps are kept; run the same "

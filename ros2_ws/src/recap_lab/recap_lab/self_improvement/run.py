@@ -8,7 +8,8 @@
     evaluate every pi^k (and the baselines) on the same seeded episodes             [sim core]
 
 Every step is recorded in a ledger (`<workdir>/ledger.json`); a crashed or interrupted run resumes
-after the last finished step (deployments resume per episode).
+after the last finished step (deployments resume per episode; a training continues from its last
+checkpoint, saved every fifth of its steps).
 Deviation from the paper: evaluation runs the policy in the sim core in-process (the same model
 and sim as the deployed graph, without DDS), so hundreds of evaluation episodes fit in the time
 budget; data collection, the part RECAP learns from, goes through the ROS graph. Both execute
@@ -92,8 +93,8 @@ def run_loop(cfg: LoopConfig, workdir: Path, domain_id: int | None = None, sft_f
     step("demos", lambda: len(generate_dataset(demos, DatagenConfig(
         task=cfg.task, episodes=cfg.demos, seed=seeds + DEMONSTRATION_SEED, cameras=cfg.cameras,
         image_size=cfg.image_size), workers=cfg.train_threads)))
-    step("pretrain", lambda: str(pretrain(open_datasets(data), train_dir, alg)))
-    policies = [Path(step("iter_0/train", lambda: str(iterate(open_datasets(data), train_dir, 0, alg))))]
+    step("pretrain", lambda: str(pretrain(open_datasets(data), train_dir, alg, resume=True)))
+    policies = [Path(step("iter_0/train", lambda: str(iterate(open_datasets(data), train_dir, 0, alg, resume=True))))]
     step("iter_0/evaluate", lambda: _evaluate(policies[0], cfg, workdir / "eval" / "iter_0.json", "SFT (pi^0)"))
     deployed_cameras = cfg.cameras or (CAMERA_NAMES if cfg.render_cameras else ())
     task_limit_s, _ = task_timing(cfg.task)
@@ -114,7 +115,7 @@ def run_loop(cfg: LoopConfig, workdir: Path, domain_id: int | None = None, sft_f
         rollouts = workdir / "data" / f"rollouts_{k}"
         step(f"iter_{k}/convert", lambda: _convert(bags, rollouts, cfg, k))
         data.append(rollouts)
-        policies.append(Path(step(f"iter_{k}/train", lambda: str(iterate(open_datasets(data), train_dir, k, alg)))))
+        policies.append(Path(step(f"iter_{k}/train", lambda: str(iterate(open_datasets(data), train_dir, k, alg, resume=True)))))
         step(f"iter_{k}/evaluate", lambda: _evaluate(policies[k], cfg, workdir / "eval" / f"iter_{k}.json",
                                                      f"RECAP iter {k} (pi^{k})"))
     # The SFT reference at the noise that suits it best: after the iterations, so the headline
@@ -232,6 +233,6 @@ def _train_baseline(method: str, data: list[Path], out: Path, cfg: LoopConfig, a
 
     labels = Labels.load(train_dir / f"iter_{cfg.iterations}" / "labels") if method == "awr" else None
     train_policy(open_datasets(data), out, alg.scratch_policy(), PolicyTrainConfig(method=method), labels,
-                 **alg.policy_model())
+                 resume=True, **alg.policy_model())
     return str(out)
 

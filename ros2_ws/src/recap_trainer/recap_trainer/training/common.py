@@ -203,6 +203,7 @@ def optimizer_and_resume(out_dir: Path, kind: str, config, model: torch.nn.Modul
         problem = f"no {missing}" if missing else f"step {info['step']!r} is not a step count"
         raise CheckpointError(f"{out_dir / 'trainer_state.json'}: cannot resume, {problem}")
     fast_forward(scheduler, info["step"])
+    log.info("%s: continuing its training from step %d of %d", out_dir, info["step"], train.steps)
     average = _average(model, train)
     if average is not None:
         average.restore(resumed.model.state_dict(), info["step"])
