@@ -11,6 +11,7 @@ from recap_lab.seeds import DEMONSTRATION_SEED, DEPLOYMENT_SEED, EVALUATION_SEED
 from recap_lab.self_improvement.cli import build_parser, config_from
 from recap_lab.self_improvement.config import VISION_CAMERAS, VISION_IMAGE_SIZE, LoopConfig, preset
 from recap_lab.self_improvement.run import check_observation
+from recap_model.models.config import ObservationConfig
 
 
 def test_the_camera_loop_sees_cameras_and_no_simulator_state():
@@ -29,6 +30,24 @@ def test_the_camera_loop_sees_cameras_and_no_simulator_state():
         LoopConfig(observation="cameras", cameras=("cam_high", "cam_high"))
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--observation", "cameras", "--cameras", "cam_top"])
+
+
+def test_the_policies_image_shift_is_a_camera_runs_setting_and_reaches_the_policies_only():
+    from recap_lab.self_improvement.run import algorithm_config
+
+    parse = lambda *args: config_from(build_parser().parse_args(["--observation", "cameras", *args]))  # noqa: E731
+    default = parse()
+    assert default.policy_image_shift == ObservationConfig().image_shift == 4
+    assert algorithm_config(default).model_sizes == {"image_shift": 4}
+    unshifted = parse("--policy-image-shift", "0")
+    assert algorithm_config(unshifted).model_sizes == {"image_shift": 0}
+    assert algorithm_config(unshifted).policy_model()["model_sizes"] == {"image_shift": 0}  # the baselines too
+    assert unshifted.differences(default) == ["policy_image_shift 0 there, 4 here"]
+    assert algorithm_config(LoopConfig()).model_sizes is None  # a state-only run has no images
+    with pytest.raises(ValueError, match="need --observation cameras"):
+        config_from(build_parser().parse_args(["--policy-image-shift", "0"]))
+    with pytest.raises(ValueError, match=r"policy_image_shift must be in \[0, 48\) pixels"):
+        parse("--policy-image-shift", "48")
 
 
 @pytest.mark.parametrize("cameras, state_dim, in_state_run, in_camera_run", [

@@ -6,9 +6,10 @@ import pytest
 
 from trainer.conftest import mixed_episodes
 from recap_core.output_files import OutputError
+from recap_model.models.config import ValueConfig
 from recap_trainer.cli import main
 from recap_trainer.cli.options import UsageError
-from recap_trainer.dataset import DatasetWriter
+from recap_trainer.dataset import DatasetConfig, DatasetWriter
 
 
 @pytest.fixture
@@ -113,6 +114,36 @@ def test_policy_sizes_are_named_in_their_error_before_training(data, tmp_path):
         with pytest.raises(UsageError, match=f"^{option} must be > 0, got 0$"):
             main(["train-policy", "--data", str(data), "--out", str(tmp_path / "p"), option, "0"])
     assert not (tmp_path / "p" / "config.json").exists()
+
+
+def test_image_shift_is_refused_where_it_cannot_apply_and_reaches_the_model(data, tmp_path, trainings):
+    for command in ("train-value", "train-policy"):
+        args = [command, "--data", str(data), "--out", str(tmp_path / command), "--image-shift", "0"]
+        with pytest.raises(UsageError, match="^--image-shift needs --cameras"):
+            main(args)
+        with pytest.raises(UsageError, match="^--image-shift does not apply with --init-from"):
+            main([*args, "--cameras", "cam_high", "--init-from", str(tmp_path)])
+        assert trainings == []
+        assert main([*args, "--cameras", "cam_high"]) == 0
+        assert trainings.pop()[2]["model_sizes"] == {"image_shift": 0}
+        assert main([command, "--data", str(data), "--out", str(tmp_path / command), "--force"]) == 0
+        assert not trainings.pop()[2]["model_sizes"]  # the model's own shift
+
+
+def test_image_shift_is_checked_against_the_image_size_and_saved_with_the_model(tmp_path):
+    writer = DatasetWriter(tmp_path / "images", DatasetConfig(cameras=("cam_high",), image_size=(16, 16)))
+    for ep in mixed_episodes(2, cameras=("cam_high",)):
+        writer.append(ep)
+    common = ["--data", str(tmp_path / "images"), "--cameras", "cam_high", "--steps", "1", "--batch-size", "4"]
+    with pytest.raises(UsageError, match=r"^--image-shift must be in \[0, 16\) for images of \(16, 16\), got 16$"):
+        main(["train-policy", *common, "--out", str(tmp_path / "p"), "--image-shift", "16", "--method", "bc"])
+    assert not (tmp_path / "p" / "config.json").exists()
+    for command, extra in (("train-value", []), ("train-policy", ["--method", "bc"])):
+        assert main([command, *common, *extra, "--out", str(tmp_path / command), "--image-shift", "2"]) == 0
+        observation = json.loads((tmp_path / command / "config.json").read_text())["model_config"]["observation"]
+        assert observation["image_shift"] == 2
+        if command == "train-value":  # the value function keeps its own width
+            assert observation["width"] == ValueConfig().observation.width
 
 
 def test_a_misspelt_task_in_a_per_task_option_is_an_error(data, tmp_path, trainings):

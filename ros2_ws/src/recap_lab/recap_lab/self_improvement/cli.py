@@ -11,6 +11,7 @@ from pathlib import Path
 
 from recap_core.aloha_layout import CAMERA_NAMES
 from recap_lab.seeds import MAX_RUN_SEED
+from recap_model.models.config import ObservationConfig
 from recap_lab.self_improvement.config import (BASELINES, OBSERVATIONS, POLICY_INITS, PRESETS, VISION_IMAGE_SIZE,
                                               LoopConfig, preset)
 from recap_bringup.graph_session import GraphStopped
@@ -45,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--image-size", type=int, nargs=2, default=None, metavar=("H", "W"),
                         help=f"with --observation cameras: the size every camera is rendered at (default "
                              f"{VISION_IMAGE_SIZE[0]} {VISION_IMAGE_SIZE[1]})")
+    parser.add_argument("--policy-image-shift", type=int, default=None, metavar="N",
+                        help="with --observation cameras: random-shift augmentation of the policies' images in "
+                             "training, up to +-N pixels (DrQ; pi_pre, every pi^k, the baselines; the value "
+                             f"functions keep {ObservationConfig().image_shift}); 0 = off; default "
+                             f"{ObservationConfig().image_shift}; part of the run's identity")
     seeds = parser.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=int, default=None, metavar="N",
                        help=f"the run's seed (0..{MAX_RUN_SEED}, default 0): its demonstration and deployment "
@@ -142,8 +148,8 @@ def _baselines(opts: argparse.Namespace) -> tuple[str, ...] | None:
 def config_from(opts: argparse.Namespace) -> LoopConfig:
     """The preset named by --size with the command line's overrides (ValueError when out of range)."""
     overrides = {"task": opts.task}
-    if opts.observation != "cameras" and (opts.cameras or opts.image_size):
-        raise ValueError("--cameras and --image-size need --observation cameras")
+    if opts.observation != "cameras" and (opts.cameras or opts.image_size or opts.policy_image_shift is not None):
+        raise ValueError("--cameras, --image-size and --policy-image-shift need --observation cameras")
     for name, value in (("iterations", opts.iterations), ("rollouts_per_iteration", opts.rollouts),
                         ("eval_episodes", opts.eval_episodes), ("demos", opts.demos),
                         ("value_steps", opts.value_steps), ("policy_steps", opts.policy_steps),
@@ -154,6 +160,7 @@ def config_from(opts: argparse.Namespace) -> LoopConfig:
                         ("policy_init", opts.policy_init), ("policy_ema_decay", opts.policy_ema_decay),
                         ("cameras", tuple(opts.cameras) if opts.cameras else None),
                         ("image_size", tuple(opts.image_size) if opts.image_size else None),
+                        ("policy_image_shift", opts.policy_image_shift),
                         ("reference_noise_scales", None if opts.reference_noise_scales is None
                          else tuple(opts.reference_noise_scales)), ("seed", opts.seed),
                         ("value_checks", opts.value_checks)):

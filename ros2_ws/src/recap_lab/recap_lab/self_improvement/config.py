@@ -83,6 +83,10 @@ class LoopConfig:
     observation: str = "sim-state"
     cameras: tuple[str, ...] = ()
     image_size: tuple[int, int] = VISION_IMAGE_SIZE
+    # Random-shift augmentation of the policies' images in training, up to +-pixels (pi_pre, so every
+    # pi^k fine-tuned from it, and the baselines; ObservationConfig.image_shift); the value functions
+    # keep the model's default. Camera runs only.
+    policy_image_shift: int = ObservationConfig().image_shift
     # The SFT reference pi^0 is also reported at the sampling noise that suits it best, chosen among
     # these scales (and noise_scale) on `validation_episodes` validation episodes; () = not tuned.
     reference_noise_scales: tuple[float, ...] = ()
@@ -115,6 +119,9 @@ class LoopConfig:
             raise ValueError(f"cameras must be distinct names of {list(CAMERA_NAMES)}, got {list(self.cameras)}")
         if len(self.image_size) != 2 or min(self.image_size) < 16:
             raise ValueError(f"image_size must be (height, width), each >= 16 px, got {self.image_size}")
+        if not 0 <= self.policy_image_shift < min(self.image_size):
+            raise ValueError(f"policy_image_shift must be in [0, {min(self.image_size)}) pixels for images of "
+                             f"{self.image_size}, got {self.policy_image_shift}")
         if any(not 0 <= s < float("inf") for s in self.reference_noise_scales) or self.validation_episodes < 1:
             raise ValueError("reference_noise_scales must be finite numbers >= 0 and validation_episodes >= 1, got "
                              f"{self.reference_noise_scales}, {self.validation_episodes}")

@@ -55,7 +55,8 @@ def write_loop_report(workdir: Path, cfg: LoopConfig, ledger: Ledger) -> Path:
              + (f"; policies saved as the moving average of their weights (decay {cfg.policy_ema_decay:g})"
                 if cfg.policy_ema_decay else "") +
              "; the policies see "
-             + (f"the cameras {', '.join(cfg.cameras)} at {cfg.image_size[1]}x{cfg.image_size[0]} and the joints"
+             + (f"the cameras {', '.join(cfg.cameras)} at {cfg.image_size[1]}x{cfg.image_size[0]} and the joints "
+                f"(the policies' images shifted by up to {cfg.policy_image_shift} px in training)"
                 if cfg.cameras else "the joints and the simulator's object state (no real robot publishes it)")
              + f"; run seed {cfg.seed}. "
              + _machines(ledger), "",

@@ -50,6 +50,7 @@ def algorithm_config(cfg: LoopConfig):
     policy = TrainConfig(steps=cfg.policy_steps, seed=cfg.seed, threads=cfg.train_threads,
                          ema_decay=cfg.policy_ema_decay)
     return AlgorithmConfig.from_pretraining(value, policy, n_step=cfg.finetune_n_step, cameras=cfg.cameras,
+                                            model_sizes={"image_shift": cfg.policy_image_shift} if cfg.cameras else None,
                                             finetune_positive_fraction=cfg.finetune_positive_fraction,
                                             value_checks=cfg.value_checks, value_time_input=cfg.value_time_input,
                                             policy_init=cfg.policy_init)

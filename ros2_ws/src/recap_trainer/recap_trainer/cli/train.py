@@ -12,6 +12,7 @@ from pathlib import Path
 
 from recap_core.output_files import check_output_dir
 from recap_model.action_frame import ACTION_FRAMES, relative_dims_for
+from recap_model.models.config import ObservationConfig
 from recap_trainer.algorithm import POLICY_INITS, AlgorithmConfig
 from recap_trainer.cli.options import (DefaultsHelpFormatter, UsageError, check_checkpoint_out, options_named,
                                         task_values)
@@ -136,10 +137,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_iterate)
 
 
+IMAGE_SHIFT_HELP = ("random-shift augmentation of every camera image in training: shifted by up to +-N pixels, "
+                    "edge-padded (DrQ); 0 = off. Default: the model's, %d (docs/TRAINER.md, \"Image encoder\")"
+                    % ObservationConfig.image_shift)
+
+
 def _data_args(p: argparse.ArgumentParser, cameras: bool = True) -> None:
     p.add_argument("--data", type=Path, nargs="+", required=True, help="dataset directories (all are used)")
     if cameras:
         p.add_argument("--cameras", nargs="*", default=[], help="camera names for an image model (default: state-only)")
+        p.add_argument("--image-shift", type=int, metavar="N", help=IMAGE_SHIFT_HELP)
+
+
+def _image_model(a: argparse.Namespace) -> dict:
+    """The model sizes --image-shift sets; UsageError where it cannot apply."""
+    if a.image_shift is None:
+        return {}
+    if not a.cameras:
+        raise UsageError("--image-shift needs --cameras: a state-only model has no images to shift")
+    if a.init_from:
+        raise UsageError("--image-shift does not apply with --init-from: the fine-tuned model keeps the image "
+                         "shift of the checkpoint it starts from")
+    return {"image_shift": a.image_shift}
 
 
 def _holdout_arg(p: argparse.ArgumentParser) -> None:
@@ -210,12 +229,15 @@ def _train_value(a: argparse.Namespace) -> int:
                          "the model of the checkpoint it starts from")
     with options_named(fraction="--holdout-fraction"):
         holdout = HoldoutConfig(fraction=a.holdout_fraction, seed=train.seed)
+    model_sizes = _image_model(a)
     check_checkpoint_out(a.out, a.resume, a.force)
     catalog = open_datasets(a.data)
     with options_named(max_episode_length="--max-episode-length", c_fail="--c-fail"):
         rewards = None if a.init_from else RewardConfig.from_episodes(catalog, lengths, c_fail, a.takeover_split)
-    out = train_value(catalog, a.out, train, rewards, init_from=a.init_from, resume=a.resume,
-                      cameras=tuple(a.cameras), holdout=holdout, time_input=bool(a.time_input))
+    with options_named(image_shift="--image-shift"):
+        out = train_value(catalog, a.out, train, rewards, init_from=a.init_from, resume=a.resume,
+                          model_sizes=model_sizes, cameras=tuple(a.cameras), holdout=holdout,
+                          time_input=bool(a.time_input))
     if is_main_process() and (out / VALUE_CHECKS_JSON).is_file():  # the main process of torchrun writes them
         print(load_value_checks(out).summary())
         print(f"value checks: {out / VALUE_CHECKS_JSON}, {out / VALUE_CHECKS_PNG}")
@@ -261,13 +283,14 @@ def _train_policy(a: argparse.Namespace) -> int:
     with options_named(indicator_dropout="--indicator-dropout", awr_temperature="--awr-temperature",
                        awr_max_weight="--awr-max-weight"):
         method = PolicyTrainConfig(a.method, a.indicator_dropout, a.awr_temperature, a.awr_max_weight)
+    model_sizes = _image_model(a)
     check_checkpoint_out(a.out, a.resume, a.force)
     labels = Labels.load(a.labels) if a.labels else None
     catalog = open_datasets(a.data)
     relative_dims = relative_dims_for(a.action_frame, catalog.robot.action_dim, catalog.robot.gripper_indices)
-    with options_named(horizon="--horizon", denoising_steps="--denoising-steps"):  # checked before training
-        out = train_policy(catalog, a.out, train, method, labels, init_from=a.init_from,
-                           resume=a.resume, cameras=tuple(a.cameras),
+    with options_named(horizon="--horizon", denoising_steps="--denoising-steps", image_shift="--image-shift"):
+        out = train_policy(catalog, a.out, train, method, labels, init_from=a.init_from,  # checked before training
+                           resume=a.resume, cameras=tuple(a.cameras), model_sizes=model_sizes,
                            policy_sizes={"horizon": a.horizon, "denoising_steps": a.denoising_steps,
                                          "relative_dims": relative_dims})
     _say(f"policy checkpoint: {out}")

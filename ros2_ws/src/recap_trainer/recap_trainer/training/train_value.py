@@ -120,7 +120,7 @@ def train_value(
         check_same_robot(catalog, base)
         check_fits(catalog, config.observation, stats=stats)
     else:
-        obs = observation_config_for(catalog, cameras, **(model_sizes or {"width": ValueConfig().observation.width}))
+        obs = observation_config_for(catalog, cameras, **{"width": ValueConfig().observation.width, **(model_sizes or {})})
         rewards = rewards or RewardConfig.from_episodes(catalog)
         limits = tuple(rewards.for_task(task).max_episode_length for task in obs.tasks) if time_input else ()
         config = ValueConfig(observation=obs, time_limits=limits)
