@@ -54,10 +54,11 @@ class Live:
     def executed_vector(self) -> np.ndarray:
         return vector(self.executed.messages[-1])
 
-    def wait_state(self, predicate, what: str, timeout: float = 15.0) -> InterventionState:
-        start = len(self.states.messages)
-        wait_until(lambda: any(predicate(s) for s in self.states.messages[max(0, start - 1):]), timeout, what)
-        return [s for s in self.states.messages[max(0, start - 1):] if predicate(s)][0]
+    def wait_state(self, predicate, what: str, timeout: float = 15.0, since: int | None = None) -> InterventionState:
+        """The first state matching `predicate` from message `since` on (default: from the latest one)."""
+        first = max(0, len(self.states.messages) - 1 if since is None else since)
+        wait_until(lambda: any(predicate(s) for s in self.states.messages[first:]), timeout, what)
+        return [s for s in self.states.messages[first:] if predicate(s)][0]
 
     def wait_executed_near(self, pose: np.ndarray, what: str, tol: float = 1e-6, timeout: float = 20.0) -> None:
         wait_until(lambda: bool(self.executed.messages) and np.abs(self.executed_vector() - pose).max() < tol,

@@ -70,6 +70,8 @@ def test_a_spurious_follower_reading_holds_the_arms_instead_of_jumping(live):
     left.wait_for(1, timeout=10.0)
     measured = live.follower()
     start = len(live.executed.messages)
+    # The hold lasts only until the sim's next true reading: look for it from before the burst.
+    states_before = len(live.states.messages)
 
     def spurious() -> JointState:
         arm = split_arms(measured)[0].copy()
@@ -81,7 +83,7 @@ def test_a_spurious_follower_reading_holds_the_arms_instead_of_jumping(live):
 
     burst(live, "/follower_left/joint_states", spurious, count=5, period_s=0.02)  # 100 ms
     state = live.wait_state(lambda s: s.source == InterventionState.SOURCE_SAFETY and "jumped" in s.detail,
-                            "the jump hold in /intervention_state")
+                            "the jump hold in /intervention_state", since=states_before)
     assert "left_waist" in state.detail
     live.wait_state(lambda s: s.source != InterventionState.SOURCE_SAFETY, "the hold to end")
     live.wait_executed_near(live.target, "the policy to resume")
