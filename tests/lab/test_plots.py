@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recap_lab.plots import (ValueTrace, plot_advantage_histogram, plot_method_comparison,
-                                 plot_throughput_by_seed, plot_value_over_time)
+from recap_lab.plots import (ValueTrace, plot_advantage_histogram, plot_method_comparison, plot_success_by_bin,
+                             plot_throughput_by_seed, plot_value_over_time)
 from recap_lab.stats import Estimate
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -43,3 +43,13 @@ def test_throughput_by_seed_is_a_png_and_refuses_ragged_rows(tmp_path):
     assert path.read_bytes().startswith(PNG_MAGIC)
     with pytest.raises(ValueError):
         plot_throughput_by_seed(["bc", "recap"], [0, 1], [rows[0], rows[1][:1]], tmp_path / "ragged.png")
+
+
+def test_success_by_bin_is_a_png_and_refuses_ragged_rows(tmp_path):
+    nan = Estimate(float("nan"), float("nan"), float("nan"))
+    rows = [[Estimate(0.6, 0.5, 0.7), nan], [Estimate(0.2, 0.1, 0.3), Estimate(0.9, 0.8, 0.95)]]
+    path = plot_success_by_bin(["pi^0", "pi^2"], ["0.04", "0.11"], rows, tmp_path / "bins.png", xlabel="cup_x")
+    assert path.read_bytes().startswith(PNG_MAGIC)
+    with pytest.raises(ValueError):
+        plot_success_by_bin(["pi^0", "pi^2"], ["0.04", "0.11"], [rows[0], rows[1][:1]], tmp_path / "ragged.png",
+                            xlabel="cup_x")

@@ -107,6 +107,27 @@ def plot_throughput_by_seed(methods: Sequence[str], seeds: Sequence[int],
     return _save(figure, path)
 
 
+def plot_success_by_bin(labels: Sequence[str], bins: Sequence[str], success: Sequence[Sequence[Estimate]],
+                        path: str | Path, xlabel: str, title: str = "") -> Path:
+    """Grouped bars: one group per bin of scenes, one bar per policy (success[policy][bin]), with 95 % CI
+    error bars; an empty bin (NaN) has no bar."""
+    if not labels or not bins or len(success) != len(labels) or any(len(row) != len(bins) for row in success):
+        raise ValueError("plot_success_by_bin needs one row of estimates per policy, one estimate per bin")
+    figure, axis = plt.subplots(figsize=(max(8, 0.5 * len(bins) * len(labels)), 3.8))
+    width = 0.8 / len(labels)
+    x = np.arange(len(bins))
+    for k, (label, row) in enumerate(zip(labels, success)):
+        _bars_with_ci(axis, x - 0.4 + width * (k + 0.5), row, width, f"C{k}", capsize=2, label=label, linewidth=0.8)
+    axis.set_xticks(x, bins)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel("success rate")
+    axis.set_ylim(0.0, 1.0)
+    axis.legend(fontsize=7, ncols=min(6, len(labels)), loc="lower center", bbox_to_anchor=(0.5, 1.0))
+    if title:
+        figure.suptitle(title)
+    return _save(figure, path)
+
+
 def _bars_with_ci(axis: plt.Axes, x: np.ndarray, estimates: Sequence[Estimate | None], width: float, color,
                   capsize: float, label: str | None = None, linewidth: float | None = None) -> np.ndarray:
     """Bars at x with 95 % CI error bars (None or NaN: no bar); returns the upper bounds."""
