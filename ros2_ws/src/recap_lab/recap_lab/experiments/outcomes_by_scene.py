@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from recap_core.output_files import check_output_file
 from recap_lab.stats import Estimate, wilson_interval
 from recap_sim.env import SimConfig, SimEnv
 
@@ -144,7 +145,6 @@ def main(argv: list[str] | None = None) -> int:
         if opts.bins < 1 or opts.early_s < 0:
             raise ValueError(f"--bins must be at least 1 and --early-s at least 0, got {opts.bins} and {opts.early_s}")
         if opts.plot is not None:
-            from recap_core.output_files import check_output_file
             check_output_file(opts.plot, overwrite=True, what="--plot")
         evaluations = [load_evaluation(path) for path in opts.evaluations]
         tasks = {e.task for e in evaluations}
