@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from recap_lab.experiments.outcomes_by_scene import load_evaluation, main, scene_values
+from recap_lab.evaluation import EpisodeResult, EvaluationConfig, EvaluationReport
+from recap_lab.experiments.outcomes_by_scene import main, scene_values
 from recap_sim.tasks.espresso import CUP_X_RANGE
 
 SEEDS = list(range(1000, 1024))
@@ -13,11 +14,10 @@ SEEDS = list(range(1000, 1024))
 
 def write_evaluation(path, label, outcomes, task="espresso"):
     """outcomes: seed -> (success, failure_reason, sim_time_s)."""
-    results = [{"seed": seed, "outcome": "success" if ok else "failure", "failure_reason": reason,
-                "steps": int(t / 0.02), "sim_time_s": t, "final_stage": "served" if ok else "start"}
-               for seed, (ok, reason, t) in outcomes.items()]
-    path.write_text(json.dumps({"label": label, "config": {"task": task}, "results": results}))
-    return path
+    results = tuple(EpisodeResult(seed, "success" if ok else "failure", reason, int(t / 0.02), t,
+                                  "served" if ok else "start")
+                    for seed, (ok, reason, t) in outcomes.items())
+    return EvaluationReport(label, EvaluationConfig(task=task, episodes=len(results)), results, 1.0).save(path)
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +56,15 @@ def test_bad_input_is_named_before_any_work(tmp_path, capsys):
     (tmp_path / "broken.json").write_text("{")
     cube = write_evaluation(tmp_path / "cube.json", "cube", {s: (True, "", 7.0) for s in SEEDS[:4]},
                             task="transfer_cube")
-    empty = write_evaluation(tmp_path / "empty.json", "none", {})
+    record = json.loads(good.read_text())
+    record["results"] = []
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps(record))
     cases = {
-        (str(tmp_path / "missing.json"),): "no such evaluation record",
-        (str(tmp_path / "no_results.json"),): "not an evaluation record",
-        (str(tmp_path / "broken.json"),): "not an evaluation record",
-        (str(empty),): "has no episodes",
+        (str(tmp_path / "missing.json"),): "missing.json: not an evaluation report",
+        (str(tmp_path / "no_results.json"),): "no_results.json: not an evaluation report",
+        (str(tmp_path / "broken.json"),): "broken.json: not an evaluation report",
+        (str(empty),): "empty.json: not an evaluation report",
         (str(good), str(cube)): "different tasks",
         (str(good), "--state", "cup_colour"): "choose from cup_x, cup_y",
         (str(good), "--bins", "0"): "--bins must be at least 1",
@@ -69,5 +72,3 @@ def test_bad_input_is_named_before_any_work(tmp_path, capsys):
     for argv, message in cases.items():
         assert main(list(argv)) == 2, argv
         assert message in capsys.readouterr().err, argv
-    with pytest.raises(ValueError, match="no such evaluation record"):
-        load_evaluation(tmp_path / "missing.json")

@@ -23,7 +23,7 @@ def load_report(path: str | Path) -> EvaluationReport:
                                 noise_scale=data["noise_scale"],  # null: a policy without one
                                 sampler_seed=data.get("sampler_seed"),  # absent: written before it was recorded
                                 executor=data.get("executor", "in-process"))  # written before graph runs: in-process
-    except (OSError, KeyError, TypeError, json.JSONDecodeError) as error:
+    except (OSError, KeyError, TypeError, ValueError) as error:  # ValueError: bad JSON, no episodes
         raise ValueError(f"{path}: not an evaluation report: {error!r}") from error
 
 

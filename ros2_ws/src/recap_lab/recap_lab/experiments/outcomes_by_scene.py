@@ -12,7 +12,6 @@ for every policy: a difference between two policies within a bin is theirs, not 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,23 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from recap_core.output_files import check_output_file
+from recap_lab.evaluation import EvaluationReport
+from recap_lab.report import load_report
 from recap_lab.stats import Estimate, wilson_interval
 from recap_sim.env import SimConfig, SimEnv
-
-
-@dataclass(frozen=True)
-class EpisodeOutcome:
-    seed: int
-    success: bool
-    failure_reason: str
-    sim_time_s: float
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    label: str
-    task: str
-    episodes: tuple[EpisodeOutcome, ...]
 
 
 @dataclass(frozen=True)
@@ -45,23 +31,6 @@ class BinOutcome:
     success: Estimate
     early_failures: int  # failures that ended the episode within `early_s` of its start
     early_reasons: dict[str, int]
-
-
-def load_evaluation(path: Path) -> Evaluation:
-    """An evaluation record written by `recap-lab evaluate` or the loop (eval/*.json)."""
-    try:
-        record = json.loads(Path(path).read_text())
-        episodes = tuple(EpisodeOutcome(int(r["seed"]), r["outcome"] == "success", r.get("failure_reason") or "",
-                                        float(r["sim_time_s"])) for r in record["results"])
-        label, task = str(record["label"]), str(record["config"]["task"])
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such evaluation record") from None
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"{path}: not an evaluation record with per-episode results "
-                         f"(label, config.task, results[].seed/outcome/sim_time_s): {error!r}") from None
-    if not episodes:
-        raise ValueError(f"{path}: the evaluation record has no episodes")
-    return Evaluation(label, task, episodes)
 
 
 def scene_values(task: str, seeds: list[int], state: str) -> np.ndarray:
@@ -81,25 +50,25 @@ def bin_edges(values: np.ndarray, bins: int) -> np.ndarray:
     return np.linspace(float(values.min()), float(values.max()), bins + 1)
 
 
-def outcomes_by_bin(evaluation: Evaluation, values: dict[int, float], edges: np.ndarray,
+def outcomes_by_bin(report: EvaluationReport, values: dict[int, float], edges: np.ndarray,
                     early_s: float) -> list[BinOutcome]:
     """Per bin of `edges` (the last one closed): episodes, success rate, and the failures within `early_s`."""
-    index = np.clip(np.searchsorted(edges, [values[e.seed] for e in evaluation.episodes], side="right") - 1,
+    index = np.clip(np.searchsorted(edges, [values[e.seed] for e in report.results], side="right") - 1,
                     0, len(edges) - 2)
     rows = []
     for b in range(len(edges) - 1):
-        members = [e for e, i in zip(evaluation.episodes, index) if i == b]
+        members = [e for e, i in zip(report.results, index) if i == b]
         early: dict[str, int] = {}
         for e in members:
-            if not e.success and e.sim_time_s <= early_s:
+            if e.outcome != "success" and e.sim_time_s <= early_s:
                 early[e.failure_reason] = early.get(e.failure_reason, 0) + 1
-        success = (wilson_interval(sum(e.success for e in members), len(members)) if members
+        success = (wilson_interval(sum(e.outcome == "success" for e in members), len(members)) if members
                    else Estimate(float("nan"), float("nan"), float("nan")))
         rows.append(BinOutcome(len(members), success, sum(early.values()), early))
     return rows
 
 
-def breakdown_table(evaluations: list[Evaluation], rows: list[list[BinOutcome]], edges: np.ndarray, state: str,
+def breakdown_table(evaluations: list[EvaluationReport], rows: list[list[BinOutcome]], edges: np.ndarray, state: str,
                     early_s: float) -> str:
     """Markdown: one row per evaluation, one cell per bin (success % [95 % CI], failures within early_s)."""
     header = [f"{state} {lo:.3g} to {hi:.3g}" for lo, hi in zip(edges[:-1], edges[1:])]
@@ -146,11 +115,11 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--bins must be at least 1 and --early-s at least 0, got {opts.bins} and {opts.early_s}")
         if opts.plot is not None:
             check_output_file(opts.plot, overwrite=True, what="--plot")
-        evaluations = [load_evaluation(path) for path in opts.evaluations]
-        tasks = {e.task for e in evaluations}
+        evaluations = [load_report(path) for path in opts.evaluations]
+        tasks = {e.config.task for e in evaluations}
         if len(tasks) > 1:
             raise ValueError(f"the evaluations are of different tasks ({', '.join(sorted(tasks))}): give one task's")
-        seeds = sorted({episode.seed for e in evaluations for episode in e.episodes})
+        seeds = sorted({episode.seed for e in evaluations for episode in e.results})
         values = dict(zip(seeds, scene_values(tasks.pop(), seeds, opts.state).tolist()))
     except (ValueError, OSError) as error:
         print(f"outcomes_by_scene: {error}", file=sys.stderr)
