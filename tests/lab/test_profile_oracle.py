@@ -63,3 +63,31 @@ def test_bad_input_is_refused(demos, tmp_path, capsys):
     assert main(["--demos", str(demos), "--out", str(tmp_path / "b"), "--profiles", "sloppy",
                  "--eval-episodes", "0"]) == 1
     assert "no successful demonstration of profile(s) ['sloppy']" in capsys.readouterr().err
+
+
+def test_like_a_loop_run_it_trains_as_the_runs_baselines_and_evaluates_as_the_run(demos, tmp_path, capsys):
+    import dataclasses
+    import shutil
+
+    from recap_lab.self_improvement.config import PRESETS
+    from recap_lab.self_improvement.run import algorithm_config
+
+    run = tmp_path / "run"
+    cfg = dataclasses.replace(PRESETS["quick"], task="transfer_cube", eval_episodes=2, noise_scale=0.5, seed=3)
+    shutil.copytree(demos, run / "data" / "demos")
+    (run / "config.json").write_text(json.dumps(dataclasses.asdict(cfg)))
+    out = tmp_path / "oracle"
+    argv = ["--like-run", str(run), "--out", str(out), "--threads", "1", "--steps", "7"]
+    assert main(argv) == 0
+    trained = json.loads((out / "policy" / "config.json").read_text())["training"]
+    assert trained["steps_done"] == algorithm_config(cfg).scratch_policy().steps != 7  # the run's budget
+    report = json.loads((out / "eval.json").read_text())
+    assert (report["episodes"], report["noise_scale"], report["sampler_seed"]) == (2, 0.5, 3)
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    assert main(argv) == 0  # finished: nothing is trained or evaluated again
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+    capsys.readouterr()
+    assert main(["--like-run", str(tmp_path / "nothing"), "--out", str(tmp_path / "x")]) == 2
+    assert "--like-run:" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    assert main(["--out", str(tmp_path / "y")]) == 2
+    assert "give --demos, or --like-run" in capsys.readouterr().err

@@ -11,18 +11,28 @@ profiles only, a choice no method can make because it reads the generator's prof
 evaluates it on the loop's evaluation seeds: the policy that perfect labels would point at. With
 `--labels`, it prints each labelling's positive fraction by demonstration profile and outcome
 (other episodes by source), so one sees whether the advantages single out that operator.
-Every stage is skipped when its output exists, so an interrupted run resumes.
+With `--like-run RUN` the BC policy is trained as that loop run's baselines are (its model and
+observation, cameras and random shift included, its steps and weight averaging) on the run's
+demonstrations, and evaluated as the run evaluates its policies (episodes, noise, sampler seed):
+
+    python -m recap_lab.experiments.profile_oracle --like-run runs/cameras/seed_0 \
+        --profiles fast,steady,sloppy --out runs/oracle_quick_seed_0
+
+Every stage is skipped when its output exists (a partial training is continued), so an
+interrupted run resumes.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from recap_lab.evaluation import EXECUTE_STEPS, EvaluationConfig, evaluate_policy
+from recap_lab.experiments.training_spread import evaluate
 from recap_lab.seeds import EVALUATION_SEED
+from recap_lab.self_improvement.config import load_run_config
 from recap_trainer.dataset import DatasetWriter, RecapDataset
 from recap_trainer.label_breakdown import label_breakdown
 from recap_trainer.labels import Labels
@@ -77,7 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m recap_lab.experiments.profile_oracle",
         description="Plain BC on one operator profile's successful demonstrations (an upper reference for "
                     "advantage-conditioned extraction), and the positive fraction of labellings by profile.")
-    parser.add_argument("--demos", type=Path, required=True, help="a dataset written by `recap-lab generate` / the loop")
+    parser.add_argument("--demos", type=Path, default=None,
+                        help="a dataset written by `recap-lab generate` / the loop (default with --like-run: its "
+                             "demonstrations)")
+    parser.add_argument("--like-run", type=Path, default=None,
+                        help="a loop run directory: train as its baselines are trained (model, observation, steps, "
+                             "weight averaging; --steps is then the run's) and evaluate as it evaluates its policies "
+                             "(episodes, noise, sampler seed; --eval-episodes 0 still skips)")
     parser.add_argument("--out", type=Path, required=True, help="work directory (data/, policy/, eval.json)")
     parser.add_argument("--profiles", default="fast", help="comma-separated datagen profiles to keep (default: fast)")
     parser.add_argument("--steps", type=int, default=16500, help="policy gradient steps (the loop's baselines: 16 500)")
@@ -96,8 +112,19 @@ def main(argv: list[str] | None = None) -> int:
     if opts.steps < 1 or opts.eval_episodes < 0:
         print("profile_oracle: --steps must be >= 1 and --eval-episodes >= 0", file=sys.stderr)
         return 2
+    run = None
+    if opts.like_run is not None:
+        try:
+            run = load_run_config(opts.like_run)
+        except ValueError as error:
+            print(f"profile_oracle: --like-run: {error}", file=sys.stderr)
+            return 2
+    demos = opts.demos or (opts.like_run / "data" / "demos" if run else None)
+    if demos is None:
+        print("profile_oracle: give --demos, or --like-run with a loop run", file=sys.stderr)
+        return 2
     for labels_dir in opts.labels:
-        print(f"== {labels_dir}\n{positives_by_profile(Labels.load(labels_dir), open_datasets(opts.data or [opts.demos]))}")
+        print(f"== {labels_dir}\n{positives_by_profile(Labels.load(labels_dir), open_datasets(opts.data or [demos]))}")
 
     import torch
 
@@ -110,19 +137,30 @@ def main(argv: list[str] | None = None) -> int:
     data, policy = opts.out / "data", opts.out / "policy"
     if not (data / "manifest.json").is_file():
         try:
-            print(f"{write_profile_subset(opts.demos, data, profiles)} successful demonstrations of {sorted(profiles)}")
+            print(f"{write_profile_subset(demos, data, profiles)} successful demonstrations of {sorted(profiles)}")
         except ValueError as error:
             print(f"profile_oracle: {error}", file=sys.stderr)
             return 1
-    if not (policy / "config.json").is_file():
-        train_policy(open_datasets([data]), policy, TrainConfig(steps=opts.steps, seed=opts.seed, threads=opts.threads),
-                     PolicyTrainConfig(method="bc"), None)
+    if run is not None:
+        from recap_lab.self_improvement.run import algorithm_config  # the loop's module needs ROS 2
+
+        alg = algorithm_config(replace(run, seed=opts.seed, train_threads=opts.threads))
+        training, model = alg.scratch_policy(), alg.policy_model()
+    else:
+        training, model = TrainConfig(steps=opts.steps, seed=opts.seed, threads=opts.threads), {}
+    config = policy / "config.json"
+    if not config.is_file() or json.loads(config.read_text())["training"].get("steps_done") != training.steps:
+        train_policy(open_datasets([data]), policy, training, PolicyTrainConfig(method="bc"), None,
+                     resume=config.is_file(), **model)
     if opts.eval_episodes:
-        report = evaluate_policy(load_policy(policy, seed=opts.seed),
-                                 EvaluationConfig(task=RecapDataset(data)[0].task, episodes=opts.eval_episodes,
-                                                  seed=EVALUATION_SEED, execute_steps=EXECUTE_STEPS),
-                                 label=f"BC on {'+'.join(sorted(profiles))} successes")
-        report.save(opts.out / "eval.json")
+        label = f"BC on {'+'.join(sorted(profiles))} successes"
+        if run is not None:
+            report = evaluate(policy, run, opts.out / "eval.json", label)
+        else:
+            report = evaluate_policy(load_policy(policy, seed=opts.seed),
+                                     EvaluationConfig(task=RecapDataset(data)[0].task, episodes=opts.eval_episodes,
+                                                      seed=EVALUATION_SEED, execute_steps=EXECUTE_STEPS), label=label)
+            report.save(opts.out / "eval.json")
         print(json.dumps({"success_rate": report.success_rate.value, "throughput_per_hour": report.throughput_per_hour.value,
                           "mean_time_to_success_s": report.mean_time_to_success_s.value}))
     return 0
