@@ -1,5 +1,5 @@
 """Evaluation outcomes by scene: how successes and early failures spread over where each episode's
-seed put an object (docs/BRINGUP.md, "Where the iterations lose: one side of the workspace").
+seed put an object (docs/BRINGUP.md, "Where the iterations lose: the far end of the right arm's reach").
 
     python -m recap_lab.experiments.outcomes_by_scene runs/cameras/seed_3/eval/iter_0.json \\
         runs/cameras/seed_3/eval/iter_2.json --state cup_x --bins 4 --plot runs/cameras/seed_3/by_cup_x.png
